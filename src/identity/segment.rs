@@ -1,0 +1,176 @@
+//! One validated segment of an identity or topic (`ws`, `impl`, `spec`, ...).
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+
+/// Longest segment the gateway accepts, in bytes.
+pub const MAX_SEGMENT_BYTES: usize = 128;
+
+/// A validated identifier segment.
+///
+/// The gateway rejects a segment that is longer than 128 bytes, contains the
+/// separator `::`, or contains `*`, `>`, a space, DEL or any control byte.
+/// Everything else (dots, `@`, `/`, a single `:`, Unicode) is allowed. An
+/// empty segment is accepted (the gateway tolerates it), but principal
+/// constructors that need a value reject it.
+///
+/// ```
+/// use aether_client::identity::Segment;
+/// assert!(Segment::new("my.agent@v2").is_ok());
+/// assert!(Segment::new("bad::name").is_err());
+/// assert!(Segment::new("wild*").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Segment(String);
+
+/// Why a segment was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SegmentError {
+    /// Longer than [`MAX_SEGMENT_BYTES`].
+    #[error("segment is {0} bytes long; the limit is {MAX_SEGMENT_BYTES}")]
+    TooLong(usize),
+    /// Contains the `::` separator.
+    #[error("segment contains the separator `::`")]
+    Separator,
+    /// Contains a forbidden character (`*`, `>`, space, DEL or a control byte).
+    #[error("segment contains the forbidden character {0:?}")]
+    ForbiddenChar(char),
+    /// Empty where a value is required.
+    #[error("segment `{0}` must not be empty")]
+    Empty(&'static str),
+}
+
+impl Segment {
+    /// Validates `value` as a segment.
+    pub fn new(value: impl Into<String>) -> Result<Self, SegmentError> {
+        let value = value.into();
+        validate(&value)?;
+        Ok(Segment(value))
+    }
+
+    /// Validates `value` and also requires it to be non-empty; `what` names
+    /// the field in the error.
+    pub fn non_empty(what: &'static str, value: impl Into<String>) -> Result<Self, SegmentError> {
+        let seg = Self::new(value)?;
+        if seg.0.is_empty() {
+            return Err(SegmentError::Empty(what));
+        }
+        Ok(seg)
+    }
+
+    /// The segment as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Consumes the segment, returning the string.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// Checks a raw string against the gateway's segment rules.
+pub fn validate(value: &str) -> Result<(), SegmentError> {
+    if value.len() > MAX_SEGMENT_BYTES {
+        return Err(SegmentError::TooLong(value.len()));
+    }
+    if value.contains("::") {
+        return Err(SegmentError::Separator);
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|&c| c == '*' || c == '>' || c == ' ' || c == '\u{7f}' || (c as u32) < 0x20)
+    {
+        return Err(SegmentError::ForbiddenChar(c));
+    }
+    Ok(())
+}
+
+impl Deref for Segment {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Segment {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl FromStr for Segment {
+    type Err = SegmentError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Segment::new(s)
+    }
+}
+
+impl TryFrom<&str> for Segment {
+    type Error = SegmentError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Segment::new(s)
+    }
+}
+
+impl TryFrom<String> for Segment {
+    type Error = SegmentError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Segment::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_what_the_gateway_accepts() {
+        for ok in [
+            "a",
+            "",
+            "my.agent",
+            "x@y/z|w",
+            "a:b",
+            "ünïcode",
+            &"x".repeat(128),
+        ] {
+            assert!(Segment::new(ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_gateway_rejects() {
+        assert_eq!(Segment::new("a::b"), Err(SegmentError::Separator));
+        assert_eq!(Segment::new("a*"), Err(SegmentError::ForbiddenChar('*')));
+        assert_eq!(Segment::new("a>"), Err(SegmentError::ForbiddenChar('>')));
+        assert_eq!(Segment::new("a b"), Err(SegmentError::ForbiddenChar(' ')));
+        assert_eq!(Segment::new("a\n"), Err(SegmentError::ForbiddenChar('\n')));
+        assert_eq!(
+            Segment::new("a\u{7f}"),
+            Err(SegmentError::ForbiddenChar('\u{7f}'))
+        );
+        assert_eq!(
+            Segment::new("x".repeat(129)),
+            Err(SegmentError::TooLong(129))
+        );
+        assert_eq!(
+            Segment::non_empty("workspace", ""),
+            Err(SegmentError::Empty("workspace"))
+        );
+    }
+}
