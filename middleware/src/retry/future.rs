@@ -1,0 +1,116 @@
+//! Response future for [`Retry`](super::Retry).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+use tower_service::Service;
+
+use super::RetryPolicy;
+
+pin_project! {
+    /// Response future for [`Retry`](super::Retry).
+    ///
+    /// Owns a clone of the inner service and of the policy and drives the
+    /// attempts: wait for the response, ask the policy, sleep, wait for the
+    /// service to be ready, send the next attempt.
+    pub struct ResponseFuture<S, P, Req>
+    where
+        S: Service<Req>,
+    {
+        service: S,
+        policy: P,
+        // Copy of the in-flight request, kept for the next attempt.
+        backup: Option<Req>,
+        // Request waiting to be sent once the backoff elapsed and the
+        // service is ready.
+        pending: Option<Req>,
+        attempt: u32,
+        #[pin]
+        response: Option<S::Future>,
+        #[pin]
+        sleep: Option<Sleep>,
+    }
+}
+
+impl<S, P, Req> ResponseFuture<S, P, Req>
+where
+    S: Service<Req>,
+{
+    /// `service` was made ready and has already been called with the first
+    /// attempt, whose future is `response`.
+    pub(crate) fn new(service: S, policy: P, backup: Option<Req>, response: S::Future) -> Self {
+        ResponseFuture {
+            service,
+            policy,
+            backup,
+            pending: None,
+            attempt: 1,
+            response: Some(response),
+            sleep: None,
+        }
+    }
+}
+
+impl<S, P, Req> Future for ResponseFuture<S, P, Req>
+where
+    S: Service<Req>,
+    P: RetryPolicy<Req, S::Response, S::Error>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+
+        loop {
+            if let Some(response) = this.response.as_mut().as_pin_mut() {
+                let result = ready!(response.poll(cx));
+                this.response.set(None);
+
+                let Some(request) = this.backup.take() else {
+                    return Poll::Ready(result);
+                };
+                let Some(delay) = this.policy.retry(&request, &result, *this.attempt) else {
+                    return Poll::Ready(result);
+                };
+                // The previous result (and its error) is dropped here.
+                *this.attempt = this.attempt.saturating_add(1);
+                *this.backup = this.policy.clone_request(&request);
+                *this.pending = Some(request);
+                if delay > Duration::ZERO {
+                    this.sleep.set(Some(tokio::time::sleep(delay)));
+                }
+            }
+
+            if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
+                ready!(sleep.poll(cx));
+                this.sleep.set(None);
+            }
+
+            if this.pending.is_none() {
+                panic!("retry ResponseFuture polled after completion");
+            }
+            ready!(this.service.poll_ready(cx))?;
+            if let Some(request) = this.pending.take() {
+                let response = this.service.call(request);
+                this.response.set(Some(response));
+            }
+        }
+    }
+}
+
+impl<S, P, Req> std::fmt::Debug for ResponseFuture<S, P, Req>
+where
+    S: Service<Req>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("attempt", &self.attempt)
+            .field("in_flight", &self.response.is_some())
+            .field("sleeping", &self.sleep.is_some())
+            .finish_non_exhaustive()
+    }
+}
