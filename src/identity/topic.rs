@@ -143,6 +143,7 @@ pub fn split_topic(topic: &str) -> Result<(TopicPrefix, Vec<&str>), TopicError> 
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[allow(missing_docs)] // the fields are the segments named in each variant's doc
 pub enum Topic {
     /// `ag::{ws}::{impl}::{spec}`
     Agent {

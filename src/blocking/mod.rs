@@ -1,0 +1,1 @@
+//! Synchronous twins of the async clients (placeholder, filled below).

@@ -1,0 +1,258 @@
+//! The eight principal clients: thin compositions over [`Client`], each with
+//! the send helpers its principal type may use.
+
+use super::core::ClientBuilder;
+use super::senders::{principal_client, senders};
+use crate::error::Result;
+use crate::identity::Principal;
+
+principal_client!(
+    /// An agent: `ag::{workspace}::{implementation}::{specifier}`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> aether_client::Result<()> {
+    /// use aether_client::{AgentClient, MessageType};
+    /// let agent = AgentClient::builder("ws", "echo", "one")?.gateway("http://127.0.0.1:50051").build();
+    /// agent.on_chat_message(|m| async move { println!("chat from {}", m.source_topic()) });
+    /// agent.connect().await?;
+    /// agent.send_message_to_agent("ws", "echo", "two", "hello", MessageType::Chat).await?;
+    /// agent.close().await;
+    /// # Ok(()) }
+    /// ```
+    AgentClient
+);
+
+impl AgentClient {
+    /// A builder for an agent; fails if a segment is invalid.
+    pub fn builder(
+        workspace: &str,
+        implementation: &str,
+        specifier: &str,
+    ) -> Result<ClientBuilder<AgentClient>> {
+        Ok(ClientBuilder::new(Principal::agent(
+            workspace,
+            implementation,
+            specifier,
+        )?))
+    }
+}
+senders!(AgentClient {
+    agent,
+    task,
+    user_session,
+    user_workspace,
+    service,
+    broadcasts,
+    events,
+    raw
+});
+
+principal_client!(
+    /// A task: unique (`tu::`) with a specifier of your choosing, or pooled
+    /// (`ta::`) with an instance id the gateway assigns (see
+    /// [`SessionInfo::assigned_id`](crate::SessionInfo::assigned_id)).
+    TaskClient
+);
+
+impl TaskClient {
+    /// A builder for a unique task `tu::{workspace}::{implementation}::{specifier}`.
+    pub fn builder(
+        workspace: &str,
+        implementation: &str,
+        unique_specifier: &str,
+    ) -> Result<ClientBuilder<TaskClient>> {
+        Ok(ClientBuilder::new(Principal::unique_task(
+            workspace,
+            implementation,
+            unique_specifier,
+        )?))
+    }
+
+    /// A builder for a pooled task; the gateway assigns its id at connect.
+    pub fn pooled(workspace: &str, implementation: &str) -> Result<ClientBuilder<TaskClient>> {
+        Ok(ClientBuilder::new(Principal::pooled_task(
+            workspace,
+            implementation,
+        )?))
+    }
+
+    /// The server-assigned instance id of a pooled task (after connect).
+    pub fn assigned_id(&self) -> Option<String> {
+        self.client
+            .session()
+            .map(|s| s.assigned_id)
+            .filter(|s| !s.is_empty())
+    }
+}
+senders!(TaskClient {
+    agent,
+    task,
+    user_session,
+    user_workspace,
+    service,
+    broadcasts,
+    events,
+    raw
+});
+
+principal_client!(
+    /// A user window: `us::{user_id}::{window_id}`. Users start without a
+    /// workspace; [`switch_workspace`](UserClient::switch_workspace) joins one.
+    UserClient
+);
+
+impl UserClient {
+    /// A builder for a user window.
+    pub fn builder(user_id: &str, window_id: &str) -> Result<ClientBuilder<UserClient>> {
+        Ok(ClientBuilder::new(Principal::user(user_id, window_id)?))
+    }
+
+    /// Joins a workspace: the window then receives `gu::{ws}` and
+    /// `uw::{user}::{ws}` messages. The gateway sends no reply; the choice
+    /// is remembered and replayed after a reconnect.
+    pub async fn switch_workspace(&self, workspace: &str) -> Result<()> {
+        self.client.switch_workspace_raw(workspace).await
+    }
+
+    /// The workspace last switched to.
+    pub fn workspace(&self) -> Option<String> {
+        self.client.current_workspace()
+    }
+}
+senders!(UserClient {
+    agent,
+    task,
+    user_session,
+    user_workspace,
+    service,
+    broadcasts,
+    raw
+});
+
+principal_client!(
+    /// An orchestrator: launches agents for the profiles it serves. It has no
+    /// topic; the gateway reaches it with task assignments.
+    OrchestratorClient
+);
+
+impl OrchestratorClient {
+    /// A builder for an orchestrator serving `supported_profiles`.
+    pub fn builder(
+        implementation: &str,
+        specifier: &str,
+        supported_profiles: Vec<String>,
+    ) -> Result<ClientBuilder<OrchestratorClient>> {
+        Ok(ClientBuilder::new(Principal::orchestrator(
+            implementation,
+            specifier,
+            supported_profiles,
+        )?))
+    }
+}
+senders!(OrchestratorClient {
+    agent,
+    task,
+    status
+});
+
+principal_client!(
+    /// The workflow engine: receives every event; may send to anyone.
+    WorkflowEngineClient
+);
+
+impl WorkflowEngineClient {
+    /// A builder for the workflow engine (a singleton per gateway).
+    pub fn builder() -> ClientBuilder<WorkflowEngineClient> {
+        ClientBuilder::new(Principal::workflow_engine())
+    }
+}
+senders!(WorkflowEngineClient {
+    agent,
+    task,
+    user_session,
+    user_workspace,
+    user_broadcast,
+    service,
+    broadcasts,
+    events,
+    raw,
+    commands
+});
+
+principal_client!(
+    /// The metrics bridge: receives every metric. It is receive-only: it has
+    /// no send methods at all.
+    MetricsBridgeClient
+);
+
+impl MetricsBridgeClient {
+    /// A builder for the metrics bridge (a singleton per gateway).
+    pub fn builder() -> ClientBuilder<MetricsBridgeClient> {
+        ClientBuilder::new(Principal::metrics_bridge())
+    }
+}
+
+principal_client!(
+    /// A service: `sv::{implementation}::{specifier}`, workspace-less.
+    ServiceClient
+);
+
+impl ServiceClient {
+    /// A builder for a service that also consumes pooled tasks.
+    pub fn builder(implementation: &str, specifier: &str) -> Result<ClientBuilder<ServiceClient>> {
+        Ok(ClientBuilder::new(Principal::service(
+            implementation,
+            specifier,
+            false,
+        )?))
+    }
+
+    /// A builder for a service that is never offered pooled tasks.
+    pub fn builder_no_pool_consumer(
+        implementation: &str,
+        specifier: &str,
+    ) -> Result<ClientBuilder<ServiceClient>> {
+        Ok(ClientBuilder::new(Principal::service(
+            implementation,
+            specifier,
+            true,
+        )?))
+    }
+}
+senders!(ServiceClient {
+    agent,
+    task,
+    user_session,
+    user_workspace,
+    user_broadcast,
+    service,
+    broadcasts,
+    events,
+    raw
+});
+
+principal_client!(
+    /// A bridge: `br::{implementation}::{specifier}` (the Python SDK has none).
+    BridgeClient
+);
+
+impl BridgeClient {
+    /// A builder for a bridge.
+    pub fn builder(implementation: &str, specifier: &str) -> Result<ClientBuilder<BridgeClient>> {
+        Ok(ClientBuilder::new(Principal::bridge(
+            implementation,
+            specifier,
+        )?))
+    }
+}
+senders!(BridgeClient {
+    agent,
+    task,
+    user_session,
+    user_workspace,
+    user_broadcast,
+    service,
+    broadcasts,
+    events,
+    raw
+});

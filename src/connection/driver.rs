@@ -1,0 +1,320 @@
+//! The driver task: connects, reads, reconnects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tonic::Streaming;
+use tonic::transport::{Channel, Endpoint};
+
+use super::{ConnectionState, SessionInfo, Shared};
+use crate::error::{Error, ErrorKind, Result};
+use crate::handlers::Push;
+use crate::ops::ids;
+use crate::proto::aether_gateway_client::AetherGatewayClient;
+use crate::proto::downstream_message::Payload as Down;
+use crate::proto::upstream_message::Payload as Up;
+use crate::proto::{self, DownstreamMessage, UpstreamMessage};
+
+/// How long `close()` waits for the gateway to end the stream after our EOF.
+const CLOSE_DRAIN: Duration = Duration::from_secs(2);
+
+/// A live connection after a successful handshake.
+struct Established {
+    session: SessionInfo,
+    inbound: Streaming<DownstreamMessage>,
+    early: Vec<DownstreamMessage>,
+}
+
+/// Why a connection ended.
+enum End {
+    /// `close()` was called.
+    Closed,
+    /// The gateway sent FORCE_DISCONNECT.
+    Forced(String),
+    /// The gateway ended the stream with a status.
+    Status(tonic::Status),
+    /// The stream ended cleanly (a loss, not a stop).
+    Eof,
+}
+
+pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<SessionInfo>>) {
+    let mut first = Some(first);
+    let mut attempt: u32 = 0;
+    let policy = shared.options.reconnect.clone();
+    let reason: String = loop {
+        let result = tokio::select! {
+            r = connect_once(&shared) => r,
+            _ = shared.shutdown.cancelled() => break "closed by the client".to_string(),
+        };
+        match result {
+            Ok(conn) => {
+                attempt = 0;
+                let session = conn.session.clone();
+                shared.set_session(session.clone());
+                shared
+                    .state
+                    .send_replace(ConnectionState::Connected(session.clone()));
+                shared.dispatch.event(Push::Connected(session.clone()));
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(Ok(session));
+                }
+                let mut reader = Reader {
+                    shared: &shared,
+                    forced: None,
+                };
+                for msg in conn.early {
+                    reader.route(msg);
+                }
+                let end = reader.read(conn.inbound).await;
+                let why = match &end {
+                    End::Closed => "closed by the client".to_string(),
+                    End::Forced(r) => format!("force-disconnected by the gateway: {r}"),
+                    End::Status(s) => format!("stream ended: {:?}: {}", s.code(), s.message()),
+                    End::Eof => "the gateway ended the stream".to_string(),
+                };
+                shared.queue.end_epoch();
+                shared.pending.fail_all(&why);
+                shared.dispatch.event(Push::Disconnected(why.clone()));
+                tracing::info!(reason = %why, "disconnected");
+                match end {
+                    End::Closed | End::Forced(_) => break why,
+                    End::Status(s) if Error::from_status(&s).is_permanent() => break why,
+                    _ if !policy.enabled => break why,
+                    _ => {}
+                }
+            }
+            Err(e) => {
+                shared.queue.end_epoch();
+                if let Some(tx) = first.take() {
+                    let why = e.to_string();
+                    let _ = tx.send(Err(e));
+                    break why;
+                }
+                tracing::warn!(error = %e, attempt, "reconnect attempt failed");
+                if e.is_permanent() {
+                    let why = format!("reconnect refused: {e}");
+                    shared.dispatch.event(Push::Disconnected(why.clone()));
+                    break why;
+                }
+            }
+        }
+        attempt += 1;
+        if policy.max_retries > 0 && attempt > policy.max_retries {
+            break format!("gave up reconnecting after {} attempts", policy.max_retries);
+        }
+        shared
+            .state
+            .send_replace(ConnectionState::Reconnecting { attempt });
+        let delay = policy.delay(attempt, rand::random::<f64>());
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shared.shutdown.cancelled() => break "closed by the client".to_string(),
+        }
+    };
+    shared
+        .pending
+        .fail_all_with(|| Error::new(ErrorKind::Closed, format!("the client stopped: {reason}")));
+    shared
+        .state
+        .send_replace(ConnectionState::Closed { reason });
+}
+
+async fn connect_once(shared: &Arc<Shared>) -> Result<Established> {
+    let opts = &shared.options;
+    let attempt = async {
+        let channel = channel(shared).await?;
+        let mut client = AetherGatewayClient::new(channel)
+            .max_decoding_message_size(opts.max_inbound_frame)
+            .max_encoding_message_size(64 * 1024 * 1024);
+        let mut first = vec![init_frame(shared)];
+        if let Some(ws) = shared.workspace.lock().clone() {
+            first.push(UpstreamMessage {
+                payload: Some(Up::SwitchWorkspace(proto::SwitchWorkspace {
+                    new_workspace_id: ws,
+                })),
+                active_extensions: Vec::new(),
+            });
+        }
+        let stream = shared.queue.stream(first);
+        let response = client
+            .connect(tonic::Request::new(stream))
+            .await
+            .map_err(|s| Error::from_status(&s))?;
+        let mut inbound = response.into_inner();
+        let mut early = Vec::new();
+        loop {
+            match inbound.message().await {
+                Ok(Some(DownstreamMessage {
+                    payload: Some(Down::ConnectionAck(ack)),
+                    ..
+                })) => {
+                    check_extensions(shared, &ack)?;
+                    let identity = shared
+                        .principal
+                        .identity_string_with(Some(&ack.assigned_id));
+                    let session = SessionInfo::from_ack(&ack, identity);
+                    return Ok(Established {
+                        session,
+                        inbound,
+                        early,
+                    });
+                }
+                Ok(Some(other)) => early.push(other),
+                Ok(None) => {
+                    return Err(Error::new(
+                        ErrorKind::Unreachable,
+                        "the gateway ended the stream before its ConnectionAck",
+                    ));
+                }
+                Err(status) => return Err(Error::from_status(&status)),
+            }
+        }
+    };
+    match tokio::time::timeout(opts.connect_timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::new(
+            ErrorKind::Timeout,
+            format!("no ConnectionAck within {:?}", opts.connect_timeout),
+        )),
+    }
+}
+
+fn check_extensions(shared: &Shared, ack: &proto::ConnectionAck) -> Result<()> {
+    for ext in shared.options.extensions.iter().filter(|e| e.required) {
+        let ok = ack
+            .negotiated_extensions
+            .iter()
+            .any(|n| n.uri == ext.uri && n.supported);
+        if !ok {
+            let mut e = Error::new(
+                ErrorKind::Unimplemented,
+                format!(
+                    "the gateway does not support the required extension {}",
+                    ext.uri
+                ),
+            );
+            e = e.with_code("ERR_EXTENSION_UNSUPPORTED");
+            return Err(e.permanent());
+        }
+    }
+    Ok(())
+}
+
+async fn channel(shared: &Shared) -> Result<Channel> {
+    let opts = &shared.options;
+    let url = opts.normalized_url();
+    let mut ep = Endpoint::from_shared(url.clone())
+        .map_err(|e| Error::invalid(format!("invalid gateway URL {url:?}: {e}")).with_source(e))?
+        .connect_timeout(opts.connect_timeout)
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(4 * 1024 * 1024))
+        .initial_connection_window_size(Some(8 * 1024 * 1024));
+    if let Some(k) = opts.keepalive {
+        ep = ep
+            .http2_keep_alive_interval(k.max(Duration::from_secs(10)))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true);
+    }
+    let https = url.starts_with("https://");
+    if opts.tls.is_some() || https {
+        let tls = opts.tls.clone().unwrap_or_default();
+        let host = ep.uri().host().map(str::to_string);
+        let cfg = tls.to_tonic(host.as_deref())?;
+        ep = ep.tls_config(cfg).map_err(|e| {
+            Error::new(ErrorKind::Tls, format!("TLS configuration rejected: {e}")).with_source(e)
+        })?;
+    }
+    ep.connect().await.map_err(|e| {
+        Error::new(
+            ErrorKind::Unreachable,
+            format!("cannot reach the gateway at {url}: {e}"),
+        )
+        .with_source(e)
+    })
+}
+
+fn init_frame(shared: &Shared) -> UpstreamMessage {
+    let resume = shared.session().map(|s| s.session_id).unwrap_or_default();
+    let init = proto::InitConnection {
+        client_type: Some(shared.principal.to_client_type()),
+        credentials: shared.options.credentials.to_map(),
+        resume_session_id: resume,
+        extensions: shared.options.extensions.clone(),
+        client_version: env!("CARGO_PKG_VERSION").to_string(),
+        client_sdk: "rust".to_string(),
+        client_build_info: Some(proto::BuildInfo {
+            commit: String::new(),
+            built_at: String::new(),
+            runtime: "rust".to_string(),
+            os: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        }),
+    };
+    UpstreamMessage {
+        payload: Some(Up::Init(init)),
+        active_extensions: Vec::new(),
+    }
+}
+
+struct Reader<'a> {
+    shared: &'a Arc<Shared>,
+    forced: Option<String>,
+}
+
+impl Reader<'_> {
+    async fn read(&mut self, mut inbound: Streaming<DownstreamMessage>) -> End {
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.shared.shutdown.cancelled() => return self.drain_on_close(inbound).await,
+                m = inbound.message() => m,
+            };
+            match next {
+                Ok(Some(msg)) => self.route(msg),
+                Ok(None) => return self.forced.take().map(End::Forced).unwrap_or(End::Eof),
+                Err(status) => {
+                    return self
+                        .forced
+                        .take()
+                        .map(End::Forced)
+                        .unwrap_or(End::Status(status));
+                }
+            }
+        }
+    }
+
+    /// `close()`: flush what is queued, end our side, and keep routing
+    /// replies until the gateway ends its side (bounded).
+    async fn drain_on_close(&mut self, mut inbound: Streaming<DownstreamMessage>) -> End {
+        self.shared.queue.close();
+        let drain = async {
+            while let Ok(Some(msg)) = inbound.message().await {
+                self.route(msg);
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_DRAIN, drain).await;
+        End::Closed
+    }
+
+    /// Routes one frame: a reply to its waiter, anything else to dispatch.
+    /// Never waits.
+    fn route(&mut self, msg: DownstreamMessage) {
+        let Some(payload) = msg.payload else { return };
+        if let Down::Signal(sig) = &payload {
+            if sig.r#type == proto::signal::SignalType::ForceDisconnect as i32 {
+                self.forced = Some(sig.reason.clone());
+            }
+        }
+        if let Some(id) = ids::downstream_request_id(&payload) {
+            if let Some(tx) = self.shared.pending.take(id) {
+                let result = match payload {
+                    Down::Error(e) => Err(Error::from_error_response(&e)),
+                    other => Ok(other),
+                };
+                let _ = tx.send(result);
+                return;
+            }
+        }
+        self.shared.dispatch.frame(payload);
+    }
+}

@@ -1,0 +1,191 @@
+//! The dispatch task: serves pushes to handlers in order, off the reader.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use futures_util::FutureExt;
+use parking_lot::RwLock;
+use tokio::sync::{broadcast, mpsc};
+
+use super::{Handler, Handlers};
+use crate::connection::SessionInfo;
+use crate::message::Message;
+use crate::proto::downstream_message::Payload;
+
+/// Something for the handlers.
+pub(crate) enum Push {
+    /// A frame from the gateway that no call was waiting for.
+    Frame(Payload),
+    /// The connection came up.
+    Connected(SessionInfo),
+    /// The connection went down, with the reason.
+    Disconnected(String),
+}
+
+/// The reader's side of dispatch: hand over and never wait.
+#[derive(Clone)]
+pub(crate) struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: mpsc::UnboundedSender<Push>,
+    queued: AtomicUsize,
+    capacity: usize,
+    dropped: AtomicU64,
+    handlers: RwLock<Arc<Handlers>>,
+    messages: broadcast::Sender<Message>,
+}
+
+impl Dispatcher {
+    /// Starts the dispatch task on the current runtime.
+    pub(crate) fn spawn(capacity: usize, stream_capacity: usize) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (messages, _) = broadcast::channel(stream_capacity.max(1));
+        let inner = Arc::new(Inner {
+            tx,
+            queued: AtomicUsize::new(0),
+            capacity: capacity.max(1),
+            dropped: AtomicU64::new(0),
+            handlers: RwLock::new(Arc::new(Handlers::default())),
+            messages,
+        });
+        let task_inner = Arc::downgrade(&inner);
+        tokio::spawn(run(task_inner, rx));
+        Dispatcher { inner }
+    }
+
+    /// Hands a frame over. Frames beyond the queue capacity are dropped and
+    /// counted rather than stalling the reader.
+    pub(crate) fn frame(&self, payload: Payload) {
+        if let Payload::Msg(m) = &payload {
+            if self.inner.messages.receiver_count() > 0 {
+                let _ = self.inner.messages.send(Message::from(m.clone()));
+            }
+        }
+        if self.inner.queued.fetch_add(1, Ordering::AcqRel) >= self.inner.capacity {
+            self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+            let n = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(
+                dropped_total = n,
+                "dispatch queue full: a pushed frame was dropped"
+            );
+            return;
+        }
+        if self.inner.tx.send(Push::Frame(payload)).is_err() {
+            self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Hands a lifecycle event over (never dropped).
+    pub(crate) fn event(&self, push: Push) {
+        self.inner.queued.fetch_add(1, Ordering::AcqRel);
+        if self.inner.tx.send(push).is_err() {
+            self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Frames dropped because the queue was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Changes the handlers.
+    pub(crate) fn update(&self, f: impl FnOnce(&mut Handlers)) {
+        let mut guard = self.inner.handlers.write();
+        let mut next = (**guard).clone();
+        f(&mut next);
+        *guard = Arc::new(next);
+    }
+
+    /// A new message subscriber.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Message> {
+        self.inner.messages.subscribe()
+    }
+}
+
+async fn call<T>(name: &'static str, h: &Handler<T>, arg: T) {
+    if let Err(panic) = AssertUnwindSafe(h(arg)).catch_unwind().await {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(handler = name, panic = %what, "handler panicked; dispatch continues");
+    }
+}
+
+async fn run(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Push>) {
+    while let Some(push) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { break };
+        inner.queued.fetch_sub(1, Ordering::AcqRel);
+        let handlers = inner.handlers.read().clone();
+        drop(inner);
+        serve(&handlers, push).await;
+    }
+}
+
+async fn serve(h: &Handlers, push: Push) {
+    match push {
+        Push::Connected(info) => {
+            if let Some(f) = &h.on_connect {
+                call("on_connect", f, info).await;
+            }
+        }
+        Push::Disconnected(reason) => {
+            if let Some(f) = &h.on_disconnect {
+                call("on_disconnect", f, reason).await;
+            }
+        }
+        Push::Frame(Payload::Msg(m)) => {
+            let msg = Message::from(m);
+            if let Some(f) = h.typed_for(&msg) {
+                call("typed message handler", f, msg.clone()).await;
+            }
+            if let Some(f) = &h.on_message {
+                call("on_message", f, msg).await;
+            }
+        }
+        Push::Frame(Payload::Config(c)) => {
+            if let Some(f) = &h.on_config {
+                call("on_config", f, c).await;
+            }
+        }
+        Push::Frame(Payload::Signal(s)) => {
+            if let Some(f) = &h.on_signal {
+                call("on_signal", f, s).await;
+            }
+        }
+        Push::Frame(Payload::Error(e)) => match &h.on_error {
+            Some(f) => call("on_error", f, crate::Error::from_error_response(&e)).await,
+            None => tracing::warn!(code = %e.code, message = %e.message, "gateway error"),
+        },
+        Push::Frame(Payload::TaskAssignment(a)) => {
+            if let Some(f) = &h.on_task_assignment {
+                call("on_task_assignment", f, a).await;
+            }
+        }
+        Push::Frame(Payload::ProgressUpdate(p)) => {
+            if let Some(f) = &h.on_progress {
+                call("on_progress", f, p).await;
+            }
+        }
+        Push::Frame(Payload::TaskEvent(e)) => {
+            if let Some(f) = &h.on_task_event {
+                call("on_task_event", f, e).await;
+            }
+        }
+        Push::Frame(other) => {
+            if let Some(f) = &h.on_other {
+                call("on_other", f, other).await;
+            } else {
+                tracing::debug!("uncorrelated frame with no handler: {}", frame_name(&other));
+            }
+        }
+    }
+}
+
+fn frame_name(p: &Payload) -> &'static str {
+    crate::ops::ids::downstream_name(p)
+}

@@ -1,0 +1,68 @@
+//! Handlers for what the gateway pushes, and streams of incoming messages.
+//!
+//! Pushes are served by one dispatch task per client, in arrival order. The
+//! reader never waits for it: it hands pushes over and goes back to reading,
+//! so a handler may call any SDK operation (its reply is read while the
+//! handler waits) without deadlocking. A message fires its typed handler
+//! (`on_chat_message`, `on_control_message`, `on_tool_call`, `on_event`,
+//! `on_metric`) first and then `on_message`. A handler that panics is
+//! isolated: the panic is logged and dispatch goes on.
+
+mod dispatcher;
+mod stream;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+pub(crate) use dispatcher::{Dispatcher, Push};
+pub use stream::MessageStream;
+
+use crate::connection::SessionInfo;
+use crate::message::Message;
+use crate::proto;
+
+pub(crate) type Handler<T> = Arc<dyn Fn(T) -> BoxFuture<'static, ()> + Send + Sync>;
+
+pub(crate) fn handler<T, F, Fut>(f: F) -> Handler<T>
+where
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |t| Box::pin(f(t)))
+}
+
+/// The registered handlers; one per slot, a new registration replaces the old.
+#[derive(Default, Clone)]
+pub(crate) struct Handlers {
+    pub(crate) on_message: Option<Handler<Message>>,
+    pub(crate) on_chat_message: Option<Handler<Message>>,
+    pub(crate) on_control_message: Option<Handler<Message>>,
+    pub(crate) on_tool_call: Option<Handler<Message>>,
+    pub(crate) on_event: Option<Handler<Message>>,
+    pub(crate) on_metric: Option<Handler<Message>>,
+    pub(crate) on_config: Option<Handler<proto::ConfigSnapshot>>,
+    pub(crate) on_signal: Option<Handler<proto::Signal>>,
+    pub(crate) on_error: Option<Handler<crate::Error>>,
+    pub(crate) on_connect: Option<Handler<SessionInfo>>,
+    pub(crate) on_disconnect: Option<Handler<String>>,
+    pub(crate) on_task_assignment: Option<Handler<proto::TaskAssignment>>,
+    pub(crate) on_progress: Option<Handler<proto::ProgressUpdate>>,
+    pub(crate) on_task_event: Option<Handler<proto::TaskEvent>>,
+    pub(crate) on_other: Option<Handler<proto::downstream_message::Payload>>,
+}
+
+impl Handlers {
+    pub(crate) fn typed_for(&self, msg: &Message) -> Option<&Handler<Message>> {
+        use crate::message::MessageType as T;
+        match msg.message_type() {
+            T::Chat => self.on_chat_message.as_ref(),
+            T::Control => self.on_control_message.as_ref(),
+            T::ToolCall => self.on_tool_call.as_ref(),
+            T::Event => self.on_event.as_ref(),
+            T::Metric => self.on_metric.as_ref(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The request type every operation stack carries.
+
+use std::time::Duration;
+
+use super::ids::upstream_request_id_mut;
+use crate::proto::AuthorizationContext;
+use crate::proto::downstream_message::Payload as Down;
+use crate::proto::upstream_message::Payload as Up;
+
+/// What an operation stack returns: the correlated reply, or `None` for a
+/// fire-and-forget frame once it is queued.
+pub type OpResponse = Option<Down>;
+
+/// One operation on its way through a client's tower stack: the upstream
+/// frame plus what the layers need to know about it (its name for tracing,
+/// whether it expects a reply and is safe to repeat, its timeout).
+///
+/// ```
+/// use aether_client::ops::OpRequest;
+/// use aether_client::proto::{upstream_message::Payload, ConnectionStatusRequest, PrincipalRef};
+/// let req = OpRequest::awaited(
+///     "connection_status",
+///     Payload::ConnectionStatusRequest(ConnectionStatusRequest {
+///         principal: Some(PrincipalRef { principal_type: "agent".into(), principal_id: "ag::w::i::s".into() }),
+///         ..Default::default()
+///     }),
+/// )
+/// .idempotent(true);
+/// assert!(req.expects_reply());
+/// ```
+#[derive(Debug, Clone)]
+pub struct OpRequest {
+    payload: Up,
+    name: &'static str,
+    idempotent: bool,
+    expects_reply: bool,
+    request_id: Option<String>,
+    timeout: Option<Duration>,
+}
+
+impl OpRequest {
+    /// An operation whose reply is awaited (correlated by request id).
+    pub fn awaited(name: &'static str, payload: Up) -> Self {
+        OpRequest {
+            payload,
+            name,
+            idempotent: false,
+            expects_reply: true,
+            request_id: None,
+            timeout: None,
+        }
+    }
+
+    /// A fire-and-forget frame: done once it is queued.
+    pub fn fire_and_forget(name: &'static str, payload: Up) -> Self {
+        OpRequest {
+            payload,
+            name,
+            idempotent: false,
+            expects_reply: false,
+            request_id: None,
+            timeout: None,
+        }
+    }
+
+    /// Marks the operation safe to repeat (the retry layer may resend it).
+    pub fn idempotent(mut self, yes: bool) -> Self {
+        self.idempotent = yes;
+        self
+    }
+
+    /// Overrides the stack's default timeout for this call.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The operation's name (used in traces).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Whether a reply is awaited.
+    pub fn expects_reply(&self) -> bool {
+        self.expects_reply
+    }
+
+    /// Whether the operation is safe to repeat.
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotent
+    }
+
+    /// The per-call timeout, if set.
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The request id assigned so far.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The upstream frame.
+    pub fn payload(&self) -> &Up {
+        &self.payload
+    }
+
+    /// The upstream frame, mutably (for layers that stamp it).
+    pub fn payload_mut(&mut self) -> &mut Up {
+        &mut self.payload
+    }
+
+    /// The `authorization` field of the frame, when its type has one.
+    pub fn authorization_mut(&mut self) -> Option<&mut Option<AuthorizationContext>> {
+        Some(match &mut self.payload {
+            Up::Send(x) => &mut x.authorization,
+            Up::KvOp(x) => &mut x.authorization,
+            Up::CreateTask(x) => &mut x.authorization,
+            Up::SessionOp(x) => &mut x.authorization,
+            Up::AclOp(x) => &mut x.authorization,
+            Up::WorkflowOp(x) => &mut x.authorization,
+            Up::AuditQuery(x) => &mut x.authorization,
+            Up::ProxyHttpRequest(x) => &mut x.authorization,
+            Up::TunnelOpen(x) => &mut x.authorization,
+            Up::AccessCheck(x) => &mut x.authorization,
+            Up::BatchAccessCheck(x) => &mut x.authorization,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn into_parts(self) -> (Up, Option<String>) {
+        (self.payload, self.request_id)
+    }
+}
+
+impl aether_middleware::correlation::Correlate for OpRequest {
+    fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    fn needs_request_id(&self) -> bool {
+        self.expects_reply
+    }
+    fn set_request_id(&mut self, id: String) {
+        if let Some(field) = upstream_request_id_mut(&mut self.payload) {
+            field.clone_from(&id);
+        }
+        self.request_id = Some(id);
+    }
+}
+
+impl aether_middleware::retry::Idempotent for OpRequest {
+    fn is_safe_to_repeat(&self) -> bool {
+        self.idempotent
+    }
+}
+
+impl aether_middleware::trace::Operation for OpRequest {
+    fn operation_name(&self) -> &'static str {
+        self.name
+    }
+    fn trace_request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
