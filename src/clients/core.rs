@@ -127,9 +127,12 @@ impl<C> Clone for ClientBuilder<C> {
 }
 
 /// A client type built by [`ClientBuilder::build`]. Sealed.
-pub trait PrincipalClient: sealed::Sealed {
+pub trait PrincipalClient: sealed::Sealed + Sized {
+    /// What `build()` returns: the client, or for blocking clients a
+    /// `Result` (they start a runtime of their own).
+    type Output;
     #[doc(hidden)]
-    fn from_core(core: Client) -> Self;
+    fn build_from(builder: ClientBuilder<Self>) -> Self::Output;
 }
 
 pub(crate) mod sealed {
@@ -138,8 +141,9 @@ pub(crate) mod sealed {
 
 impl sealed::Sealed for Client {}
 impl PrincipalClient for Client {
-    fn from_core(core: Client) -> Self {
-        core
+    type Output = Client;
+    fn build_from(builder: ClientBuilder<Self>) -> Client {
+        builder.build_client()
     }
 }
 
@@ -163,9 +167,10 @@ impl<C: PrincipalClient> ClientBuilder<C> {
         }
     }
 
-    /// Builds the client (not yet connected). Needs a tokio runtime.
-    pub fn build(self) -> C {
-        C::from_core(self.build_client())
+    /// Builds the client (not yet connected). Async clients need to be
+    /// built inside a tokio runtime; blocking clients start their own.
+    pub fn build(self) -> C::Output {
+        C::build_from(self)
     }
 
     /// The gateway URL (`http://host:port`, `https://host:port`, or bare `host:port`).
@@ -290,7 +295,7 @@ impl<C: PrincipalClient> ClientBuilder<C> {
         self
     }
 
-    fn build_client(self) -> Client {
+    pub(crate) fn build_client(self) -> Client {
         let dispatch = Dispatcher::spawn(self.options.dispatch_queue, self.options.stream_capacity);
         let shared = Shared::new(self.principal, self.options, dispatch);
         let ops = ops::build(Multiplexer::new(shared.clone()), &self.stack);

@@ -36,7 +36,7 @@ impl AgentClient {
         )?))
     }
 }
-senders!(AgentClient {
+senders!(async AgentClient {
     agent,
     task,
     user_session,
@@ -84,7 +84,7 @@ impl TaskClient {
             .filter(|s| !s.is_empty())
     }
 }
-senders!(TaskClient {
+senders!(async TaskClient {
     agent,
     task,
     user_session,
@@ -119,7 +119,7 @@ impl UserClient {
         self.client.current_workspace()
     }
 }
-senders!(UserClient {
+senders!(async UserClient {
     agent,
     task,
     user_session,
@@ -149,7 +149,7 @@ impl OrchestratorClient {
         )?))
     }
 }
-senders!(OrchestratorClient {
+senders!(async OrchestratorClient {
     agent,
     task,
     status
@@ -166,7 +166,7 @@ impl WorkflowEngineClient {
         ClientBuilder::new(Principal::workflow_engine())
     }
 }
-senders!(WorkflowEngineClient {
+senders!(async WorkflowEngineClient {
     agent,
     task,
     user_session,
@@ -219,7 +219,7 @@ impl ServiceClient {
         )?))
     }
 }
-senders!(ServiceClient {
+senders!(async ServiceClient {
     agent,
     task,
     user_session,
@@ -245,7 +245,7 @@ impl BridgeClient {
         )?))
     }
 }
-senders!(BridgeClient {
+senders!(async BridgeClient {
     agent,
     task,
     user_session,

@@ -2,142 +2,147 @@
 //! only the sends its principal type may make (the gateway's permission
 //! matrix, enforced at compile time).
 
-/// `senders!(Type { agent, task, ... })` adds the listed send helpers to a
+/// `senders!(async Type { agent, task, ... })` (or `blocking`) adds the listed send helpers to a
 /// principal client holding a `client: Client` field.
 macro_rules! senders {
-    ($ty:ident { $($what:ident),* $(,)? }) => {
-        impl $ty { $( $crate::clients::senders::senders!(@one $what); )* }
+    ($mode:tt $ty:ident { $($what:ident),* $(,)? }) => {
+        impl $ty { $( $crate::clients::senders::senders!(@one $mode $what); )* }
     };
-    (@one agent) => {
+    (@one $mode:tt agent) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to one agent (`ag::{workspace}::{implementation}::{specifier}`).
-        pub async fn send_message_to_agent(&self, workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
     };
-    (@one task) => {
+    (@one $mode:tt task) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to a unique task (`tu::{workspace}::{implementation}::{specifier}`).
-        pub async fn send_message_to_task(&self, workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to one pooled task instance (`ta::{workspace}::{implementation}::{id}`).
-        pub async fn send_message_to_pooled_task(&self, workspace: &str, implementation: &str, id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::pooled_task(workspace, implementation, id)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_pooled_task(workspace: &str, implementation: &str, id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::pooled_task(workspace, implementation, id)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to every pooled task instance of an implementation (`tb::{workspace}::{implementation}`).
-        pub async fn send_broadcast_to_tasks(&self, workspace: &str, implementation: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::task_broadcast(workspace, implementation)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_broadcast_to_tasks(workspace: &str, implementation: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::task_broadcast(workspace, implementation)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
     };
-    (@one user_session) => {
+    (@one $mode:tt user_session) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to one user window (`us::{user_id}::{window_id}`).
-        pub async fn send_message_to_user_session(&self, user_id: &str, window_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::user_session(user_id, window_id)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_user_session(user_id: &str, window_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::user_session(user_id, window_id)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
     };
-    (@one user_workspace) => {
+    (@one $mode:tt user_workspace) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to every window of a user that is on a workspace (`uw::{user_id}::{workspace}`).
-        pub async fn send_message_to_user_workspace(&self, user_id: &str, workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::user_workspace(user_id, workspace)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_user_workspace(user_id: &str, workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::user_workspace(user_id, workspace)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
     };
-    (@one user_broadcast) => {
+    (@one $mode:tt user_broadcast) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to every window of a user, whatever its workspace (`uu::{user_id}`).
-        pub async fn send_message_to_user_broadcast(&self, user_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::user_broadcast(user_id)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_user_broadcast(user_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::user_broadcast(user_id)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
     };
-    (@one service) => {
+    (@one $mode:tt service) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to one service instance (`sv::{implementation}::{specifier}`).
-        pub async fn send_message_to_service(&self, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::service(implementation, specifier)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_service(implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::service(implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to any one connected instance of a service (`sv::{implementation}`).
-        pub async fn send_message_to_any_service(&self, implementation: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::any_service(implementation)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_any_service(implementation: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::any_service(implementation)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to one bridge (`br::{implementation}::{specifier}`).
-        pub async fn send_message_to_bridge(&self, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::bridge(implementation, specifier)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_bridge(implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::bridge(implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
     };
-    (@one broadcasts) => {
+    (@one $mode:tt broadcasts) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to every agent of a workspace (`ga::{workspace}`).
-        pub async fn send_broadcast_to_agents(&self, workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::agent_broadcast(workspace)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_broadcast_to_agents(workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::agent_broadcast(workspace)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to every user window on a workspace (`gu::{workspace}`).
-        pub async fn send_broadcast_to_users(&self, workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::workspace_users(workspace)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_broadcast_to_users(workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::workspace_users(workspace)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
     };
-    (@one events) => {
+    (@one $mode:tt events) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends an EVENT to the workflow engine (`event::*`, in this client's workspace).
-        pub async fn send_event(&self, payload: impl Into<bytes::Bytes>) -> $crate::Result<()> {
-            self.client.send($crate::OutgoingMessage::new($crate::identity::Topic::events(), payload).message_type($crate::MessageType::Event)).await
-        }
+            fn send_event(payload: impl Into<bytes::Bytes>) {  Ok($crate::OutgoingMessage::new($crate::identity::Topic::events(), payload).message_type($crate::MessageType::Event)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends a METRIC to the metrics bridge (`metric::*`); build it with [`MetricBuilder`]($crate::MetricBuilder).
-        pub async fn send_metric(&self, metric: $crate::proto::Metric) -> $crate::Result<()> {
-            use prost::Message as _;
-            let payload = bytes::Bytes::from(metric.encode_to_vec());
-            self.client.send($crate::OutgoingMessage::new($crate::identity::Topic::metrics(), payload).message_type($crate::MessageType::Metric)).await
-        }
+            fn send_metric(metric: $crate::proto::Metric) { use prost::Message as _; let payload = bytes::Bytes::from(metric.encode_to_vec()); Ok($crate::OutgoingMessage::new($crate::identity::Topic::metrics(), payload).message_type($crate::MessageType::Metric)) }
+        );
     };
-    (@one raw) => {
+    (@one $mode:tt raw) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends a message built with [`OutgoingMessage`]($crate::OutgoingMessage);
-        /// waits only for room in the outbound queue.
-        pub async fn send(&self, message: $crate::OutgoingMessage) -> $crate::Result<()> {
-            self.client.send(message).await
-        }
+        /// waits only for room in the outbound queue. Success means queued: the
+        /// protocol has no delivery acknowledgement, and a gateway-side
+        /// rejection arrives at `on_error`.
+            fn send(message: $crate::OutgoingMessage) {  Ok(message) }
+        );
         /// Sends without waiting; fails with `ErrorKind::QueueFull` when the
         /// outbound queue has no room.
         pub fn try_send(&self, message: $crate::OutgoingMessage) -> $crate::Result<()> {
             self.client.try_send(message)
         }
     };
-    (@one status) => {
+    (@one $mode:tt status) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends a status (CONTROL) message to an agent.
-        pub async fn send_status_to_agent(&self, workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)).await
-        }
+            fn send_status_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends a status (CONTROL) message to a unique task.
-        pub async fn send_status_to_task(&self, workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)).await
-        }
+            fn send_status_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)) }
+        );
     };
-    (@one commands) => {
+    (@one $mode:tt commands) => {
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends a command (CONTROL) message to an agent.
-        pub async fn send_command_to_agent(&self, workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)).await
-        }
+            fn send_command_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends a command (CONTROL) message to a unique task.
-        pub async fn send_command_to_task(&self, workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)).await
-        }
+            fn send_command_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)) }
+        );
+        $crate::clients::senders::sender_fn!($mode,
         /// Sends to one user window (the workflow engine's name for it).
-        pub async fn send_message_to_user(&self, user_id: &str, window_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) -> $crate::Result<()> {
-            let topic = $crate::identity::Topic::user_session(user_id, window_id)?;
-            self.client.send($crate::OutgoingMessage::new(topic, payload).message_type(message_type)).await
-        }
+            fn send_message_to_user(user_id: &str, window_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::user_session(user_id, window_id)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+        );
     };
 }
 
 pub(crate) use senders;
+
+/// One send helper, async or blocking. The body builds the message (and may
+/// fail with `?` on an invalid segment); the helper then sends it.
+macro_rules! sender_fn {
+    (async, $(#[$m:meta])* fn $name:ident($($arg:ident : $t:ty),* $(,)?) $body:block) => {
+        $(#[$m])*
+        pub async fn $name(&self, $($arg: $t),*) -> $crate::Result<()> {
+            let message: $crate::Result<$crate::OutgoingMessage> = (move || $body)();
+            self.client.send(message?).await
+        }
+    };
+    (blocking, $(#[$m:meta])* fn $name:ident($($arg:ident : $t:ty),* $(,)?) $body:block) => {
+        $(#[$m])*
+        pub fn $name(&self, $($arg: $t),*) -> $crate::Result<()> {
+            let message: $crate::Result<$crate::OutgoingMessage> = (move || $body)();
+            let message = message?;
+            self.block_on(self.client.send(message))
+        }
+    };
+}
+
+pub(crate) use sender_fn;
 
 /// `principal_client!(Type, "doc")` declares a principal client newtype
 /// over [`Client`](crate::Client), with `Deref` to it for the common API.
@@ -151,8 +156,9 @@ macro_rules! principal_client {
 
         impl $crate::clients::core::sealed::Sealed for $ty {}
         impl $crate::clients::core::PrincipalClient for $ty {
-            fn from_core(client: $crate::Client) -> Self {
-                $ty { client }
+            type Output = $ty;
+            fn build_from(builder: $crate::ClientBuilder<Self>) -> $ty {
+                $ty { client: builder.build_client() }
             }
         }
 
