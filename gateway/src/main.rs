@@ -1,1 +1,102 @@
-fn main() {}
+//! The `aether-gateway` binary: the embedded gateway as a process.
+//!
+//! Prints exactly one line to stdout, `listening on HOST:PORT`; logs go to
+//! stderr (`RUST_LOG`, default `info`). SIGTERM or Ctrl-C shut it down
+//! gracefully, then it exits 0.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use aether_gateway::{GatewayConfig, TlsConfig};
+use clap::Parser;
+
+/// Embedded, protocol-compatible Aether gateway.
+#[derive(Debug, Parser)]
+#[command(name = "aether-gateway", version)]
+struct Args {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, default_value_t = 50051)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Directory for durable state.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Dev mode: no credentials needed, every session is an administrator.
+    #[arg(long)]
+    dev: bool,
+    /// API key that authenticates clients outside dev mode.
+    #[arg(long)]
+    admin_key: Option<String>,
+    /// Server certificate (PEM); enables TLS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// CA (PEM) that client certificates must chain to (mTLS).
+    #[arg(long, requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let mut config = GatewayConfig::default()
+        .with_bind(SocketAddr::new(args.host, args.port))
+        .with_dev(args.dev);
+    if let Some(dir) = args.data_dir {
+        config = config.with_data_dir(dir);
+    }
+    if let Some(key) = args.admin_key {
+        config = config.with_admin_key(key);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config = config.with_tls(TlsConfig::from_paths(
+            cert,
+            key,
+            args.tls_client_ca.as_deref(),
+        )?);
+    }
+    let gateway = aether_gateway::start(config).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", gateway.local_addr())?;
+        out.flush()?;
+    }
+    terminated().await;
+    tracing::info!("shutting down");
+    gateway.shutdown().await;
+    Ok(())
+}

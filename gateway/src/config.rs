@@ -1,0 +1,227 @@
+//! How a gateway is configured: bind address, credentials, TLS and limits.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything [`start`](crate::start) needs to run a gateway.
+///
+/// `Default` binds `127.0.0.1:0` (an ephemeral port), requires credentials
+/// (`dev = false`) and uses the default [`Limits`]. [`GatewayConfig::dev`]
+/// is the usual choice for tests and examples.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GatewayConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Directory for durable state (reserved: this version keeps state in memory).
+    pub data_dir: Option<PathBuf>,
+    /// Dev mode: every principal is admitted without credentials and every
+    /// session may use the session-admin operations.
+    pub dev: bool,
+    /// API key that authenticates impersonable principals outside dev mode
+    /// (`credentials["api_key"]` or `credentials["x-api-key"]`).
+    pub admin_key: Option<String>,
+    /// Serve TLS (and mTLS when a client CA is given) instead of plaintext.
+    pub tls: Option<TlsConfig>,
+    /// Size, rate and time limits.
+    pub limits: Limits,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            data_dir: None,
+            dev: false,
+            admin_key: None,
+            tls: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// A dev-mode configuration on `127.0.0.1:0`.
+    pub fn dev() -> Self {
+        GatewayConfig {
+            dev: true,
+            ..GatewayConfig::default()
+        }
+    }
+
+    /// Sets the listen address.
+    pub fn with_bind(mut self, bind: SocketAddr) -> Self {
+        self.bind = bind;
+        self
+    }
+
+    /// Sets the data directory.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Turns dev mode on or off.
+    pub fn with_dev(mut self, dev: bool) -> Self {
+        self.dev = dev;
+        self
+    }
+
+    /// Sets the admin API key.
+    pub fn with_admin_key(mut self, key: impl Into<String>) -> Self {
+        self.admin_key = Some(key.into());
+        self
+    }
+
+    /// Serves TLS with `tls`.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Replaces the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// PEM material for serving TLS; with a client CA, clients must present a
+/// certificate signed by it (mTLS).
+#[derive(Clone)]
+pub struct TlsConfig {
+    pub(crate) cert_pem: Vec<u8>,
+    pub(crate) key_pem: Vec<u8>,
+    pub(crate) client_ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("cert_pem", &format_args!("{} bytes", self.cert_pem.len()))
+            .field("key_pem", &"<redacted>")
+            .field("mtls", &self.client_ca_pem.is_some())
+            .finish()
+    }
+}
+
+impl TlsConfig {
+    /// Server certificate chain and private key, both PEM.
+    pub fn from_pem(cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        TlsConfig {
+            cert_pem: cert_pem.into(),
+            key_pem: key_pem.into(),
+            client_ca_pem: None,
+        }
+    }
+
+    /// Reads the certificate, key and optional client CA from PEM files.
+    pub fn from_paths(
+        cert: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+        client_ca: Option<&Path>,
+    ) -> std::io::Result<Self> {
+        let mut tls = TlsConfig::from_pem(std::fs::read(cert)?, std::fs::read(key)?);
+        if let Some(ca) = client_ca {
+            tls.client_ca_pem = Some(std::fs::read(ca)?);
+        }
+        Ok(tls)
+    }
+
+    /// Requires client certificates signed by `ca_pem` (mTLS).
+    pub fn with_client_ca(mut self, ca_pem: impl Into<Vec<u8>>) -> Self {
+        self.client_ca_pem = Some(ca_pem.into());
+        self
+    }
+}
+
+/// A token-bucket rate limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Sustained messages per second.
+    pub per_second: u32,
+    /// Bucket size (the largest burst).
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// The upstream default: 100 msg/s, burst 200.
+    pub const UPSTREAM: RateLimit = RateLimit {
+        per_second: 100,
+        burst: 200,
+    };
+}
+
+/// Size, rate and time limits.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest `SendMessage.payload` (default 1 MiB).
+    pub max_payload_bytes: usize,
+    /// Largest upstream frame answered normally (default 4 MiB); larger ones
+    /// get `ERR_FRAME_TOO_LARGE` and the session survives.
+    pub max_frame_bytes: usize,
+    /// Most messages a mailbox holds (default 10 000).
+    pub mailbox_max_messages: usize,
+    /// Most payload bytes a mailbox holds (default 64 MiB).
+    pub mailbox_max_bytes: usize,
+    /// Oldest message a mailbox keeps (default 24 h).
+    pub mailbox_max_age: Duration,
+    /// How long a new stream may take to send `InitConnection` (default 30 s).
+    pub init_timeout: Duration,
+    /// Per-session send rate limit; `None` (the default) disables it.
+    pub send_rate: Option<RateLimit>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_payload_bytes: 1024 * 1024,
+            max_frame_bytes: 4 * 1024 * 1024,
+            mailbox_max_messages: 10_000,
+            mailbox_max_bytes: 64 * 1024 * 1024,
+            mailbox_max_age: Duration::from_secs(24 * 60 * 60),
+            init_timeout: Duration::from_secs(30),
+            send_rate: None,
+        }
+    }
+}
+
+impl Limits {
+    /// Sets the largest message payload.
+    pub fn with_max_payload_bytes(mut self, n: usize) -> Self {
+        self.max_payload_bytes = n;
+        self
+    }
+    /// Sets the largest upstream frame.
+    pub fn with_max_frame_bytes(mut self, n: usize) -> Self {
+        self.max_frame_bytes = n;
+        self
+    }
+    /// Sets the mailbox message bound.
+    pub fn with_mailbox_max_messages(mut self, n: usize) -> Self {
+        self.mailbox_max_messages = n;
+        self
+    }
+    /// Sets the mailbox byte bound.
+    pub fn with_mailbox_max_bytes(mut self, n: usize) -> Self {
+        self.mailbox_max_bytes = n;
+        self
+    }
+    /// Sets the mailbox age bound.
+    pub fn with_mailbox_max_age(mut self, age: Duration) -> Self {
+        self.mailbox_max_age = age;
+        self
+    }
+    /// Sets the `InitConnection` wait.
+    pub fn with_init_timeout(mut self, timeout: Duration) -> Self {
+        self.init_timeout = timeout;
+        self
+    }
+    /// Sets (or clears) the per-session send rate limit.
+    pub fn with_send_rate(mut self, rate: Option<RateLimit>) -> Self {
+        self.send_rate = rate;
+        self
+    }
+}

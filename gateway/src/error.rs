@@ -1,0 +1,22 @@
+//! Errors from starting a gateway.
+
+/// Why a gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The listen socket could not be bound.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS configuration was rejected.
+    #[error("invalid TLS configuration: {0}")]
+    Tls(String),
+    /// Another I/O error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,344 @@
+//! Per-identity mailboxes ("lite" semantics, §2.7).
+//!
+//! Every durable identity topic (`ag tu ta us sv br` and the two receiver
+//! topics) has a mailbox that exists whether or not its owner is online.
+//! A mailbox is bounded in messages, bytes and age; what overflows is
+//! dropped oldest-first, counted and logged. A message leaves the mailbox
+//! when it is handed to the owner's stream. Storage is in memory and kept
+//! behind [`MailboxStore`] so it can later move to an embedded database.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use aether_client::proto::IncomingMessage;
+use parking_lot::{Mutex, RwLock};
+
+use crate::config::Limits;
+use crate::stats::Stats;
+
+/// Bounds applied to every mailbox.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MailboxLimits {
+    pub max_messages: usize,
+    pub max_bytes: usize,
+    pub max_age: Duration,
+}
+
+impl From<&Limits> for MailboxLimits {
+    fn from(l: &Limits) -> Self {
+        MailboxLimits {
+            max_messages: l.mailbox_max_messages.max(1),
+            max_bytes: l.mailbox_max_bytes,
+            max_age: l.mailbox_max_age,
+        }
+    }
+}
+
+struct Entry {
+    msg: IncomingMessage,
+    size: usize,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<Entry>,
+    bytes: usize,
+    /// Reader epoch that may pop (0 = nobody attached).
+    owner: u64,
+    waker: Option<Waker>,
+}
+
+/// What a pop found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Popped {
+    /// At least one message was moved out.
+    Some,
+    /// Empty; the waker was registered.
+    Empty,
+    /// Another reader owns the mailbox now.
+    NotOwner,
+}
+
+/// One identity's queue of undelivered messages.
+pub(crate) struct Mailbox {
+    topic: String,
+    limits: MailboxLimits,
+    inner: Mutex<Inner>,
+    /// Messages this mailbox dropped because it was full.
+    overflow_drops: AtomicU64,
+}
+
+fn size_of(msg: &IncomingMessage) -> usize {
+    msg.payload.len() + msg.source_topic.len() + msg.workspace.len()
+}
+
+impl Mailbox {
+    fn new(topic: String, limits: MailboxLimits) -> Self {
+        Mailbox {
+            topic,
+            limits,
+            inner: Mutex::new(Inner::default()),
+            overflow_drops: AtomicU64::new(0),
+        }
+    }
+
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+
+    /// Messages dropped because the mailbox was full.
+    pub fn overflow_drops(&self) -> u64 {
+        self.overflow_drops.load(Relaxed)
+    }
+
+    fn expire(&self, inner: &mut Inner, now: Instant) -> u64 {
+        let mut n = 0;
+        while let Some(front) = inner.queue.front() {
+            if now.saturating_duration_since(front.at) <= self.limits.max_age {
+                break;
+            }
+            if let Some(e) = inner.queue.pop_front() {
+                inner.bytes -= e.size;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Appends `msg`, dropping the oldest messages if a bound is exceeded.
+    pub fn push(&self, msg: IncomingMessage, stats: &Stats) {
+        let size = size_of(&msg);
+        let now = Instant::now();
+        let (expired, dropped, waker) = {
+            let mut inner = self.inner.lock();
+            let expired = self.expire(&mut inner, now);
+            inner.bytes += size;
+            inner.queue.push_back(Entry { msg, size, at: now });
+            let mut dropped = 0u64;
+            while inner.queue.len() > self.limits.max_messages
+                || (inner.bytes > self.limits.max_bytes && !inner.queue.is_empty())
+            {
+                if let Some(e) = inner.queue.pop_front() {
+                    inner.bytes -= e.size;
+                    dropped += 1;
+                }
+            }
+            (expired, dropped, inner.waker.take())
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        if expired > 0 {
+            stats.mailbox_expired.fetch_add(expired, Relaxed);
+        }
+        if dropped > 0 {
+            stats.mailbox_overflow_drops.fetch_add(dropped, Relaxed);
+            let before = self.overflow_drops.fetch_add(dropped, Relaxed);
+            let total = before + dropped;
+            // Log the first drop, then once per 1024 drops, so a flood does
+            // not turn into a flood of log lines.
+            if before == 0 || before / 1024 != total / 1024 {
+                tracing::warn!(
+                    topic = %self.topic,
+                    dropped_total = total,
+                    "mailbox full: dropped the oldest message(s)"
+                );
+            }
+        }
+    }
+
+    /// Makes `epoch` the only reader allowed to pop.
+    pub fn attach(&self, epoch: u64) {
+        let mut inner = self.inner.lock();
+        inner.owner = epoch;
+        inner.waker = None;
+    }
+
+    /// Releases the mailbox if `epoch` still owns it.
+    pub fn detach(&self, epoch: u64) {
+        let mut inner = self.inner.lock();
+        if inner.owner == epoch {
+            inner.owner = 0;
+            inner.waker = None;
+        }
+    }
+
+    /// Moves up to `max` messages into `out`, or registers `waker` when empty.
+    pub fn pop_into(
+        &self,
+        epoch: u64,
+        out: &mut VecDeque<IncomingMessage>,
+        max: usize,
+        waker: &Waker,
+        stats: &Stats,
+    ) -> Popped {
+        let mut inner = self.inner.lock();
+        if inner.owner != epoch {
+            return Popped::NotOwner;
+        }
+        let expired = self.expire(&mut inner, Instant::now());
+        if expired > 0 {
+            stats.mailbox_expired.fetch_add(expired, Relaxed);
+        }
+        if inner.queue.is_empty() {
+            match &inner.waker {
+                Some(w) if w.will_wake(waker) => {}
+                _ => inner.waker = Some(waker.clone()),
+            }
+            return Popped::Empty;
+        }
+        let n = inner.queue.len().min(max);
+        let inner = &mut *inner;
+        for e in inner.queue.drain(..n) {
+            inner.bytes -= e.size;
+            out.push_back(e.msg);
+        }
+        Popped::Some
+    }
+
+    /// Puts messages that were popped but never sent back at the front, in
+    /// their original order.
+    pub fn unpop(&self, msgs: &mut VecDeque<IncomingMessage>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut inner = self.inner.lock();
+        while let Some(msg) = msgs.pop_back() {
+            let size = size_of(&msg);
+            inner.bytes += size;
+            inner.queue.push_front(Entry { msg, size, at: now });
+        }
+    }
+}
+
+/// Every mailbox, by topic.
+pub(crate) struct MailboxStore {
+    limits: MailboxLimits,
+    map: RwLock<HashMap<String, Arc<Mailbox>>>,
+}
+
+impl MailboxStore {
+    /// An empty store whose mailboxes use `limits`.
+    pub fn new(limits: MailboxLimits) -> Self {
+        MailboxStore {
+            limits,
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The mailbox of `topic`, if it exists.
+    pub fn get(&self, topic: &str) -> Option<Arc<Mailbox>> {
+        self.map.read().get(topic).cloned()
+    }
+
+    /// The mailbox of `topic`, created on first use.
+    pub fn get_or_create(&self, topic: &str) -> Arc<Mailbox> {
+        if let Some(m) = self.get(topic) {
+            return m;
+        }
+        self.map
+            .write()
+            .entry(topic.to_string())
+            .or_insert_with(|| Arc::new(Mailbox::new(topic.to_string(), self.limits)))
+            .clone()
+    }
+
+    /// Forgets the mailbox of `topic` if it holds nothing.
+    pub fn remove_if_empty(&self, topic: &str) {
+        let mut map = self.map.write();
+        if map.get(topic).is_some_and(|m| m.len() == 0) {
+            map.remove(topic);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn msg(n: u8) -> IncomingMessage {
+        IncomingMessage {
+            payload: Bytes::from(vec![n]),
+            ..Default::default()
+        }
+    }
+
+    fn limits(max_messages: usize, max_bytes: usize) -> MailboxLimits {
+        MailboxLimits {
+            max_messages,
+            max_bytes,
+            max_age: Duration::from_secs(60),
+        }
+    }
+
+    fn drain(m: &Mailbox, stats: &Stats) -> Vec<u8> {
+        let mut out = VecDeque::new();
+        let waker = futures_util::task::noop_waker();
+        m.attach(1);
+        let _ = m.pop_into(1, &mut out, usize::MAX, &waker, stats);
+        out.iter().map(|m| m.payload[0]).collect()
+    }
+
+    #[test]
+    fn overflow_drops_oldest_and_counts() {
+        let stats = Stats::default();
+        let m = Mailbox::new("ag::w::i::s".into(), limits(3, usize::MAX));
+        for i in 0..5 {
+            m.push(msg(i), &stats);
+        }
+        assert_eq!(m.overflow_drops(), 2);
+        assert_eq!(stats.snapshot().mailbox_overflow_drops, 2);
+        assert_eq!(drain(&m, &stats), vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn byte_bound_drops_oldest() {
+        let stats = Stats::default();
+        let m = Mailbox::new("t".into(), limits(100, 2));
+        for i in 0..4 {
+            m.push(msg(i), &stats);
+        }
+        assert_eq!(drain(&m, &stats), vec![2, 3]);
+    }
+
+    #[test]
+    fn only_the_owner_pops_and_unpop_restores_order() {
+        let stats = Stats::default();
+        let m = Mailbox::new("t".into(), limits(10, usize::MAX));
+        for i in 0..4 {
+            m.push(msg(i), &stats);
+        }
+        let waker = futures_util::task::noop_waker();
+        let mut out = VecDeque::new();
+        assert_eq!(m.pop_into(7, &mut out, 2, &waker, &stats), Popped::NotOwner);
+        m.attach(7);
+        assert_eq!(m.pop_into(7, &mut out, 2, &waker, &stats), Popped::Some);
+        m.unpop(&mut out);
+        assert_eq!(drain(&m, &stats), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn old_messages_expire() {
+        let stats = Stats::default();
+        let m = Mailbox::new(
+            "t".into(),
+            MailboxLimits {
+                max_messages: 10,
+                max_bytes: usize::MAX,
+                max_age: Duration::ZERO,
+            },
+        );
+        m.push(msg(1), &stats);
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(drain(&m, &stats), Vec::<u8>::new());
+        assert_eq!(stats.snapshot().mailbox_expired, 1);
+    }
+}

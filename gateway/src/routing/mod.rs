@@ -1,0 +1,143 @@
+//! Routing of `SendMessage` (§2.3 pipeline, §2.4 matrix, §2.5 envelope,
+//! §2.6 fan-out).
+//!
+//! Identity topics (`ag tu ta us sv br` and the receiver topics) deliver to
+//! the identity's mailbox, online or not. Broadcast lanes (`ga tb gu uw
+//! uu`) are live-only: each connected subscriber gets a copy in its own
+//! mailbox. `pg::` and `tk::` have no subscribers yet and are dropped.
+
+mod authorization;
+mod metric;
+mod permissions;
+mod target;
+
+use aether_client::identity::{PrincipalKind, Topic, TopicPrefix};
+use aether_client::proto::{IncomingMessage, MessageType, SendMessage};
+
+use crate::hub::Hub;
+use crate::rate::TokenBucket;
+use crate::reply::{ErrorReply, code};
+use crate::stats::Stats;
+
+/// Who is sending, as routing needs it.
+pub(crate) struct Sender<'a> {
+    pub hub: &'a Hub,
+    pub kind: PrincipalKind,
+    /// `IncomingMessage.source_topic` for this sender.
+    pub source_topic: &'a str,
+    /// The sender's current workspace (empty for workspace-less principals).
+    pub workspace: &'a str,
+}
+
+fn first_non_empty(candidates: [&str; 3]) -> &str {
+    candidates
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .unwrap_or_default()
+}
+
+/// Runs the send pipeline; `Ok` means accepted (delivery is silent).
+pub(crate) fn route(
+    sender: &Sender<'_>,
+    rate: Option<&mut TokenBucket>,
+    send: SendMessage,
+) -> Result<(), ErrorReply> {
+    let hub = sender.hub;
+    let target = target::parse(&send.target_topic)?;
+    let fan_in = target::fan_in(&target, sender.workspace);
+    let mut service_instance = None;
+    if target.prefix == TopicPrefix::Service && !target.rest.contains("::") {
+        service_instance = Some(hub.pick_service(target.rest).ok_or_else(|| {
+            ErrorReply::new(
+                code::SV_UNAVAILABLE,
+                format!("no connected instance of service {}", target.rest),
+            )
+            .retryable(0)
+        })?);
+    }
+    let max = hub.config.limits.max_payload_bytes;
+    if send.payload.len() > max {
+        return Err(ErrorReply::new(
+            code::PAYLOAD_TOO_LARGE,
+            format!(
+                "payload is {} bytes; the limit is {max} bytes",
+                send.payload.len()
+            ),
+        ));
+    }
+    if let Some(bucket) = rate
+        && !bucket.try_take()
+    {
+        return Err(ErrorReply::new(code::RATE_LIMITED, "rate limit exceeded")
+            .retryable(bucket.retry_after_ms()));
+    }
+    if !permissions::allowed(sender.kind, target.prefix) {
+        return Err(ErrorReply::new(
+            code::PERMISSION_DENIED,
+            format!("not authorized to send to topic {}", send.target_topic),
+        ));
+    }
+    let negative =
+        send.message_type == MessageType::Metric as i32 && metric::validate(&send.payload)?;
+    authorization::check(send.authorization.as_ref())?;
+    if negative {
+        return Err(metric::negative_forbidden());
+    }
+    let workspace = first_non_empty([
+        send.app_workspace.as_str(),
+        fan_in
+            .as_ref()
+            .and_then(|f| f.declared_workspace)
+            .unwrap_or_default(),
+        sender.workspace,
+    ]);
+    let destination: &str = match (&fan_in, &service_instance) {
+        (Some(f), _) => f.receiver,
+        (None, Some(instance)) => instance,
+        (None, None) => target.topic,
+    };
+    let msg = IncomingMessage {
+        source_topic: sender.source_topic.to_string(),
+        payload: send.payload,
+        message_type: send.message_type,
+        workspace: workspace.to_string(),
+        ..Default::default()
+    };
+    Stats::bump(&hub.stats.messages_routed);
+    if deliver(hub, target.prefix, destination, msg) == 0 {
+        Stats::bump(&hub.stats.messages_unroutable);
+    }
+    Ok(())
+}
+
+/// Whether `topic` is a well-formed identity topic of `prefix`, i.e. one a
+/// principal could ever connect as (checked only when a mailbox is created).
+fn is_identity_topic(prefix: TopicPrefix, topic: &str) -> bool {
+    topic.parse::<Topic>().is_ok_and(|t| t.prefix() == prefix)
+}
+
+/// Hands `msg` to every receiver of `topic`; returns how many there were.
+fn deliver(hub: &Hub, prefix: TopicPrefix, topic: &str, msg: IncomingMessage) -> usize {
+    use TopicPrefix as T;
+    match prefix {
+        T::Event | T::Metric => {
+            hub.mailboxes.get_or_create(topic).push(msg, &hub.stats);
+            1
+        }
+        T::Agent | T::UniqueTask | T::PooledTask | T::UserSession | T::Service | T::Bridge => {
+            let mailbox = match hub.mailboxes.get(topic) {
+                Some(m) => m,
+                None if is_identity_topic(prefix, topic) => hub.mailboxes.get_or_create(topic),
+                None => return 0,
+            };
+            mailbox.push(msg, &hub.stats);
+            1
+        }
+        T::AgentBroadcast
+        | T::TaskBroadcast
+        | T::WorkspaceUsers
+        | T::UserWorkspace
+        | T::UserBroadcast => hub.for_each_subscriber(topic, |mb| mb.push(msg.clone(), &hub.stats)),
+        _ => 0,
+    }
+}

@@ -1,0 +1,112 @@
+//! Target topic validation (§2.1) and the event/metric fan-in rewrite (§2.3
+//! step 2), without allocating on the common path.
+
+use aether_client::identity::{
+    EVENT_RECEIVER_TOPIC, MAX_TOPIC_BYTES, METRIC_RECEIVER_TOPIC, TopicPrefix,
+};
+
+use crate::reply::{ErrorReply, code};
+
+/// A validated target: its prefix and the text after `prefix::`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Target<'a> {
+    pub prefix: TopicPrefix,
+    pub topic: &'a str,
+    pub rest: &'a str,
+}
+
+/// Checks the length and prefix of a send target, as the gateway does on a
+/// send (segment counts are not checked).
+pub(crate) fn parse(topic: &str) -> Result<Target<'_>, ErrorReply> {
+    if topic.is_empty() || topic.len() > MAX_TOPIC_BYTES {
+        return Err(ErrorReply::new(
+            code::INVALID_TOPIC,
+            "topic length must be 1-256 characters",
+        ));
+    }
+    let invalid = || {
+        ErrorReply::new(
+            code::INVALID_TOPIC,
+            "invalid target topic: invalid topic prefix",
+        )
+    };
+    let (head, rest) = topic.split_once("::").ok_or_else(invalid)?;
+    let prefix = TopicPrefix::parse(head).ok_or_else(invalid)?;
+    Ok(Target {
+        prefix,
+        topic,
+        rest,
+    })
+}
+
+/// Where an event or metric goes after the fan-in rewrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FanIn<'a> {
+    /// `event::receiver0` or `metric::receiver0`.
+    pub receiver: &'static str,
+    /// The declared workspace (`None` when the target named a receiver).
+    pub declared_workspace: Option<&'a str>,
+}
+
+/// Rewrites `event::…` / `metric::…` to the single receiver topic. The
+/// declared workspace is the second segment, or `sender_workspace` when it
+/// is `*` or empty. Targets already naming a receiver (`…::receiver*`) go
+/// to receiver 0, the only shard of a single process.
+pub(crate) fn fan_in<'a>(target: &Target<'a>, sender_workspace: &'a str) -> Option<FanIn<'a>> {
+    let receiver = match target.prefix {
+        TopicPrefix::Event => EVENT_RECEIVER_TOPIC,
+        TopicPrefix::Metric => METRIC_RECEIVER_TOPIC,
+        _ => return None,
+    };
+    let segment = target.rest.split("::").next().unwrap_or_default();
+    let declared_workspace = if segment.starts_with("receiver") {
+        None
+    } else if segment.is_empty() || segment == "*" {
+        Some(sender_workspace)
+    } else {
+        Some(segment)
+    };
+    Some(FanIn {
+        receiver,
+        declared_workspace,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_length_and_prefix() {
+        assert!(parse("ag::w::i::s").is_ok());
+        assert!(parse("ag::w").is_ok());
+        let msg = |t: &str| parse(t).unwrap_err().message;
+        assert_eq!(msg(""), "topic length must be 1-256 characters");
+        assert_eq!(
+            msg(&"a".repeat(257)),
+            "topic length must be 1-256 characters"
+        );
+        assert_eq!(msg("zz::x"), "invalid target topic: invalid topic prefix");
+        assert_eq!(msg("ag"), "invalid target topic: invalid topic prefix");
+        assert_eq!(msg("::x"), "invalid target topic: invalid topic prefix");
+    }
+
+    #[test]
+    fn fan_in_rewrites_events_and_metrics() {
+        let t = parse("event::*").unwrap();
+        assert_eq!(
+            fan_in(&t, "mine"),
+            Some(FanIn {
+                receiver: "event::receiver0",
+                declared_workspace: Some("mine")
+            })
+        );
+        let t = parse("metric::other").unwrap();
+        let f = fan_in(&t, "mine").unwrap();
+        assert_eq!(f.receiver, "metric::receiver0");
+        assert_eq!(f.declared_workspace, Some("other"));
+        let t = parse("event::receiver0").unwrap();
+        assert_eq!(fan_in(&t, "mine").unwrap().declared_workspace, None);
+        assert!(fan_in(&parse("ag::w::i::s").unwrap(), "w").is_none());
+    }
+}

@@ -1,0 +1,153 @@
+//! Starting, observing and stopping a gateway.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aether_client::proto::aether_gateway_server::AetherGatewayServer;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::config::GatewayConfig;
+use crate::error::GatewayError;
+use crate::hub::Hub;
+use crate::service::GatewayService;
+use crate::stats::GatewayStats;
+
+/// Hard cap for tonic's decoder; frames between `max_frame_bytes` and this
+/// are decoded and refused in-stream, so the session survives.
+const DECODE_HARD_CAP: usize = 64 * 1024 * 1024;
+/// Largest downstream frame.
+const ENCODE_LIMIT: usize = 16 * 1024 * 1024;
+/// How long shutdown waits for connections to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A gateway serving in the background.
+pub struct RunningGateway {
+    addr: SocketAddr,
+    tls: bool,
+    hub: Arc<Hub>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+/// Starts a gateway: binds `config.bind` and serves until
+/// [`RunningGateway::shutdown`] (or drop).
+pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError> {
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| GatewayError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .max_concurrent_streams(Some(1000));
+    let tls = config.tls.is_some();
+    if let Some(t) = &config.tls {
+        let mut server_tls =
+            ServerTlsConfig::new().identity(Identity::from_pem(&t.cert_pem, &t.key_pem));
+        if let Some(ca) = &t.client_ca_pem {
+            server_tls = server_tls.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder
+            .tls_config(server_tls)
+            .map_err(|e| GatewayError::Tls(e.to_string()))?;
+    }
+
+    let hard_cap = DECODE_HARD_CAP.max(config.limits.max_frame_bytes);
+    let hub = Arc::new(Hub::new(config));
+    let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })
+        .max_decoding_message_size(hard_cap)
+        .max_encoding_message_size(ENCODE_LIMIT);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let router = builder.add_service(service);
+    let server = tokio::spawn(async move {
+        let signal = async {
+            let _ = stop_rx.await;
+        };
+        if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+            tracing::error!(error = %e, "gateway server failed");
+        }
+    });
+    tracing::info!(%addr, tls, "gateway listening");
+    Ok(RunningGateway {
+        addr,
+        tls,
+        hub,
+        stop: Some(stop_tx),
+        server: Some(server),
+    })
+}
+
+impl RunningGateway {
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, or `https://ADDR` when serving TLS.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> GatewayStats {
+        self.hub.stats.snapshot()
+    }
+
+    /// Messages dropped by the mailbox of `topic` because it was full
+    /// (`None` if that mailbox does not exist).
+    pub fn mailbox_overflow_drops(&self, topic: &str) -> Option<u64> {
+        self.hub.mailboxes.get(topic).map(|m| m.overflow_drops())
+    }
+
+    /// Messages waiting in the mailbox of `topic` (`None` if it does not exist).
+    pub fn mailbox_len(&self, topic: &str) -> Option<usize> {
+        self.hub.mailboxes.get(topic).map(|m| m.len())
+    }
+
+    /// Graceful shutdown: every session gets `Signal{GRACEFUL_DISCONNECT,
+    /// "server shutting down"}` and its stream ends; then the listener
+    /// closes and connections drain (up to 10 s).
+    pub async fn shutdown(mut self) {
+        self.hub.shut_down_sessions();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(DRAIN_TIMEOUT, &mut server)
+                .await
+                .is_err()
+        {
+            tracing::warn!("connections did not drain in time; closing them");
+            server.abort();
+        }
+        tracing::info!(addr = %self.addr, "gateway stopped");
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            self.hub.shut_down_sessions();
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl std::fmt::Debug for RunningGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningGateway")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}

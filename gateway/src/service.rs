@@ -1,0 +1,39 @@
+//! The tonic service: `Connect` returns the response stream at once (tonic
+//! sends headers only when the handler returns) and runs the session in a
+//! spawned task.
+
+use std::sync::Arc;
+
+use aether_client::proto::UpstreamMessage;
+use aether_client::proto::aether_gateway_server::AetherGateway;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::hub::Hub;
+use crate::outbound::{self, OutboundStream};
+use crate::session;
+
+/// Direct replies a session may queue before its reader waits.
+const DIRECT_CAPACITY: usize = 256;
+
+/// The `AetherGateway` implementation.
+pub(crate) struct GatewayService {
+    pub hub: Arc<Hub>,
+}
+
+#[tonic::async_trait]
+impl AetherGateway for GatewayService {
+    type ConnectStream = OutboundStream;
+
+    async fn connect(
+        &self,
+        request: Request<Streaming<UpstreamMessage>>,
+    ) -> Result<Response<Self::ConnectStream>, Status> {
+        if self.hub.is_closing() {
+            return Err(Status::unavailable("server shutting down"));
+        }
+        let upstream = request.into_inner();
+        let (tx, outlet, stream) = outbound::channel(DIRECT_CAPACITY, self.hub.stats.clone());
+        tokio::spawn(session::run(self.hub.clone(), upstream, tx, outlet));
+        Ok(Response::new(stream))
+    }
+}

@@ -1,0 +1,95 @@
+//! What the rest of the gateway knows about a live session.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use aether_client::identity::{Principal, PrincipalKind};
+use aether_client::proto::Signal;
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use crate::mailbox::Mailbox;
+use crate::outbound::{Kill, Outlet};
+
+/// Message of the status that ends a session from outside.
+pub(crate) const DISCONNECTED_BY_ADMIN: &str = "session disconnected by administrator";
+
+/// A live session, shared between its task and the registry.
+pub(crate) struct SessionHandle {
+    pub session_id: String,
+    /// Identity string (the lock key).
+    pub identity: String,
+    /// Identity topic, if the principal has one.
+    pub topic: Option<String>,
+    pub principal: Principal,
+    pub kind: PrincipalKind,
+    /// Whether this session may use session-admin operations.
+    pub admin: bool,
+    /// Current workspace (users change it with `SwitchWorkspace`).
+    pub workspace: Mutex<String>,
+    /// Broadcast lanes this session is subscribed to.
+    pub lanes: Mutex<Vec<String>>,
+    pub connected_at_unix_s: i64,
+    pub connected_at: Instant,
+    pub mailbox: Option<Arc<Mailbox>>,
+    outlet: Arc<Outlet>,
+    pub cancel: CancellationToken,
+}
+
+/// Fields needed to build a [`SessionHandle`].
+pub(crate) struct NewSession {
+    pub session_id: String,
+    pub identity: String,
+    pub topic: Option<String>,
+    pub principal: Principal,
+    pub admin: bool,
+    pub mailbox: Option<Arc<Mailbox>>,
+    pub outlet: Arc<Outlet>,
+}
+
+impl SessionHandle {
+    /// A handle for a session that is being admitted.
+    pub fn new(n: NewSession) -> Self {
+        let workspace = n.principal.workspace().unwrap_or_default().to_string();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        SessionHandle {
+            session_id: n.session_id,
+            identity: n.identity,
+            topic: n.topic,
+            kind: n.principal.kind(),
+            principal: n.principal,
+            admin: n.admin,
+            workspace: Mutex::new(workspace),
+            lanes: Mutex::new(Vec::new()),
+            connected_at_unix_s: now,
+            connected_at: Instant::now(),
+            mailbox: n.mailbox,
+            outlet: n.outlet,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Ends the session: its stream yields `signal` (if any), then ends with
+    /// `status`; its task stops reading.
+    pub fn terminate(&self, signal: Option<Signal>, status: Status) {
+        self.outlet.kill(Kill { signal, status });
+        self.cancel.cancel();
+    }
+
+    /// Ends the session with CANCELLED "session disconnected by administrator".
+    pub fn cancel_by_admin(&self, signal: Option<Signal>) {
+        self.terminate(signal, Status::cancelled(DISCONNECTED_BY_ADMIN));
+    }
+
+    /// The user id of a user session.
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.principal {
+            Principal::User { user_id, .. } => Some(user_id),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The connection handshake (§1.2): wait for `InitConnection`, resolve the
+//! identity, check credentials, negotiate extensions, take the identity
+//! lock, then send `ConnectionAck` (and an empty `ConfigSnapshot` to agents
+//! and tasks) before the mailbox backlog.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aether_client::identity::{Principal, PrincipalKind, Segment};
+use aether_client::proto::{
+    BuildInfo, ConfigSnapshot, ConnectionAck, DownstreamMessage, InitConnection,
+    NegotiatedExtension, UpstreamMessage, downstream_message, init_connection::ClientType,
+    upstream_message,
+};
+use tokio::sync::mpsc;
+use tonic::{Status, Streaming};
+
+use super::credentials::authenticate;
+use super::handle::{NewSession, SessionHandle};
+use crate::hub::Hub;
+use crate::outbound::{Out, Outlet};
+
+/// `ConnectionAck.server_version`.
+pub const SERVER_VERSION: &str = concat!("aether-rs-gateway ", env!("CARGO_PKG_VERSION"));
+
+/// Why no extension is supported.
+const EXTENSION_REJECTED: &str = "extension URI not supported by this gateway";
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Waits for the first upstream frame; `Ok(None)` when the client closed
+/// the stream before sending anything.
+async fn first_message(
+    hub: &Hub,
+    upstream: &mut Streaming<UpstreamMessage>,
+) -> Result<Option<InitConnection>, Status> {
+    let first = tokio::time::timeout(hub.config.limits.init_timeout, upstream.message())
+        .await
+        .map_err(|_| Status::deadline_exceeded("timeout waiting for InitConnection"))??;
+    match first {
+        None => Ok(None),
+        Some(UpstreamMessage {
+            payload: Some(upstream_message::Payload::Init(init)),
+            ..
+        }) => Ok(Some(init)),
+        Some(_) => Err(Status::invalid_argument(
+            "first message must be InitConnection",
+        )),
+    }
+}
+
+/// The principal and generated id (pooled tasks) of a handshake.
+fn resolve(init: &InitConnection) -> Result<(Principal, Option<String>), Status> {
+    let client_type = init
+        .client_type
+        .as_ref()
+        .ok_or_else(|| Status::invalid_argument("invalid identity: unknown principal type"))?;
+    let principal = Principal::from_client_type(client_type)
+        .map_err(|e| Status::invalid_argument(format!("invalid identity: {e}")))?;
+    Ok(match (principal, client_type) {
+        (p, ClientType::Task(_)) if p.kind() == PrincipalKind::PooledTask => {
+            (p, Some(uuid::Uuid::new_v4().to_string()))
+        }
+        (
+            Principal::Orchestrator {
+                implementation,
+                specifier,
+                supported_profiles,
+            },
+            _,
+        ) if specifier.is_empty() => {
+            let minted: String = uuid::Uuid::new_v4().to_string().chars().take(8).collect();
+            let specifier = Segment::new(minted)
+                .map_err(|e| Status::internal(format!("minted specifier: {e}")))?;
+            (
+                Principal::Orchestrator {
+                    implementation,
+                    specifier,
+                    supported_profiles,
+                },
+                None,
+            )
+        }
+        (p, _) => (p, None),
+    })
+}
+
+/// One negotiation result per declared extension; the first required one
+/// makes the handshake fail.
+fn negotiate(init: &InitConnection) -> (Vec<NegotiatedExtension>, Option<String>) {
+    let negotiated = init
+        .extensions
+        .iter()
+        .map(|e| NegotiatedExtension {
+            uri: e.uri.clone(),
+            version: e.version.clone(),
+            supported: false,
+            rejection_reason: EXTENSION_REJECTED.to_string(),
+        })
+        .collect();
+    let required = init
+        .extensions
+        .iter()
+        .find(|e| e.required)
+        .map(|e| e.uri.clone());
+    (negotiated, required)
+}
+
+fn build_info() -> BuildInfo {
+    BuildInfo {
+        commit: String::new(),
+        built_at: String::new(),
+        runtime: "rust".to_string(),
+        os: std::env::consts::OS.to_string(),
+    }
+}
+
+fn downstream(payload: downstream_message::Payload) -> Out {
+    Out::Msg(Box::new(DownstreamMessage {
+        payload: Some(payload),
+        active_extensions: Vec::new(),
+    }))
+}
+
+async fn send(tx: &mpsc::Sender<Out>, out: Out) -> Result<(), Status> {
+    tx.send(out)
+        .await
+        .map_err(|_| Status::cancelled("client went away"))
+}
+
+/// Runs the handshake; `Ok(None)` when the client left before `init`.
+pub(crate) async fn perform(
+    hub: &Hub,
+    upstream: &mut Streaming<UpstreamMessage>,
+    tx: &mpsc::Sender<Out>,
+    outlet: Arc<Outlet>,
+) -> Result<Option<Arc<SessionHandle>>, Status> {
+    let Some(init) = first_message(hub, upstream).await? else {
+        return Ok(None);
+    };
+    let (principal, assigned_id) = resolve(&init)?;
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let auth = authenticate(
+        principal.kind(),
+        &init.credentials,
+        hub.config.dev,
+        hub.config.admin_key.as_deref(),
+    )?;
+    let (negotiated_extensions, required) = negotiate(&init);
+    let mut ack = ConnectionAck {
+        session_id: session_id.clone(),
+        resumed: false,
+        assigned_id: assigned_id.clone().unwrap_or_default(),
+        negotiated_extensions,
+        server_supported_extensions: Vec::new(),
+        server_version: SERVER_VERSION.to_string(),
+        server_build_info: Some(build_info()),
+        initial_connection_unix_ms: now_ms(),
+        reconnection_count: 0,
+    };
+    if let Some(uri) = required {
+        // Checked before the identity lock, so a doomed connection never
+        // takes over (and kills) a live session.
+        send(
+            tx,
+            downstream(downstream_message::Payload::ConnectionAck(ack)),
+        )
+        .await?;
+        return Err(Status::failed_precondition(format!(
+            "ERR_EXTENSION_UNSUPPORTED: extension required but not supported: {uri}"
+        )));
+    }
+    let identity = principal.identity_string_with(assigned_id.as_deref());
+    let topic = principal.topic_with(assigned_id.as_deref());
+    let mailbox = topic.as_deref().map(|t| hub.mailboxes.get_or_create(t));
+    let handle = Arc::new(SessionHandle::new(NewSession {
+        session_id,
+        identity,
+        topic,
+        principal,
+        admin: auth.admin,
+        mailbox,
+        outlet,
+    }));
+    let admission = hub.admit(
+        &handle,
+        &init.resume_session_id,
+        ack.initial_connection_unix_ms,
+    )?;
+    ack.resumed = admission.resumed;
+    ack.reconnection_count = admission.reconnection_count;
+    ack.initial_connection_unix_ms = admission.initial_connection_unix_ms;
+    tracing::info!(
+        identity = %handle.identity,
+        session_id = %handle.session_id,
+        resumed = ack.resumed,
+        "session connected"
+    );
+    let result = async {
+        send(
+            tx,
+            downstream(downstream_message::Payload::ConnectionAck(ack)),
+        )
+        .await?;
+        if matches!(
+            handle.kind,
+            PrincipalKind::Agent | PrincipalKind::UniqueTask | PrincipalKind::PooledTask
+        ) {
+            let config = ConfigSnapshot::default();
+            send(tx, downstream(downstream_message::Payload::Config(config))).await?;
+        }
+        if let Some(mb) = &handle.mailbox {
+            send(tx, Out::Attach(mb.clone())).await?;
+        }
+        Ok::<(), Status>(())
+    }
+    .await;
+    if let Err(e) = result {
+        hub.remove(&handle);
+        return Err(e);
+    }
+    Ok(Some(handle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_client::proto::{ExtensionDeclaration, OrchestratorIdentity, TaskIdentity};
+
+    #[test]
+    fn pooled_tasks_get_an_id_and_orchestrators_a_specifier() {
+        let init = InitConnection {
+            client_type: Some(ClientType::Task(TaskIdentity {
+                workspace: "w".into(),
+                implementation: "i".into(),
+                unique_specifier: String::new(),
+            })),
+            ..Default::default()
+        };
+        let (p, id) = resolve(&init).unwrap();
+        assert_eq!(p.kind(), PrincipalKind::PooledTask);
+        assert_eq!(id.map(|s| s.len()), Some(36));
+
+        let init = InitConnection {
+            client_type: Some(ClientType::Orchestrator(OrchestratorIdentity {
+                implementation: "o".into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let (p, _) = resolve(&init).unwrap();
+        assert_eq!(p.identity_string().len(), "orc::o::".len() + 8);
+    }
+
+    #[test]
+    fn unset_client_type_is_an_invalid_identity() {
+        let err = resolve(&InitConnection::default()).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert_eq!(err.message(), "invalid identity: unknown principal type");
+    }
+
+    #[test]
+    fn every_extension_is_rejected() {
+        let init = InitConnection {
+            extensions: vec![
+                ExtensionDeclaration {
+                    uri: "a".into(),
+                    ..Default::default()
+                },
+                ExtensionDeclaration {
+                    uri: "b".into(),
+                    required: true,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let (n, required) = negotiate(&init);
+        assert_eq!(n.len(), 2);
+        assert!(n.iter().all(|e| !e.supported));
+        assert_eq!(required.as_deref(), Some("b"));
+    }
+}

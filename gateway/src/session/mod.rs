@@ -1,0 +1,210 @@
+//! One session: the task that runs the handshake, then reads upstream
+//! frames one by one and answers them (§1.8).
+
+mod credentials;
+pub(crate) mod handle;
+mod handshake;
+
+use std::sync::Arc;
+
+use aether_client::identity::{PrincipalKind, validate_segment};
+use aether_client::proto::{
+    DownstreamMessage, SwitchWorkspace, UpstreamMessage, downstream_message,
+    upstream_message::Payload,
+};
+use prost::Message;
+use tokio::sync::mpsc;
+use tonic::{Status, Streaming};
+
+pub(crate) use handshake::SERVER_VERSION;
+
+use crate::admin;
+use crate::hub::Hub;
+use crate::outbound::{Out, Outlet};
+use crate::rate::TokenBucket;
+use crate::reply::{ErrorReply, code};
+use crate::routing::{self, Sender};
+use crate::stats::Stats;
+use crate::unimplemented;
+use handle::SessionHandle;
+
+/// How the main loop ended.
+enum Exit {
+    /// Client half-closed: end OK.
+    Eof,
+    /// Killed from outside: the stream already knows how to end.
+    Killed,
+    /// End the stream with this status.
+    Status(Status),
+}
+
+/// State owned by the session task.
+struct Session {
+    hub: Arc<Hub>,
+    handle: Arc<SessionHandle>,
+    tx: mpsc::Sender<Out>,
+    /// `IncomingMessage.source_topic` of this sender.
+    source_topic: String,
+    /// Current workspace (users switch it).
+    workspace: String,
+    rate: Option<TokenBucket>,
+}
+
+/// Runs a session to its end.
+pub(crate) async fn run(
+    hub: Arc<Hub>,
+    mut upstream: Streaming<UpstreamMessage>,
+    tx: mpsc::Sender<Out>,
+    outlet: Arc<Outlet>,
+) {
+    let handle = match handshake::perform(&hub, &mut upstream, &tx, outlet).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return,
+        Err(status) => {
+            tracing::debug!(%status, "handshake failed");
+            let _ = tx.send(Out::End(status)).await;
+            return;
+        }
+    };
+    let workspace = handle.workspace.lock().clone();
+    let mut session = Session {
+        source_topic: handle.topic.clone().unwrap_or_default(),
+        workspace,
+        rate: hub.config.limits.send_rate.map(TokenBucket::new),
+        hub,
+        handle,
+        tx,
+    };
+    let exit = session.main_loop(&mut upstream).await;
+    let Session {
+        hub, handle, tx, ..
+    } = session;
+    hub.remove(&handle);
+    drop(upstream);
+    match exit {
+        Exit::Eof | Exit::Killed => {}
+        Exit::Status(status) => {
+            let _ = tx.send(Out::End(status)).await;
+        }
+    }
+    tracing::info!(identity = %handle.identity, session_id = %handle.session_id, "session ended");
+}
+
+impl Session {
+    async fn main_loop(&mut self, upstream: &mut Streaming<UpstreamMessage>) -> Exit {
+        let cancel = self.handle.cancel.clone();
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Exit::Killed,
+                next = upstream.message() => next,
+            };
+            match next {
+                Ok(Some(msg)) => {
+                    if let Some(exit) = self.dispatch(msg).await {
+                        return exit;
+                    }
+                }
+                Ok(None) => return Exit::Eof,
+                Err(status) => return Exit::Status(status),
+            }
+        }
+    }
+
+    /// Sends a direct reply; `false` when the stream is gone or killed.
+    async fn reply(&self, msg: DownstreamMessage) -> bool {
+        tokio::select! {
+            biased;
+            r = self.tx.send(Out::Msg(Box::new(msg))) => r.is_ok(),
+            _ = self.handle.cancel.cancelled() => false,
+        }
+    }
+
+    async fn error(&self, e: ErrorReply) -> bool {
+        self.reply(e.into_downstream()).await
+    }
+
+    /// Handles one upstream frame; `Some` ends the session.
+    async fn dispatch(&mut self, msg: UpstreamMessage) -> Option<Exit> {
+        let limit = self.hub.config.limits.max_frame_bytes;
+        let size = msg.encoded_len();
+        if size > limit {
+            let (op, id) = unimplemented::describe(msg.payload.as_ref());
+            let e = ErrorReply::new(
+                code::FRAME_TOO_LARGE,
+                format!("{op} frame is {size} bytes; the limit is {limit} bytes"),
+            )
+            .with_request_id(id);
+            return (!self.error(e).await).then_some(Exit::Killed);
+        }
+        let ok = match msg.payload {
+            Some(Payload::Init(_)) => {
+                return Some(Exit::Status(Status::invalid_argument(
+                    "InitConnection already sent",
+                )));
+            }
+            Some(Payload::Send(send)) => {
+                let sender = Sender {
+                    hub: &self.hub,
+                    kind: self.handle.kind,
+                    source_topic: &self.source_topic,
+                    workspace: &self.workspace,
+                };
+                match routing::route(&sender, self.rate.as_mut(), send) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        Stats::bump(&self.hub.stats.send_errors);
+                        self.error(e).await
+                    }
+                }
+            }
+            Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(sw).await,
+            Some(Payload::SessionOp(op)) => {
+                let resp = admin::session_op(&self.hub, &self.handle, op);
+                self.reply(downstream(downstream_message::Payload::SessionResponse(
+                    resp,
+                )))
+                .await
+            }
+            Some(Payload::ConnectionStatusRequest(req)) => {
+                let resp = admin::connection_status(&self.hub, &self.handle, req);
+                self.reply(downstream(
+                    downstream_message::Payload::ConnectionStatusResponse(resp),
+                ))
+                .await
+            }
+            other => self.error(unimplemented::reply(other.as_ref())).await,
+        };
+        (!ok).then_some(Exit::Killed)
+    }
+
+    async fn switch_workspace(&mut self, sw: SwitchWorkspace) -> bool {
+        if self.handle.kind != PrincipalKind::User {
+            return self
+                .error(ErrorReply::new(
+                    code::INVALID_PRINCIPAL,
+                    "only users can switch workspaces",
+                ))
+                .await;
+        }
+        if let Err(e) = validate_segment(&sw.new_workspace_id) {
+            return self
+                .error(ErrorReply::new(
+                    code::INVALID_ARGUMENT,
+                    format!("invalid workspace: {e}"),
+                ))
+                .await;
+        }
+        self.hub
+            .switch_workspace(&self.handle, &sw.new_workspace_id);
+        self.workspace = sw.new_workspace_id;
+        true
+    }
+}
+
+fn downstream(payload: downstream_message::Payload) -> DownstreamMessage {
+    DownstreamMessage {
+        payload: Some(payload),
+        active_extensions: Vec::new(),
+    }
+}

@@ -1,0 +1,59 @@
+//! Counters: cheap relaxed atomics, read as a [`GatewayStats`] snapshot.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of the gateway's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GatewayStats {
+    /// Sessions currently connected (handshake completed).
+    pub sessions_active: u64,
+    /// Sessions admitted since start.
+    pub sessions_total: u64,
+    /// `SendMessage`s accepted by the router.
+    pub messages_routed: u64,
+    /// Messages handed to a session's stream.
+    pub messages_delivered: u64,
+    /// Accepted messages that had no receiver (`pg::`, `tk::`, empty lanes).
+    pub messages_unroutable: u64,
+    /// Sends rejected with an `ErrorResponse`.
+    pub send_errors: u64,
+    /// Messages dropped (oldest first) because a mailbox was full.
+    pub mailbox_overflow_drops: u64,
+    /// Messages dropped because they outlived the mailbox age limit.
+    pub mailbox_expired: u64,
+}
+
+/// The live counters behind [`GatewayStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub sessions_active: AtomicU64,
+    pub sessions_total: AtomicU64,
+    pub messages_routed: AtomicU64,
+    pub messages_delivered: AtomicU64,
+    pub messages_unroutable: AtomicU64,
+    pub send_errors: AtomicU64,
+    pub mailbox_overflow_drops: AtomicU64,
+    pub mailbox_expired: AtomicU64,
+}
+
+impl Stats {
+    /// Adds one to `counter`.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> GatewayStats {
+        GatewayStats {
+            sessions_active: self.sessions_active.load(Relaxed),
+            sessions_total: self.sessions_total.load(Relaxed),
+            messages_routed: self.messages_routed.load(Relaxed),
+            messages_delivered: self.messages_delivered.load(Relaxed),
+            messages_unroutable: self.messages_unroutable.load(Relaxed),
+            send_errors: self.send_errors.load(Relaxed),
+            mailbox_overflow_drops: self.mailbox_overflow_drops.load(Relaxed),
+            mailbox_expired: self.mailbox_expired.load(Relaxed),
+        }
+    }
+}
