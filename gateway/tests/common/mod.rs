@@ -84,10 +84,17 @@ impl Conn {
         Conn::open_on(channel(url).await, init).await
     }
 
-    /// Connects as `p` and returns the stream and its ack.
+    /// Connects as `p` and returns the stream and its ack; for agents and
+    /// tasks also checks that a `ConfigSnapshot` follows the ack.
     pub async fn connect(url: &str, p: &Principal) -> (Conn, ConnectionAck) {
         let mut c = Conn::open(url, init(p)).await;
         let ack = c.ack().await;
+        if matches!(p, Principal::Agent { .. } | Principal::Task { .. }) {
+            match c.payload().await {
+                downstream_message::Payload::Config(_) => {}
+                other => panic!("expected config after the ack, got {other:?}"),
+            }
+        }
         (c, ack)
     }
 
