@@ -41,25 +41,22 @@ struct Args {
     tls_client_ca: Option<PathBuf>,
 }
 
-async fn terminated() {
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, before the address is printed, so no early signal is missed.
+fn terminated() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Ok(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = ctrl_c => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = ctrl_c.await;
     }
 }
 
@@ -89,13 +86,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.tls_client_ca.as_deref(),
         )?);
     }
+    let stop = terminated();
     let gateway = aether_gateway::start(config).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", gateway.local_addr())?;
         out.flush()?;
     }
-    terminated().await;
+    stop.await;
     tracing::info!("shutting down");
     gateway.shutdown().await;
     Ok(())

@@ -1,0 +1,114 @@
+//! TLS with client certificates (mTLS).
+
+mod common;
+
+use aether_client::identity::Principal;
+use aether_client::proto::MessageType;
+use aether_client::proto::aether_gateway_client::AetherGatewayClient;
+use aether_gateway::{GatewayConfig, TlsConfig};
+use common::{Conn, GUARD, init};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+struct Pki {
+    ca_pem: String,
+    server: (String, String),
+    client: (String, String),
+}
+
+fn pki() -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "aether test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let leaf = |names: Vec<String>, cn: &str| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    Pki {
+        ca_pem: ca_cert.pem(),
+        server: leaf(vec!["localhost".into(), "127.0.0.1".into()], "localhost"),
+        client: leaf(vec!["client".into()], "ag::w::i::tls"),
+    }
+}
+
+async fn tls_channel(
+    url: &str,
+    pki: &Pki,
+    with_cert: bool,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&pki.ca_pem))
+        .domain_name("localhost");
+    if with_cert {
+        tls = tls.identity(Identity::from_pem(&pki.client.0, &pki.client.1));
+    }
+    Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .tls_config(tls)?
+        .connect()
+        .await
+}
+
+#[tokio::test]
+async fn mtls_admits_clients_with_a_certificate_only() {
+    let pki = pki();
+    let tls = TlsConfig::from_pem(pki.server.0.clone(), pki.server.1.clone())
+        .with_client_ca(pki.ca_pem.clone());
+    let gw = aether_gateway::start(GatewayConfig::dev().with_tls(tls))
+        .await
+        .unwrap();
+    let url = gw.url();
+    assert!(url.starts_with("https://127.0.0.1:"));
+
+    let channel = tls_channel(&url, &pki, true).await.expect("mTLS connects");
+    let agent = Principal::agent("w", "i", "tls").unwrap();
+    let mut a = Conn::open_on(channel.clone(), init(&agent)).await;
+    a.ack().await;
+    a.send_message("ag::w::i::tls", b"secure", MessageType::Chat)
+        .await;
+    assert_eq!(&a.msg().await.payload[..], b"secure");
+
+    // Without a client certificate the server refuses the connection.
+    let refused = tokio::time::timeout(GUARD, async {
+        let channel = tls_channel(&url, &pki, false).await?;
+        let (_tx, rx) = tokio::sync::mpsc::channel(1);
+        AetherGatewayClient::new(channel)
+            .connect(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .map(|_| ())
+            .map_err(|s| Box::new(s) as Box<dyn std::error::Error>)?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
+    .await
+    .expect("in time");
+    assert!(
+        refused.is_err(),
+        "a client without a certificate was admitted"
+    );
+}
+
+#[tokio::test]
+async fn tls_from_paths_matches_tls_from_pem() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert, &pki.server.0).unwrap();
+    std::fs::write(&key, &pki.server.1).unwrap();
+    let tls = TlsConfig::from_paths(&cert, &key, None).unwrap();
+    let gw = aether_gateway::start(GatewayConfig::dev().with_tls(tls))
+        .await
+        .unwrap();
+    let channel = tls_channel(&gw.url(), &pki, false).await.unwrap();
+    let mut c = Conn::open_on(channel, init(&Principal::workflow_engine())).await;
+    assert!(!c.ack().await.session_id.is_empty());
+}
