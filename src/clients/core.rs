@@ -126,6 +126,15 @@ impl<C> Clone for ClientBuilder<C> {
     }
 }
 
+impl<C> std::fmt::Debug for ClientBuilder<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("principal", &self.principal)
+            .field("gateway", &self.options.gateway)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A client type built by [`ClientBuilder::build`]. Sealed.
 pub trait PrincipalClient: sealed::Sealed + Sized {
     /// What `build()` returns: the client, or for blocking clients a
