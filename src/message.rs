@@ -1,5 +1,7 @@
 //! Incoming messages, message types and the metric payload builder.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::proto;
@@ -8,10 +10,10 @@ pub use crate::proto::MessageType;
 
 /// A message delivered to this client.
 ///
-/// Cheap to clone: the payload is reference-counted.
+/// Cheap to clone: the message is reference-counted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
-    inner: proto::IncomingMessage,
+    inner: Arc<proto::IncomingMessage>,
 }
 
 impl Message {
@@ -52,7 +54,7 @@ impl Message {
 
     /// Consumes the message, returning the raw protocol message.
     pub fn into_proto(self) -> proto::IncomingMessage {
-        self.inner
+        Arc::try_unwrap(self.inner).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// Decodes a METRIC message's payload.
@@ -64,7 +66,9 @@ impl Message {
 
 impl From<proto::IncomingMessage> for Message {
     fn from(inner: proto::IncomingMessage) -> Self {
-        Message { inner }
+        Message {
+            inner: Arc::new(inner),
+        }
     }
 }
 

@@ -128,15 +128,16 @@ macro_rules! sender_fn {
     (async, $(#[$m:meta])* fn $name:ident($($arg:ident : $t:ty),* $(,)?) $body:block) => {
         $(#[$m])*
         pub async fn $name(&self, $($arg: $t),*) -> $crate::Result<()> {
-            let message: $crate::Result<$crate::OutgoingMessage> = (move || $body)();
-            self.client.send(message?).await
+            fn build($($arg: $t),*) -> $crate::Result<$crate::OutgoingMessage> $body
+            let message = build($($arg),*)?;
+            self.client.send(message).await
         }
     };
     (blocking, $(#[$m:meta])* fn $name:ident($($arg:ident : $t:ty),* $(,)?) $body:block) => {
         $(#[$m])*
         pub fn $name(&self, $($arg: $t),*) -> $crate::Result<()> {
-            let message: $crate::Result<$crate::OutgoingMessage> = (move || $body)();
-            let message = message?;
+            fn build($($arg: $t),*) -> $crate::Result<$crate::OutgoingMessage> $body
+            let message = build($($arg),*)?;
             self.block_on(self.client.send(message))
         }
     };

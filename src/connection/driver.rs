@@ -300,20 +300,20 @@ impl Reader<'_> {
     /// Never waits.
     fn route(&mut self, msg: DownstreamMessage) {
         let Some(payload) = msg.payload else { return };
-        if let Down::Signal(sig) = &payload {
-            if sig.r#type == proto::signal::SignalType::ForceDisconnect as i32 {
-                self.forced = Some(sig.reason.clone());
-            }
+        if let Down::Signal(sig) = &payload
+            && sig.r#type == proto::signal::SignalType::ForceDisconnect as i32
+        {
+            self.forced = Some(sig.reason.clone());
         }
-        if let Some(id) = ids::downstream_request_id(&payload) {
-            if let Some(tx) = self.shared.pending.take(id) {
-                let result = match payload {
-                    Down::Error(e) => Err(Error::from_error_response(&e)),
-                    other => Ok(other),
-                };
-                let _ = tx.send(result);
-                return;
-            }
+        if let Some(id) = ids::downstream_request_id(&payload)
+            && let Some(tx) = self.shared.pending.take(id)
+        {
+            let result = match payload {
+                Down::Error(e) => Err(Error::from_error_response(&e)),
+                other => Ok(other),
+            };
+            let _ = tx.send(result);
+            return;
         }
         self.shared.dispatch.frame(payload);
     }

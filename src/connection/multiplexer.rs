@@ -15,6 +15,7 @@ use super::pending::PendingGuard;
 use super::{ConnectionState, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::{OpRequest, OpResponse};
+
 use crate::proto::UpstreamMessage;
 use crate::proto::downstream_message::Payload as Down;
 
@@ -125,7 +126,8 @@ pin_project_lite::pin_project! {
 }
 
 enum MuxState {
-    Ready(Option<Result<OpResponse>>),
+    Failed(Option<Error>),
+    Queued,
     Waiting {
         rx: oneshot::Receiver<Result<Down>>,
         guard: PendingGuard,
@@ -135,12 +137,12 @@ enum MuxState {
 impl MuxFuture {
     fn failed(e: Error) -> Self {
         MuxFuture {
-            state: MuxState::Ready(Some(Err(e))),
+            state: MuxState::Failed(Some(e)),
         }
     }
     fn done() -> Self {
         MuxFuture {
-            state: MuxState::Ready(Some(Ok(None))),
+            state: MuxState::Queued,
         }
     }
     fn waiting(rx: oneshot::Receiver<Result<Down>>, guard: PendingGuard) -> Self {
@@ -156,12 +158,10 @@ impl Future for MuxFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         match this.state {
-            MuxState::Ready(r) => Poll::Ready(r.take().unwrap_or_else(|| {
-                Err(Error::new(
-                    ErrorKind::Protocol,
-                    "future polled after completion",
-                ))
-            })),
+            MuxState::Failed(e) => Poll::Ready(Err(e.take().unwrap_or_else(|| {
+                Error::new(ErrorKind::Protocol, "future polled after completion")
+            }))),
+            MuxState::Queued => Poll::Ready(Ok(None)),
             MuxState::Waiting { rx, guard } => match Pin::new(rx).poll(cx) {
                 Poll::Ready(Ok(reply)) => {
                     guard.disarm();

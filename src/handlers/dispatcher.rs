@@ -15,8 +15,10 @@ use crate::proto::downstream_message::Payload;
 
 /// Something for the handlers.
 pub(crate) enum Push {
-    /// A frame from the gateway that no call was waiting for.
-    Frame(Payload),
+    /// A message.
+    Message(Message),
+    /// Another frame from the gateway that no call was waiting for.
+    Frame(Box<Payload>),
     /// The connection came up.
     Connected(SessionInfo),
     /// The connection went down, with the reason.
@@ -59,11 +61,16 @@ impl Dispatcher {
     /// Hands a frame over. Frames beyond the queue capacity are dropped and
     /// counted rather than stalling the reader.
     pub(crate) fn frame(&self, payload: Payload) {
-        if let Payload::Msg(m) = &payload {
-            if self.inner.messages.receiver_count() > 0 {
-                let _ = self.inner.messages.send(Message::from(m.clone()));
+        let push = match payload {
+            Payload::Msg(m) => {
+                let msg = Message::from(m);
+                if self.inner.messages.receiver_count() > 0 {
+                    let _ = self.inner.messages.send(msg.clone());
+                }
+                Push::Message(msg)
             }
-        }
+            other => Push::Frame(Box::new(other)),
+        };
         if self.inner.queued.fetch_add(1, Ordering::AcqRel) >= self.inner.capacity {
             self.inner.queued.fetch_sub(1, Ordering::AcqRel);
             let n = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -73,7 +80,7 @@ impl Dispatcher {
             );
             return;
         }
-        if self.inner.tx.send(Push::Frame(payload)).is_err() {
+        if self.inner.tx.send(push).is_err() {
             self.inner.queued.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -138,8 +145,7 @@ async fn serve(h: &Handlers, push: Push) {
                 call("on_disconnect", f, reason).await;
             }
         }
-        Push::Frame(Payload::Msg(m)) => {
-            let msg = Message::from(m);
+        Push::Message(msg) => {
             if let Some(f) = h.typed_for(&msg) {
                 call("typed message handler", f, msg.clone()).await;
             }
@@ -147,36 +153,42 @@ async fn serve(h: &Handlers, push: Push) {
                 call("on_message", f, msg).await;
             }
         }
-        Push::Frame(Payload::Config(c)) => {
+        Push::Frame(frame) => serve_frame(h, *frame).await,
+    }
+}
+
+async fn serve_frame(h: &Handlers, frame: Payload) {
+    match frame {
+        Payload::Config(c) => {
             if let Some(f) = &h.on_config {
                 call("on_config", f, c).await;
             }
         }
-        Push::Frame(Payload::Signal(s)) => {
+        Payload::Signal(s) => {
             if let Some(f) = &h.on_signal {
                 call("on_signal", f, s).await;
             }
         }
-        Push::Frame(Payload::Error(e)) => match &h.on_error {
+        Payload::Error(e) => match &h.on_error {
             Some(f) => call("on_error", f, crate::Error::from_error_response(&e)).await,
             None => tracing::warn!(code = %e.code, message = %e.message, "gateway error"),
         },
-        Push::Frame(Payload::TaskAssignment(a)) => {
+        Payload::TaskAssignment(a) => {
             if let Some(f) = &h.on_task_assignment {
                 call("on_task_assignment", f, a).await;
             }
         }
-        Push::Frame(Payload::ProgressUpdate(p)) => {
+        Payload::ProgressUpdate(p) => {
             if let Some(f) = &h.on_progress {
                 call("on_progress", f, p).await;
             }
         }
-        Push::Frame(Payload::TaskEvent(e)) => {
+        Payload::TaskEvent(e) => {
             if let Some(f) = &h.on_task_event {
                 call("on_task_event", f, e).await;
             }
         }
-        Push::Frame(other) => {
+        other => {
             if let Some(f) = &h.on_other {
                 call("on_other", f, other).await;
             } else {

@@ -76,12 +76,11 @@ pub struct StampAuthorization(pub Option<AuthorizationContext>);
 impl aether_middleware::auth::MakeCredentials<OpRequest> for StampAuthorization {
     type Error = Error;
     fn apply(&mut self, req: &mut OpRequest) -> Result<(), Error> {
-        if let Some(ctx) = &self.0 {
-            if let Some(slot) = req.authorization_mut() {
-                if slot.is_none() {
-                    *slot = Some(ctx.clone());
-                }
-            }
+        if let Some(ctx) = &self.0
+            && let Some(slot) = req.authorization_mut()
+            && slot.is_none()
+        {
+            *slot = Some(ctx.clone());
         }
         Ok(())
     }
@@ -141,7 +140,7 @@ impl StackConfig {
 /// Assembles the stack over a multiplexer.
 pub(crate) fn build(mux: Multiplexer, cfg: &StackConfig) -> OperationService {
     let policy = DefaultRetryPolicy {
-        backoff: cfg.retry_backoff.clone(),
+        backoff: cfg.retry_backoff,
         max_attempts: cfg.retry_attempts,
         budget: Some(cfg.retry_budget.clone()),
     };
