@@ -209,11 +209,18 @@ impl Mailbox {
             return;
         }
         let now = Instant::now();
-        let mut inner = self.inner.lock();
-        while let Some(msg) = msgs.pop_back() {
-            let size = size_of(&msg);
-            inner.bytes += size;
-            inner.queue.push_front(Entry { msg, size, at: now });
+        let waker = {
+            let mut inner = self.inner.lock();
+            while let Some(msg) = msgs.pop_back() {
+                let size = size_of(&msg);
+                inner.bytes += size;
+                inner.queue.push_front(Entry { msg, size, at: now });
+            }
+            inner.waker.take()
+        };
+        // A new owner may be parked on an empty mailbox.
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 }

@@ -9,7 +9,7 @@ use aether_client::proto::aether_gateway_server::AetherGateway;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::hub::Hub;
-use crate::outbound::{self, OutboundStream};
+use crate::outbound::{self, Out, OutboundStream};
 use crate::session;
 
 /// Direct replies a session may queue before its reader waits.
@@ -28,11 +28,13 @@ impl AetherGateway for GatewayService {
         &self,
         request: Request<Streaming<UpstreamMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
-        if self.hub.is_closing() {
-            return Err(Status::unavailable("server shutting down"));
-        }
         let upstream = request.into_inner();
         let (tx, outlet, stream) = outbound::channel(DIRECT_CAPACITY, self.hub.stats.clone());
+        if self.hub.is_closing() {
+            // Like every other refusal, an item on the stream.
+            let _ = tx.try_send(Out::End(Status::unavailable("server shutting down")));
+            return Ok(Response::new(stream));
+        }
         tokio::spawn(session::run(self.hub.clone(), upstream, tx, outlet));
         Ok(Response::new(stream))
     }
