@@ -68,7 +68,10 @@ enum PrincipalArg {
 
 /// Command-line flags.
 #[derive(Debug, Parser)]
-#[command(name = "interop_peer", about = "Rust peer for the Python interop suite")]
+#[command(
+    name = "interop_peer",
+    about = "Rust peer for the Python interop suite"
+)]
 struct Args {
     /// Gateway URL, e.g. `http://127.0.0.1:50051`.
     #[arg(long)]
@@ -451,7 +454,10 @@ async fn run_command(peer: &Peer, line: &str) -> Result<bool, String> {
             }
             event(
                 "sessions-done",
-                &[("count", Val::Num(i64::try_from(sessions.len()).unwrap_or(i64::MAX)))],
+                &[(
+                    "count",
+                    Val::Num(i64::try_from(sessions.len()).unwrap_or(i64::MAX)),
+                )],
             );
         }
         other => return Err(format!("unknown command {other:?}")),
@@ -584,7 +590,11 @@ async fn run(args: Args) -> ExitCode {
     let peer = match build(&args) {
         Ok(p) => p,
         Err(e) => {
-            emit(&format!("ERROR {:?} {}", e.kind(), json_str(&e.to_string())));
+            emit(&format!(
+                "ERROR {:?} {}",
+                e.kind(),
+                json_str(&e.to_string())
+            ));
             return ExitCode::from(2);
         }
     };
@@ -602,7 +612,11 @@ async fn run(args: Args) -> ExitCode {
     let info = match connected {
         Ok(info) => info,
         Err(e) => {
-            emit(&format!("ERROR {:?} {}", e.kind(), json_str(&e.to_string())));
+            emit(&format!(
+                "ERROR {:?} {}",
+                e.kind(),
+                json_str(&e.to_string())
+            ));
             peer.core().close().await;
             // For the duplicate probe a refusal is the expected outcome.
             return if args.role == Role::Duplicate {
