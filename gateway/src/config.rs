@@ -172,6 +172,10 @@ pub struct Limits {
     pub init_timeout: Duration,
     /// Per-session send rate limit; `None` (the default) disables it.
     pub send_rate: Option<RateLimit>,
+    /// Longest a sender waits for an online receiver's mailbox to drain
+    /// below half its bound before sending on (default 5 s); after that the
+    /// oldest messages are dropped as usual.
+    pub backpressure_wait: Duration,
 }
 
 impl Default for Limits {
@@ -184,11 +188,17 @@ impl Default for Limits {
             mailbox_max_age: Duration::from_secs(24 * 60 * 60),
             init_timeout: Duration::from_secs(30),
             send_rate: None,
+            backpressure_wait: Duration::from_secs(5),
         }
     }
 }
 
 impl Limits {
+    /// Sets how long a sender waits for a congested online receiver.
+    pub fn with_backpressure_wait(mut self, d: Duration) -> Self {
+        self.backpressure_wait = d;
+        self
+    }
     /// Sets the largest message payload.
     pub fn with_max_payload_bytes(mut self, n: usize) -> Self {
         self.max_payload_bytes = n;

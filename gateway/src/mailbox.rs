@@ -6,16 +6,24 @@
 //! dropped oldest-first, counted and logged. A message leaves the mailbox
 //! when it is handed to the owner's stream. Storage is in memory and kept
 //! behind [`MailboxStore`] so it can later move to an embedded database.
+//!
+//! Backpressure: when the owner is online and its mailbox holds more than
+//! half its message bound, [`Mailbox::congested`] is true and the sending
+//! session waits ([`Mailbox::wait_for_space`], bounded by
+//! `Limits::backpressure_wait`) before reading its next frame, so HTTP/2
+//! flow control slows a fast sender down instead of the mailbox dropping
+//! what an online, reading receiver has not consumed yet.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use aether_client::proto::IncomingMessage;
 use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
 
 use crate::config::Limits;
 use crate::stats::Stats;
@@ -26,6 +34,13 @@ pub(crate) struct MailboxLimits {
     pub max_messages: usize,
     pub max_bytes: usize,
     pub max_age: Duration,
+}
+
+impl MailboxLimits {
+    /// The length above which a sender to an online owner waits.
+    fn high_water(&self) -> usize {
+        (self.max_messages / 2).max(1)
+    }
 }
 
 impl From<&Limits> for MailboxLimits {
@@ -71,6 +86,9 @@ pub(crate) struct Mailbox {
     inner: Mutex<Inner>,
     /// Messages this mailbox dropped because it was full.
     overflow_drops: AtomicU64,
+    /// Senders waiting for the queue to drain below the high-water mark.
+    space: Notify,
+    space_waiters: AtomicUsize,
 }
 
 fn size_of(msg: &IncomingMessage) -> usize {
@@ -84,6 +102,39 @@ impl Mailbox {
             limits,
             inner: Mutex::new(Inner::default()),
             overflow_drops: AtomicU64::new(0),
+            space: Notify::new(),
+            space_waiters: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether the owner is online and its backlog is above the high-water
+    /// mark: a sender should wait before sending more.
+    pub fn congested(&self) -> bool {
+        let inner = self.inner.lock();
+        inner.owner != 0 && inner.queue.len() >= self.limits.high_water()
+    }
+
+    /// Waits until the mailbox is no longer congested, at most `max`.
+    pub async fn wait_for_space(&self, max: Duration) {
+        let deadline = tokio::time::Instant::now() + max;
+        self.space_waiters.fetch_add(1, Relaxed);
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.congested() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+        self.space_waiters.fetch_sub(1, Relaxed);
+    }
+
+    fn release_space(&self) {
+        if self.space_waiters.load(Relaxed) > 0 {
+            self.space.notify_waiters();
         }
     }
 
@@ -162,11 +213,15 @@ impl Mailbox {
 
     /// Releases the mailbox if `epoch` still owns it.
     pub fn detach(&self, epoch: u64) {
-        let mut inner = self.inner.lock();
-        if inner.owner == epoch {
-            inner.owner = 0;
-            inner.waker = None;
+        {
+            let mut inner = self.inner.lock();
+            if inner.owner == epoch {
+                inner.owner = 0;
+                inner.waker = None;
+            }
         }
+        // Nobody reads any more: senders stop waiting.
+        self.release_space();
     }
 
     /// Moves up to `max` messages into `out`, or registers `waker` when empty.
@@ -178,11 +233,12 @@ impl Mailbox {
         waker: &Waker,
         stats: &Stats,
     ) -> Popped {
-        let mut inner = self.inner.lock();
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
         if inner.owner != epoch {
             return Popped::NotOwner;
         }
-        let expired = self.expire(&mut inner, Instant::now());
+        let expired = self.expire(inner, Instant::now());
         if expired > 0 {
             stats.mailbox_expired.fetch_add(expired, Relaxed);
         }
@@ -194,10 +250,14 @@ impl Mailbox {
             return Popped::Empty;
         }
         let n = inner.queue.len().min(max);
-        let inner = &mut *inner;
         for e in inner.queue.drain(..n) {
             inner.bytes -= e.size;
             out.push_back(e.msg);
+        }
+        let drained = inner.queue.len() < self.limits.high_water();
+        drop(guard);
+        if drained {
+            self.release_space();
         }
         Popped::Some
     }

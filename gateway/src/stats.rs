@@ -22,6 +22,10 @@ pub struct GatewayStats {
     pub mailbox_overflow_drops: u64,
     /// Messages dropped because they outlived the mailbox age limit.
     pub mailbox_expired: u64,
+    /// Sessions waiting right now for a congested receiver to drain.
+    pub senders_waiting: u64,
+    /// Times a sender waited for a congested receiver since start.
+    pub backpressure_waits: u64,
 }
 
 /// The live counters behind [`GatewayStats`].
@@ -35,6 +39,8 @@ pub(crate) struct Stats {
     pub send_errors: AtomicU64,
     pub mailbox_overflow_drops: AtomicU64,
     pub mailbox_expired: AtomicU64,
+    pub senders_waiting: AtomicU64,
+    pub backpressure_waits: AtomicU64,
 }
 
 impl Stats {
@@ -54,6 +60,8 @@ impl Stats {
             send_errors: self.send_errors.load(Relaxed),
             mailbox_overflow_drops: self.mailbox_overflow_drops.load(Relaxed),
             mailbox_expired: self.mailbox_expired.load(Relaxed),
+            senders_waiting: self.senders_waiting.load(Relaxed),
+            backpressure_waits: self.backpressure_waits.load(Relaxed),
         }
     }
 }

@@ -14,7 +14,10 @@ mod target;
 use aether_client::identity::{PrincipalKind, Topic, TopicPrefix};
 use aether_client::proto::{IncomingMessage, MessageType, SendMessage};
 
+use std::sync::Arc;
+
 use crate::hub::Hub;
+use crate::mailbox::Mailbox;
 use crate::rate::TokenBucket;
 use crate::reply::{ErrorReply, code};
 use crate::stats::Stats;
@@ -36,12 +39,14 @@ fn first_non_empty(candidates: [&str; 3]) -> &str {
         .unwrap_or_default()
 }
 
-/// Runs the send pipeline; `Ok` means accepted (delivery is silent).
+/// Runs the send pipeline; `Ok` means accepted (delivery is silent). `Ok`
+/// carries the receiver's mailbox when it is congested, so the sending
+/// session can wait for it to drain before reading more.
 pub(crate) fn route(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
     send: SendMessage,
-) -> Result<(), ErrorReply> {
+) -> Result<Option<Arc<Mailbox>>, ErrorReply> {
     let hub = sender.hub;
     let target = target::parse(&send.target_topic)?;
     let fan_in = target::fan_in(&target, sender.workspace);
@@ -104,10 +109,11 @@ pub(crate) fn route(
         ..Default::default()
     };
     Stats::bump(&hub.stats.messages_routed);
-    if deliver(hub, target.prefix, destination, msg) == 0 {
+    let (delivered, congested) = deliver(hub, target.prefix, destination, msg);
+    if delivered == 0 {
         Stats::bump(&hub.stats.messages_unroutable);
     }
-    Ok(())
+    Ok(congested)
 }
 
 /// Whether `topic` is a well-formed identity topic of `prefix`, i.e. one a
@@ -116,28 +122,39 @@ fn is_identity_topic(prefix: TopicPrefix, topic: &str) -> bool {
     topic.parse::<Topic>().is_ok_and(|t| t.prefix() == prefix)
 }
 
-/// Hands `msg` to every receiver of `topic`; returns how many there were.
-fn deliver(hub: &Hub, prefix: TopicPrefix, topic: &str, msg: IncomingMessage) -> usize {
+/// Hands `msg` to every receiver of `topic`; returns how many there were,
+/// and the receiver's mailbox if it is now congested.
+fn deliver(
+    hub: &Hub,
+    prefix: TopicPrefix,
+    topic: &str,
+    msg: IncomingMessage,
+) -> (usize, Option<Arc<Mailbox>>) {
     use TopicPrefix as T;
+    let congested = |mb: Arc<Mailbox>| mb.congested().then_some(mb);
     match prefix {
         T::Event | T::Metric => {
-            hub.mailboxes.get_or_create(topic).push(msg, &hub.stats);
-            1
+            let mailbox = hub.mailboxes.get_or_create(topic);
+            mailbox.push(msg, &hub.stats);
+            (1, congested(mailbox))
         }
         T::Agent | T::UniqueTask | T::PooledTask | T::UserSession | T::Service | T::Bridge => {
             let mailbox = match hub.mailboxes.get(topic) {
                 Some(m) => m,
                 None if is_identity_topic(prefix, topic) => hub.mailboxes.get_or_create(topic),
-                None => return 0,
+                None => return (0, None),
             };
             mailbox.push(msg, &hub.stats);
-            1
+            (1, congested(mailbox))
         }
         T::AgentBroadcast
         | T::TaskBroadcast
         | T::WorkspaceUsers
         | T::UserWorkspace
-        | T::UserBroadcast => hub.for_each_subscriber(topic, |mb| mb.push(msg.clone(), &hub.stats)),
-        _ => 0,
+        | T::UserBroadcast => (
+            hub.for_each_subscriber(topic, |mb| mb.push(msg.clone(), &hub.stats)),
+            None,
+        ),
+        _ => (0, None),
     }
 }

@@ -151,7 +151,24 @@ impl Session {
                     workspace: &self.workspace,
                 };
                 match routing::route(&sender, self.rate.as_mut(), send) {
-                    Ok(()) => true,
+                    Ok(None) => true,
+                    Ok(Some(congested)) => {
+                        // Stop reading until the online receiver catches up
+                        // (bounded), so flow control slows this sender.
+                        let wait = self.hub.config.limits.backpressure_wait;
+                        let stats = &self.hub.stats;
+                        Stats::bump(&stats.backpressure_waits);
+                        Stats::bump(&stats.senders_waiting);
+                        let alive = tokio::select! {
+                            biased;
+                            _ = self.handle.cancel.cancelled() => false,
+                            _ = congested.wait_for_space(wait) => true,
+                        };
+                        stats
+                            .senders_waiting
+                            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                        alive
+                    }
                     Err(e) => {
                         Stats::bump(&self.hub.stats.send_errors);
                         self.error(e).await
