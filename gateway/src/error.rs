@@ -19,4 +19,7 @@ pub enum GatewayError {
     /// Another I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The database under the data directory could not be opened or read.
+    #[error("cannot open the data directory: {0}")]
+    Store(String),
 }

@@ -17,6 +17,7 @@ use crate::config::GatewayConfig;
 use crate::mailbox::{Mailbox, MailboxStore};
 use crate::session::handle::SessionHandle;
 use crate::stats::Stats;
+use crate::store::Store;
 
 /// Resume bookkeeping of one identity, kept after it disconnects.
 #[derive(Debug, Clone)]
@@ -118,6 +119,9 @@ pub(crate) struct Hub {
     pub config: GatewayConfig,
     pub stats: Arc<Stats>,
     pub mailboxes: MailboxStore,
+    /// Durable state (memory-only without a data directory).
+    #[allow(dead_code)]
+    pub store: Store,
     registry: RwLock<Registry>,
     closing: AtomicBool,
     rng: AtomicU64,
@@ -125,13 +129,14 @@ pub(crate) struct Hub {
 
 impl Hub {
     /// A hub for `config`.
-    pub fn new(config: GatewayConfig) -> Self {
+    pub fn new(config: GatewayConfig, store: Store) -> Self {
         let seed = {
             use std::hash::{BuildHasher, RandomState};
             RandomState::new().hash_one(0u64) | 1
         };
         Hub {
             mailboxes: MailboxStore::new((&config.limits).into()),
+            store,
             config,
             stats: Arc::new(Stats::default()),
             registry: RwLock::new(Registry::default()),

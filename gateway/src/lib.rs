@@ -111,6 +111,8 @@ mod server;
 mod service;
 mod session;
 mod stats;
+#[allow(dead_code)] // wired in by the KV, checkpoint and task components
+mod store;
 mod unimplemented;
 
 pub use config::{GatewayConfig, Limits, RateLimit, TlsConfig};

@@ -15,6 +15,7 @@ use crate::error::GatewayError;
 use crate::hub::Hub;
 use crate::service::GatewayService;
 use crate::stats::GatewayStats;
+use crate::store::Store;
 
 /// Hard cap for tonic's decoder; frames between `max_frame_bytes` and this
 /// are decoded and refused in-stream, so the session survives.
@@ -62,7 +63,11 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     }
 
     let hard_cap = DECODE_HARD_CAP.max(config.limits.max_frame_bytes);
-    let hub = Arc::new(Hub::new(config));
+    let store = match &config.data_dir {
+        Some(dir) => Store::open(dir).map_err(|e| GatewayError::Store(e.to_string()))?,
+        None => Store::memory(),
+    };
+    let hub = Arc::new(Hub::new(config, store));
     let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })
         .max_decoding_message_size(hard_cap)
         .max_encoding_message_size(ENCODE_LIMIT);
