@@ -81,14 +81,12 @@ fn apply(db: &Database, jobs: &[Job]) -> Result<(), StoreError> {
     {
         let mut tables = std::collections::HashMap::new();
         for m in jobs.iter().flat_map(|j| &j.batch) {
-            if !tables.contains_key(&m.table) {
-                let t = txn
-                    .open_table(m.table.definition())
-                    .map_err(StoreError::from)?;
-                tables.insert(m.table, t);
-            }
-            let Some(t) = tables.get_mut(&m.table) else {
-                continue;
+            let t = match tables.entry(m.table) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    txn.open_table(m.table.definition())
+                        .map_err(StoreError::from)?,
+                ),
             };
             match &m.value {
                 Some(v) => {
