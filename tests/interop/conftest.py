@@ -63,7 +63,7 @@ def gateway(logs_dir: Path) -> Iterator[Gateway]:
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
-        env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "info")},
+        env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "info"), "NO_COLOR": "1"},
     )
     lines: "queue.Queue[str]" = queue.Queue()
 
@@ -127,6 +127,13 @@ class PeerFactory:
                 peer.stop()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture
 def rust_peer(gateway: Gateway, logs_dir: Path, request: pytest.FixtureRequest) -> Iterator[PeerFactory]:
     factory = PeerFactory(gateway, logs_dir, request.node.name)
@@ -134,6 +141,11 @@ def rust_peer(gateway: Gateway, logs_dir: Path, request: pytest.FixtureRequest) 
         yield factory
     finally:
         factory.stop_all()
+        call = getattr(request.node, "rep_call", None)
+        if call is not None and call.failed:
+            # Shown in the failure report: what the gateway logged lately.
+            print(f"--- gateway log tail ({gateway.log_path}) ---")
+            print(gateway.log_path.read_text(encoding="utf-8", errors="replace")[-4000:])
 
 
 @pytest.fixture

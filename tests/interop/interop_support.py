@@ -256,7 +256,7 @@ class RustPeer:
             stderr=self._log,
             text=True,
             bufsize=1,
-            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn"), "NO_COLOR": "1"},
         )
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
         self.records: List[Record] = []

@@ -695,7 +695,8 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(run(args));
-    // Do not wait for the stdin thread: it may be blocked in a read.
+    // Bounded: handler tasks still running are abandoned after 2 s. (The
+    // stdin reader is a plain thread, so a blocked read never holds us up.)
     runtime.shutdown_timeout(Duration::from_secs(2));
     code
 }

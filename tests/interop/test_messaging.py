@@ -9,6 +9,7 @@ the loop (peer I/O goes through `asyncio.to_thread`).
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from typing import Any, Callable, List
 
@@ -717,3 +718,23 @@ def test_python_sync_and_async_agents_through_our_gateway(gateway, ws):
             a.close()
 
     asyncio.run(scenario())
+
+
+# --------------------------------------------------------------------------
+# The peer itself: it always ends by itself
+# --------------------------------------------------------------------------
+
+
+def test_rust_peer_exits_on_sigterm_stdin_eof_and_timeout(rust_peer, ws):
+    by_signal = rust_peer("--role", "agent", "--workspace", ws, "--specifier", uid("sig"))
+    by_signal.proc.send_signal(signal.SIGTERM)
+    assert by_signal.wait_exit() == 0
+    assert by_signal.records_matching(lambda r: r.tag == "EXIT")[0].get("reason") == "signal"
+
+    by_eof = rust_peer("--role", "user", "--user", uid("u"))
+    assert by_eof.stop() == 0
+    assert by_eof.records_matching(lambda r: r.tag == "EXIT")[0].get("reason") == "stdin-eof"
+
+    by_timeout = rust_peer("--role", "pooled", "--workspace", ws, timeout_secs=1)
+    assert by_timeout.wait_exit(timeout=WAIT) == 0
+    assert by_timeout.records_matching(lambda r: r.tag == "EXIT")[0].get("reason") == "timeout"
