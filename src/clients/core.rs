@@ -446,6 +446,14 @@ impl Client {
         MessageStream::new(self.inner.shared.dispatch.subscribe())
     }
 
+    /// Every uncorrelated frame other than messages (task events,
+    /// assignments, progress updates, signals, errors...), as a broadcast
+    /// receiver: for building streams of your own. Frames arriving while no
+    /// receiver exists are not kept.
+    pub fn frames(&self) -> tokio::sync::broadcast::Receiver<Arc<Down>> {
+        self.inner.shared.dispatch.subscribe_frames()
+    }
+
     /// The operation stack, to call raw operations or compose further.
     pub fn operations(&self) -> OperationService {
         self.inner.ops.clone()

@@ -38,6 +38,7 @@ struct Inner {
     dropped: AtomicU64,
     handlers: RwLock<Arc<Handlers>>,
     messages: broadcast::Sender<Message>,
+    frames: broadcast::Sender<Arc<Payload>>,
 }
 
 impl Dispatcher {
@@ -45,6 +46,7 @@ impl Dispatcher {
     pub(crate) fn spawn(capacity: usize, stream_capacity: usize) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (messages, _) = broadcast::channel(stream_capacity.max(1));
+        let (frames, _) = broadcast::channel(stream_capacity.max(1));
         let inner = Arc::new(Inner {
             tx,
             queued: AtomicUsize::new(0),
@@ -52,6 +54,7 @@ impl Dispatcher {
             dropped: AtomicU64::new(0),
             handlers: RwLock::new(Arc::new(Handlers::default())),
             messages,
+            frames,
         });
         let task_inner = Arc::downgrade(&inner);
         tokio::spawn(run(task_inner, rx));
@@ -69,7 +72,12 @@ impl Dispatcher {
                 }
                 Push::Message(msg)
             }
-            other => Push::Frame(Box::new(other)),
+            other => {
+                if self.inner.frames.receiver_count() > 0 {
+                    let _ = self.inner.frames.send(Arc::new(other.clone()));
+                }
+                Push::Frame(Box::new(other))
+            }
         };
         if self.inner.queued.fetch_add(1, Ordering::AcqRel) >= self.inner.capacity {
             self.inner.queued.fetch_sub(1, Ordering::AcqRel);
@@ -109,6 +117,13 @@ impl Dispatcher {
     /// A new message subscriber.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Message> {
         self.inner.messages.subscribe()
+    }
+
+    /// A new subscriber to every other uncorrelated frame (task events,
+    /// assignments, progress, signals, errors...), for components that
+    /// build their own streams (e.g. task subscriptions).
+    pub(crate) fn subscribe_frames(&self) -> broadcast::Receiver<Arc<Payload>> {
+        self.inner.frames.subscribe()
     }
 }
 
