@@ -64,7 +64,7 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
                     forced: None,
                 };
                 for msg in conn.early {
-                    reader.route(msg);
+                    reader.route(msg).await;
                 }
                 let end = reader.read(conn.inbound).await;
                 let why = match &end {
@@ -270,7 +270,7 @@ impl Reader<'_> {
                 m = inbound.message() => m,
             };
             match next {
-                Ok(Some(msg)) => self.route(msg),
+                Ok(Some(msg)) => self.route(msg).await,
                 Ok(None) => return self.forced.take().map(End::Forced).unwrap_or(End::Eof),
                 Err(status) => {
                     return self
@@ -289,7 +289,7 @@ impl Reader<'_> {
         self.shared.queue.close();
         let drain = async {
             while let Ok(Some(msg)) = inbound.message().await {
-                self.route(msg);
+                self.route(msg).await;
             }
         };
         let _ = tokio::time::timeout(CLOSE_DRAIN, drain).await;
@@ -297,8 +297,8 @@ impl Reader<'_> {
     }
 
     /// Routes one frame: a reply to its waiter, anything else to dispatch.
-    /// Never waits.
-    fn route(&mut self, msg: DownstreamMessage) {
+    /// Waits only for room in a full dispatch queue (see `Dispatcher::frame`).
+    async fn route(&mut self, msg: DownstreamMessage) {
         let Some(payload) = msg.payload else { return };
         if let Down::Signal(sig) = &payload
             && sig.r#type == proto::signal::SignalType::ForceDisconnect as i32
@@ -315,6 +315,14 @@ impl Reader<'_> {
             let _ = tx.send(result);
             return;
         }
-        self.shared.dispatch.frame(payload);
+        let pending = &self.shared.pending;
+        self.shared
+            .dispatch
+            .frame(
+                payload,
+                || pending.len() > 0,
+                self.shared.options.dispatch_stall,
+            )
+            .await;
     }
 }

@@ -105,9 +105,14 @@ pub struct ConnectOptions {
     pub request_timeout: Duration,
     /// Capacity of the outbound frame queue (backpressure beyond it).
     pub outbound_queue: usize,
-    /// Capacity of the inbound push queue served to handlers; pushes beyond
-    /// it are dropped and counted rather than stalling the reader.
+    /// Capacity of the inbound push queue served to handlers. When it is
+    /// full the reader waits for room (backpressure to the gateway), but
+    /// while calls await replies it waits at most `dispatch_stall` before
+    /// dropping (and counting) the push, so a handler waiting for a reply
+    /// cannot deadlock the connection.
     pub dispatch_queue: usize,
+    /// See `dispatch_queue`.
+    pub dispatch_stall: Duration,
     /// Capacity of each message stream subscriber before it lags.
     pub stream_capacity: usize,
     /// HTTP/2 keepalive interval (the gateway refuses pings under 10 s).
@@ -129,6 +134,7 @@ impl Default for ConnectOptions {
             request_timeout: Duration::from_secs(10),
             outbound_queue: 8192,
             dispatch_queue: 16384,
+            dispatch_stall: Duration::from_secs(2),
             stream_capacity: 4096,
             keepalive: Some(Duration::from_secs(30)),
             max_inbound_frame: 16 * 1024 * 1024,

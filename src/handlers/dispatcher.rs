@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use futures_util::FutureExt;
 use parking_lot::RwLock;
-use tokio::sync::{broadcast, mpsc};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::{Handler, Handlers};
 use crate::connection::SessionInfo;
@@ -36,6 +38,9 @@ struct Inner {
     queued: AtomicUsize,
     capacity: usize,
     dropped: AtomicU64,
+    /// Signalled when the dispatch task takes a push off a full queue.
+    room: Notify,
+    room_waiters: AtomicUsize,
     handlers: RwLock<Arc<Handlers>>,
     messages: broadcast::Sender<Message>,
     frames: broadcast::Sender<Arc<Payload>>,
@@ -52,6 +57,8 @@ impl Dispatcher {
             queued: AtomicUsize::new(0),
             capacity: capacity.max(1),
             dropped: AtomicU64::new(0),
+            room: Notify::new(),
+            room_waiters: AtomicUsize::new(0),
             handlers: RwLock::new(Arc::new(Handlers::default())),
             messages,
             frames,
@@ -61,9 +68,18 @@ impl Dispatcher {
         Dispatcher { inner }
     }
 
-    /// Hands a frame over. Frames beyond the queue capacity are dropped and
-    /// counted rather than stalling the reader.
-    pub(crate) fn frame(&self, payload: Payload) {
+    /// Hands a frame over. When the queue is full the reader waits for room
+    /// (so HTTP/2 flow control slows the gateway, and the gateway slows the
+    /// sender: nothing is lost) — unbounded while no call awaits a reply,
+    /// since then no handler can be waiting for a frame behind this one;
+    /// otherwise at most `stall`, after which the frame is dropped and
+    /// counted so that a reply a handler waits for can still be read.
+    pub(crate) async fn frame(
+        &self,
+        payload: Payload,
+        calls_pending: impl Fn() -> bool,
+        stall: Duration,
+    ) {
         let push = match payload {
             Payload::Msg(m) => {
                 let msg = Message::from(m);
@@ -79,18 +95,48 @@ impl Dispatcher {
                 Push::Frame(Box::new(other))
             }
         };
-        if self.inner.queued.fetch_add(1, Ordering::AcqRel) >= self.inner.capacity {
-            self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+        if self.inner.queued.load(Ordering::Acquire) >= self.inner.capacity
+            && !self.wait_for_room(calls_pending, stall).await
+        {
             let n = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(
                 dropped_total = n,
-                "dispatch queue full: a pushed frame was dropped"
+                "dispatch queue full while calls await replies: a pushed frame was dropped \
+                 (a handler may be waiting for a reply behind it)"
             );
             return;
         }
+        self.inner.queued.fetch_add(1, Ordering::AcqRel);
         if self.inner.tx.send(push).is_err() {
             self.inner.queued.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+
+    /// Waits until the queue has room; false if it stalled (see `frame`).
+    async fn wait_for_room(&self, calls_pending: impl Fn() -> bool, stall: Duration) -> bool {
+        let inner = &self.inner;
+        inner.room_waiters.fetch_add(1, Ordering::AcqRel);
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let ok = loop {
+            let notified = inner.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if inner.queued.load(Ordering::Acquire) < inner.capacity {
+                break true;
+            }
+            if calls_pending() {
+                let at = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + stall);
+                if tokio::time::timeout_at(at, notified).await.is_err() {
+                    break false;
+                }
+            } else {
+                deadline = None;
+                // Re-check now and then: a call may start while we wait.
+                let _ = tokio::time::timeout(stall, notified).await;
+            }
+        };
+        inner.room_waiters.fetch_sub(1, Ordering::AcqRel);
+        ok
     }
 
     /// Hands a lifecycle event over (never dropped).
@@ -142,6 +188,9 @@ async fn run(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Push
     while let Some(push) = rx.recv().await {
         let Some(inner) = inner.upgrade() else { break };
         inner.queued.fetch_sub(1, Ordering::AcqRel);
+        if inner.room_waiters.load(Ordering::Acquire) > 0 {
+            inner.room.notify_waiters();
+        }
         let handlers = inner.handlers.read().clone();
         drop(inner);
         serve(&handlers, push).await;
