@@ -36,7 +36,9 @@ pub mod handlers;
 pub mod identity;
 mod message;
 pub mod ops;
+pub mod orchestrator;
 pub mod proto;
+pub mod tasks;
 
 pub use clients::{
     AgentClient, BridgeClient, Client, ClientBuilder, DEFAULT_MAX_PAYLOAD, MetricsBridgeClient,

@@ -26,10 +26,13 @@
 
 mod client;
 mod handler_thread;
+mod metrics;
 mod principals;
+mod tasks;
 
 pub use client::{Client, MessageIter};
 pub use principals::{
     AgentClient, BridgeClient, MetricsBridgeClient, OrchestratorClient, ServiceClient, TaskClient,
     UserClient, WorkflowEngineClient,
 };
+pub use tasks::{TaskHandle, TaskIter, TaskSubscription};

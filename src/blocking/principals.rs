@@ -155,6 +155,17 @@ impl ServiceClient {
             false,
         )?))
     }
+    /// A builder for a service that is never offered pooled tasks.
+    pub fn builder_no_pool_consumer(
+        implementation: &str,
+        specifier: &str,
+    ) -> Result<ClientBuilder<ServiceClient>> {
+        Ok(ClientBuilder::new(Principal::service(
+            implementation,
+            specifier,
+            true,
+        )?))
+    }
 }
 senders!(blocking ServiceClient { agent, task, user_session, user_workspace, user_broadcast, service, broadcasts, events, raw });
 

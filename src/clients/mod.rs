@@ -2,8 +2,10 @@
 //! shared [`Client`] core.
 
 pub(crate) mod core;
+mod metrics;
 mod principals;
 pub(crate) mod senders;
+mod tasks;
 
 pub use self::core::{
     Client, ClientBuilder, DEFAULT_MAX_PAYLOAD, OutgoingMessage, PrincipalClient,
@@ -12,3 +14,4 @@ pub use principals::{
     AgentClient, BridgeClient, MetricsBridgeClient, OrchestratorClient, ServiceClient, TaskClient,
     UserClient, WorkflowEngineClient,
 };
+pub use tasks::TaskStream;

@@ -131,7 +131,11 @@ senders!(async UserClient {
 
 principal_client!(
     /// An orchestrator: launches agents for the profiles it serves. It has no
-    /// topic; the gateway reaches it with task assignments.
+    /// topic; the gateway reaches it with task assignments (`agent_startup`
+    /// tasks, see [`on_task_assignment`](crate::Client::on_task_assignment)).
+    /// Run an [`Orchestrator`](crate::orchestrator::Orchestrator) over it
+    /// with [`run_orchestrator`](crate::orchestrator::run_orchestrator). It
+    /// may send only to agents and tasks.
     OrchestratorClient
 );
 
@@ -156,7 +160,10 @@ senders!(async OrchestratorClient {
 });
 
 principal_client!(
-    /// The workflow engine: receives every event; may send to anyone.
+    /// The workflow engine: receives every EVENT (`send_event` from anyone,
+    /// task completion events) through [`on_event`](crate::Client::on_event);
+    /// may send to anyone, including commands (`send_command_to_agent`,
+    /// `send_command_to_task`) and user broadcasts.
     WorkflowEngineClient
 );
 
@@ -180,8 +187,12 @@ senders!(async WorkflowEngineClient {
 });
 
 principal_client!(
-    /// The metrics bridge: receives every metric. It is receive-only: it has
-    /// no send methods at all.
+    /// The metrics bridge: receives every metric, typed with
+    /// [`on_metric_payload`](MetricsBridgeClient::on_metric_payload) (or raw
+    /// with `on_metric` and [`Message::decode_metric`](crate::Message::decode_metric)).
+    /// It is receive-only: it has no send methods at all (the reference
+    /// SDK's `send_acknowledgment` is refused by every gateway, so it is
+    /// left out). Base operations (tasks, KV...) remain available.
     MetricsBridgeClient
 );
 
@@ -232,7 +243,10 @@ senders!(async ServiceClient {
 });
 
 principal_client!(
-    /// A bridge: `br::{implementation}::{specifier}` (the Python SDK has none).
+    /// A bridge: `br::{implementation}::{specifier}`, connecting another
+    /// messaging system to Aether; it may send to anyone, user broadcasts
+    /// included. The Python SDK has no bridge client (the Go and
+    /// TypeScript SDKs do).
     BridgeClient
 );
 
