@@ -1,0 +1,245 @@
+//! The agent registry and `AgentOperation` (§6.4): implementation ->
+//! registration (description, launch parameters with the orchestrator
+//! `profile`, capabilities, resource schema), durable in
+//! `Table::Registry`. Everyone may use it (dev gateway). Replies echo
+//! `request_id` (upstream leaves it empty). LIST ignores the filter, as
+//! upstream; LIST_ORCHESTRATORS lists the orchestrators connected now.
+
+use std::collections::BTreeMap;
+
+use aether_client::identity::{Principal, validate_segment};
+use aether_client::proto::{
+    AgentLaunchResult, AgentOperation, AgentRegistrationInfo, AgentResponse, OrchestratorInfo,
+    agent_operation::OpType,
+};
+use parking_lot::Mutex;
+use prost::Message;
+
+use crate::hub::Hub;
+use crate::session::handle::SessionHandle;
+use crate::store::{Store, StoreError, Table};
+use crate::tasks::Txn;
+use crate::tasks::model::now_ms;
+use crate::tasks::startup::StartAgent;
+
+/// The registry of a hub.
+pub(crate) struct Registry {
+    entries: Mutex<BTreeMap<String, AgentRegistrationInfo>>,
+    store: Store,
+}
+
+impl Registry {
+    /// Loads the registrations from `store`, which the registry then
+    /// writes through.
+    pub fn load(store: Store) -> Result<Self, StoreError> {
+        let rows = store.load(Table::Registry)?;
+        let mut entries = BTreeMap::new();
+        for (k, v) in rows {
+            match AgentRegistrationInfo::decode(v.as_slice()) {
+                Ok(a) => {
+                    entries.insert(k, a);
+                }
+                Err(e) => {
+                    tracing::error!(implementation = %k, error = %e, "unreadable registration")
+                }
+            }
+        }
+        Ok(Registry {
+            entries: Mutex::new(entries),
+            store,
+        })
+    }
+
+    /// The registration of `implementation`.
+    pub fn get(&self, implementation: &str) -> Option<AgentRegistrationInfo> {
+        self.entries.lock().get(implementation).cloned()
+    }
+
+    /// Upserts `a` under `implementation`, refusing resource prefixes owned
+    /// by another implementation.
+    async fn put(&self, implementation: &str, mut a: AgentRegistrationInfo) -> Result<(), String> {
+        validate_segment(implementation)
+            .map_err(|e| format!("invalid implementation {implementation:?}: {e}"))?;
+        if implementation.is_empty() {
+            return Err("agent implementation is required".into());
+        }
+        let commit = {
+            let mut entries = self.entries.lock();
+            for entry in &a.resource_schema {
+                let owner = entries.iter().find(|(k, other)| {
+                    k.as_str() != implementation
+                        && other
+                            .resource_schema
+                            .iter()
+                            .any(|o| o.resource_type_prefix == entry.resource_type_prefix)
+                });
+                if let Some((k, _)) = owner {
+                    return Err(format!(
+                        "ERR_PREFIX_CONFLICT: resource type prefix '{}' is owned by '{k}'",
+                        entry.resource_type_prefix
+                    ));
+                }
+            }
+            let now = now_ms() / 1000;
+            a.implementation = implementation.to_string();
+            a.registered_at = entries
+                .get(implementation)
+                .map(|o| o.registered_at)
+                .unwrap_or(now);
+            a.updated_at = now;
+            let m = crate::store::Mutation::put(Table::Registry, implementation, a.encode_to_vec());
+            entries.insert(implementation.to_string(), a);
+            self.store.submit(vec![m])
+        };
+        commit.await.map_err(|e| e.to_string())
+    }
+
+    async fn delete(&self, implementation: &str) -> Result<(), String> {
+        let commit = {
+            let mut entries = self.entries.lock();
+            if entries.remove(implementation).is_none() {
+                return Err(format!("agent implementation '{implementation}' not found"));
+            }
+            self.store.submit(vec![crate::store::Mutation::delete(
+                Table::Registry,
+                implementation,
+            )])
+        };
+        commit.await.map_err(|e| e.to_string())
+    }
+}
+
+/// Answers an `AgentOperation` from `caller` (on `caller_ws`).
+pub(crate) async fn agent_op(
+    hub: &Hub,
+    caller: &SessionHandle,
+    caller_ws: &str,
+    op: AgentOperation,
+) -> AgentResponse {
+    let mut resp = AgentResponse {
+        request_id: op.request_id.clone(),
+        ..Default::default()
+    };
+    let implementation = if op.implementation.is_empty() {
+        op.agent
+            .as_ref()
+            .map(|a| a.implementation.clone())
+            .unwrap_or_default()
+    } else {
+        op.implementation.clone()
+    };
+    let result: Result<(), String> = match OpType::try_from(op.op) {
+        Ok(OpType::List) => {
+            resp.agents = hub.agents.entries.lock().values().cloned().collect();
+            resp.total_count = resp.agents.len() as i32;
+            Ok(())
+        }
+        Ok(OpType::Get) => match hub.agents.get(&implementation) {
+            Some(a) => {
+                resp.agent = Some(a);
+                Ok(())
+            }
+            None => Err(format!("agent implementation '{implementation}' not found")),
+        },
+        Ok(op_type @ (OpType::Register | OpType::Update)) => {
+            let agent = op.agent.clone().unwrap_or_default();
+            hub.agents.put(&implementation, agent).await.map(|()| {
+                resp.message = if op_type == OpType::Register {
+                    "agent registered successfully"
+                } else {
+                    "agent updated successfully"
+                }
+                .to_string();
+            })
+        }
+        Ok(OpType::Delete) => hub.agents.delete(&implementation).await.map(|()| {
+            resp.message = "agent deleted successfully".to_string();
+        }),
+        Ok(OpType::Launch) => launch(hub, caller, caller_ws, &implementation, &op)
+            .await
+            .map(|task_id| {
+                let message = format!("agent startup task {task_id} created");
+                resp.message = message.clone();
+                resp.launch_result = Some(AgentLaunchResult { task_id, message });
+            }),
+        Ok(OpType::ListOrchestrators) => {
+            resp.orchestrators = orchestrators(hub);
+            Ok(())
+        }
+        Err(_) => Err("unknown agent operation".to_string()),
+    };
+    match result {
+        Ok(()) => resp.success = true,
+        Err(e) => resp.error = e,
+    }
+    resp
+}
+
+/// LAUNCH: an `agent_startup` task for
+/// `ag::{launch_params.workspace or the caller's}::{impl}::{specifier or "default"}`.
+async fn launch(
+    hub: &Hub,
+    caller: &SessionHandle,
+    caller_ws: &str,
+    implementation: &str,
+    op: &AgentOperation,
+) -> Result<String, String> {
+    let Some(entry) = hub.agents.get(implementation) else {
+        return Err(format!(
+            "agent implementation '{implementation}' not found in registry"
+        ));
+    };
+    let lp = op.launch_params.clone().unwrap_or_default();
+    let workspace = if lp.workspace.is_empty() {
+        caller_ws.to_string()
+    } else {
+        lp.workspace
+    };
+    let specifier = if lp.specifier.is_empty() {
+        "default".to_string()
+    } else {
+        lp.specifier
+    };
+    for (what, v) in [("workspace", &workspace), ("specifier", &specifier)] {
+        validate_segment(v).map_err(|e| format!("invalid {what}: {e}"))?;
+    }
+    if workspace.is_empty() {
+        return Err("launch_params.workspace is required".into());
+    }
+    let (result, settle) = {
+        let mut txn = Txn::begin(hub);
+        let metadata = [("trigger".to_string(), "agent_launch".to_string())].into();
+        let r = txn.start_agent(StartAgent {
+            workspace: &workspace,
+            implementation,
+            specifier: &specifier,
+            defaults: &entry.launch_params,
+            overrides: &lp.param_overrides,
+            creator: &caller.identity,
+            metadata,
+        });
+        (r, txn.finish())
+    };
+    settle.settle(hub).await.map_err(|e| e.to_string())?;
+    result.map(|r| r.id)
+}
+
+/// The orchestrators connected now.
+fn orchestrators(hub: &Hub) -> Vec<OrchestratorInfo> {
+    let mut out: Vec<OrchestratorInfo> = hub
+        .sessions()
+        .iter()
+        .filter_map(|s| match &s.principal {
+            Principal::Orchestrator {
+                supported_profiles, ..
+            } => Some(OrchestratorInfo {
+                orchestrator_id: s.identity.clone(),
+                profiles: supported_profiles.clone(),
+                connected_at: s.connected_at_unix_s,
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| a.orchestrator_id.cmp(&b.orchestrator_id));
+    out
+}

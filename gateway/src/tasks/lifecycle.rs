@@ -1,0 +1,170 @@
+//! What happens when a task changes status: timestamps, token revocation,
+//! the status notification to its creator (§2.10), `TaskEvent`s
+//! (status_changed on the task, child_lifecycle on its parent, §5.9) and
+//! the wake-up of tasks waiting on it (§5.8).
+
+use aether_client::proto::{
+    ProgressKind, ProgressUpdate, TaskChildLifecycleEvent, TaskEvent, TaskStatusChangedEvent,
+    task_event,
+};
+
+use super::Txn;
+use super::index::Key;
+use super::model::{Status, TaskRecord};
+
+/// `ProgressUpdate.source` of the gateway's own notifications.
+pub(crate) const GATEWAY_SOURCE: &str = "aether-gateway";
+
+/// How a status change is announced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Announce<'a> {
+    /// `TaskStatusChangedEvent.reason`.
+    pub reason: &'a str,
+    /// Publish `status_changed` (not for retry, assignment, worker start).
+    pub event: bool,
+    /// Notify the creator (`ProgressUpdate` kind TASK).
+    pub notify: bool,
+}
+
+impl Announce<'_> {
+    /// Event and notification.
+    pub const fn all(reason: &str) -> Announce<'_> {
+        Announce {
+            reason,
+            event: true,
+            notify: true,
+        }
+    }
+}
+
+impl Txn<'_> {
+    /// Moves `r` to `to` (the caller checked that it may) and stores it.
+    pub fn set_status(&mut self, mut r: TaskRecord, to: Status, how: Announce<'_>) -> TaskRecord {
+        let from = r.state();
+        let now = self.now;
+        r.set_state(to, now);
+        if to == Status::Running && r.started_ms == 0 {
+            r.started_ms = now;
+        }
+        if to.is_terminal() {
+            r.completed_ms = now;
+            let revoked = self.st.tokens.revoke_task(&r.id, now);
+            for m in revoked {
+                self.write(m);
+            }
+        }
+        self.put(r.clone());
+        if how.notify {
+            self.notify_creator(&r);
+        }
+        if how.event {
+            self.publish(
+                &r,
+                task_event::Event::StatusChanged(TaskStatusChangedEvent {
+                    from_status: from.wire() as i32,
+                    to_status: to.wire() as i32,
+                    reason: how.reason.to_string(),
+                }),
+            );
+        }
+        if !r.parent_task_id.is_empty() && (to.is_terminal() || to.is_waiting()) {
+            self.child_lifecycle(&r, to);
+        }
+        if to.is_terminal() {
+            self.wake_dependants(&r.id);
+        }
+        r
+    }
+
+    /// Publishes a `TaskEvent` about `r` to its subscribers.
+    pub fn publish(&mut self, r: &TaskRecord, event: task_event::Event) {
+        let e = TaskEvent {
+            task_id: r.id.clone(),
+            emitted_at_unix_ms: self.now,
+            workspace: r.workspace.clone(),
+            parent_task_id: r.parent_task_id.clone(),
+            subscription_id: String::new(),
+            event: Some(event),
+        };
+        let pushes = self.st.subs.publish(e);
+        self.fx.extend(pushes);
+    }
+
+    fn child_lifecycle(&mut self, child: &TaskRecord, to: Status) {
+        let Some(parent) = self.get(&child.parent_task_id) else {
+            return;
+        };
+        let lifecycle = if to.is_terminal() {
+            "completed"
+        } else {
+            "transitioned"
+        };
+        self.publish(
+            &parent,
+            task_event::Event::ChildLifecycle(TaskChildLifecycleEvent {
+                child_task_id: child.id.clone(),
+                child_status: to.wire() as i32,
+                lifecycle: lifecycle.to_string(),
+            }),
+        );
+    }
+
+    /// `ProgressUpdate{kind: TASK}` to the creator on `pg::{ws}`.
+    fn notify_creator(&mut self, r: &TaskRecord) {
+        if r.creator.is_empty() || r.workspace.is_empty() {
+            return;
+        }
+        let status = r.state().as_str();
+        let summary = if r.error.is_empty() {
+            format!("task {status}")
+        } else {
+            format!("task {status}: {}", r.error)
+        };
+        self.fx.progress(ProgressUpdate {
+            source: GATEWAY_SOURCE.to_string(),
+            task_id: r.id.clone(),
+            state: status.to_string(),
+            summary,
+            timestamp_ms: self.now,
+            workspace: r.workspace.clone(),
+            recipient: r.creator.clone(),
+            kind: ProgressKind::Task as i32,
+            ..Default::default()
+        });
+    }
+
+    /// Resumes tasks waiting on `id` once their dependencies are done
+    /// (all of them, or any with `wake_on_any`); a dependency is done when
+    /// it is terminal (whatever the outcome: the dependant decides).
+    fn wake_dependants(&mut self, id: &str) {
+        for d in self.st.table.ids(&Key::Dependants(id.to_string())) {
+            let Some(dep) = self.get(&d) else { continue };
+            if self.dependencies_met(&dep) {
+                self.resume_waiting(dep, "dependencies satisfied");
+            }
+        }
+    }
+
+    /// Whether a `waiting_dependency` task may run.
+    pub fn dependencies_met(&self, r: &TaskRecord) -> bool {
+        let any = r.wait_spec.as_ref().is_some_and(|w| w.wake_on_any);
+        let done = |id: &String| {
+            self.st
+                .table
+                .get(id)
+                .is_none_or(|t| t.state().is_terminal())
+        };
+        if any {
+            r.depends_on.iter().any(done)
+        } else {
+            r.depends_on.iter().all(done)
+        }
+    }
+
+    /// Moves a waiting task back to `running` and clears its wait.
+    pub fn resume_waiting(&mut self, mut r: TaskRecord, reason: &str) -> TaskRecord {
+        r.wait_spec = None;
+        r.paused_ms = 0;
+        self.set_status(r, Status::Running, Announce::all(reason))
+    }
+}

@@ -1,0 +1,231 @@
+//! Tasks and orchestration (§5): creation in the three assignment modes,
+//! delivery to pool consumers, targets and orchestrators, queries,
+//! operations and the status machine, task tokens, idempotency keys, task
+//! events and subscriptions.
+//!
+//! All state lives in memory behind one lock ([`Tasks`]) and is mirrored
+//! into `Table::Tasks` (records) and `Table::Meta` (tokens, idempotency
+//! keys). A change runs as a [`Txn`]: it mutates memory and submits the
+//! matching mutations inside the lock, then (outside it) waits for the
+//! commit before the caller answers and before any push leaves the
+//! gateway ([`Settle`]). Pushes to sessions that are gone are dropped; the
+//! task stays in the store and is delivered again by the rules of
+//! [`worker`] and [`assign`].
+
+pub(crate) mod assign;
+mod context;
+pub(crate) mod create;
+mod hibernation;
+mod idempotency;
+mod index;
+mod lifecycle;
+pub(crate) mod model;
+pub(crate) mod ops;
+pub(crate) mod query;
+pub(crate) mod startup;
+pub(crate) mod subscribe;
+mod subscriptions;
+mod table;
+mod tokens;
+pub(crate) mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aether_client::proto::{DownstreamMessage, ProgressUpdate};
+use parking_lot::{Mutex, MutexGuard};
+use tonic::Status;
+
+use crate::answer::Answer;
+use crate::hub::Hub;
+use crate::push::Pusher;
+use crate::store::{Commit, Mutation, Store, StoreError, Table};
+use idempotency::Ledger;
+use subscriptions::Subscriptions;
+use table::TaskTable;
+use tokens::Tokens;
+
+/// Everything the task component keeps.
+#[derive(Default)]
+pub(crate) struct State {
+    pub table: TaskTable,
+    pub tokens: Tokens,
+    pub ledger: Ledger,
+    pub subs: Subscriptions,
+}
+
+/// The task component of a hub.
+pub(crate) struct Tasks {
+    state: Mutex<State>,
+    store: Store,
+}
+
+impl Tasks {
+    /// Loads tasks, tokens and idempotency keys from `store`, which the
+    /// component then writes through.
+    pub fn load(store: Store) -> Result<Self, StoreError> {
+        let tasks = store.load(Table::Tasks)?;
+        let meta = store.load(Table::Meta)?;
+        let state = State {
+            table: TaskTable::load(tasks),
+            tokens: Tokens::load(&meta),
+            ledger: Ledger::load(&meta),
+            subs: Subscriptions::default(),
+        };
+        Ok(Tasks {
+            state: Mutex::new(state),
+            store,
+        })
+    }
+
+    /// Checks a `credentials["token"]` for a worker connecting as
+    /// `identity`: `Ok(None)` without a token, the bound task id when the
+    /// token is one this gateway minted for `identity`, UNAUTHENTICATED
+    /// for an unknown or revoked token, PERMISSION_DENIED for another
+    /// identity's token.
+    pub fn check_token(
+        &self,
+        credentials: &HashMap<String, String>,
+        identity: &str,
+    ) -> Result<Option<String>, Status> {
+        let Some(token) = credentials.get("token").filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        self.state
+            .lock()
+            .tokens
+            .check(token, identity, model::now_ms())
+            .map(Some)
+    }
+
+    /// `ConfigSnapshot.task_context` for a connecting agent (§3.8): the
+    /// active `agent_startup` task for its identity, if any.
+    pub fn task_context(&self, identity: &str) -> HashMap<String, String> {
+        context::task_context(&self.state.lock().table, identity)
+    }
+}
+
+/// Pushes and progress updates to send once a change is durable.
+#[derive(Default)]
+pub(crate) struct Effects {
+    pushes: Vec<(Pusher, DownstreamMessage)>,
+    progress: Vec<ProgressUpdate>,
+}
+
+impl Effects {
+    /// Queues a push to a session.
+    pub fn push(&mut self, to: &Pusher, msg: DownstreamMessage) {
+        self.pushes.push((to.clone(), msg));
+    }
+
+    /// Queues pushes returned by the subscription registry.
+    pub fn extend(&mut self, pushes: Vec<(Pusher, DownstreamMessage)>) {
+        self.pushes.extend(pushes);
+    }
+
+    /// Queues a progress update for routing.
+    pub fn progress(&mut self, update: ProgressUpdate) {
+        self.progress.push(update);
+    }
+
+    fn deliver(self, hub: &Hub) {
+        for (to, msg) in self.pushes {
+            to.push(msg);
+        }
+        for u in self.progress {
+            crate::progress::deliver(hub, u);
+        }
+    }
+}
+
+/// One change to the task state, under the lock.
+pub(crate) struct Txn<'a> {
+    pub hub: &'a Hub,
+    pub st: MutexGuard<'a, State>,
+    /// The time of this change (ms since the epoch).
+    pub now: i64,
+    muts: Vec<Mutation>,
+    pub fx: Effects,
+}
+
+impl<'a> Txn<'a> {
+    /// Takes the task lock of `hub`.
+    pub fn begin(hub: &'a Hub) -> Self {
+        Txn {
+            st: hub.tasks.state.lock(),
+            hub,
+            now: model::now_ms(),
+            muts: Vec::new(),
+            fx: Effects::default(),
+        }
+    }
+
+    /// A copy of task `id`.
+    pub fn get(&self, id: &str) -> Option<model::TaskRecord> {
+        self.st.table.get(id).cloned()
+    }
+
+    /// Stores `r` (memory now, disk at commit).
+    pub fn put(&mut self, r: model::TaskRecord) {
+        let m = self.st.table.put(r);
+        self.muts.push(m);
+    }
+
+    /// Adds a mutation of another table.
+    pub fn write(&mut self, m: Mutation) {
+        self.muts.push(m);
+    }
+
+    /// Submits the mutations and releases the lock.
+    pub fn finish(self) -> Settle {
+        let commit = self.hub.tasks.store.submit(self.muts);
+        drop(self.st);
+        Settle {
+            commit,
+            fx: self.fx,
+        }
+    }
+}
+
+/// A submitted change: wait for it with [`Settle::settle`].
+#[must_use = "a change is acknowledged only once settled"]
+pub(crate) struct Settle {
+    commit: Commit,
+    fx: Effects,
+}
+
+impl Settle {
+    /// The session's answer: `frames(outcome)` once the change is durable
+    /// and its pushes are out (at once when nothing had to be written), so
+    /// the session reads on while the journal commits.
+    pub fn answer(
+        self,
+        hub: &Arc<Hub>,
+        frames: impl FnOnce(Result<(), StoreError>) -> Vec<DownstreamMessage> + Send + 'static,
+    ) -> Answer {
+        if self.commit.is_done() {
+            self.fx.deliver(hub);
+            return Answer::Now(frames(Ok(())));
+        }
+        let hub = hub.clone();
+        Answer::Later(Box::pin(async move {
+            let outcome = self.settle(&hub).await;
+            frames(outcome)
+        }))
+    }
+
+    /// Waits until the change is durable, then sends its pushes. On a
+    /// store failure nothing is pushed and the error is returned.
+    pub async fn settle(self, hub: &Hub) -> Result<(), StoreError> {
+        match self.commit.await {
+            Ok(()) => {
+                self.fx.deliver(hub);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "task change not stored");
+                Err(e)
+            }
+        }
+    }
+}

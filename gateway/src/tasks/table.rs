@@ -1,0 +1,114 @@
+//! The task table: every task in memory, its indexes, and the mutation
+//! that mirrors each change into `Table::Tasks`.
+
+use std::collections::HashMap;
+
+use prost::Message;
+
+use super::index::{Index, Key};
+use super::model::TaskRecord;
+use crate::store::{Mutation, Table};
+
+/// Tasks by id, with their indexes.
+#[derive(Default)]
+pub(crate) struct TaskTable {
+    records: HashMap<String, TaskRecord>,
+    index: Index,
+}
+
+impl TaskTable {
+    /// Rebuilds the table from stored rows; undecodable rows are skipped
+    /// (and logged).
+    pub fn load(rows: Vec<(String, Vec<u8>)>) -> Self {
+        let mut t = TaskTable::default();
+        for (key, bytes) in rows {
+            match TaskRecord::decode(bytes.as_slice()) {
+                Ok(r) => {
+                    t.index.update(None, Some(&r));
+                    t.records.insert(r.id.clone(), r);
+                }
+                Err(e) => tracing::error!(task = %key, error = %e, "unreadable task record"),
+            }
+        }
+        t
+    }
+
+    /// The task `id`.
+    pub fn get(&self, id: &str) -> Option<&TaskRecord> {
+        self.records.get(id)
+    }
+
+    /// Every task.
+    pub fn all(&self) -> impl Iterator<Item = &TaskRecord> {
+        self.records.values()
+    }
+
+    /// Inserts or replaces `r`; returns the mutation to submit.
+    pub fn put(&mut self, r: TaskRecord) -> Mutation {
+        let m = Mutation::put(Table::Tasks, r.id.clone(), r.encode_to_vec());
+        let old = self.records.remove(&r.id);
+        self.index.update(old.as_ref(), Some(&r));
+        self.records.insert(r.id.clone(), r);
+        m
+    }
+
+    /// Task ids in an index bucket, oldest first.
+    pub fn ids(&self, k: &Key) -> Vec<String> {
+        self.index.ids(k)
+    }
+
+    /// Size of an index bucket.
+    pub fn count(&self, k: &Key) -> usize {
+        self.index.len(k)
+    }
+
+    /// Index buckets matching `pred`.
+    pub fn keys_where(&self, pred: impl Fn(&Key) -> bool) -> Vec<Key> {
+        self.index.keys_where(pred)
+    }
+
+    /// Every descendant of `id` (breadth first), at most `max`.
+    pub fn descendants(&self, id: &str, max: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut frontier = vec![id.to_string()];
+        while let Some(p) = frontier.pop() {
+            for c in self.index.ids(&Key::Children(p)) {
+                if out.len() >= max {
+                    return out;
+                }
+                if c != id && !out.contains(&c) {
+                    out.push(c.clone());
+                    frontier.insert(0, c);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_what_it_stored_and_walks_descendants() {
+        let mut t = TaskTable::default();
+        let mut rows = Vec::new();
+        for (id, parent) in [("a", ""), ("b", "a"), ("c", "b"), ("d", "a")] {
+            let m = t.put(TaskRecord {
+                id: id.into(),
+                parent_task_id: parent.into(),
+                status: "pending".into(),
+                ..Default::default()
+            });
+            rows.push((m.key, m.value.unwrap_or_default()));
+        }
+        rows.push(("junk".into(), vec![0xff, 0xff]));
+        let back = TaskTable::load(rows);
+        assert_eq!(back.all().count(), 4);
+        let mut d = back.descendants("a", 256);
+        d.sort();
+        assert_eq!(d, vec!["b", "c", "d"]);
+        assert_eq!(back.descendants("a", 1).len(), 1);
+    }
+}

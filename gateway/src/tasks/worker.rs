@@ -1,0 +1,151 @@
+//! Sessions coming and going (§1.9, §5.4, §5.6).
+//!
+//! On connect a session gets the work waiting for it ([`Txn::deliver_waiting_work`]);
+//! a worker admitted with a task token moves its task to `running` (and a
+//! reconnect clears its disconnect marker). On disconnect its task
+//! subscriptions end; a token-bound worker's task is **completed** on a
+//! graceful end of stream, only stamped `disconnected_at` when the gateway
+//! ended the session (admin disconnect, takeover, shutdown), and **failed**
+//! after the grace window (30 s interactive, 5 min batch, 10 min
+//! background) when the stream broke and the worker did not come back — a
+//! timer task per drop rather than upstream's 10 s reaper. Pool tasks the
+//! session held unclaimed go back to the pool when its identity is not
+//! connected any more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aether_client::proto::TaskClass;
+
+use super::Txn;
+use super::lifecycle::Announce;
+use super::model::{Status, TaskRecord};
+use crate::hub::Hub;
+use crate::session::handle::SessionHandle;
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Departure {
+    /// The client half-closed the stream.
+    Graceful,
+    /// The gateway ended it (admin, takeover, shutdown).
+    ByGateway,
+    /// The stream broke.
+    Abrupt,
+}
+
+/// The grace window of a task class.
+pub(crate) fn grace_window_ms(task_class: i32) -> i64 {
+    match TaskClass::try_from(task_class) {
+        Ok(TaskClass::Batch) => 5 * 60 * 1000,
+        Ok(TaskClass::Background) => 10 * 60 * 1000,
+        _ => 30 * 1000,
+    }
+}
+
+/// Hands a new session its waiting work and starts its bound task.
+pub(crate) async fn session_started(hub: &Hub, s: &SessionHandle) {
+    let settle = {
+        let mut txn = Txn::begin(hub);
+        if let Some(id) = &s.worker_task
+            && let Some(r) = txn.get(id)
+        {
+            worker_connected(&mut txn, r, s);
+        }
+        txn.deliver_waiting_work(s);
+        txn.finish()
+    };
+    let _ = settle.settle(hub).await;
+}
+
+fn worker_connected(txn: &mut Txn<'_>, mut r: TaskRecord, s: &SessionHandle) {
+    let st = r.state();
+    if st.is_terminal() {
+        return;
+    }
+    r.disconnected_ms = 0;
+    r.assigned_to = s.identity.clone();
+    if matches!(st, Status::Pending | Status::Assigned | Status::Starting) {
+        txn.set_status(
+            r,
+            Status::Running,
+            Announce {
+                reason: "worker connected",
+                event: false,
+                notify: true,
+            },
+        );
+    } else {
+        r.updated_ms = txn.now;
+        txn.put(r);
+    }
+}
+
+/// Cleans up after a session that ended.
+pub(crate) async fn session_ended(hub: &Arc<Hub>, s: &SessionHandle, how: Departure) {
+    let mut timer = None;
+    let settle = {
+        let mut txn = Txn::begin(hub);
+        txn.st.subs.end_session(&s.session_id);
+        let back = hub.is_connected(&s.identity);
+        if let Some(id) = &s.worker_task
+            && !back
+            && let Some(mut r) = txn.get(id).filter(|r| !r.state().is_terminal())
+        {
+            match how {
+                Departure::Graceful => {
+                    txn.set_status(r, Status::Completed, Announce::all("worker exited"));
+                }
+                Departure::ByGateway | Departure::Abrupt => {
+                    r.disconnected_ms = txn.now;
+                    r.updated_ms = txn.now;
+                    if how == Departure::Abrupt {
+                        timer = Some((r.id.clone(), r.disconnected_ms, r.grace_window_ms));
+                    }
+                    txn.put(r);
+                }
+            }
+        }
+        if !back {
+            txn.return_unclaimed(&s.identity);
+        }
+        txn.finish()
+    };
+    let _ = settle.settle(hub).await;
+    if let Some((id, at, grace)) = timer {
+        let hub = hub.clone();
+        let grace = if grace > 0 { grace } else { grace_window_ms(0) };
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(grace as u64)).await;
+            grace_expired(&hub, &id, at).await;
+        });
+    }
+}
+
+/// Fails a worker's task if it is still disconnected since `at`.
+async fn grace_expired(hub: &Hub, id: &str, at: i64) {
+    let settle = {
+        let mut txn = Txn::begin(hub);
+        if let Some(mut r) = txn.get(id)
+            && r.disconnected_ms == at
+            && !r.state().is_terminal()
+        {
+            r.error = "worker disconnected and did not reconnect within its grace window".into();
+            txn.set_status(r, Status::Failed, Announce::all("grace window expired"));
+        }
+        txn.finish()
+    };
+    let _ = settle.settle(hub).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_windows_by_class() {
+        assert_eq!(grace_window_ms(0), 30_000);
+        assert_eq!(grace_window_ms(TaskClass::Batch as i32), 300_000);
+        assert_eq!(grace_window_ms(TaskClass::Background as i32), 600_000);
+    }
+}
