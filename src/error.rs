@@ -60,6 +60,9 @@ pub enum ErrorKind {
     Tls,
     /// The gateway sent something the SDK did not expect.
     Protocol,
+    /// A coordination lease (a lock, a leadership term, a permit) ran out
+    /// or was taken before it was released: someone else may hold it now.
+    LeaseLost,
 }
 
 /// An SDK error: a kind, a message, and the details the gateway gave.

@@ -31,6 +31,7 @@
 pub mod blocking;
 mod clients;
 pub mod connection;
+pub mod coord;
 mod error;
 pub mod handlers;
 pub mod identity;
@@ -45,12 +46,15 @@ pub use clients::{
     OrchestratorClient, OutgoingMessage, PrincipalClient, ServiceClient, TaskClient, UserClient,
     WorkflowEngineClient,
 };
+pub use clients::{KvScope, KvStore};
 pub use connection::{
     ConnectOptions, ConnectionState, Credentials, Pem, ReconnectPolicy, SessionInfo, TlsOptions,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use handlers::MessageStream;
 pub use message::{Message, MessageType, MetricBuilder};
+pub use ops::checkpoint::{Checkpoint, CheckpointTtl};
+pub use ops::kv::KvPage;
 
 /// The middleware crate the operation stacks are built from.
 pub use aether_middleware as middleware;

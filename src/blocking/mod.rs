@@ -24,13 +24,16 @@
 //! # Ok(()) }
 //! ```
 
+mod checkpoint;
 mod client;
 mod handler_thread;
+mod kv;
 mod metrics;
 mod principals;
 mod tasks;
 
 pub use client::{Client, MessageIter};
+pub use kv::KvListIter;
 pub use principals::{
     AgentClient, BridgeClient, MetricsBridgeClient, OrchestratorClient, ServiceClient, TaskClient,
     UserClient, WorkflowEngineClient,

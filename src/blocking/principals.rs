@@ -183,3 +183,11 @@ impl BridgeClient {
     }
 }
 senders!(blocking BridgeClient { agent, task, user_session, user_workspace, user_broadcast, service, broadcasts, events, raw });
+
+// KV only on the principals the gateway lets use it (see `clients::kv`).
+use crate::clients::kv::kv_methods;
+kv_methods!(blocking AgentClient);
+kv_methods!(blocking TaskClient);
+kv_methods!(blocking ServiceClient);
+kv_methods!(blocking WorkflowEngineClient);
+kv_methods!(blocking MetricsBridgeClient);

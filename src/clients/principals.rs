@@ -270,3 +270,11 @@ senders!(async BridgeClient {
     events,
     raw
 });
+
+// KV only on the principals the gateway lets use it (see `clients::kv`).
+use super::kv::kv_methods;
+kv_methods!(async AgentClient);
+kv_methods!(async TaskClient);
+kv_methods!(async ServiceClient);
+kv_methods!(async WorkflowEngineClient);
+kv_methods!(async MetricsBridgeClient);

@@ -1,7 +1,9 @@
 //! Operations: the request type, the tower stack they run through, and the
 //! correlation-id table of the protocol.
 
+pub mod checkpoint;
 pub mod ids;
+pub mod kv;
 mod request;
 mod stack;
 
