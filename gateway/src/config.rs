@@ -14,7 +14,8 @@ use std::time::Duration;
 pub struct GatewayConfig {
     /// Address to listen on; port 0 picks a free port.
     pub bind: SocketAddr,
-    /// Directory for durable state (reserved: this version keeps state in memory).
+    /// Directory for durable state (KV, checkpoints, messages waiting for
+    /// offline identities, ...); `None` keeps everything in memory only.
     pub data_dir: Option<PathBuf>,
     /// Dev mode: every principal is admitted without credentials and every
     /// session may use the session-admin operations.
@@ -176,6 +177,12 @@ pub struct Limits {
     /// below half its bound before sending on (default 5 s); after that the
     /// oldest messages are dropped as usual.
     pub backpressure_wait: Duration,
+    /// Largest KV `PUT` value (default 1 MiB); larger ones get
+    /// `ErrorResponse{ERR_QUOTA_001}`.
+    pub max_kv_value_bytes: usize,
+    /// Largest checkpoint (default 4 MiB); larger SAVEs get
+    /// `success=false, error="checkpoint too large: ..."`.
+    pub max_checkpoint_bytes: usize,
 }
 
 impl Default for Limits {
@@ -189,6 +196,8 @@ impl Default for Limits {
             init_timeout: Duration::from_secs(30),
             send_rate: None,
             backpressure_wait: Duration::from_secs(5),
+            max_kv_value_bytes: 1024 * 1024,
+            max_checkpoint_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -227,6 +236,16 @@ impl Limits {
     /// Sets the `InitConnection` wait.
     pub fn with_init_timeout(mut self, timeout: Duration) -> Self {
         self.init_timeout = timeout;
+        self
+    }
+    /// Sets the largest KV `PUT` value.
+    pub fn with_max_kv_value_bytes(mut self, n: usize) -> Self {
+        self.max_kv_value_bytes = n;
+        self
+    }
+    /// Sets the largest checkpoint.
+    pub fn with_max_checkpoint_bytes(mut self, n: usize) -> Self {
+        self.max_checkpoint_bytes = n;
         self
     }
     /// Sets (or clears) the per-session send rate limit.

@@ -1,5 +1,6 @@
-//! The shared state of one gateway: configuration, counters, mailboxes and
-//! the session registry (identity lock, resume lineage, broadcast lanes).
+//! The shared state of one gateway: configuration, counters, mailboxes,
+//! KV, checkpoints and the session registry (identity lock, resume
+//! lineage, broadcast lanes).
 //!
 //! Locks are never held across an await. Lock order: registry, then a
 //! mailbox; never the other way round.
@@ -13,11 +14,13 @@ use aether_client::proto::{Signal, signal::SignalType};
 use parking_lot::RwLock;
 use tonic::Status;
 
+use crate::checkpoint::Checkpoints;
 use crate::config::GatewayConfig;
+use crate::kv::Kv;
 use crate::mailbox::{Mailbox, MailboxStore};
 use crate::session::handle::SessionHandle;
 use crate::stats::Stats;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Resume bookkeeping of one identity, kept after it disconnects.
 #[derive(Debug, Clone)]
@@ -119,8 +122,11 @@ pub(crate) struct Hub {
     pub config: GatewayConfig,
     pub stats: Arc<Stats>,
     pub mailboxes: MailboxStore,
+    /// The KV store (§3).
+    pub kv: Kv,
+    /// Checkpoints (§4).
+    pub checkpoints: Checkpoints,
     /// Durable state (memory-only without a data directory).
-    #[allow(dead_code)]
     pub store: Store,
     registry: RwLock<Registry>,
     closing: AtomicBool,
@@ -128,21 +134,31 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// A hub for `config`.
-    pub fn new(config: GatewayConfig, store: Store) -> Self {
+    /// A hub for `config`, with the state journaled in `store`.
+    pub fn new(config: GatewayConfig, store: Store) -> Result<Self, StoreError> {
         let seed = {
             use std::hash::{BuildHasher, RandomState};
             RandomState::new().hash_one(0u64) | 1
         };
-        Hub {
-            mailboxes: MailboxStore::new((&config.limits).into()),
+        let limits = &config.limits;
+        Ok(Hub {
+            mailboxes: MailboxStore::restore(limits.into(), &store)?,
+            kv: Kv::load(store.clone(), limits.max_kv_value_bytes)?,
+            checkpoints: Checkpoints::load(store.clone(), limits.max_checkpoint_bytes)?,
             store,
             config,
             stats: Arc::new(Stats::default()),
             registry: RwLock::new(Registry::default()),
             closing: AtomicBool::new(false),
             rng: AtomicU64::new(seed),
-        }
+        })
+    }
+
+    /// Removes expired KV entries and checkpoints.
+    pub fn sweep(&self) {
+        let now = crate::expiring::unix_ms();
+        self.kv.sweep(now);
+        self.checkpoints.sweep(now);
     }
 
     /// A pseudo-random number (xorshift; good enough to pick an instance).

@@ -18,7 +18,10 @@
 //! credentials (dev mode or an admin API key), extension negotiation,
 //! message routing with per-identity mailboxes and live broadcast lanes,
 //! `SwitchWorkspace`, session administration, connection status, graceful
-//! shutdown, frame and payload limits. Every other upstream operation is
+//! shutdown, frame and payload limits; the KV store (all fourteen
+//! operations over the eight scopes), checkpoints and the connect-time
+//! `ConfigSnapshot`; durable state under a data directory (an embedded
+//! redb database). Every other upstream operation is
 //! answered at once with `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its
 //! correlation id.
 //!
@@ -26,7 +29,7 @@
 //!
 //! Each picks the option that loses no data and fails loudly.
 //!
-//! * **Handshake order**: `ConnectionAck`, then (agents and tasks) an empty
+//! * **Handshake order**: `ConnectionAck`, then (agents and tasks) the
 //!   `ConfigSnapshot`, then the mailbox backlog. Upstream may deliver
 //!   backlog before the ack.
 //! * **`assigned_id`** is filled for pooled tasks (`ta::…::{uuid}`); empty
@@ -92,16 +95,69 @@
 //! * **Shutdown** ends every session with `Signal{GRACEFUL_DISCONNECT,
 //!   "server shutting down"}` then `CANCELLED "session disconnected by
 //!   administrator"` (as upstream); new streams get `UNAVAILABLE`.
-//! * **Unimplemented operations** (KV, tasks, checkpoints, progress, proxy,
-//!   ...) answer `ERR_NOT_IMPLEMENTED` with the correlation id (request_id,
+//! * **Durability** (with [`GatewayConfig::data_dir`]): KV, checkpoints and
+//!   waiting messages live in memory and every change is journaled to the
+//!   database; one writer thread commits whatever is queued in one
+//!   transaction per fsync, so sessions share commits. A change is
+//!   acknowledged only once its commit is on disk, but the session reads
+//!   its next frames meanwhile (up to 1024 replies wait per session), so
+//!   replies to changes may arrive after replies to later reads. Reads
+//!   answer from memory at once and may see a change whose own reply is
+//!   still waiting for its commit. The journal commits in submission
+//!   order, so an acknowledged change also covers every earlier change of
+//!   the same session. A commit failure answers with the operation's
+//!   failure reply. Without a data directory nothing survives a restart.
+//!   [`RunningGateway::shutdown`] (and dropping it) flushes the journal and
+//!   releases the database, so a new gateway may open the same directory.
+//! * **Messages to connected identities are in flight in memory; messages
+//!   waiting for offline identities are durable**: a message for an
+//!   offline owner is journaled when it is queued and deleted when it is
+//!   handed to the owner's stream; when an owner detaches, what is left in
+//!   its mailbox is journaled. A crash loses what was queued for connected
+//!   identities; restarting reloads the rest (within the age bound).
+//! * **KV failures**: the `KV_ERROR` message is upstream's text followed by
+//!   the reason (`internal error processing KV operation: key must not be
+//!   empty`). Checks run in this order: principal type, `authorization`,
+//!   value size (PUT), scope parameters, key. Any `authorization` (OBO)
+//!   context is refused (`ERR_PERMISSION_DENIED` + `KVResponse{false}`):
+//!   no authority grants exist here. The metrics bridge may use KV (shared
+//!   scopes only, like the workflow engine: it has no implementation and
+//!   specifier).
+//! * **KV storage keys**: namespace and key are stored apart, so keys that
+//!   contain `:` never collide across scopes (upstream's `ns:key` strings
+//!   make a `user` key `ws:w:k` the same entry as `user-workspace` key `k`
+//!   of workspace `w`). NUL in namespace components becomes `_`, like `:`
+//!   and `|`.
+//! * **KV TTLs**: INCREMENT applies its TTL when the result is 1 and
+//!   otherwise keeps the existing expiry (a rate window stays a window;
+//!   upstream's Badger store drops it); DECREMENT keeps it. Guarded
+//!   counters apply a TTL only to a counter they create; SET_NX and
+//!   COMPARE_AND_SET write with the request's TTL like PUT; SET_ADD
+//!   (re)applies it when the member is new. Expired entries read as
+//!   missing at once and are swept every second.
+//! * **KV LIST** returns keys in order; the cursor is the last key of the
+//!   page. SET_ADD members must be UTF-8. **PURGE_IDENTITY** purges only
+//!   exclusive scopes (upstream would also wipe the shared `global`
+//!   namespace for any target) and refuses a target without an
+//!   implementation and specifier.
+//! * **Checkpoints** have a size limit ([`Limits::max_checkpoint_bytes`],
+//!   4 MiB; upstream has none but the frame limit): larger SAVEs answer
+//!   `success=false, error="checkpoint too large: ..."`. The server
+//!   default TTL (`ttl < 0`) is none.
+//! * **Unimplemented operations** (tasks, progress, proxy, ...) answer
+//!   `ERR_NOT_IMPLEMENTED` with the correlation id (request_id,
 //!   client_request_id or tunnel_id) rather than upstream's id-less reply.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod admin;
+mod answer;
+mod checkpoint;
 mod config;
 mod error;
+mod expiring;
 mod hub;
+mod kv;
 mod mailbox;
 mod outbound;
 mod rate;
@@ -111,7 +167,6 @@ mod server;
 mod service;
 mod session;
 mod stats;
-#[allow(dead_code)] // wired in by the KV, checkpoint and task components
 mod store;
 mod unimplemented;
 

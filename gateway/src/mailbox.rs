@@ -4,8 +4,16 @@
 //! topics) has a mailbox that exists whether or not its owner is online.
 //! A mailbox is bounded in messages, bytes and age; what overflows is
 //! dropped oldest-first, counted and logged. A message leaves the mailbox
-//! when it is handed to the owner's stream. Storage is in memory and kept
-//! behind [`MailboxStore`] so it can later move to an embedded database.
+//! when it is handed to the owner's stream.
+//!
+//! Durability (with a data directory): messages to a connected identity
+//! are in flight in memory; messages waiting for an offline identity are
+//! durable. A message pushed while the owner is offline is journaled at
+//! once (`Table::Mailboxes`); one handed to the owner's stream is deleted;
+//! when an owner detaches, whatever is still in its mailbox is journaled.
+//! Every change is submitted under the mailbox lock, so the journal sees
+//! them in memory order. [`MailboxStore::restore`] reloads the mailboxes
+//! at startup (dropping what is older than the age bound).
 //!
 //! Backpressure: when the owner is online and its mailbox holds more than
 //! half its message bound, [`Mailbox::congested`] is true and the sending
@@ -13,6 +21,8 @@
 //! `Limits::backpressure_wait`) before reading its next frame, so HTTP/2
 //! flow control slows a fast sender down instead of the mailbox dropping
 //! what an online, reading receiver has not consumed yet.
+
+mod persist;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -26,7 +36,10 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
 use crate::config::Limits;
+use crate::expiring::unix_ms;
 use crate::stats::Stats;
+use crate::store::{Mutation, Store, StoreError};
+use persist::Persister;
 
 /// Bounds applied to every mailbox.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +70,8 @@ struct Entry {
     msg: IncomingMessage,
     size: usize,
     at: Instant,
+    /// The sequence number it is journaled under, if it is.
+    seq: Option<u64>,
 }
 
 #[derive(Default)]
@@ -89,14 +104,22 @@ pub(crate) struct Mailbox {
     /// Senders waiting for the queue to drain below the high-water mark.
     space: Notify,
     space_waiters: AtomicUsize,
+    /// Journals offline messages (`None` without a data directory).
+    persist: Option<Arc<Persister>>,
 }
 
 fn size_of(msg: &IncomingMessage) -> usize {
     msg.payload.len() + msg.source_topic.len() + msg.workspace.len()
 }
 
+/// Unix ms at which an entry enqueued at `at` arrived (`now` is `unix_ms`
+/// at `now_instant`).
+fn enqueued_unix_ms(at: Instant, now_instant: Instant, now: u64) -> u64 {
+    now.saturating_sub(now_instant.saturating_duration_since(at).as_millis() as u64)
+}
+
 impl Mailbox {
-    fn new(topic: String, limits: MailboxLimits) -> Self {
+    fn new(topic: String, limits: MailboxLimits, persist: Option<Arc<Persister>>) -> Self {
         Mailbox {
             topic,
             limits,
@@ -104,6 +127,42 @@ impl Mailbox {
             overflow_drops: AtomicU64::new(0),
             space: Notify::new(),
             space_waiters: AtomicUsize::new(0),
+            persist,
+        }
+    }
+
+    /// Records the deletion of a journaled entry that leaves the mailbox.
+    fn forget(&self, e: &Entry, muts: &mut Vec<Mutation>) {
+        if let Some(seq) = e.seq {
+            muts.push(Persister::delete(&self.topic, seq));
+        }
+    }
+
+    /// Journals every entry from the first unjournaled one on (renumbering
+    /// journaled ones after it, so the stored order stays the queue order).
+    fn journal_backlog(&self, inner: &mut Inner, muts: &mut Vec<Mutation>) {
+        let Some(p) = &self.persist else {
+            return;
+        };
+        let Some(first) = inner.queue.iter().position(|e| e.seq.is_none()) else {
+            return;
+        };
+        let (now_instant, now) = (Instant::now(), unix_ms());
+        for e in inner.queue.iter_mut().skip(first) {
+            if let Some(old) = e.seq {
+                muts.push(Persister::delete(&self.topic, old));
+            }
+            let seq = p.next_seq();
+            let at = enqueued_unix_ms(e.at, now_instant, now);
+            muts.push(Persister::put(&self.topic, seq, &e.msg, at));
+            e.seq = Some(seq);
+        }
+    }
+
+    /// Queues `muts` for the journal (call under the mailbox lock).
+    fn submit(&self, muts: Vec<Mutation>) {
+        if let Some(p) = &self.persist {
+            p.submit(muts);
         }
     }
 
@@ -148,7 +207,7 @@ impl Mailbox {
         self.overflow_drops.load(Relaxed)
     }
 
-    fn expire(&self, inner: &mut Inner, now: Instant) -> u64 {
+    fn expire(&self, inner: &mut Inner, now: Instant, muts: &mut Vec<Mutation>) -> u64 {
         let mut n = 0;
         while let Some(front) = inner.queue.front() {
             if now.saturating_duration_since(front.at) <= self.limits.max_age {
@@ -156,10 +215,26 @@ impl Mailbox {
             }
             if let Some(e) = inner.queue.pop_front() {
                 inner.bytes -= e.size;
+                self.forget(&e, muts);
                 n += 1;
             }
         }
         n
+    }
+
+    /// Drops the oldest entries while a bound is exceeded; how many.
+    fn enforce_bounds(&self, inner: &mut Inner, muts: &mut Vec<Mutation>) -> u64 {
+        let mut dropped = 0u64;
+        while inner.queue.len() > self.limits.max_messages
+            || (inner.bytes > self.limits.max_bytes && !inner.queue.is_empty())
+        {
+            if let Some(e) = inner.queue.pop_front() {
+                inner.bytes -= e.size;
+                self.forget(&e, muts);
+                dropped += 1;
+            }
+        }
+        dropped
     }
 
     /// Appends `msg`, dropping the oldest messages if a bound is exceeded.
@@ -167,19 +242,27 @@ impl Mailbox {
         let size = size_of(&msg);
         let now = Instant::now();
         let (expired, dropped, waker) = {
+            let mut muts = Vec::new();
             let mut inner = self.inner.lock();
-            let expired = self.expire(&mut inner, now);
-            inner.bytes += size;
-            inner.queue.push_back(Entry { msg, size, at: now });
-            let mut dropped = 0u64;
-            while inner.queue.len() > self.limits.max_messages
-                || (inner.bytes > self.limits.max_bytes && !inner.queue.is_empty())
-            {
-                if let Some(e) = inner.queue.pop_front() {
-                    inner.bytes -= e.size;
-                    dropped += 1;
+            let expired = self.expire(&mut inner, now, &mut muts);
+            // The owner is offline: the message waits, durably.
+            let seq = match &self.persist {
+                Some(p) if inner.owner == 0 => {
+                    let seq = p.next_seq();
+                    muts.push(Persister::put(&self.topic, seq, &msg, unix_ms()));
+                    Some(seq)
                 }
-            }
+                _ => None,
+            };
+            inner.bytes += size;
+            inner.queue.push_back(Entry {
+                msg,
+                size,
+                at: now,
+                seq,
+            });
+            let dropped = self.enforce_bounds(&mut inner, &mut muts);
+            self.submit(muts);
             (expired, dropped, inner.waker.take())
         };
         if let Some(w) = waker {
@@ -211,13 +294,17 @@ impl Mailbox {
         inner.waker = None;
     }
 
-    /// Releases the mailbox if `epoch` still owns it.
+    /// Releases the mailbox if `epoch` still owns it; what is left in it
+    /// is journaled.
     pub fn detach(&self, epoch: u64) {
         {
             let mut inner = self.inner.lock();
             if inner.owner == epoch {
                 inner.owner = 0;
                 inner.waker = None;
+                let mut muts = Vec::new();
+                self.journal_backlog(&mut inner, &mut muts);
+                self.submit(muts);
             }
         }
         // Nobody reads any more: senders stop waiting.
@@ -238,11 +325,13 @@ impl Mailbox {
         if inner.owner != epoch {
             return Popped::NotOwner;
         }
-        let expired = self.expire(inner, Instant::now());
+        let mut muts = Vec::new();
+        let expired = self.expire(inner, Instant::now(), &mut muts);
         if expired > 0 {
             stats.mailbox_expired.fetch_add(expired, Relaxed);
         }
         if inner.queue.is_empty() {
+            self.submit(muts);
             match &inner.waker {
                 Some(w) if w.will_wake(waker) => {}
                 _ => inner.waker = Some(waker.clone()),
@@ -252,8 +341,13 @@ impl Mailbox {
         let n = inner.queue.len().min(max);
         for e in inner.queue.drain(..n) {
             inner.bytes -= e.size;
+            // Handed to the owner's stream: no longer waiting.
+            if let Some(seq) = e.seq {
+                muts.push(Persister::delete(&self.topic, seq));
+            }
             out.push_back(e.msg);
         }
+        self.submit(muts);
         let drained = inner.queue.len() < self.limits.high_water();
         drop(guard);
         if drained {
@@ -274,7 +368,17 @@ impl Mailbox {
             while let Some(msg) = msgs.pop_back() {
                 let size = size_of(&msg);
                 inner.bytes += size;
-                inner.queue.push_front(Entry { msg, size, at: now });
+                inner.queue.push_front(Entry {
+                    msg,
+                    size,
+                    at: now,
+                    seq: None,
+                });
+            }
+            if inner.owner == 0 {
+                let mut muts = Vec::new();
+                self.journal_backlog(&mut inner, &mut muts);
+                self.submit(muts);
             }
             inner.waker.take()
         };
@@ -289,15 +393,62 @@ impl Mailbox {
 pub(crate) struct MailboxStore {
     limits: MailboxLimits,
     map: RwLock<HashMap<String, Arc<Mailbox>>>,
+    persist: Option<Arc<Persister>>,
 }
 
 impl MailboxStore {
-    /// An empty store whose mailboxes use `limits`.
+    /// An empty, memory-only store whose mailboxes use `limits`.
     pub fn new(limits: MailboxLimits) -> Self {
         MailboxStore {
             limits,
             map: RwLock::new(HashMap::new()),
+            persist: None,
         }
+    }
+
+    /// The mailboxes journaled in `store` (none when it is memory-only);
+    /// messages older than the age bound are dropped, and every mailbox is
+    /// trimmed to its bounds.
+    pub fn restore(limits: MailboxLimits, store: &Store) -> Result<Self, StoreError> {
+        if !store.is_durable() {
+            return Ok(MailboxStore::new(limits));
+        }
+        let rows = persist::load(store)?;
+        let last_seq = rows.iter().map(|r| r.seq).max().unwrap_or(0);
+        let mut mailboxes = MailboxStore::new(limits);
+        mailboxes.persist = Some(Arc::new(Persister::new(store.clone(), last_seq)));
+        let (now_instant, now) = (Instant::now(), unix_ms());
+        let mut muts = Vec::new();
+        let mut kept = 0usize;
+        for r in rows {
+            let age = Duration::from_millis(now.saturating_sub(r.enqueued_unix_ms));
+            if age > limits.max_age {
+                muts.push(Persister::delete(&r.topic, r.seq));
+                continue;
+            }
+            let mb = mailboxes.get_or_create(&r.topic);
+            let mut inner = mb.inner.lock();
+            let size = size_of(&r.msg);
+            inner.bytes += size;
+            inner.queue.push_back(Entry {
+                msg: r.msg,
+                size,
+                at: now_instant.checked_sub(age).unwrap_or(now_instant),
+                seq: Some(r.seq),
+            });
+            mb.enforce_bounds(&mut inner, &mut muts);
+            kept += 1;
+        }
+        if let Some(p) = &mailboxes.persist {
+            p.submit(muts);
+        }
+        if kept > 0 {
+            tracing::info!(
+                messages = kept,
+                "restored messages waiting for offline identities"
+            );
+        }
+        Ok(mailboxes)
     }
 
     /// The mailbox of `topic`, if it exists.
@@ -313,7 +464,13 @@ impl MailboxStore {
         self.map
             .write()
             .entry(topic.to_string())
-            .or_insert_with(|| Arc::new(Mailbox::new(topic.to_string(), self.limits)))
+            .or_insert_with(|| {
+                Arc::new(Mailbox::new(
+                    topic.to_string(),
+                    self.limits,
+                    self.persist.clone(),
+                ))
+            })
             .clone()
     }
 
@@ -357,7 +514,7 @@ mod tests {
     #[test]
     fn overflow_drops_oldest_and_counts() {
         let stats = Stats::default();
-        let m = Mailbox::new("ag::w::i::s".into(), limits(3, usize::MAX));
+        let m = Mailbox::new("ag::w::i::s".into(), limits(3, usize::MAX), None);
         for i in 0..5 {
             m.push(msg(i), &stats);
         }
@@ -369,7 +526,7 @@ mod tests {
     #[test]
     fn byte_bound_drops_oldest() {
         let stats = Stats::default();
-        let m = Mailbox::new("t".into(), limits(100, 2));
+        let m = Mailbox::new("t".into(), limits(100, 2), None);
         for i in 0..4 {
             m.push(msg(i), &stats);
         }
@@ -379,7 +536,7 @@ mod tests {
     #[test]
     fn only_the_owner_pops_and_unpop_restores_order() {
         let stats = Stats::default();
-        let m = Mailbox::new("t".into(), limits(10, usize::MAX));
+        let m = Mailbox::new("t".into(), limits(10, usize::MAX), None);
         for i in 0..4 {
             m.push(msg(i), &stats);
         }
@@ -392,6 +549,74 @@ mod tests {
         assert_eq!(drain(&m, &stats), vec![0, 1, 2, 3]);
     }
 
+    #[tokio::test]
+    async fn offline_messages_are_journaled_and_restored_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = Stats::default();
+        let lim = limits(10, usize::MAX);
+        let waker = futures_util::task::noop_waker();
+        let store = Store::open(dir.path()).unwrap();
+        {
+            let boxes = MailboxStore::restore(lim, &store).unwrap();
+            let mb = boxes.get_or_create("ag::w::i::s");
+            for i in 0..3 {
+                mb.push(msg(i), &stats);
+            }
+            mb.attach(1);
+            let mut out = VecDeque::new();
+            assert_eq!(mb.pop_into(1, &mut out, 2, &waker, &stats), Popped::Some);
+            mb.push(msg(3), &stats);
+            // Only the first reached the wire; the second goes back.
+            out.pop_front();
+            mb.unpop(&mut out);
+            mb.detach(1);
+        }
+        store.close();
+        let store = Store::open(dir.path()).unwrap();
+        {
+            let boxes = MailboxStore::restore(lim, &store).unwrap();
+            let mb = boxes.get("ag::w::i::s").unwrap();
+            assert_eq!(drain(&mb, &stats), vec![1, 2, 3]);
+            // Handed over: gone from the journal; new ones continue the sequence.
+            mb.detach(1);
+            mb.push(msg(4), &stats);
+        }
+        store.close();
+        let store = Store::open(dir.path()).unwrap();
+        let boxes = MailboxStore::restore(lim, &store).unwrap();
+        let mb = boxes.get("ag::w::i::s").unwrap();
+        assert_eq!(drain(&mb, &stats), vec![4]);
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn restoring_respects_the_age_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = Stats::default();
+        let store = Store::open(dir.path()).unwrap();
+        let boxes = MailboxStore::restore(limits(10, usize::MAX), &store).unwrap();
+        boxes.get_or_create("t").push(msg(1), &stats);
+        drop(boxes);
+        store.close();
+        let store = Store::open(dir.path()).unwrap();
+        let zero_age = MailboxLimits {
+            max_age: Duration::ZERO,
+            ..limits(10, usize::MAX)
+        };
+        std::thread::sleep(Duration::from_millis(2));
+        let boxes = MailboxStore::restore(zero_age, &store).unwrap();
+        assert!(boxes.get("t").is_none());
+        store.close();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(
+            store
+                .load(crate::store::Table::Mailboxes)
+                .unwrap()
+                .is_empty()
+        );
+        store.close();
+    }
+
     #[test]
     fn old_messages_expire() {
         let stats = Stats::default();
@@ -402,6 +627,7 @@ mod tests {
                 max_bytes: usize::MAX,
                 max_age: Duration::ZERO,
             },
+            None,
         );
         m.push(msg(1), &stats);
         std::thread::sleep(Duration::from_millis(2));

@@ -67,4 +67,6 @@ pub(crate) mod code {
     pub const METRIC_INVALID_ENTRY: &str = "ERR_METRIC_INVALID_ENTRY";
     pub const METRIC_NEGATIVE_FORBIDDEN: &str = "ERR_METRIC_NEGATIVE_FORBIDDEN";
     pub const NOT_IMPLEMENTED: &str = "ERR_NOT_IMPLEMENTED";
+    pub const KV_ERROR: &str = "KV_ERROR";
+    pub const QUOTA_EXCEEDED: &str = "ERR_QUOTA_001";
 }

@@ -24,6 +24,8 @@ const DECODE_HARD_CAP: usize = 64 * 1024 * 1024;
 const ENCODE_LIMIT: usize = 16 * 1024 * 1024;
 /// How long shutdown waits for connections to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often expired KV entries and checkpoints are removed.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A gateway serving in the background.
 pub struct RunningGateway {
@@ -32,6 +34,20 @@ pub struct RunningGateway {
     hub: Arc<Hub>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    sweeper: JoinHandle<()>,
+}
+
+/// Sweeps expired state until the gateway is gone.
+async fn sweep(hub: std::sync::Weak<Hub>) {
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match hub.upgrade() {
+            Some(hub) => hub.sweep(),
+            None => return,
+        }
+    }
 }
 
 /// Starts a gateway: binds `config.bind` and serves until
@@ -67,7 +83,12 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         Some(dir) => Store::open(dir).map_err(|e| GatewayError::Store(e.to_string()))?,
         None => Store::memory(),
     };
-    let hub = Arc::new(Hub::new(config, store));
+    let hub = Hub::new(config, store.clone()).map_err(|e| {
+        store.close();
+        GatewayError::Store(e.to_string())
+    })?;
+    let hub = Arc::new(hub);
+    let sweeper = tokio::spawn(sweep(Arc::downgrade(&hub)));
     let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })
         .max_decoding_message_size(hard_cap)
         .max_encoding_message_size(ENCODE_LIMIT);
@@ -88,6 +109,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         hub,
         stop: Some(stop_tx),
         server: Some(server),
+        sweeper,
     })
 }
 
@@ -121,7 +143,9 @@ impl RunningGateway {
 
     /// Graceful shutdown: every session gets `Signal{GRACEFUL_DISCONNECT,
     /// "server shutting down"}` and its stream ends; then the listener
-    /// closes and connections drain (up to 10 s).
+    /// closes and connections drain (up to 10 s); last, the journal is
+    /// flushed and the database released (a new gateway may open the same
+    /// data directory as soon as this returns).
     pub async fn shutdown(mut self) {
         self.hub.shut_down_sessions();
         if let Some(stop) = self.stop.take() {
@@ -135,16 +159,23 @@ impl RunningGateway {
             tracing::warn!("connections did not drain in time; closing them");
             server.abort();
         }
+        self.sweeper.abort();
+        self.hub.store.close();
         tracing::info!(addr = %self.addr, "gateway stopped");
     }
 }
 
 impl Drop for RunningGateway {
+    /// Ends every session, stops the listener and releases the database at
+    /// once (messages still in flight to connected identities stay in
+    /// memory only, as always).
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             self.hub.shut_down_sessions();
             let _ = stop.send(());
         }
+        self.sweeper.abort();
+        self.hub.store.close();
     }
 }
 

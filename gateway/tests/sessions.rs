@@ -7,7 +7,7 @@ use aether_client::identity::Principal;
 use aether_client::proto::session_operation::OpType;
 use aether_client::proto::signal::SignalType;
 use aether_client::proto::{
-    ConnectionFilter, ConnectionStatusRequest, KvOperation, MessageType, PrincipalRef,
+    AdminQuery, ConnectionFilter, ConnectionStatusRequest, KvOperation, MessageType, PrincipalRef,
     PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, TunnelOpen,
     UpstreamMessage, downstream_message, upstream_message,
 };
@@ -181,12 +181,12 @@ async fn unimplemented_ops_answer_at_once_with_their_id() {
     let (mut c, _) = Conn::connect(&gw.url(), &Principal::agent("w", "i", "u").unwrap()).await;
     let cases: Vec<(upstream_message::Payload, &str, &str)> = vec![
         (
-            upstream_message::Payload::KvOp(KvOperation {
-                request_id: "kv-1".into(),
+            upstream_message::Payload::AdminQuery(AdminQuery {
+                request_id: "admin-1".into(),
                 ..Default::default()
             }),
-            "kv-1",
-            "kv_op",
+            "admin-1",
+            "admin_query",
         ),
         (
             upstream_message::Payload::SubmitAuditEvent(SubmitAuditEventRequest {

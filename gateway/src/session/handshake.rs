@@ -1,16 +1,15 @@
 //! The connection handshake (§1.2): wait for `InitConnection`, resolve the
 //! identity, check credentials, negotiate extensions, take the identity
-//! lock, then send `ConnectionAck` (and an empty `ConfigSnapshot` to agents
-//! and tasks) before the mailbox backlog.
+//! lock, then send `ConnectionAck` (and a `ConfigSnapshot` to agents and
+//! tasks) before the mailbox backlog.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aether_client::identity::{Principal, PrincipalKind, Segment};
 use aether_client::proto::{
-    BuildInfo, ConfigSnapshot, ConnectionAck, DownstreamMessage, InitConnection,
-    NegotiatedExtension, UpstreamMessage, downstream_message, init_connection::ClientType,
-    upstream_message,
+    BuildInfo, ConnectionAck, DownstreamMessage, InitConnection, NegotiatedExtension,
+    UpstreamMessage, downstream_message, init_connection::ClientType, upstream_message,
 };
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
@@ -212,7 +211,11 @@ pub(crate) async fn perform(
             handle.kind,
             PrincipalKind::Agent | PrincipalKind::UniqueTask | PrincipalKind::PooledTask
         ) {
-            let config = ConfigSnapshot::default();
+            let workspace = handle.workspace.lock().clone();
+            let caller = crate::kv::Caller::of(&handle.principal, &workspace);
+            // `task_context` (§3.8) is the task engine's to fill.
+            let task_context = None;
+            let config = hub.kv.config_snapshot(&caller, task_context);
             send(tx, downstream(downstream_message::Payload::Config(config))).await?;
         }
         if let Some(mb) = &handle.mailbox {

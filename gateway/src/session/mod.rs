@@ -1,9 +1,12 @@
 //! One session: the task that runs the handshake, then reads upstream
-//! frames one by one and answers them (§1.8).
+//! frames one by one and answers them (§1.8). Replies to changes that
+//! must reach the journal first wait in a [`Pipeline`] while the session
+//! reads on; they are sent as their commits complete.
 
 mod credentials;
 pub(crate) mod handle;
 mod handshake;
+mod pipeline;
 
 use std::sync::Arc;
 
@@ -19,7 +22,9 @@ use tonic::{Status, Streaming};
 pub(crate) use handshake::SERVER_VERSION;
 
 use crate::admin;
+use crate::answer::Answer;
 use crate::hub::Hub;
+use crate::kv;
 use crate::outbound::{Out, Outlet};
 use crate::rate::TokenBucket;
 use crate::reply::{ErrorReply, code};
@@ -27,6 +32,7 @@ use crate::routing::{self, Sender};
 use crate::stats::Stats;
 use crate::unimplemented;
 use handle::SessionHandle;
+use pipeline::Pipeline;
 
 /// How the main loop ended.
 enum Exit {
@@ -48,6 +54,8 @@ struct Session {
     /// Current workspace (users switch it).
     workspace: String,
     rate: Option<TokenBucket>,
+    /// Replies waiting for their changes to be journaled.
+    pipeline: Pipeline,
 }
 
 /// Runs a session to its end.
@@ -71,6 +79,7 @@ pub(crate) async fn run(
         source_topic: handle.topic.clone().unwrap_or_default(),
         workspace,
         rate: hub.config.limits.send_rate.map(TokenBucket::new),
+        pipeline: Pipeline::default(),
         hub,
         handle,
         tx,
@@ -94,19 +103,65 @@ impl Session {
     async fn main_loop(&mut self, upstream: &mut Streaming<UpstreamMessage>) -> Exit {
         let cancel = self.handle.cancel.clone();
         loop {
-            let next = tokio::select! {
+            // Too many replies waiting for the journal: stop reading.
+            let reading = !self.pipeline.is_full();
+            // Branch futures are dropped before a handler runs, so the
+            // handlers may use `self` again.
+            tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Exit::Killed,
-                next = upstream.message() => next,
-            };
-            match next {
-                Ok(Some(msg)) => {
-                    if let Some(exit) = self.dispatch(msg).await {
-                        return exit;
+                ready = self.pipeline.next() => {
+                    if !self.send_all(ready).await {
+                        return Exit::Killed;
                     }
                 }
-                Ok(None) => return Exit::Eof,
-                Err(status) => return Exit::Status(status),
+                next = upstream.message(), if reading => match next {
+                    Ok(Some(msg)) => {
+                        if let Some(exit) = self.dispatch(msg).await {
+                            return exit;
+                        }
+                    }
+                    Ok(None) => return self.drain().await,
+                    Err(status) => return Exit::Status(status),
+                },
+            }
+        }
+    }
+
+    /// After the client half-closed: sends the replies still waiting for
+    /// the journal, then ends.
+    async fn drain(&mut self) -> Exit {
+        let cancel = self.handle.cancel.clone();
+        while !self.pipeline.is_empty() {
+            let msgs = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Exit::Killed,
+                msgs = self.pipeline.next() => msgs,
+            };
+            if !self.send_all(msgs).await {
+                return Exit::Killed;
+            }
+        }
+        Exit::Eof
+    }
+
+    /// Sends `msgs` in order; `false` when the stream is gone or killed.
+    async fn send_all(&self, msgs: Vec<DownstreamMessage>) -> bool {
+        for m in msgs {
+            if !self.reply(m).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sends an answer now, or queues it until its commit completes.
+    async fn answer(&mut self, answer: Answer) -> bool {
+        match answer {
+            Answer::Now(msgs) => self.send_all(msgs).await,
+            Answer::Later(deferred) => {
+                self.pipeline.push(deferred);
+                true
             }
         }
     }
@@ -189,6 +244,15 @@ impl Session {
                     downstream_message::Payload::ConnectionStatusResponse(resp),
                 ))
                 .await
+            }
+            Some(Payload::KvOp(op)) => {
+                let caller = kv::Caller::of(&self.handle.principal, &self.workspace);
+                let answer = self.hub.kv.handle(&caller, op);
+                self.answer(answer).await
+            }
+            Some(Payload::CheckpointOp(op)) => {
+                let answer = self.hub.checkpoints.handle(&self.handle.identity, op);
+                self.answer(answer).await
             }
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };

@@ -52,7 +52,7 @@ impl Journal {
         let (done, rx) = oneshot::channel();
         match self.tx.as_ref().map(|tx| tx.send(Job { batch, done })) {
             Some(Ok(())) => Commit { rx: Some(rx) },
-            _ => Commit::failed(),
+            _ => Commit::failed("the journal has stopped"),
         }
     }
 }
@@ -113,10 +113,17 @@ impl Commit {
         Commit { rx: None }
     }
 
-    fn failed() -> Commit {
+    /// Already failed with `why`.
+    pub(crate) fn failed(why: &str) -> Commit {
         let (tx, rx) = oneshot::channel();
-        let _ = tx.send(Err(StoreError("the journal has stopped".into())));
+        let _ = tx.send(Err(StoreError(why.into())));
         Commit { rx: Some(rx) }
+    }
+
+    /// Whether this resolves at once with success (nothing was written, or
+    /// the store is memory-only).
+    pub(crate) fn is_done(&self) -> bool {
+        self.rx.is_none()
     }
 }
 
@@ -162,6 +169,16 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let rows = store.load(Table::Kv).unwrap();
         assert_eq!(rows.len(), 99);
+        store.close();
+        assert!(
+            store
+                .submit(vec![Mutation::delete(Table::Kv, "k")])
+                .await
+                .is_err()
+        );
+        assert!(store.load(Table::Kv).is_err());
+        let store = Store::open(dir.path()).unwrap();
+        let rows = store.load(Table::Kv).unwrap();
         assert_eq!(rows[0], ("k001".to_string(), vec![1]));
         assert!(store.load(Table::Tasks).unwrap().is_empty());
     }

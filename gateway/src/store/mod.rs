@@ -19,6 +19,7 @@ mod journal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use parking_lot::RwLock;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 pub(crate) use journal::Commit;
@@ -97,6 +98,9 @@ impl Mutation {
 #[error("store: {0}")]
 pub(crate) struct StoreError(pub String);
 
+/// Why a closed store refuses work.
+const CLOSED: &str = "the store is closed";
+
 impl StoreError {
     fn from(e: impl std::fmt::Display) -> Self {
         StoreError(e.to_string())
@@ -110,11 +114,16 @@ pub(crate) struct Store {
 }
 
 struct Durable {
+    /// `None` once closed.
+    open: RwLock<Option<Open>>,
+    path: PathBuf,
+}
+
+struct Open {
     // Field order matters: the journal (and its thread's handle on the
     // database) goes first.
     journal: Journal,
     db: Arc<Database>,
-    path: PathBuf,
 }
 
 impl Store {
@@ -137,7 +146,10 @@ impl Store {
         let db = Arc::new(db);
         let journal = Journal::start(db.clone())?;
         Ok(Store {
-            inner: Some(Arc::new(Durable { journal, db, path })),
+            inner: Some(Arc::new(Durable {
+                open: RwLock::new(Some(Open { journal, db })),
+                path,
+            })),
         })
     }
 
@@ -157,7 +169,9 @@ impl Store {
         let Some(d) = &self.inner else {
             return Ok(Vec::new());
         };
-        let txn = d.db.begin_read().map_err(StoreError::from)?;
+        let open = d.open.read();
+        let db = &open.as_ref().ok_or_else(|| StoreError(CLOSED.into()))?.db;
+        let txn = db.begin_read().map_err(StoreError::from)?;
         let t = txn
             .open_table(table.definition())
             .map_err(StoreError::from)?;
@@ -174,8 +188,19 @@ impl Store {
     /// acknowledging the change.
     pub fn submit(&self, batch: Vec<Mutation>) -> Commit {
         match &self.inner {
-            Some(d) if !batch.is_empty() => d.journal.submit(batch),
+            Some(d) if !batch.is_empty() => match &*d.open.read() {
+                Some(open) => open.journal.submit(batch),
+                None => Commit::failed(CLOSED),
+            },
             _ => Commit::done(),
         }
+    }
+
+    /// Flushes what is queued, stops the journal and releases the database
+    /// file, so it can be opened again (also from this process). Later
+    /// submissions fail. Idempotent; blocks until the journal thread ends.
+    pub fn close(&self) {
+        let open = self.inner.as_ref().and_then(|d| d.open.write().take());
+        drop(open);
     }
 }

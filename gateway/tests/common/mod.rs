@@ -1,6 +1,8 @@
 //! A raw tonic client for driving the gateway in tests.
 #![allow(dead_code)]
 
+pub mod state;
+
 use std::time::Duration;
 
 use aether_client::identity::Principal;
