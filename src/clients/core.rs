@@ -49,7 +49,8 @@ impl OutgoingMessage {
         Self::raw(topic.to_string(), payload)
     }
 
-    fn raw(topic: String, payload: impl Into<Bytes>) -> Self {
+    /// A message to an already validated wire topic (see `wire_topic`).
+    pub(crate) fn raw(topic: String, payload: impl Into<Bytes>) -> Self {
         OutgoingMessage {
             topic,
             payload: payload.into(),

@@ -11,73 +11,73 @@ macro_rules! senders {
     (@one $mode:tt agent) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to one agent (`ag::{workspace}::{implementation}::{specifier}`).
-            fn send_message_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("ag", &[("workspace", workspace), ("implementation", implementation), ("specifier", specifier)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
     };
     (@one $mode:tt task) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to a unique task (`tu::{workspace}::{implementation}::{specifier}`).
-            fn send_message_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("tu", &[("workspace", workspace), ("implementation", implementation), ("unique_specifier", unique_specifier)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to one pooled task instance (`ta::{workspace}::{implementation}::{id}`).
-            fn send_message_to_pooled_task(workspace: &str, implementation: &str, id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::pooled_task(workspace, implementation, id)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_pooled_task(workspace: &str, implementation: &str, id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("ta", &[("workspace", workspace), ("implementation", implementation), ("id", id)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to every pooled task instance of an implementation (`tb::{workspace}::{implementation}`).
-            fn send_broadcast_to_tasks(workspace: &str, implementation: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::task_broadcast(workspace, implementation)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_broadcast_to_tasks(workspace: &str, implementation: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("tb", &[("workspace", workspace), ("implementation", implementation)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
     };
     (@one $mode:tt user_session) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to one user window (`us::{user_id}::{window_id}`).
-            fn send_message_to_user_session(user_id: &str, window_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::user_session(user_id, window_id)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_user_session(user_id: &str, window_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("us", &[("user_id", user_id), ("window_id", window_id)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
     };
     (@one $mode:tt user_workspace) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to every window of a user that is on a workspace (`uw::{user_id}::{workspace}`).
-            fn send_message_to_user_workspace(user_id: &str, workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::user_workspace(user_id, workspace)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_user_workspace(user_id: &str, workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("uw", &[("user_id", user_id), ("workspace", workspace)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
     };
     (@one $mode:tt user_broadcast) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to every window of a user, whatever its workspace (`uu::{user_id}`).
-            fn send_message_to_user_broadcast(user_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::user_broadcast(user_id)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_user_broadcast(user_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("uu", &[("user_id", user_id)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
     };
     (@one $mode:tt service) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to one service instance (`sv::{implementation}::{specifier}`).
-            fn send_message_to_service(implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::service(implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_service(implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("sv", &[("implementation", implementation), ("specifier", specifier)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to any one connected instance of a service (`sv::{implementation}`).
-            fn send_message_to_any_service(implementation: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::any_service(implementation)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_any_service(implementation: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("sv", &[("implementation", implementation)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to one bridge (`br::{implementation}::{specifier}`).
-            fn send_message_to_bridge(implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::bridge(implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_bridge(implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("br", &[("implementation", implementation), ("specifier", specifier)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
     };
     (@one $mode:tt broadcasts) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to every agent of a workspace (`ga::{workspace}`).
-            fn send_broadcast_to_agents(workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::agent_broadcast(workspace)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_broadcast_to_agents(workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("ga", &[("workspace", workspace)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to every user window on a workspace (`gu::{workspace}`).
-            fn send_broadcast_to_users(workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::workspace_users(workspace)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_broadcast_to_users(workspace: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("gu", &[("workspace", workspace)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
     };
     (@one $mode:tt events) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends an EVENT to the workflow engine (`event::*`, in this client's workspace).
-            fn send_event(payload: impl Into<bytes::Bytes>) {  Ok($crate::OutgoingMessage::new($crate::identity::Topic::events(), payload).message_type($crate::MessageType::Event)) }
+            fn send_event(payload: impl Into<bytes::Bytes>) {  Ok($crate::OutgoingMessage::raw("event::*".to_string(), payload).message_type($crate::MessageType::Event)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends a METRIC to the metrics bridge (`metric::*`); build it with [`MetricBuilder`]($crate::MetricBuilder).
-            fn send_metric(metric: $crate::proto::Metric) { use prost::Message as _; let payload = bytes::Bytes::from(metric.encode_to_vec()); Ok($crate::OutgoingMessage::new($crate::identity::Topic::metrics(), payload).message_type($crate::MessageType::Metric)) }
+            fn send_metric(metric: $crate::proto::Metric) { use prost::Message as _; let payload = bytes::Bytes::from(metric.encode_to_vec()); Ok($crate::OutgoingMessage::raw("metric::*".to_string(), payload).message_type($crate::MessageType::Metric)) }
         );
     };
     (@one $mode:tt raw) => {
@@ -97,25 +97,25 @@ macro_rules! senders {
     (@one $mode:tt status) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends a status (CONTROL) message to an agent.
-            fn send_status_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)) }
+            fn send_status_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::wire_topic("ag", &[("workspace", workspace), ("implementation", implementation), ("specifier", specifier)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type($crate::MessageType::Control)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends a status (CONTROL) message to a unique task.
-            fn send_status_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)) }
+            fn send_status_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::wire_topic("tu", &[("workspace", workspace), ("implementation", implementation), ("unique_specifier", unique_specifier)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type($crate::MessageType::Control)) }
         );
     };
     (@one $mode:tt commands) => {
         $crate::clients::senders::sender_fn!($mode,
         /// Sends a command (CONTROL) message to an agent.
-            fn send_command_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::Topic::agent(workspace, implementation, specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)) }
+            fn send_command_to_agent(workspace: &str, implementation: &str, specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::wire_topic("ag", &[("workspace", workspace), ("implementation", implementation), ("specifier", specifier)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type($crate::MessageType::Control)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends a command (CONTROL) message to a unique task.
-            fn send_command_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::Topic::unique_task(workspace, implementation, unique_specifier)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type($crate::MessageType::Control)) }
+            fn send_command_to_task(workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<bytes::Bytes>) { let topic = $crate::identity::wire_topic("tu", &[("workspace", workspace), ("implementation", implementation), ("unique_specifier", unique_specifier)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type($crate::MessageType::Control)) }
         );
         $crate::clients::senders::sender_fn!($mode,
         /// Sends to one user window (the workflow engine's name for it).
-            fn send_message_to_user(user_id: &str, window_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::Topic::user_session(user_id, window_id)?; Ok($crate::OutgoingMessage::new(topic, payload).message_type(message_type)) }
+            fn send_message_to_user(user_id: &str, window_id: &str, payload: impl Into<bytes::Bytes>, message_type: $crate::MessageType) { let topic = $crate::identity::wire_topic("us", &[("user_id", user_id), ("window_id", window_id)])?; Ok($crate::OutgoingMessage::raw(topic, payload).message_type(message_type)) }
         );
     };
 }

@@ -6,8 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::oneshot;
-use tokio_util::sync::PollSender;
 use tower_service::Service;
 
 use super::outbound::Frame;
@@ -15,32 +15,27 @@ use super::pending::PendingGuard;
 use super::{ConnectionState, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::{OpRequest, OpResponse};
-
 use crate::proto::UpstreamMessage;
 use crate::proto::downstream_message::Payload as Down;
 
 /// Multiplexes operations over the client's single stream.
 ///
-/// `poll_ready` reserves a slot in the bounded outbound queue (that is the
-/// backpressure), `call` registers the waiter *before* queueing the frame so
-/// a fast reply cannot be missed, and the returned future resolves with the
-/// reply whose request id matches. Dropping the future removes the waiter.
+/// `call` registers the waiter *before* queueing the frame (so a fast reply
+/// cannot be missed), queues the frame, and returns a future that resolves
+/// with the reply whose request id matches (or at once, for a
+/// fire-and-forget frame). Backpressure: when the bounded outbound queue is
+/// full, the returned future first waits for room. `poll_ready` is always
+/// ready, so cloning this service is cheap and no capacity is ever reserved
+/// and leaked. Dropping the future removes the waiter, and a frame whose
+/// caller gave up is never written.
+#[derive(Clone)]
 pub struct Multiplexer {
     shared: Arc<Shared>,
-    sender: PollSender<Frame>,
 }
 
 impl Multiplexer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        let sender = PollSender::new(shared.out_tx.clone());
-        Multiplexer { shared, sender }
-    }
-}
-
-impl Clone for Multiplexer {
-    fn clone(&self) -> Self {
-        // A fresh sender: a clone never inherits a reservation.
-        Multiplexer::new(self.shared.clone())
+        Multiplexer { shared }
     }
 }
 
@@ -55,15 +50,12 @@ impl Service<OpRequest> for Multiplexer {
     type Error = Error;
     type Future = MuxFuture;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.sender
-            .poll_reserve(cx)
-            .map_err(|_| Error::new(ErrorKind::Closed, "the client's outbound queue is closed"))
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: OpRequest) -> MuxFuture {
         if let Some(err) = unusable(&self.shared) {
-            self.sender.abort_send();
             return MuxFuture::failed(err);
         }
         let expects_reply = req.expects_reply();
@@ -72,34 +64,36 @@ impl Service<OpRequest> for Multiplexer {
             payload: Some(payload),
             active_extensions: Vec::new(),
         };
-        if !expects_reply {
-            return match self.sender.send_item(Frame { msg, flag: None }) {
-                Ok(()) => MuxFuture::done(),
-                Err(_) => MuxFuture::failed(Error::new(
-                    ErrorKind::Closed,
-                    "the client's outbound queue is closed",
-                )),
+        let waiter = if expects_reply {
+            let Some(id) = request_id.filter(|id| !id.is_empty()) else {
+                return MuxFuture::failed(Error::new(
+                    ErrorKind::Protocol,
+                    "an operation expecting a reply reached the multiplexer without a request id",
+                ));
             };
-        }
-        let Some(id) = request_id.filter(|id| !id.is_empty()) else {
-            self.sender.abort_send();
-            return MuxFuture::failed(Error::new(
-                ErrorKind::Protocol,
-                "an operation expecting a reply reached the multiplexer without a request id",
-            ));
+            let (rx, guard, flag) = self.shared.pending.register(id);
+            Some((rx, guard, flag))
+        } else {
+            None
         };
-        let (rx, guard, flag) = self.shared.pending.register(id);
-        match self.sender.send_item(Frame {
-            msg,
-            flag: Some(flag),
-        }) {
-            Ok(()) => MuxFuture::waiting(rx, guard),
-            Err(_) => MuxFuture::failed(Error::new(
-                ErrorKind::Closed,
-                "the client's outbound queue is closed",
-            )),
+        let flag = waiter.as_ref().map(|(_, _, f)| f.clone());
+        let then = waiter.map(|(rx, guard, _)| (rx, guard));
+        match self.shared.out_tx.try_send(Frame { msg, flag }) {
+            Ok(()) => MuxFuture::queued(then),
+            Err(TrySendError::Full(frame)) => {
+                let tx = self.shared.out_tx.clone();
+                let send = Box::pin(async move { tx.send(frame).await.map_err(|_| ()) });
+                MuxFuture {
+                    state: MuxState::Sending { send, then },
+                }
+            }
+            Err(TrySendError::Closed(_)) => MuxFuture::failed(closed()),
         }
     }
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "the client's outbound queue is closed")
 }
 
 fn unusable(shared: &Shared) -> Option<Error> {
@@ -118,6 +112,9 @@ fn unusable(shared: &Shared) -> Option<Error> {
     }
 }
 
+type Waiter = (oneshot::Receiver<Result<Down>>, PendingGuard);
+type SendFuture = Pin<Box<dyn Future<Output = std::result::Result<(), ()>> + Send>>;
+
 pin_project_lite::pin_project! {
     /// Resolves with the correlated reply of one operation.
     pub struct MuxFuture {
@@ -127,11 +124,13 @@ pin_project_lite::pin_project! {
 
 enum MuxState {
     Failed(Option<Error>),
-    Queued,
-    Waiting {
-        rx: oneshot::Receiver<Result<Down>>,
-        guard: PendingGuard,
+    /// Waiting for room in a full outbound queue.
+    Sending {
+        send: SendFuture,
+        then: Option<Waiter>,
     },
+    /// Queued; waiting for the reply, if one is expected.
+    Queued(Option<Waiter>),
 }
 
 impl MuxFuture {
@@ -140,14 +139,10 @@ impl MuxFuture {
             state: MuxState::Failed(Some(e)),
         }
     }
-    fn done() -> Self {
+
+    fn queued(then: Option<Waiter>) -> Self {
         MuxFuture {
-            state: MuxState::Queued,
-        }
-    }
-    fn waiting(rx: oneshot::Receiver<Result<Down>>, guard: PendingGuard) -> Self {
-        MuxFuture {
-            state: MuxState::Waiting { rx, guard },
+            state: MuxState::Queued(then),
         }
     }
 }
@@ -157,25 +152,36 @@ impl Future for MuxFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        match this.state {
-            MuxState::Failed(e) => Poll::Ready(Err(e.take().unwrap_or_else(|| {
-                Error::new(ErrorKind::Protocol, "future polled after completion")
-            }))),
-            MuxState::Queued => Poll::Ready(Ok(None)),
-            MuxState::Waiting { rx, guard } => match Pin::new(rx).poll(cx) {
-                Poll::Ready(Ok(reply)) => {
-                    guard.disarm();
-                    Poll::Ready(reply.map(Some))
+        loop {
+            match this.state {
+                MuxState::Failed(e) => {
+                    return Poll::Ready(Err(e.take().unwrap_or_else(|| {
+                        Error::new(ErrorKind::Protocol, "future polled after completion")
+                    })));
                 }
-                Poll::Ready(Err(_)) => {
-                    guard.disarm();
-                    Poll::Ready(Err(Error::connection_lost(
-                        true,
-                        "the reply channel closed",
-                    )))
+                MuxState::Sending { send, then } => match send.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(())) => *this.state = MuxState::Failed(Some(closed())),
+                    Poll::Ready(Ok(())) => *this.state = MuxState::Queued(then.take()),
+                },
+                MuxState::Queued(None) => return Poll::Ready(Ok(None)),
+                MuxState::Queued(Some((rx, guard))) => {
+                    return match Pin::new(rx).poll(cx) {
+                        Poll::Ready(Ok(reply)) => {
+                            guard.disarm();
+                            Poll::Ready(reply.map(Some))
+                        }
+                        Poll::Ready(Err(_)) => {
+                            guard.disarm();
+                            Poll::Ready(Err(Error::connection_lost(
+                                true,
+                                "the reply channel closed",
+                            )))
+                        }
+                        Poll::Pending => Poll::Pending,
+                    };
                 }
-                Poll::Pending => Poll::Pending,
-            },
+            }
         }
     }
 }

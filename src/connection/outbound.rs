@@ -77,15 +77,15 @@ pub(crate) struct OutboundStream {
 impl Stream for OutboundStream {
     type Item = UpstreamMessage;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<UpstreamMessage>> {
-        if let Some(msg) = self.first.pop_front() {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<UpstreamMessage>> {
+        let this = self.get_mut();
+        if let Some(msg) = this.first.pop_front() {
             return Poll::Ready(Some(msg));
         }
-        let q = self.queue.clone();
-        if q.epoch.load(Ordering::Acquire) != self.epoch {
+        let q = &*this.queue;
+        if q.epoch.load(Ordering::Acquire) != this.epoch {
             return Poll::Ready(None);
         }
-        q.waker.register(cx.waker());
         let closing = q.closing.load(Ordering::Acquire);
         let mut rx = q.rx.lock();
         loop {
@@ -109,13 +109,14 @@ impl Stream for OutboundStream {
                 }
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => {
-                    // Re-check after registering: a close or epoch change may
-                    // have raced with the registration.
-                    if q.epoch.load(Ordering::Acquire) != self.epoch {
+                    drop(rx);
+                    // Register for `end_epoch`/`close`, then re-check: either
+                    // we see their flag now, or their wake reaches us.
+                    q.waker.register(cx.waker());
+                    if q.epoch.load(Ordering::Acquire) != this.epoch {
                         return Poll::Ready(None);
                     }
                     if q.closing.load(Ordering::Acquire) {
-                        drop(rx);
                         cx.waker().wake_by_ref();
                     }
                     return Poll::Pending;

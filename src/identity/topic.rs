@@ -131,6 +131,31 @@ pub fn split_topic(topic: &str) -> Result<(TopicPrefix, Vec<&str>), TopicError> 
     Ok((prefix, parts.collect()))
 }
 
+/// Builds the wire form `prefix::seg::seg...` in one allocation, checking
+/// that every segment is non-empty and valid. `parts` pairs each segment
+/// with its name (for the error). This is what the send helpers use: it
+/// avoids building a [`Topic`] (one `String` per segment) on the hot path.
+pub(crate) fn wire(prefix: &str, parts: &[(&'static str, &str)]) -> Result<String, TopicError> {
+    let mut len = prefix.len();
+    for (name, seg) in parts {
+        if seg.is_empty() {
+            return Err(TopicError::Segment(SegmentError::Empty(name)));
+        }
+        super::segment::validate(seg)?;
+        len += 2 + seg.len();
+    }
+    if len > MAX_TOPIC_BYTES {
+        return Err(TopicError::Length(len));
+    }
+    let mut out = String::with_capacity(len);
+    out.push_str(prefix);
+    for (_, seg) in parts {
+        out.push_str("::");
+        out.push_str(seg);
+    }
+    Ok(out)
+}
+
 /// A typed topic. Build one with the constructors (which validate every
 /// segment) or parse a string; `Display` gives the wire form.
 ///
@@ -539,6 +564,23 @@ mod tests {
             let t: Topic = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
             assert_eq!(t.to_string(), s);
         }
+    }
+
+    #[test]
+    fn wire_matches_display() {
+        let t = wire(
+            "ag",
+            &[
+                ("workspace", "w"),
+                ("implementation", "i"),
+                ("specifier", "s"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(t, Topic::agent("w", "i", "s").unwrap().to_string());
+        assert!(wire("ag", &[("workspace", "")]).is_err());
+        assert!(wire("ag", &[("workspace", "a::b")]).is_err());
+        assert!(wire("uu", &[("user_id", &"x".repeat(255))]).is_err());
     }
 
     #[test]

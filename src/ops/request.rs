@@ -30,7 +30,9 @@ pub type OpResponse = Option<Down>;
 /// ```
 #[derive(Debug, Clone)]
 pub struct OpRequest {
-    payload: Up,
+    // Boxed: the protocol's upstream oneof is large, and the request moves
+    // through every layer of the stack.
+    payload: Box<Up>,
     name: &'static str,
     idempotent: bool,
     expects_reply: bool,
@@ -42,7 +44,7 @@ impl OpRequest {
     /// An operation whose reply is awaited (correlated by request id).
     pub fn awaited(name: &'static str, payload: Up) -> Self {
         OpRequest {
-            payload,
+            payload: Box::new(payload),
             name,
             idempotent: false,
             expects_reply: true,
@@ -54,7 +56,7 @@ impl OpRequest {
     /// A fire-and-forget frame: done once it is queued.
     pub fn fire_and_forget(name: &'static str, payload: Up) -> Self {
         OpRequest {
-            payload,
+            payload: Box::new(payload),
             name,
             idempotent: false,
             expects_reply: false,
@@ -112,7 +114,7 @@ impl OpRequest {
 
     /// The `authorization` field of the frame, when its type has one.
     pub fn authorization_mut(&mut self) -> Option<&mut Option<AuthorizationContext>> {
-        Some(match &mut self.payload {
+        Some(match &mut *self.payload {
             Up::Send(x) => &mut x.authorization,
             Up::KvOp(x) => &mut x.authorization,
             Up::CreateTask(x) => &mut x.authorization,
@@ -129,7 +131,7 @@ impl OpRequest {
     }
 
     pub(crate) fn into_parts(self) -> (Up, Option<String>) {
-        (self.payload, self.request_id)
+        (*self.payload, self.request_id)
     }
 }
 

@@ -16,12 +16,13 @@ pin_project! {
     ///
     /// Owns a clone of the inner service and of the policy and drives the
     /// attempts: wait for the response, ask the policy, sleep, wait for the
-    /// service to be ready, send the next attempt.
+    /// service to be ready, send the next attempt. A request the policy will
+    /// never retry owns no service clone: it is a plain pass-through.
     pub struct ResponseFuture<S, P, Req>
     where
         S: Service<Req>,
     {
-        service: S,
+        service: Option<S>,
         policy: P,
         // Copy of the in-flight request, kept for the next attempt.
         backup: Option<Req>,
@@ -42,7 +43,12 @@ where
 {
     /// `service` was made ready and has already been called with the first
     /// attempt, whose future is `response`.
-    pub(crate) fn new(service: S, policy: P, backup: Option<Req>, response: S::Future) -> Self {
+    pub(crate) fn new(
+        service: Option<S>,
+        policy: P,
+        backup: Option<Req>,
+        response: S::Future,
+    ) -> Self {
         ResponseFuture {
             service,
             policy,
@@ -90,12 +96,12 @@ where
                 this.sleep.set(None);
             }
 
-            if this.pending.is_none() {
+            let (Some(service), true) = (this.service.as_mut(), this.pending.is_some()) else {
                 panic!("retry ResponseFuture polled after completion");
-            }
-            ready!(this.service.poll_ready(cx))?;
+            };
+            ready!(service.poll_ready(cx))?;
             if let Some(request) = this.pending.take() {
-                let response = this.service.call(request);
+                let response = service.call(request);
                 this.response.set(Some(response));
             }
         }

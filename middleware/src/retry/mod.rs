@@ -96,15 +96,19 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
+        let policy = self.policy.clone();
+        let backup = policy.clone_request(&req);
+        if backup.is_none() {
+            // Never retried: no service clone needed (the fast path).
+            let response = self.inner.call(req);
+            return ResponseFuture::new(None, policy, None, response);
+        }
         // `self.inner` is the service that was driven to readiness; keep it
         // and leave a not-yet-ready clone behind.
         let clone = self.inner.clone();
         let mut service = std::mem::replace(&mut self.inner, clone);
-
-        let policy = self.policy.clone();
-        let backup = policy.clone_request(&req);
         let response = service.call(req);
-        ResponseFuture::new(service, policy, backup, response)
+        ResponseFuture::new(Some(service), policy, backup, response)
     }
 }
 
@@ -164,7 +168,12 @@ mod tests {
         let (mut fut, mut handle) = send(policy(3), TestReq::new("put").unsafe_to_repeat());
         next(&mut handle).1.send_error(TestError::Transient);
         assert_eq!(assert_ready!(fut.poll()), Err(TestError::Transient));
-        assert_pending!(handle.poll_request());
+        // No second attempt (the pass-through future holds no service, so
+        // the mock may also report that every service is gone).
+        assert!(
+            !matches!(handle.poll_request(), std::task::Poll::Ready(Some(_))),
+            "an unsafe request was retried"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -51,8 +51,11 @@ pub trait RetryPolicy<Req, Res, E>: Clone {
 /// [`retry_after`](RetryableError::retry_after). Successful responses are
 /// never retried.
 ///
-/// Every request is [deposited](RetryBudget::deposit) into the budget once,
-/// and every retry [withdraws](RetryBudget::withdraw) from it.
+/// Every request that is safe to repeat is [deposited](RetryBudget::deposit)
+/// into the budget once, and every retry [withdraws](RetryBudget::withdraw)
+/// from it: retries are budgeted against the traffic that could be retried,
+/// and requests that never can be (the hot path of fire-and-forget sends)
+/// never touch the budget's lock.
 ///
 /// ```
 /// use std::time::Duration;
@@ -131,8 +134,6 @@ where
         if req.is_safe_to_repeat() && self.max_attempts > 1 {
             Some(req.clone())
         } else {
-            // Such a request never reaches `retry`, so count it here.
-            self.deposit();
             None
         }
     }
@@ -191,10 +192,20 @@ mod tests {
         let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.5);
         let mut p = policy(5).with_budget(budget.clone());
         let ok: R = Ok("x");
-        // Two successful requests fund one retry.
-        p.retry(&TestReq::new("get"), &ok, 1);
+        // Two retryable requests fund one retry; requests that can never be
+        // retried do not count.
         let unsafe_req = TestReq::new("put").unsafe_to_repeat();
-        assert!(RetryPolicy::<TestReq, &str, TestError>::clone_request(&p, &unsafe_req).is_none());
+        for _ in 0..10 {
+            assert!(
+                RetryPolicy::<TestReq, &str, TestError>::clone_request(&p, &unsafe_req).is_none()
+            );
+        }
+        let transient: R = Err(TestError::Transient);
+        assert!(
+            p.retry(&TestReq::new("get"), &transient, 1).is_none(),
+            "nothing deposited yet"
+        );
+        p.retry(&TestReq::new("get"), &ok, 1);
         // Later attempts of the same request do not deposit again.
         let transient: R = Err(TestError::Transient);
         assert!(p.retry(&TestReq::new("get"), &transient, 2).is_some());

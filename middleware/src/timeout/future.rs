@@ -6,7 +6,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use super::error::Elapsed;
 
@@ -14,11 +14,15 @@ pin_project! {
     /// Response future for [`Timeout`](super::Timeout).
     ///
     /// Resolves to the inner response, or to [`Elapsed`] converted into the
-    /// inner error type once the deadline passes.
+    /// inner error type once the deadline passes. The deadline is fixed when
+    /// the request is called; the timer itself is only armed if the response
+    /// is not ready on the first poll, so calls that complete at once cost
+    /// no timer registration.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         response: F,
+        deadline: Option<Instant>,
         #[pin]
         sleep: Option<Sleep>,
     }
@@ -28,7 +32,8 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn new(response: F, timeout: Option<Duration>) -> Self {
         ResponseFuture {
             response,
-            sleep: timeout.map(tokio::time::sleep),
+            deadline: timeout.map(|t| Instant::now() + t),
+            sleep: None,
         }
     }
 }
@@ -41,12 +46,17 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
 
         if let Poll::Ready(result) = this.response.poll(cx) {
             return Poll::Ready(result);
         }
 
+        if this.sleep.is_none()
+            && let Some(deadline) = this.deadline.take()
+        {
+            this.sleep.set(Some(tokio::time::sleep_until(deadline)));
+        }
         match this.sleep.as_pin_mut() {
             Some(sleep) => {
                 ready!(sleep.poll(cx));
