@@ -5,7 +5,7 @@ use std::future::Future;
 
 use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
-use super::core::{rejected, unexpected};
+use super::core::unexpected;
 use crate::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::OpRequest;
@@ -16,7 +16,7 @@ use crate::proto::{
 };
 use crate::tasks::{
     CreatedTask, Hibernation, ProgressReport, SubscribeOptions, TaskHandle, TaskPage, TaskQuery,
-    TaskSpec, TaskSubscription, WaitFor, WaitSpec,
+    TaskSpec, TaskSubscription, WaitFor, WaitSpec, refused,
 };
 
 /// Every task of a listing, page after page (see
@@ -257,7 +257,7 @@ impl Client {
         .idempotent(true);
         match self.reply(req).await? {
             Down::TaskQuery(r) if r.success => Ok(r),
-            Down::TaskQuery(r) => Err(rejected("task_query", &r.error)),
+            Down::TaskQuery(r) => Err(refused("task_query", &r.error)),
             other => Err(unexpected("task_query", &other)),
         }
     }
@@ -293,7 +293,7 @@ impl Client {
                 } else {
                     &r.error
                 };
-                Err(rejected("task_op", why))
+                Err(refused("task_op", why))
             }
             other => Err(unexpected("task_op", &other)),
         }

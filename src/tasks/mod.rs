@@ -65,3 +65,16 @@ pub fn is_terminal(status: TaskStatus) -> bool {
         TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::Rejected
     )
 }
+
+/// A refused task query or operation: `NotFound` when the task itself is
+/// missing or hidden (the gateway's `"task not found"`), otherwise
+/// `Rejected` (a state violation, a missing dependency or checkpoint...)
+/// with the gateway's message.
+pub(crate) fn refused(op: &str, error: &str) -> crate::Error {
+    let kind = if error.trim().eq_ignore_ascii_case("task not found") {
+        crate::ErrorKind::NotFound
+    } else {
+        crate::ErrorKind::Rejected
+    };
+    crate::Error::new(kind, format!("{op} rejected by the gateway: {error}"))
+}

@@ -293,7 +293,9 @@ pub struct CreatedTask {
     /// The creation status: `"assigned"`, `"pending_pool"`,
     /// `"orchestration_triggered"`, or empty for an idempotent repeat.
     pub status: String,
-    /// Who the task went to (empty for pool and orchestrated tasks).
+    /// Who the task went to (empty for orchestrated tasks, and for pool
+    /// tasks no consumer took at once; upstream gateways leave it empty for
+    /// every pool task).
     pub assigned_to: String,
     /// A per-task token for [`TaskSpec::target_identity`] (empty otherwise).
     pub task_token: String,
@@ -400,7 +402,7 @@ mod tests {
         assert_eq!(req.metadata.len(), 2);
         assert_eq!(&req.payload[..], b"data");
         assert_eq!(req.priority(), TaskPriority::High);
-        assert_eq!(req.retry_policy.unwrap().max_attempts, 4);
+        assert_eq!(req.retry_policy.as_ref().unwrap().max_attempts, 4);
         assert_eq!(req.task_class(), TaskClass::Batch);
         assert_eq!(req.parent_task_id, "parent");
         assert_eq!(req.target_offline_policy(), TargetOfflinePolicy::Queue);
@@ -409,7 +411,7 @@ mod tests {
         assert_eq!(req.root_task_id, "root");
         assert_eq!(req.context_id, "ctx");
         assert_eq!(req.target_identity, "ag::ws::w::1");
-        assert!(req.completion_event.unwrap().enabled);
+        assert!(req.completion_event.as_ref().unwrap().enabled);
         assert!(req.authorization.is_some());
         assert_eq!(req.required_downstream_authority_hops, 2);
         assert_eq!(req.originating_schedule_id, "sched");

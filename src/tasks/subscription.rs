@@ -235,10 +235,9 @@ impl TaskSubscription {
         let resp = self.client.reply(unsubscribe_request(&id, true)).await?;
         match resp {
             Down::TaskSubscriptionResponse(r) if r.success => Ok(()),
-            Down::TaskSubscriptionResponse(r) => Err(crate::clients::core::rejected(
-                "task_subscription_op",
-                &r.error,
-            )),
+            Down::TaskSubscriptionResponse(r) => {
+                Err(super::refused("task_subscription_op", &r.error))
+            }
             other => Err(crate::clients::core::unexpected(
                 "task_subscription_op",
                 &other,
@@ -323,10 +322,7 @@ async fn subscribe(
             ErrorKind::Protocol,
             "task_subscription_op: the gateway returned no subscription id",
         )),
-        Down::TaskSubscriptionResponse(r) => Err(crate::clients::core::rejected(
-            "task_subscription_op",
-            &r.error,
-        )),
+        Down::TaskSubscriptionResponse(r) => Err(super::refused("task_subscription_op", &r.error)),
         other => Err(crate::clients::core::unexpected(
             "task_subscription_op",
             &other,
