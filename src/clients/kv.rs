@@ -336,6 +336,7 @@ macro_rules! kv_methods {
             $crate::clients::kv::kv_fn!($mode,
                 /// The value of `key`, or `None` when it is missing. The protocol
                 /// cannot tell a missing key from an empty value: both are `None`.
+                /// Errors are typed; see [`ops::kv`](crate::ops::kv#errors).
                 fn kv_get(key: &str, scope: &$crate::KvScope) -> Option<bytes::Bytes> = get);
             $crate::clients::kv::kv_fn!($mode,
                 /// Writes `key` (upsert), expiring after `ttl` if given (whole

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::error::{Error, ErrorKind};
+
 /// The first polling delay.
 const FIRST: Duration = Duration::from_millis(20);
 
@@ -35,6 +37,20 @@ impl PollBackoff {
     pub(crate) async fn wait(&mut self) {
         tokio::time::sleep(self.next_delay()).await;
     }
+}
+
+/// Whether a waiting primitive should keep polling after `e`: the request
+/// timed out, the stream dropped, or the gateway was unreachable (the
+/// client reconnects). Anything else (closed client, bad key, refusal) ends
+/// the wait.
+pub(crate) fn is_transient(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Timeout
+            | ErrorKind::ConnectionLost { .. }
+            | ErrorKind::Unreachable
+            | ErrorKind::QueueFull
+    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::PollBackoff;
+use super::backoff::{PollBackoff, is_transient};
 use super::lease::{Lease, owner_token};
 use super::{KvStore, LeaseOptions, derived};
 use crate::error::{Error, ErrorKind, Result};
@@ -71,12 +71,18 @@ impl<K: KvStore> Mutex<K> {
     }
 
     /// Waits for the lock, polling with jittered backoff up to the renew
-    /// interval. Cancel it by dropping the future (or with a timeout).
+    /// interval; rides out timeouts and reconnects, fails on other errors.
+    /// Cancel it by dropping the future (or with a timeout).
     pub async fn lock(&self) -> Result<MutexGuard> {
         let mut backoff = PollBackoff::new(self.options.renew_interval());
         loop {
-            if let Some(guard) = self.try_lock().await? {
-                return Ok(guard);
+            match self.try_lock().await {
+                Ok(Some(guard)) => return Ok(guard),
+                Ok(None) => {}
+                Err(e) if is_transient(&e) => {
+                    tracing::debug!(key = %self.key, error = %e, "lock attempt failed");
+                }
+                Err(e) => return Err(e),
             }
             backoff.wait().await;
         }
@@ -225,6 +231,18 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(second.fencing_token(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lock_rides_out_an_outage() {
+        let kv = MemoryKv::new();
+        kv.set_unavailable(true);
+        let mutex = Mutex::new(kv.clone(), "m");
+        let waiter = tokio::spawn(async move { mutex.lock().await.map(|g| g.fencing_token()) });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!waiter.is_finished());
+        kv.set_unavailable(false);
+        assert_eq!(waiter.await.unwrap().unwrap(), 1);
     }
 
     #[tokio::test]

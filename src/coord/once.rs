@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::backoff::PollBackoff;
+use super::backoff::{PollBackoff, is_transient};
 use super::lease::{Lease, owner_token};
 use super::{KvStore, LeaseOptions};
 use crate::error::{Error, Result};
@@ -97,25 +97,22 @@ impl<K: KvStore> Once<K> {
         E: From<Error>,
     {
         validate_key(&self.key)?;
-        let scope = &self.options.scope;
         let mut backoff = PollBackoff::new(self.options.renew_interval());
         let lease = loop {
-            match self.kv.get(&self.key, scope).await? {
-                Some(v) if v == DONE => return Ok(None),
-                Some(_) => backoff.wait().await,
-                None => {
-                    let running = Bytes::from(format!("{RUNNING}{}", owner_token()));
-                    if let Some(lease) =
-                        Lease::try_acquire(&self.kv, &self.key, running, &self.options).await?
-                    {
-                        break lease;
-                    }
+            match self.try_claim().await {
+                Ok(Claim::Done) => return Ok(None),
+                Ok(Claim::Won(lease)) => break lease,
+                Ok(Claim::Running) => {}
+                Err(e) if is_transient(&e) => {
+                    tracing::debug!(key = %self.key, error = %e, "once: claim attempt failed");
                 }
+                Err(e) => return Err(e.into()),
             }
+            backoff.wait().await;
         };
         match action().await {
             Ok(output) => {
-                self.mark_done(lease).await?;
+                self.mark_done(lease).await;
                 Ok(Some(output))
             }
             Err(e) => {
@@ -126,30 +123,82 @@ impl<K: KvStore> Once<K> {
         }
     }
 
-    /// Turns this runner's running marker into the done marker.
-    async fn mark_done(&self, lease: Lease) -> Result<()> {
-        let running = lease.value().clone();
+    /// One look at the marker, claiming it if there is none.
+    async fn try_claim(&self) -> Result<Claim> {
         let scope = &self.options.scope;
-        let _ = lease.disarm().await;
-        let done = Bytes::from_static(DONE);
-        if self
-            .kv
-            .compare_and_set(&self.key, running, done.clone(), scope, self.done_ttl)
-            .await?
-        {
-            return Ok(());
+        match self.kv.get(&self.key, scope).await? {
+            Some(v) if v == DONE => Ok(Claim::Done),
+            Some(_) => Ok(Claim::Running),
+            None => {
+                let running = Bytes::from(format!("{RUNNING}{}", owner_token()));
+                Ok(
+                    match Lease::try_acquire(&self.kv, &self.key, running, &self.options).await? {
+                        Some(lease) => Claim::Won(lease),
+                        None => Claim::Running,
+                    },
+                )
+            }
         }
-        // The running marker expired under us: the action did run, so mark
-        // it done unless another runner has started.
-        if !self
-            .kv
-            .set_nx(&self.key, done, scope, self.done_ttl)
-            .await?
-        {
-            tracing::warn!(key = %self.key, "once: the lease was lost while the action ran; another caller may run it too");
-        }
-        Ok(())
     }
+
+    /// Turns this runner's running marker into the done marker, while the
+    /// lease is still kept (so it cannot expire meanwhile). The action has
+    /// run whatever happens here; a failure only means a later caller may
+    /// run it again, so it is logged rather than returned.
+    async fn mark_done(&self, lease: Lease) {
+        let scope = &self.options.scope;
+        let running = lease.value().clone();
+        let done = Bytes::from_static(DONE);
+        let mut backoff = PollBackoff::new(self.options.renew_interval());
+        let marked = loop {
+            let cas = self
+                .kv
+                .compare_and_set(
+                    &self.key,
+                    running.clone(),
+                    done.clone(),
+                    scope,
+                    self.done_ttl,
+                )
+                .await;
+            match cas {
+                Err(e) if is_transient(&e) && !lease.lost_token().is_cancelled() => {
+                    backoff.wait().await;
+                }
+                other => break other,
+            }
+        };
+        // The keeper may have seen the marker change to done: not a loss.
+        let _ = lease.disarm().await;
+        let marked = match marked {
+            // The running marker expired under us: the action did run, so
+            // mark it done unless another runner has started.
+            Ok(false) => self.kv.set_nx(&self.key, done, scope, self.done_ttl).await,
+            other => other,
+        };
+        match marked {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                key = %self.key,
+                "once: the lease was lost while the action ran; another caller may run it too"
+            ),
+            Err(e) => tracing::warn!(
+                key = %self.key,
+                error = %e,
+                "once: the action ran but could not be marked done; a later caller may run it again"
+            ),
+        }
+    }
+}
+
+/// What a look at the marker found.
+enum Claim {
+    /// The action has run.
+    Done,
+    /// Someone runs it now.
+    Running,
+    /// This caller claimed it.
+    Won(Lease),
 }
 
 #[cfg(test)]

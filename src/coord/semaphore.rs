@@ -6,7 +6,7 @@ use std::future::Future;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::PollBackoff;
+use super::backoff::{PollBackoff, is_transient};
 use super::lease::{Lease, owner_token};
 use super::{KvStore, LeaseOptions, derived};
 use crate::error::{Error, Result};
@@ -88,12 +88,17 @@ impl<K: KvStore> Semaphore<K> {
     }
 
     /// Waits for a permit, polling with jittered backoff up to the renew
-    /// interval.
+    /// interval; rides out timeouts and reconnects, fails on other errors.
     pub async fn acquire(&self) -> Result<SemaphorePermit> {
         let mut backoff = PollBackoff::new(self.options.renew_interval());
         loop {
-            if let Some(permit) = self.try_acquire().await? {
-                return Ok(permit);
+            match self.try_acquire().await {
+                Ok(Some(permit)) => return Ok(permit),
+                Ok(None) => {}
+                Err(e) if is_transient(&e) => {
+                    tracing::debug!(key = %self.key, error = %e, "permit attempt failed");
+                }
+                Err(e) => return Err(e),
             }
             backoff.wait().await;
         }
