@@ -2,8 +2,8 @@
 //! KV, checkpoints and the session registry (identity lock, resume
 //! lineage, broadcast lanes).
 //!
-//! Locks are never held across an await. Lock order: registry, then a
-//! mailbox; never the other way round.
+//! Locks are never held across an await. Lock order: the task lock
+//! (`tasks`), then the registry, then a mailbox; never the other way round.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,9 +18,11 @@ use crate::checkpoint::Checkpoints;
 use crate::config::GatewayConfig;
 use crate::kv::Kv;
 use crate::mailbox::{Mailbox, MailboxStore};
+use crate::registry::Registry as AgentRegistry;
 use crate::session::handle::SessionHandle;
 use crate::stats::Stats;
 use crate::store::{Store, StoreError};
+use crate::tasks::Tasks;
 
 /// Resume bookkeeping of one identity, kept after it disconnects.
 #[derive(Debug, Clone)]
@@ -126,6 +128,10 @@ pub(crate) struct Hub {
     pub kv: Kv,
     /// Checkpoints (§4).
     pub checkpoints: Checkpoints,
+    /// Tasks and orchestration (§5).
+    pub tasks: Tasks,
+    /// The agent registry (§6.4).
+    pub agents: AgentRegistry,
     /// Durable state (memory-only without a data directory).
     pub store: Store,
     registry: RwLock<Registry>,
@@ -145,6 +151,8 @@ impl Hub {
             mailboxes: MailboxStore::restore(limits.into(), &store)?,
             kv: Kv::load(store.clone(), limits.max_kv_value_bytes)?,
             checkpoints: Checkpoints::load(store.clone(), limits.max_checkpoint_bytes)?,
+            tasks: Tasks::load(store.clone())?,
+            agents: AgentRegistry::load(store.clone())?,
             store,
             config,
             stats: Arc::new(Stats::default()),
@@ -331,6 +339,11 @@ impl Hub {
     /// Every live session.
     pub fn sessions(&self) -> Vec<Arc<SessionHandle>> {
         self.registry.read().by_id.values().cloned().collect()
+    }
+
+    /// The live session holding `identity`.
+    pub fn session_by_identity(&self, identity: &str) -> Option<Arc<SessionHandle>> {
+        self.registry.read().by_identity.get(identity).cloned()
     }
 
     /// Whether `identity` holds a live session.

@@ -20,8 +20,10 @@
 //! `SwitchWorkspace`, session administration, connection status, graceful
 //! shutdown, frame and payload limits; the KV store (all fourteen
 //! operations over the eight scopes), checkpoints and the connect-time
-//! `ConfigSnapshot`; durable state under a data directory (an embedded
-//! redb database). Every other upstream operation is
+//! `ConfigSnapshot`; tasks in all three assignment modes with
+//! orchestration, task tokens, queries, operations, progress and task
+//! subscriptions; the agent registry; durable state under a data
+//! directory (an embedded redb database). Every other upstream operation is
 //! answered at once with `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its
 //! correlation id.
 //!
@@ -46,9 +48,12 @@
 //! * **Required extensions** are checked before the identity lock: the ack
 //!   (fresh session id, `resumed=false`) is sent, then `FAILED_PRECONDITION`;
 //!   a doomed connection never takes over a live session.
-//! * **Credentials**: a `token` credential is always `UNAUTHENTICATED
-//!   "invalid or revoked token"` (no task tokens are minted yet). Dev mode
-//!   admits everyone else. Outside dev mode an `api_key`/`x-api-key` must
+//! * **Credentials**: a `token` credential must be a task token this
+//!   gateway minted for the connecting identity (unknown, expired or
+//!   revoked: `UNAUTHENTICATED "invalid or revoked token"`; another
+//!   identity's: `PERMISSION_DENIED "token issued for X, not Y"`); it
+//!   admits the worker (as an administrator only in dev mode) and binds
+//!   the session to its task. Dev mode admits everyone else. Outside dev mode an `api_key`/`x-api-key` must
 //!   equal the admin key (a wrong one is refused even for system
 //!   principals); `authorization`/`session_token` are refused as
 //!   unsupported; impersonable principals without a credential are refused.
@@ -72,8 +77,9 @@
 //!   malformed ones are accepted and counted as unroutable (upstream
 //!   publishes them to a topic nobody can subscribe to).
 //! * **Broadcast lanes** (`ga tb gu uw uu`) are live-only: each connected
-//!   subscriber gets a copy in its own mailbox. `pg::` and `tk::` sends are
-//!   accepted and dropped (no subscribers exist yet). `tb::` is broadcast,
+//!   subscriber gets a copy in its own mailbox. `pg::` and `tk::`
+//!   `SendMessage`s are accepted and dropped (progress travels as
+//!   `ProgressReport`, task events as `TaskEvent`). `tb::` is broadcast,
 //!   as upstream.
 //! * **Fan-in**: `event::…`/`metric::…` targets all go to `event::receiver0`
 //!   / `metric::receiver0` (including `…::receiverN`: one process, one
@@ -144,7 +150,84 @@
 //!   4 MiB; upstream has none but the frame limit): larger SAVEs answer
 //!   `success=false, error="checkpoint too large: ..."`. The server
 //!   default TTL (`ttl < 0`) is none.
-//! * **Unimplemented operations** (tasks, progress, proxy, ...) answer
+//! * **Tasks** live in memory behind one lock and are journaled to the
+//!   database (records, task tokens and idempotency keys); a create or op
+//!   is answered, and its pushes leave, once its commit is on disk. Pushes
+//!   (assignments, progress, task events, `TaskHibernated`) go straight to
+//!   the live session's stream in order; a push to a session that is gone
+//!   is dropped, and the task stays in the store to be delivered again.
+//!   Timestamps in `TaskInfo` and `TaskAssignment.assigned_at` are unix
+//!   seconds.
+//! * **Create failures** answer `CreateTaskResponse{success: false}` (when
+//!   `request_id` is set) then an id-less `ErrorResponse`, also for
+//!   `ERR_INVALID_IDENTIFIER`, which upstream leaves unanswered (a
+//!   synchronous caller would time out). `context_id` is stored.
+//!   `parent_task_id` must name a non-terminal task assigned to the caller
+//!   (missing: `ERR_INVALID_ARGUMENT`; otherwise `ERR_PERMISSION_DENIED`);
+//!   without it a token-bound worker's task is the parent. `root_task_id`
+//!   defaults to the parent's root.
+//! * **Idempotency keys** are kept in the task component's own ledger
+//!   (`Table::Meta`, per workspace, 24 h), committed with the task they
+//!   name, rather than in GLOBAL KV: a repeated key answers `success`, the
+//!   original task id and status `""`.
+//! * **POOL** tasks go to a connected consumer chosen by the power of two
+//!   choices on the tasks each holds: agents of `{workspace}:{impl}` and
+//!   services of `{impl}` (any workspace) unless `no_pool_consumer`.
+//!   Without one they wait and are handed (oldest first, up to 100) to the
+//!   next Agent **or Service** consumer that connects (upstream serves
+//!   services only at creation). The response reports `"pending_pool"` and
+//!   the consumer in `assigned_to` when it was handed over at once
+//!   (upstream leaves it empty). A pool task its consumer never claimed
+//!   goes back to the pool when that identity disconnects.
+//! * **Assigned but unclaimed** tasks are pushed again when their assignee
+//!   reconnects (at-least-once delivery), except startup tasks, which
+//!   stay with their orchestrator.
+//! * **TARGETED** to a connected target needs no registry entry (dev).
+//!   Offline, `UNSPECIFIED`/`ORCHESTRATE` creates an `agent_startup` task
+//!   (profile: the registry's `launch_params["profile"]`, else the
+//!   request's override; none: `ERR_TASK_CREATE_FAILED`), handed at once
+//!   to a connected orchestrator serving the profile, else to the first
+//!   one that connects (no polling); an active startup task for the same
+//!   agent is reused (upstream fails the create). The target task waits
+//!   for the agent (`"orchestration_triggered"`). `QUEUE`, and an offline
+//!   non-agent target, wait without a start (`"pending"`); `REJECT` fails
+//!   with `ERR_TARGET_OFFLINE` and creates nothing.
+//! * **Startup assignments** carry the launch parameters plus
+//!   `auth_token`, a fresh task token (64 hex characters, 24 h, revoked
+//!   when the task ends) for `ag::{ws}::{impl}::{spec}`. Its worker's task
+//!   runs on connect, is completed on a graceful end of stream, only
+//!   stamped `disconnected_at` when the gateway ended the session, and
+//!   failed after its grace window (30 s interactive, 5 min batch, 10 min
+//!   background; a timer per drop instead of a 10 s reaper) when the
+//!   stream broke and it did not reconnect. The agent's `ConfigSnapshot`
+//!   carries `task_context` (no OBO `user`/`root_user`). Tokens are stored
+//!   in clear in the gateway's own database.
+//! * **Task operations**: COMPLETE, FAIL and CANCEL refuse terminal tasks
+//!   (upstream leaves COMPLETE and FAIL unguarded); CLAIM of a running task
+//!   succeeds only for its holder; a dependency counts as satisfied once
+//!   terminal, whatever its outcome, and a WAIT_FOR whose dependencies are
+//!   all finished resumes at once. Violations answer `success: false` with
+//!   the reason. Hibernation checks the assignee's checkpoint in the
+//!   checkpoint store. Not implemented: the retry scheduler (FAIL only
+//!   counts attempts), scheduled and timed wakes, `completion_event`
+//!   publication, authority lineage (authority filters match nothing).
+//! * **TaskQuery LIST** with an empty workspace uses the caller's, or
+//!   every workspace for callers without one; `exclude_statuses` maps
+//!   statuses as `statuses` does (QUEUED is `pending` only); the opaque
+//!   `page_token` names the last task of the previous page.
+//! * **Progress** goes straight to sessions: `pg::{ws}` reaches agents of
+//!   the workspace and users currently on it, `pg::us::{uid}` every window
+//!   of the user. It is rate limited only when [`Limits::send_rate`] is
+//!   set. Status notifications come from source `aether-gateway`. Subject
+//!   (OBO) notifications and the task chat lane are not implemented.
+//! * **Task subscriptions** can replay (`start_timestamp_unix_ms > 0`)
+//!   from an in-memory log of the last 256 events of each of the 10 000
+//!   most recently active tasks; they are not durable and end with their
+//!   session. The response and replayed events precede live events.
+//! * **Agent registry** is durable; `AgentResponse` echoes `request_id`
+//!   (upstream leaves it empty); LIST ignores its filter;
+//!   LIST_ORCHESTRATORS lists the orchestrators connected now.
+//! * **Unimplemented operations** (proxy, workspaces, ACL, ...) answer
 //!   `ERR_NOT_IMPLEMENTED` with the correlation id (request_id,
 //!   client_request_id or tunnel_id) rather than upstream's id-less reply.
 #![forbid(unsafe_code)]
@@ -160,7 +243,10 @@ mod hub;
 mod kv;
 mod mailbox;
 mod outbound;
+mod progress;
+mod push;
 mod rate;
+mod registry;
 mod reply;
 mod routing;
 mod server;
@@ -168,6 +254,7 @@ mod service;
 mod session;
 mod stats;
 mod store;
+mod tasks;
 mod unimplemented;
 
 pub use config::{GatewayConfig, Limits, RateLimit, TlsConfig};

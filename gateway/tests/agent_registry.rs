@@ -56,14 +56,22 @@ async fn registry_operations() {
         .agent_op(op(OpType::Register, "", Some(reg("beta", "x", "doc"))))
         .await;
     assert!(!conflict.success);
-    assert!(conflict.error.starts_with("ERR_PREFIX_CONFLICT:"), "{}", conflict.error);
+    assert!(
+        conflict.error.starts_with("ERR_PREFIX_CONFLICT:"),
+        "{}",
+        conflict.error
+    );
     assert!(
         u.agent_op(op(OpType::Register, "", Some(reg("beta", "second", "img"))))
             .await
             .success
     );
     let r = u
-        .agent_op(op(OpType::Update, "alpha", Some(reg("alpha", "changed", "doc"))))
+        .agent_op(op(
+            OpType::Update,
+            "alpha",
+            Some(reg("alpha", "changed", "doc")),
+        ))
         .await;
     assert_eq!(r.message, "agent updated successfully");
     let list = u.agent_op(op(OpType::List, "", None)).await;

@@ -14,9 +14,11 @@ use th::{Peer, self_assign};
 
 async fn user_on(url: &str, uid: &str, win: &str, ws: &str) -> Peer {
     let p = Peer::connect(url, &Principal::user(uid, win).unwrap()).await;
-    p.send(upstream_message::Payload::SwitchWorkspace(SwitchWorkspace {
-        new_workspace_id: ws.into(),
-    }))
+    p.send(upstream_message::Payload::SwitchWorkspace(
+        SwitchWorkspace {
+            new_workspace_id: ws.into(),
+        },
+    ))
     .await;
     p
 }
@@ -114,7 +116,10 @@ async fn only_agents_tasks_and_services_report_progress() {
     u.report(report("x")).await;
     let e = u.error().await;
     assert_eq!(e.code, "ERR_INVALID_PRINCIPAL");
-    assert_eq!(e.message, "only agents, tasks, and services can report progress");
+    assert_eq!(
+        e.message,
+        "only agents, tasks, and services can report progress"
+    );
 
     // A service has no workspace: the named task's workspace is used.
     let mut creator = Peer::connect(&url, &Principal::agent("w", "i", "a").unwrap()).await;
@@ -126,7 +131,10 @@ async fn only_agents_tasks_and_services_report_progress() {
     })
     .await;
     let got = u.progress().await;
-    assert_eq!((got.source.as_str(), got.workspace.as_str()), ("sv::s::x", "w"));
+    assert_eq!(
+        (got.source.as_str(), got.workspace.as_str()),
+        ("sv::s::x", "w")
+    );
     assert_eq!(got.task_id, task);
 }
 

@@ -7,8 +7,8 @@ mod th;
 
 use aether_client::identity::Principal;
 use aether_client::proto::{
-    CreateTaskRequest, ProgressReport, TaskStatus, TaskSubscriptionOperation, WaitReason,
-    WaitSpec, task_event::Event, task_operation::OpType, task_subscription_operation,
+    CreateTaskRequest, ProgressReport, TaskStatus, TaskSubscriptionOperation, WaitReason, WaitSpec,
+    task_event::Event, task_operation::OpType, task_subscription_operation,
 };
 use common::dev_gateway;
 use th::{Peer, self_assign};
@@ -55,7 +55,10 @@ async fn subscribers_get_status_progress_and_child_events() {
     assert!(e.emitted_at_unix_ms > 0);
     match e.event {
         Some(Event::Progress(p)) => {
-            assert_eq!((p.state.as_str(), p.message.as_str()), ("busy", "a quarter"));
+            assert_eq!(
+                (p.state.as_str(), p.message.as_str()),
+                ("busy", "a quarter")
+            );
             assert_eq!(p.progress, 0.25);
         }
         other => panic!("expected progress, got {other:?}"),
@@ -134,7 +137,10 @@ async fn recursive_subscriptions_cover_existing_descendants_and_replay() {
     assert!(sub.success);
     // Replayed: the child's claim (status_changed on the child).
     let e = w.event().await;
-    assert_eq!((e.task_id.as_str(), e.parent_task_id.as_str()), (child.as_str(), root.as_str()));
+    assert_eq!(
+        (e.task_id.as_str(), e.parent_task_id.as_str()),
+        (child.as_str(), root.as_str())
+    );
     assert_eq!(e.subscription_id, sub.subscription_id);
     assert!(matches!(e.event, Some(Event::StatusChanged(_))));
     // Live: the child's completion arrives on the child's stream and as
@@ -150,7 +156,10 @@ async fn recursive_subscriptions_cover_existing_descendants_and_replay() {
         });
     }
     kinds.sort();
-    assert_eq!(kinds, vec![("child", root.clone()), ("status", child.clone())]);
+    assert_eq!(
+        kinds,
+        vec![("child", root.clone()), ("status", child.clone())]
+    );
 
     let missing = w.subscription(subscribe("nope", false, 0)).await;
     assert!(!missing.success);

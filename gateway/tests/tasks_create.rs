@@ -57,8 +57,10 @@ async fn self_assigned_tasks_belong_to_their_creator() {
 async fn fire_and_forget_creates_get_no_response() {
     let gw = dev_gateway().await;
     let mut a = Peer::connect(&gw.url(), &agent("a")).await;
-    a.send(upstream_message::Payload::CreateTask(self_assign("w", "quiet")))
-        .await;
+    a.send(upstream_message::Payload::CreateTask(self_assign(
+        "w", "quiet",
+    )))
+    .await;
     let replies = a
         .drain(|p| matches!(p, Payload::CreateTask(_) | Payload::Error(_)).then_some(()))
         .await;

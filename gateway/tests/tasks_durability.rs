@@ -60,7 +60,10 @@ async fn tasks_survive_a_restart() {
             ..self_assign("w", "done")
         })
         .await;
-    assert_eq!((again.task_id.as_str(), again.status.as_str()), (done.as_str(), ""));
+    assert_eq!(
+        (again.task_id.as_str(), again.status.as_str()),
+        (done.as_str(), "")
+    );
     let got = a
         .agent_op(AgentOperation {
             op: agent_operation::OpType::Get as i32,

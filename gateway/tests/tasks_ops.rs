@@ -32,7 +32,10 @@ async fn the_lifecycle_ops_and_their_violations() {
     assert_eq!((r.success, r.message.as_str()), (true, "task claimed"));
     assert_eq!(status(&r), TaskStatus::Running as i32);
     assert!(r.task.as_ref().is_some_and(|t| t.started_at > 0));
-    assert!(a.op(OpType::Claim, &id).await.success, "claim is idempotent");
+    assert!(
+        a.op(OpType::Claim, &id).await.success,
+        "claim is idempotent"
+    );
 
     let r = a.op(OpType::Retry, &id).await;
     assert!(!r.success);
@@ -73,7 +76,10 @@ async fn the_lifecycle_ops_and_their_violations() {
     let t = r.task.unwrap();
     assert_eq!(t.status, TaskStatus::WaitingInput as i32);
     assert!(t.paused_at > 0);
-    assert_eq!(t.wait_spec.map(|w| w.expected_principal), Some("us::bob::w".into()));
+    assert_eq!(
+        t.wait_spec.map(|w| w.expected_principal),
+        Some("us::bob::w".into())
+    );
     assert!(!a.op_with(OpType::Pause, &id, "", Some(input)).await.success);
 
     let r = a.op(OpType::Resume, &id).await;
@@ -85,23 +91,37 @@ async fn the_lifecycle_ops_and_their_violations() {
     let r = a.op(OpType::Complete, &id).await;
     assert_eq!((r.message.as_str(), status(&r)), ("task completed", 3));
     assert!(!a.op(OpType::Complete, &id).await.success);
-    assert!(!a.op(OpType::Retry, &id).await.success, "completed is final");
+    assert!(
+        !a.op(OpType::Retry, &id).await.success,
+        "completed is final"
+    );
 
     let id2 = a.create_ok(self_assign("w", "t")).await;
     let r = a.op_with(OpType::Reject, &id2, "", None).await;
     assert_eq!(r.message, "task rejected");
     let t = r.task.unwrap();
-    assert_eq!((t.status, t.error.as_str()), (TaskStatus::Rejected as i32, "rejected"));
+    assert_eq!(
+        (t.status, t.error.as_str()),
+        (TaskStatus::Rejected as i32, "rejected")
+    );
     assert!(!a.op(OpType::Claim, &id2).await.success);
 
     let id3 = a.create_ok(self_assign("w", "t")).await;
-    let r = a.op_with(OpType::Cancel, &id3, "no longer needed", None).await;
+    let r = a
+        .op_with(OpType::Cancel, &id3, "no longer needed", None)
+        .await;
     assert_eq!((r.message.as_str(), status(&r)), ("task cancelled", 5));
-    assert!(a.op(OpType::Retry, &id3).await.success, "cancelled can be retried");
+    assert!(
+        a.op(OpType::Retry, &id3).await.success,
+        "cancelled can be retried"
+    );
 
     let r = a.op(OpType::Complete, "missing").await;
     assert_eq!(r.error, "task not found");
-    assert!(a.op(OpType::Claim, &id3).await.success, "retried, then claimed");
+    assert!(
+        a.op(OpType::Claim, &id3).await.success,
+        "retried, then claimed"
+    );
     let rid = "raw-op";
     a.send(upstream_message::Payload::TaskOp(
         aether_client::proto::TaskOperation {
@@ -137,7 +157,12 @@ async fn wait_for_wakes_on_terminal_dependencies() {
     let r = a.op_with(OpType::WaitFor, &waiter, "", None).await;
     assert!(r.error.contains("depends_on required"), "{}", r.error);
     let r = a
-        .op_with(OpType::WaitFor, &waiter, "", Some(spec(vec![other_ws.clone()])))
+        .op_with(
+            OpType::WaitFor,
+            &waiter,
+            "",
+            Some(spec(vec![other_ws.clone()])),
+        )
         .await;
     assert_eq!(r.error, format!("dependency not found: {other_ws}"));
     let r = a
@@ -187,13 +212,15 @@ async fn hibernation_needs_the_assignees_checkpoint() {
     let r = a.op_with(OpType::Pause, &id, "", Some(spec.clone())).await;
     assert!(!r.success);
     assert!(r.error.contains("checkpoint"), "{}", r.error);
-    a.send(upstream_message::Payload::CheckpointOp(CheckpointOperation {
-        op: checkpoint_operation::OpType::Save as i32,
-        key: "snap".into(),
-        data: Bytes::from_static(b"state"),
-        request_id: "ck".into(),
-        ttl: 0,
-    }))
+    a.send(upstream_message::Payload::CheckpointOp(
+        CheckpointOperation {
+            op: checkpoint_operation::OpType::Save as i32,
+            key: "snap".into(),
+            data: Bytes::from_static(b"state"),
+            request_id: "ck".into(),
+            ttl: 0,
+        },
+    ))
     .await;
     a.take(|p| match p {
         Payload::Checkpoint(c) if c.request_id == "ck" => Some(()),

@@ -61,9 +61,19 @@ async fn an_offline_target_is_started_by_an_orchestrator_and_gets_its_task() {
     assert_eq!(start.target_implementation, "worker");
     assert_eq!(start.specifier, "one");
     assert_eq!(start.assigned_to, "orc::orch::o1");
-    assert_eq!(start.launch_params.get("model").map(String::as_str), Some("small"));
-    assert_eq!(start.launch_params.get("extra").map(String::as_str), Some("1"));
-    let token = start.launch_params.get("auth_token").cloned().expect("token");
+    assert_eq!(
+        start.launch_params.get("model").map(String::as_str),
+        Some("small")
+    );
+    assert_eq!(
+        start.launch_params.get("extra").map(String::as_str),
+        Some("1")
+    );
+    let token = start
+        .launch_params
+        .get("auth_token")
+        .cloned()
+        .expect("token");
     assert_ne!(start.task_id, r.task_id);
 
     // The wrong identity and an unknown token are refused.
@@ -91,7 +101,10 @@ async fn an_offline_target_is_started_by_an_orchestrator_and_gets_its_task() {
     let ctx = config.expect("config").task_context;
     assert_eq!(ctx.get("task_id"), Some(&start.task_id));
     assert_eq!(ctx.get("profile").map(String::as_str), Some("gpu"));
-    assert_eq!(ctx.get("implementation").map(String::as_str), Some("worker"));
+    assert_eq!(
+        ctx.get("implementation").map(String::as_str),
+        Some("worker")
+    );
     assert_eq!(ctx.get("lp.model").map(String::as_str), Some("small"));
     let queued = w.assignment().await;
     assert_eq!(queued.task_id, r.task_id);

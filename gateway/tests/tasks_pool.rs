@@ -47,7 +47,12 @@ async fn pool_tasks_are_balanced_and_each_goes_to_exactly_one_consumer() {
     let all: HashSet<String> = got1.iter().chain(&got2).cloned().collect();
     assert_eq!(all, ids, "every task exactly once");
     // Power of two choices on held tasks keeps two consumers even.
-    assert!(got1.len().abs_diff(got2.len()) <= 2, "{} vs {}", got1.len(), got2.len());
+    assert!(
+        got1.len().abs_diff(got2.len()) <= 2,
+        "{} vs {}",
+        got1.len(),
+        got2.len()
+    );
 }
 
 #[tokio::test]
@@ -60,11 +65,7 @@ async fn a_pool_task_waits_for_a_consumer() {
     assert!(r.assigned_to.is_empty());
     // Neither another workspace's agent nor a non-consumer service takes it.
     let mut elsewhere = Peer::connect(&url, &agent("v", "late", "x")).await;
-    let mut opted_out = Peer::connect(
-        &url,
-        &Principal::service("late", "s", true).unwrap(),
-    )
-    .await;
+    let mut opted_out = Peer::connect(&url, &Principal::service("late", "s", true).unwrap()).await;
     assert!(elsewhere.drain(th::assignment).await.is_empty());
     assert!(opted_out.drain(th::assignment).await.is_empty());
     assert_eq!(
@@ -84,7 +85,11 @@ async fn services_consume_pool_tasks_now_and_when_they_connect_later() {
     let mut creator = Peer::connect(&url, &agent("w", "boss", "b")).await;
     let held = creator.create(pool("w", "svc")).await;
     let mut s = Peer::connect(&url, &Principal::service("svc", "s1", false).unwrap()).await;
-    assert_eq!(s.assignment().await.task_id, held.task_id, "served on connect");
+    assert_eq!(
+        s.assignment().await.task_id,
+        held.task_id,
+        "served on connect"
+    );
     let now = creator.create(pool("other-ws", "svc")).await;
     assert_eq!(now.assigned_to, "sv::svc::s1");
     assert_eq!(s.assignment().await.task_id, now.task_id);

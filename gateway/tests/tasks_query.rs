@@ -25,11 +25,7 @@ async fn list_filters_orders_and_pages() {
             a.create_ok(CreateTaskRequest {
                 context_id: format!("ctx{}", n % 2),
                 correlation_id: "corr".into(),
-                priority: if n == 4 {
-                    TaskPriority::High as i32
-                } else {
-                    0
-                },
+                priority: if n == 4 { TaskPriority::High as i32 } else { 0 },
                 ..self_assign("w", "kind-a")
             })
             .await,
@@ -79,7 +75,10 @@ async fn list_filters_orders_and_pages() {
             ..Default::default()
         })
         .await;
-    assert_eq!(l.tasks.iter().map(|t| &t.task_id).collect::<Vec<_>>(), [&by_b]);
+    assert_eq!(
+        l.tasks.iter().map(|t| &t.task_id).collect::<Vec<_>>(),
+        [&by_b]
+    );
     let l = a
         .list(TaskFilter {
             context_id: "ctx1".into(),
@@ -104,7 +103,10 @@ async fn list_filters_orders_and_pages() {
             ..Default::default()
         })
         .await;
-    assert_eq!(l.tasks.iter().map(|t| &t.task_id).collect::<Vec<_>>(), [&ids[4]]);
+    assert_eq!(
+        l.tasks.iter().map(|t| &t.task_id).collect::<Vec<_>>(),
+        [&ids[4]]
+    );
     let l = a
         .list(TaskFilter {
             root_task_id: ids[2].clone(),
@@ -132,7 +134,13 @@ async fn list_filters_orders_and_pages() {
         }
     }
     assert_eq!(seen.len(), 6);
-    assert_eq!(seen, all.tasks.iter().map(|t| t.task_id.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        all.tasks
+            .iter()
+            .map(|t| t.task_id.clone())
+            .collect::<Vec<_>>()
+    );
     let bad = a
         .list(TaskFilter {
             page_token: "not-a-token".into(),
@@ -180,7 +188,10 @@ async fn descendants_are_listed_with_include_descendants() {
             ..Default::default()
         })
         .await;
-    assert_eq!(l.tasks.iter().map(|t| &t.task_id).collect::<Vec<_>>(), [&child]);
+    assert_eq!(
+        l.tasks.iter().map(|t| &t.task_id).collect::<Vec<_>>(),
+        [&child]
+    );
     let l = a
         .list(TaskFilter {
             parent_task_id: root.clone(),
@@ -199,6 +210,10 @@ async fn descendants_are_listed_with_include_descendants() {
             ..Default::default()
         })
         .await;
-    assert_eq!(l.tasks.len(), 3, "the root and the children that inherit it");
+    assert_eq!(
+        l.tasks.len(),
+        3,
+        "the root and the children that inherit it"
+    );
     assert!(l.tasks.iter().any(|t| t.task_id == grandchild));
 }

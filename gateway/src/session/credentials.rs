@@ -27,7 +27,8 @@ fn api_key(credentials: &HashMap<String, String>) -> Option<&str> {
 
 /// Checks `credentials` for a principal of `kind`.
 ///
-/// * `token` (a task token) is always refused: this gateway mints none yet.
+/// * `token` (a task token) is checked by the task component before this;
+///   one that reaches here is refused.
 /// * Dev mode admits everything; a matching admin key is still noted.
 /// * Otherwise an API key must equal the admin key; impersonable
 ///   principals need one, the system principals need none.

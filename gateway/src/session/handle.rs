@@ -11,6 +11,7 @@ use tonic::Status;
 
 use crate::mailbox::Mailbox;
 use crate::outbound::{Kill, Outlet};
+use crate::push::Pusher;
 
 /// Message of the status that ends a session from outside.
 pub(crate) const DISCONNECTED_BY_ADMIN: &str = "session disconnected by administrator";
@@ -35,6 +36,10 @@ pub(crate) struct SessionHandle {
     pub mailbox: Option<Arc<Mailbox>>,
     outlet: Arc<Outlet>,
     pub cancel: CancellationToken,
+    /// Pushes (task assignments, progress, task events) to this session.
+    pub pusher: Pusher,
+    /// The task this worker was started for (it connected with a task token).
+    pub worker_task: Option<String>,
 }
 
 /// Fields needed to build a [`SessionHandle`].
@@ -46,6 +51,8 @@ pub(crate) struct NewSession {
     pub admin: bool,
     pub mailbox: Option<Arc<Mailbox>>,
     pub outlet: Arc<Outlet>,
+    pub pusher: Pusher,
+    pub worker_task: Option<String>,
 }
 
 impl SessionHandle {
@@ -70,6 +77,8 @@ impl SessionHandle {
             mailbox: n.mailbox,
             outlet: n.outlet,
             cancel: CancellationToken::new(),
+            pusher: n.pusher,
+            worker_task: n.worker_task,
         }
     }
 

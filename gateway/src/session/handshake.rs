@@ -14,10 +14,11 @@ use aether_client::proto::{
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
-use super::credentials::authenticate;
+use super::credentials::{Authenticated, authenticate};
 use super::handle::{NewSession, SessionHandle};
 use crate::hub::Hub;
 use crate::outbound::{Out, Outlet};
+use crate::push::Pusher;
 
 /// `ConnectionAck.server_version`.
 pub const SERVER_VERSION: &str = concat!("aether-rs-gateway ", env!("CARGO_PKG_VERSION"));
@@ -145,12 +146,20 @@ pub(crate) async fn perform(
     };
     let (principal, assigned_id) = resolve(&init)?;
     let session_id = uuid::Uuid::new_v4().to_string();
-    let auth = authenticate(
-        principal.kind(),
-        &init.credentials,
-        hub.config.dev,
-        hub.config.admin_key.as_deref(),
-    )?;
+    let identity = principal.identity_string_with(assigned_id.as_deref());
+    // A task token this gateway minted admits its worker (§1.5 rule 1).
+    let worker_task = hub.tasks.check_token(&init.credentials, &identity)?;
+    let auth = match &worker_task {
+        Some(_) => Authenticated {
+            admin: hub.config.dev,
+        },
+        None => authenticate(
+            principal.kind(),
+            &init.credentials,
+            hub.config.dev,
+            hub.config.admin_key.as_deref(),
+        )?,
+    };
     let (negotiated_extensions, required) = negotiate(&init);
     let mut ack = ConnectionAck {
         session_id: session_id.clone(),
@@ -175,7 +184,6 @@ pub(crate) async fn perform(
             "ERR_EXTENSION_UNSUPPORTED: extension required but not supported: {uri}"
         )));
     }
-    let identity = principal.identity_string_with(assigned_id.as_deref());
     let topic = principal.topic_with(assigned_id.as_deref());
     let mailbox = topic.as_deref().map(|t| hub.mailboxes.get_or_create(t));
     let handle = Arc::new(SessionHandle::new(NewSession {
@@ -186,6 +194,8 @@ pub(crate) async fn perform(
         admin: auth.admin,
         mailbox,
         outlet,
+        pusher: Pusher::new(tx),
+        worker_task,
     }));
     let admission = hub.admit(
         &handle,
@@ -213,8 +223,9 @@ pub(crate) async fn perform(
         ) {
             let workspace = handle.workspace.lock().clone();
             let caller = crate::kv::Caller::of(&handle.principal, &workspace);
-            // `task_context` (§3.8) is the task engine's to fill.
-            let task_context = None;
+            // `task_context` (§3.8): agents started for an `agent_startup` task.
+            let task_context = (handle.kind == PrincipalKind::Agent)
+                .then(|| hub.tasks.task_context(&handle.identity));
             let config = hub.kv.config_snapshot(&caller, task_context);
             send(tx, downstream(downstream_message::Payload::Config(config))).await?;
         }

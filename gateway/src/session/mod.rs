@@ -26,10 +26,13 @@ use crate::answer::Answer;
 use crate::hub::Hub;
 use crate::kv;
 use crate::outbound::{Out, Outlet};
+use crate::progress;
 use crate::rate::TokenBucket;
+use crate::registry;
 use crate::reply::{ErrorReply, code};
 use crate::routing::{self, Sender};
 use crate::stats::Stats;
+use crate::tasks::{self, worker::Departure};
 use crate::unimplemented;
 use handle::SessionHandle;
 use pipeline::Pipeline;
@@ -84,11 +87,18 @@ pub(crate) async fn run(
         handle,
         tx,
     };
+    tasks::worker::session_started(&session.hub, &session.handle).await;
     let exit = session.main_loop(&mut upstream).await;
     let Session {
         hub, handle, tx, ..
     } = session;
     hub.remove(&handle);
+    let departure = match &exit {
+        Exit::Eof => Departure::Graceful,
+        _ if handle.cancel.is_cancelled() => Departure::ByGateway,
+        _ => Departure::Abrupt,
+    };
+    tasks::worker::session_ended(&hub, &handle, departure).await;
     drop(upstream);
     match exit {
         Exit::Eof | Exit::Killed => {}
@@ -253,6 +263,49 @@ impl Session {
             Some(Payload::CheckpointOp(op)) => {
                 let answer = self.hub.checkpoints.handle(&self.handle.identity, op);
                 self.answer(answer).await
+            }
+            Some(Payload::CreateTask(req)) => {
+                let answer =
+                    tasks::create::create_task(&self.hub, &self.handle, &self.workspace, req);
+                self.answer(answer).await
+            }
+            Some(Payload::TaskQuery(q)) => {
+                let resp = tasks::query::task_query(&self.hub, &self.handle, &self.workspace, q);
+                self.reply(downstream(downstream_message::Payload::TaskQuery(resp)))
+                    .await
+            }
+            Some(Payload::TaskOp(op)) => {
+                let answer = tasks::ops::task_op(&self.hub, &self.handle, &self.workspace, op);
+                self.answer(answer).await
+            }
+            Some(Payload::TaskSubscriptionOp(op)) => {
+                // Answered by a push, ordered with the events it replays.
+                tasks::subscribe::task_subscription_op(
+                    &self.hub,
+                    &self.handle,
+                    &self.workspace,
+                    op,
+                );
+                true
+            }
+            Some(Payload::Progress(report)) => {
+                let sent = progress::report(
+                    &self.hub,
+                    &self.handle,
+                    &self.workspace,
+                    self.rate.as_mut(),
+                    report,
+                )
+                .await;
+                match sent {
+                    Ok(()) => true,
+                    Err(e) => self.error(e).await,
+                }
+            }
+            Some(Payload::AgentOp(op)) => {
+                let resp = registry::agent_op(&self.hub, &self.handle, &self.workspace, op).await;
+                self.reply(downstream(downstream_message::Payload::Agent(resp)))
+                    .await
             }
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };
