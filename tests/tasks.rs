@@ -690,3 +690,45 @@ async fn a_slow_create_times_out_as_an_error() {
     a.close().await;
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn queries_are_safe_to_repeat_ops_and_plain_creates_are_not() {
+    use std::sync::{Arc, Mutex};
+    let gw = gateway().await;
+    let seen: Arc<Mutex<Vec<(&'static str, bool)>>> = Arc::default();
+    let record = seen.clone();
+    let a = AgentClient::builder("ws", "planner", "p1")
+        .unwrap()
+        .gateway(gw.url())
+        .layer(tower::util::MapRequestLayer::new(move |req: OpRequest| {
+            record
+                .lock()
+                .unwrap()
+                .push((req.name(), req.is_idempotent()));
+            req
+        }))
+        .build();
+    a.connect().await.unwrap();
+    let id = a.create_task(TaskSpec::new("job")).await.unwrap().task_id;
+    a.create_task(TaskSpec::new("job").idempotency_key("k"))
+        .await
+        .unwrap();
+    a.get_task(&id).await.unwrap();
+    a.query_tasks(TaskQuery::new()).await.unwrap();
+    a.claim_task(&id).await.unwrap();
+    a.complete_task(&id).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("create_task", false),
+            ("create_task", true),
+            ("task_query", true),
+            ("task_query", true),
+            ("task_op", true),
+            ("task_op", false),
+        ]
+    );
+    a.close().await;
+    gw.shutdown().await;
+}

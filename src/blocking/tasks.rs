@@ -170,6 +170,8 @@ impl TaskSubscription {
     }
 }
 
+/// `next()` blocks until the next event, or returns `None` once the
+/// subscription has ended (the client closed, or resubscribing failed).
 impl Iterator for TaskSubscription {
     type Item = TaskEvent;
     fn next(&mut self) -> Option<TaskEvent> {

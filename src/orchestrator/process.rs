@@ -16,7 +16,11 @@ type ArgsFn = Arc<dyn Fn(&Launch) -> Vec<OsString> + Send + Sync>;
 /// An orchestrator that starts one process per launch, with the agent's
 /// identity and token in its environment (`AETHER_GATEWAY`,
 /// `AETHER_WORKSPACE`, `AETHER_IMPLEMENTATION`, `AETHER_SPECIFIER`,
-/// `AETHER_AUTH_TOKEN`), and kills it when stopped.
+/// `AETHER_AUTH_TOKEN`), and kills it when stopped (SIGKILL on Unix:
+/// there is no graceful SIGTERM phase; agents that must flush state should
+/// be stopped through Aether first, e.g. with a CONTROL message). Its
+/// `wait` reports a non-zero exit as an error, so the runner fails the
+/// task if the agent never got it going.
 ///
 /// ```
 /// use aether_client::orchestrator::ProcessOrchestrator;
