@@ -161,3 +161,57 @@ fn the_blocking_metrics_bridge_gets_typed_metrics() {
     orch.close();
     rt.block_on(gw.shutdown());
 }
+
+#[test]
+fn a_blocking_orchestrator_runner_launches_and_shuts_down() {
+    use aether_client::blocking::OrchestratorRunner;
+    use aether_client::orchestrator::{ProcessOrchestrator, RunnerEvent};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gw = rt.block_on(common::gateway());
+    let orch = OrchestratorClient::builder("o", "o1", vec!["echo".into()])
+        .unwrap()
+        .gateway(gw.url())
+        .build()
+        .unwrap();
+    let runner = OrchestratorRunner::start(
+        &orch,
+        ProcessOrchestrator::new("sh")
+            .args(["-c", "exec sleep 600"])
+            .inherit_output(false)
+            .gateway(gw.url()),
+    );
+    let mut events = runner.events();
+    orch.connect().unwrap();
+    let planner = AgentClient::builder("ws", "planner", "p1")
+        .unwrap()
+        .gateway(gw.url())
+        .build()
+        .unwrap();
+    planner.connect().unwrap();
+    planner
+        .create_task(
+            TaskSpec::new("echo-this")
+                .target_agent("ag::ws::echo::b1")
+                .launch_param("profile", "echo"),
+        )
+        .unwrap();
+    let event = orch
+        .block_on(async { tokio::time::timeout(WAIT, events.recv()).await })
+        .expect("a runner event")
+        .unwrap();
+    let RunnerEvent::Launched { task_id } = event else {
+        panic!("expected a launch, got {event:?}");
+    };
+    assert_eq!(runner.launched(), vec![task_id.clone()]);
+    assert_eq!(runner.len(), 1);
+    runner.shutdown();
+    let event = orch
+        .block_on(async { tokio::time::timeout(WAIT, events.recv()).await })
+        .expect("a runner event")
+        .unwrap();
+    assert_eq!(event, RunnerEvent::Stopped { task_id });
+    orch.close();
+    planner.close();
+    rt.block_on(gw.shutdown());
+}

@@ -29,11 +29,13 @@ mod client;
 mod handler_thread;
 mod kv;
 mod metrics;
+mod orchestrator;
 mod principals;
 mod tasks;
 
 pub use client::{Client, MessageIter};
 pub use kv::KvListIter;
+pub use orchestrator::OrchestratorRunner;
 pub use principals::{
     AgentClient, BridgeClient, MetricsBridgeClient, OrchestratorClient, ServiceClient, TaskClient,
     UserClient, WorkflowEngineClient,
