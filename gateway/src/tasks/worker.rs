@@ -141,6 +141,83 @@ async fn grace_expired(hub: &Hub, id: &str, at: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::GatewayConfig;
+    use crate::outbound;
+    use crate::push::Pusher;
+    use crate::session::handle::NewSession;
+    use crate::store::Store;
+    use aether_client::identity::Principal;
+
+    fn hub() -> Arc<Hub> {
+        Arc::new(Hub::new(GatewayConfig::dev(), Store::memory()).unwrap())
+    }
+
+    /// A worker session bound to `task` (its stream is discarded).
+    fn worker(hub: &Hub, task: &str) -> SessionHandle {
+        let (tx, outlet, _stream) = outbound::channel(8, hub.stats.clone());
+        let principal = Principal::agent("w", "i", "s").unwrap();
+        SessionHandle::new(NewSession {
+            session_id: uuid::Uuid::new_v4().to_string(),
+            identity: principal.identity_string(),
+            topic: principal.topic_with(None),
+            principal,
+            admin: true,
+            mailbox: None,
+            outlet,
+            pusher: Pusher::new(&tx),
+            worker_task: Some(task.to_string()),
+        })
+    }
+
+    fn put(hub: &Hub, status: Status) {
+        let mut txn = Txn::begin(hub);
+        txn.put(TaskRecord {
+            id: "t".into(),
+            status: status.as_str().into(),
+            workspace: "w".into(),
+            grace_window_ms: grace_window_ms(0),
+            ..Default::default()
+        });
+        drop(txn.finish());
+    }
+
+    fn status(hub: &Hub) -> Status {
+        Txn::begin(hub).get("t").map(|r| r.state()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_worker_fails_after_its_grace_window() {
+        let hub = hub();
+        put(&hub, Status::Assigned);
+        let w = worker(&hub, "t");
+        session_started(&hub, &w).await;
+        assert_eq!(status(&hub), Status::Running);
+        session_ended(&hub, &w, Departure::Abrupt).await;
+        assert!(Txn::begin(&hub).get("t").unwrap().disconnected_ms > 0);
+        tokio::time::sleep(Duration::from_millis(29_000)).await;
+        assert_eq!(status(&hub), Status::Running, "still within the window");
+        tokio::time::sleep(Duration::from_millis(2_000)).await;
+        assert_eq!(status(&hub), Status::Failed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_that_reconnects_in_time_keeps_its_task() {
+        let hub = hub();
+        put(&hub, Status::Assigned);
+        let w = worker(&hub, "t");
+        session_started(&hub, &w).await;
+        session_ended(&hub, &w, Departure::Abrupt).await;
+        let again = worker(&hub, "t");
+        session_started(&hub, &again).await;
+        assert_eq!(Txn::begin(&hub).get("t").unwrap().disconnected_ms, 0);
+        tokio::time::sleep(Duration::from_millis(31_000)).await;
+        assert_eq!(status(&hub), Status::Running);
+        // Ended by the gateway: only stamped; a graceful end completes it.
+        session_ended(&hub, &again, Departure::ByGateway).await;
+        assert_eq!(status(&hub), Status::Running);
+        session_ended(&hub, &again, Departure::Graceful).await;
+        assert_eq!(status(&hub), Status::Completed);
+    }
 
     #[test]
     fn grace_windows_by_class() {
