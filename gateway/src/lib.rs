@@ -200,8 +200,10 @@
 //!   failed after its grace window (30 s interactive, 5 min batch, 10 min
 //!   background; a timer per drop instead of a 10 s reaper) when the
 //!   stream broke and it did not reconnect. The agent's `ConfigSnapshot`
-//!   carries `task_context` (no OBO `user`/`root_user`). Tokens are stored
-//!   in clear in the gateway's own database.
+//!   carries `task_context` (no OBO `user`/`root_user`). A worker bound by
+//!   a `target_identity` token to an ordinary task also gets that task's
+//!   `TaskAssignment` on connect. Tokens are stored in clear in the
+//!   gateway's own database.
 //! * **Task operations**: COMPLETE, FAIL and CANCEL refuse terminal tasks
 //!   (upstream leaves COMPLETE and FAIL unguarded); CLAIM of a running task
 //!   succeeds only for its holder; a dependency counts as satisfied once

@@ -271,6 +271,8 @@ async fn target_identity_mints_a_token_that_admits_the_worker() {
     let (mut w, _) = Peer::connect_with_credentials(&url, &worker, &[("token", &r.task_token)])
         .await
         .expect("admitted with its token");
+    let a2 = w.assignment().await;
+    assert_eq!(a2.task_id, r.task_id, "the spawned worker gets its task");
     let t = w.get(&r.task_id).await.unwrap();
     assert_eq!(t.status, TaskStatus::Running as i32);
     assert_eq!(t.assigned_to, "ag::w::spawned::one");

@@ -108,6 +108,11 @@ impl Txn<'_> {
         r
     }
 
+    /// Pushes the assignment of `r` (as stored) to `s`.
+    pub fn push_assignment(&mut self, r: &TaskRecord, s: &SessionHandle) {
+        self.fx.push(&s.pusher, wrap(assignment(r, self.now)));
+    }
+
     /// Offers pending pool task `r` to a connected consumer; returns the
     /// task as stored (assigned when one was found).
     pub fn offer_pool(&mut self, r: TaskRecord) -> TaskRecord {

@@ -2,7 +2,8 @@
 //!
 //! On connect a session gets the work waiting for it ([`Txn::deliver_waiting_work`]);
 //! a worker admitted with a task token moves its task to `running` (and a
-//! reconnect clears its disconnect marker). On disconnect its task
+//! reconnect clears its disconnect marker); a worker bound to an ordinary
+//! task that was pending or assigned also gets its `TaskAssignment`. On disconnect its task
 //! subscriptions end; a token-bound worker's task is **completed** on a
 //! graceful end of stream, only stamped `disconnected_at` when the gateway
 //! ended the session (admin disconnect, takeover, shutdown), and **failed**
@@ -66,7 +67,7 @@ fn worker_connected(txn: &mut Txn<'_>, mut r: TaskRecord, s: &SessionHandle) {
     r.disconnected_ms = 0;
     r.assigned_to = s.identity.clone();
     if matches!(st, Status::Pending | Status::Assigned | Status::Starting) {
-        txn.set_status(
+        let r = txn.set_status(
             r,
             Status::Running,
             Announce {
@@ -75,6 +76,11 @@ fn worker_connected(txn: &mut Txn<'_>, mut r: TaskRecord, s: &SessionHandle) {
                 notify: true,
             },
         );
+        // A worker spawned for a task (`target_identity`) that was never
+        // handed to it gets its assignment (payload included).
+        if !r.is_startup() && st != Status::Starting {
+            txn.push_assignment(&r, s);
+        }
     } else {
         r.updated_ms = txn.now;
         txn.put(r);
