@@ -87,6 +87,9 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         store.close();
         GatewayError::Store(e.to_string())
     })?;
+    if let Some(path) = store.path() {
+        tracing::info!(path = %path.display(), "durable state loaded");
+    }
     let hub = Arc::new(hub);
     let sweeper = tokio::spawn(sweep(Arc::downgrade(&hub)));
     let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })

@@ -159,7 +159,6 @@ impl Store {
     }
 
     /// Where the database lives, when durable.
-    #[allow(dead_code)] // used by later components and in logs
     pub fn path(&self) -> Option<&Path> {
         self.inner.as_ref().map(|d| d.path.as_path())
     }
