@@ -4,6 +4,8 @@
 //!
 //! Locks are never held across an await. Lock order: the task lock
 //! (`tasks`), then the registry, then a mailbox; never the other way round.
+//! The KV and checkpoint locks are taken alone; the store's own lock (a
+//! journal submission) is the last lock taken inside any of them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
