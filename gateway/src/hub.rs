@@ -4,8 +4,8 @@
 //!
 //! Locks are never held across an await. Lock order: the task lock
 //! (`tasks`), then the registry, then a mailbox; never the other way round.
-//! The KV and checkpoint locks are taken alone; the store's own lock (a
-//! journal submission) is the last lock taken inside any of them.
+//! The KV and checkpoint locks come after any of those and take no other
+//! lock but the store's (a journal submission), which is always last.
 
 use std::collections::HashMap;
 use std::sync::Arc;
