@@ -393,3 +393,39 @@ class RustPeer:
         while self._pull(0):
             pass
         return code
+
+
+# --------------------------------------------------------------------------
+# Objects pushed to Python callbacks (task assignments, progress updates)
+# --------------------------------------------------------------------------
+
+
+class Recorder:
+    """Thread-safe record of what one Python callback slot received (sync
+    clients call it on their listener thread, async ones on the loop)."""
+
+    def __init__(self) -> None:
+        self._items: List[Any] = []
+        self._lock = threading.Lock()
+
+    def put(self, item: Any) -> None:
+        with self._lock:
+            self._items.append(item)
+
+    def items(self) -> List[Any]:
+        with self._lock:
+            return list(self._items)
+
+    async def await_for(self, pred: Callable[[Any], bool], timeout: float = WAIT, what: str = "") -> Any:
+        """The first recorded item matching `pred`, polling on the event
+        loop until a deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [i for i in self.items() if pred(i)]
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what or pred}; got {self.items()!r}"
+                )
+            await asyncio.sleep(0.02)

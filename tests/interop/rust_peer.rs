@@ -24,25 +24,60 @@
 //! * `duplicate`: connects as `--principal` and exits at once, reporting
 //!   `READY` or `ERROR <kind>`;
 //! * `broadcast`: an agent that sends `--send` entries to every agent
-//!   (`--to-agents WS`) and/or every user (`--to-users WS`) of a workspace.
+//!   (`--to-agents WS`) and/or every user (`--to-users WS`) of a workspace;
+//! * `state`: an agent that only runs stdin commands (the KV, checkpoint
+//!   and task commands below) and reports what is pushed to it;
+//! * `pool-worker`: an agent that works every task assigned to it: reports
+//!   the `assignment`, claims it (`claimed`), optionally reports progress
+//!   (`--progress-summary`, then `progress-sent`) and completes it
+//!   (`completed`); a failed step is reported as `task-error`.
 //!
 //! Every role also takes commands on stdin, one per line:
 //! `send TOPIC TYPE PAYLOAD`, `broadcast-agents WS TYPE PAYLOAD`,
 //! `broadcast-users WS TYPE PAYLOAD`, `list-sessions [TYPE|all] [WS]` and
-//! `quit`. Each command is answered with an `EVENT` of kind `ok` or
-//! `command-error`.
+//! `quit`. Each command is answered with an `EVENT` of kind `ok` (carrying
+//! the command's results as extra fields) or `command-error`.
+//!
+//! State commands take whitespace-separated words (values contain no
+//! spaces). `SCOPE` is `global`, `workspace` (the peer's own workspace) or
+//! `ws:NAME` (the shared scope of workspace NAME); a checkpoint `KEY` of
+//! `-` is the empty key (the gateway's `"default"`); a `TASK` of `-` is no
+//! task. Agents and tasks only (users may not use KV):
+//!
+//! * `kv-get SCOPE KEY` -> `found`, `value`;
+//! * `kv-put SCOPE KEY VALUE [TTL_SECS]`, `kv-delete SCOPE KEY`;
+//! * `kv-incr SCOPE KEY [COUNT]` -> `values` (each increment's result);
+//! * `kv-cas SCOPE KEY EXPECTED NEW` -> `applied`;
+//! * `kv-list SCOPE [PREFIX]` -> `keys`;
+//!
+//! and every role:
+//!
+//! * `checkpoint-save KEY DATA [TTL_SECS]`, `checkpoint-delete KEY`;
+//! * `checkpoint-load KEY` -> `found`, `data`; `checkpoint-list` -> `keys`;
+//! * `create-pool-task WS IMPL TYPE [PAYLOAD]` -> `task_id`, `status`,
+//!   `assigned_to`;
+//! * `get-task ID`, `claim-task ID`, `complete-task ID` -> the task
+//!   (`task_id`, `status` such as `COMPLETED`, `assigned_to`, `creator`,
+//!   `workspace`, `task_type`);
+//! * `report-progress TASK COMPLETION SUMMARY`.
+//!
+//! Every role reports pushed task assignments (`assignment`) and progress
+//! updates (`progress`).
 //!
 //! The peer exits by itself after `--timeout-secs` (default 20), on SIGTERM
 //! or Ctrl-C, on end of stdin, on `quit`, or when its connection closes.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aether_client::proto::{ConnectionFilter, ConnectionInfo, PrincipalType};
+use aether_client::tasks::{
+    ProgressReport, ProgressUpdate, TaskAssignment, TaskInfo, TaskSpec, TaskStatus,
+};
 use aether_client::{
-    AgentClient, Client, Error, ErrorKind, Message, MessageType, OutgoingMessage, SessionInfo,
-    TaskClient, UserClient,
+    AgentClient, CheckpointTtl, Client, Error, ErrorKind, KvScope, Message, MessageType,
+    OutgoingMessage, SessionInfo, TaskClient, UserClient,
 };
 use clap::{Parser, ValueEnum};
 use tokio::sync::mpsc;
@@ -56,6 +91,8 @@ enum Role {
     Pooled,
     Duplicate,
     Broadcast,
+    State,
+    PoolWorker,
 }
 
 /// The principal type the `duplicate` role connects as.
@@ -116,6 +153,10 @@ struct Args {
     /// suffixes when more than one).
     #[arg(long, default_value_t = 1)]
     count: u32,
+    /// Summary of the progress report the `pool-worker` role makes between
+    /// claiming and completing a task (none when absent).
+    #[arg(long)]
+    progress_summary: Option<String>,
     /// Exit after this many seconds whatever happens.
     #[arg(long, default_value_t = 20)]
     timeout_secs: u64,
@@ -151,9 +192,16 @@ fn json_str(s: &str) -> String {
 /// A JSON value for [`event`].
 enum Val<'a> {
     Str(&'a str),
+    Text(String),
     Num(i64),
+    Float(f64),
     Bool(bool),
+    List(Vec<String>),
+    Nums(Vec<i64>),
 }
+
+/// The extra fields of a command's `ok` event.
+type Fields = Vec<(&'static str, Val<'static>)>;
 
 /// Emits `EVENT {"kind":KIND, ...fields}`.
 fn event(kind: &str, fields: &[(&str, Val<'_>)]) {
@@ -164,8 +212,20 @@ fn event(kind: &str, fields: &[(&str, Val<'_>)]) {
         body.push(':');
         match value {
             Val::Str(s) => body.push_str(&json_str(s)),
+            Val::Text(s) => body.push_str(&json_str(s)),
             Val::Num(n) => body.push_str(&n.to_string()),
+            // JSON has no NaN or infinities.
+            Val::Float(f) if f.is_finite() => body.push_str(&f.to_string()),
+            Val::Float(_) => body.push_str("null"),
             Val::Bool(b) => body.push_str(if *b { "true" } else { "false" }),
+            Val::List(items) => {
+                let items: Vec<String> = items.iter().map(|i| json_str(i)).collect();
+                body.push_str(&format!("[{}]", items.join(",")));
+            }
+            Val::Nums(items) => {
+                let items: Vec<String> = items.iter().map(i64::to_string).collect();
+                body.push_str(&format!("[{}]", items.join(",")));
+            }
         }
     }
     body.push('}');
@@ -324,7 +384,9 @@ fn report_error(what: &str, e: &Error) {
 fn build(args: &Args) -> aether_client::Result<Peer> {
     let connect_timeout = Duration::from_secs(args.timeout_secs.clamp(1, 10));
     let principal = match args.role {
-        Role::Agent | Role::Sender | Role::Broadcast => PrincipalArg::Agent,
+        Role::Agent | Role::Sender | Role::Broadcast | Role::State | Role::PoolWorker => {
+            PrincipalArg::Agent
+        }
         Role::User => PrincipalArg::User,
         Role::Pooled => PrincipalArg::Task,
         Role::Duplicate => args.principal,
@@ -358,9 +420,9 @@ fn build(args: &Args) -> aether_client::Result<Peer> {
 }
 
 /// Installs the role's handlers.
-fn install_handlers(role: Role, peer: &Peer) {
+fn install_handlers(args: &Args, peer: &Peer) {
     let core = peer.core();
-    match role {
+    match args.role {
         Role::Agent => {
             let typed = peer.clone();
             core.on_chat_message(move |msg| {
@@ -389,10 +451,27 @@ fn install_handlers(role: Role, peer: &Peer) {
                 }
             });
         }
-        Role::Sender | Role::User | Role::Broadcast => {
+        Role::Sender | Role::User | Role::Broadcast | Role::State | Role::PoolWorker => {
             core.on_message(|msg| async move { report_message("all", &msg) });
         }
         Role::Duplicate => {}
+    }
+    if args.role == Role::PoolWorker {
+        let worker = core.clone();
+        let summary = args.progress_summary.clone();
+        core.on_task_assignment(move |a| {
+            let worker = worker.clone();
+            let summary = summary.clone();
+            async move {
+                report_assignment(&a);
+                work_task(&worker, &a, summary.as_deref()).await;
+            }
+        });
+    } else if args.role != Role::Duplicate {
+        core.on_task_assignment(|a| async move { report_assignment(&a) });
+    }
+    if args.role != Role::Duplicate {
+        core.on_progress(|u| async move { report_progress_update(&u) });
     }
     core.on_error(|e| async move {
         event(
@@ -460,10 +539,335 @@ async fn run_command(peer: &Peer, line: &str) -> Result<bool, String> {
                 )],
             );
         }
+        _ if STATE_VERBS.contains(&verb) => {
+            let mut fields: Vec<(&str, Val<'_>)> = vec![("command", Val::Str(verb))];
+            fields.extend(state_command(peer, verb, line).await?);
+            event("ok", &fields);
+            return Ok(true);
+        }
         other => return Err(format!("unknown command {other:?}")),
     }
     event("ok", &[("command", Val::Str(verb))]);
     Ok(true)
+}
+
+/// The KV, checkpoint and task commands (see the module docs).
+const STATE_VERBS: &[&str] = &[
+    "kv-get",
+    "kv-put",
+    "kv-delete",
+    "kv-incr",
+    "kv-cas",
+    "kv-list",
+    "checkpoint-save",
+    "checkpoint-load",
+    "checkpoint-list",
+    "checkpoint-delete",
+    "create-pool-task",
+    "get-task",
+    "claim-task",
+    "complete-task",
+    "report-progress",
+];
+
+/// Runs `$call` with `$c` bound to the peer's KV-capable client (agents
+/// and tasks have the `kv_*` methods; user windows may not use KV).
+macro_rules! with_kv {
+    ($peer:expr, $c:ident => $call:expr) => {
+        match $peer {
+            Peer::Agent($c) => $call,
+            Peer::Task($c) => $call,
+            Peer::User(_) => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "user windows may not use KV",
+            )),
+        }
+    };
+}
+
+/// `global`, `workspace` (the caller's own) or `ws:NAME`.
+fn parse_scope(s: &str) -> Result<KvScope, String> {
+    match s {
+        "global" => Ok(KvScope::Global),
+        "workspace" => Ok(KvScope::Workspace),
+        other => match other.strip_prefix("ws:") {
+            Some(ws) => KvScope::workspace_in(ws).map_err(|e| e.to_string()),
+            None => Err(format!("unknown KV scope {other:?}")),
+        },
+    }
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    s.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("expected whole seconds, got {s:?}"))
+}
+
+/// `-` stands for the empty word (a checkpoint's default key, no task).
+fn dash_empty(s: &str) -> &str {
+    if s == "-" { "" } else { s }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// `COMPLETED`, `RUNNING`, ... (the wire enum without its prefix).
+fn status_name(status: i32) -> &'static str {
+    TaskStatus::try_from(status)
+        .map(|s| s.as_str_name())
+        .unwrap_or("UNKNOWN")
+        .trim_start_matches("TASK_STATUS_")
+}
+
+fn task_fields(info: &TaskInfo) -> Fields {
+    vec![
+        ("task_id", Val::Text(info.task_id.clone())),
+        ("status", Val::Str(status_name(info.status))),
+        ("assigned_to", Val::Text(info.assigned_to.clone())),
+        ("creator", Val::Text(info.creator_actor_id.clone())),
+        ("workspace", Val::Text(info.workspace.clone())),
+        ("task_type", Val::Text(info.task_type.clone())),
+    ]
+}
+
+/// One KV, checkpoint or task command; its results as `ok` fields.
+async fn state_command(peer: &Peer, verb: &str, line: &str) -> Result<Fields, String> {
+    let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+    let arg = |i: usize, what: &str| {
+        words
+            .get(i)
+            .copied()
+            .ok_or_else(|| format!("{verb}: missing {what}"))
+    };
+    let opt = |i: usize| words.get(i).copied();
+    let fail = |e: Error| format!("{:?}: {e}", e.kind());
+    let core = peer.core();
+    Ok(match verb {
+        "kv-get" => {
+            let (scope, key) = (parse_scope(arg(0, "scope")?)?, arg(1, "key")?);
+            let value = with_kv!(peer, c => c.kv_get(key, &scope).await).map_err(fail)?;
+            vec![
+                ("key", Val::Text(key.to_string())),
+                ("found", Val::Bool(value.is_some())),
+                (
+                    "value",
+                    Val::Text(value.map(|v| lossy(&v)).unwrap_or_default()),
+                ),
+            ]
+        }
+        "kv-put" => {
+            let (scope, key) = (parse_scope(arg(0, "scope")?)?, arg(1, "key")?);
+            let value = arg(2, "value")?.to_string();
+            let ttl = opt(3).map(parse_secs).transpose()?;
+            with_kv!(peer, c => c.kv_put(key, value, &scope, ttl).await).map_err(fail)?;
+            vec![("key", Val::Text(key.to_string()))]
+        }
+        "kv-delete" => {
+            let (scope, key) = (parse_scope(arg(0, "scope")?)?, arg(1, "key")?);
+            with_kv!(peer, c => c.kv_delete(key, &scope).await).map_err(fail)?;
+            vec![("key", Val::Text(key.to_string()))]
+        }
+        "kv-incr" => {
+            let (scope, key) = (parse_scope(arg(0, "scope")?)?, arg(1, "key")?);
+            let count = match opt(2) {
+                Some(n) => n
+                    .parse::<u32>()
+                    .map_err(|_| format!("kv-incr: bad count {n:?}"))?,
+                None => 1,
+            };
+            let mut values = Vec::new();
+            for _ in 0..count {
+                values.push(
+                    with_kv!(peer, c => c.kv_increment(key, &scope, None).await).map_err(fail)?,
+                );
+            }
+            vec![
+                ("key", Val::Text(key.to_string())),
+                ("values", Val::Nums(values)),
+            ]
+        }
+        "kv-cas" => {
+            let (scope, key) = (parse_scope(arg(0, "scope")?)?, arg(1, "key")?);
+            let expected = arg(2, "expected value")?.to_string();
+            let new = arg(3, "new value")?.to_string();
+            let applied =
+                with_kv!(peer, c => c.kv_compare_and_set(key, expected, new, &scope, None).await)
+                    .map_err(fail)?;
+            vec![
+                ("key", Val::Text(key.to_string())),
+                ("applied", Val::Bool(applied)),
+            ]
+        }
+        "kv-list" => {
+            let scope = parse_scope(arg(0, "scope")?)?;
+            let prefix = opt(1).unwrap_or_default();
+            let mut keys = with_kv!(peer, c => c.kv_list(prefix, &scope).await).map_err(fail)?;
+            keys.sort();
+            vec![("keys", Val::List(keys))]
+        }
+        "checkpoint-save" => {
+            let key = dash_empty(arg(0, "key")?);
+            let data = arg(1, "data")?.to_string();
+            let ttl = match opt(2) {
+                Some(secs) => CheckpointTtl::After(parse_secs(secs)?),
+                None => CheckpointTtl::ServerDefault,
+            };
+            let saved_at = core.checkpoint_save(key, data, ttl).await.map_err(fail)?;
+            vec![
+                ("key", Val::Text(key.to_string())),
+                ("saved_at", Val::Num(unix_secs(saved_at))),
+            ]
+        }
+        "checkpoint-load" => {
+            let key = dash_empty(arg(0, "key")?);
+            let cp = core.checkpoint_load(key).await.map_err(fail)?;
+            vec![
+                ("key", Val::Text(key.to_string())),
+                ("found", Val::Bool(cp.is_some())),
+                (
+                    "data",
+                    Val::Text(cp.as_ref().map(|c| lossy(&c.data)).unwrap_or_default()),
+                ),
+                (
+                    "saved_at",
+                    Val::Num(cp.map(|c| unix_secs(c.saved_at)).unwrap_or(0)),
+                ),
+            ]
+        }
+        "checkpoint-list" => {
+            let mut keys = core.checkpoint_list().await.map_err(fail)?;
+            keys.sort();
+            vec![("keys", Val::List(keys))]
+        }
+        "checkpoint-delete" => {
+            let key = dash_empty(arg(0, "key")?);
+            core.checkpoint_delete(key).await.map_err(fail)?;
+            vec![("key", Val::Text(key.to_string()))]
+        }
+        "create-pool-task" => {
+            let spec = TaskSpec::new(arg(2, "task type")?)
+                .workspace(arg(0, "workspace")?)
+                .target_implementation(arg(1, "implementation")?)
+                .payload(opt(3).unwrap_or_default().to_string());
+            let created = core.create_task(spec).await.map_err(fail)?;
+            vec![
+                ("task_id", Val::Text(created.task_id)),
+                ("status", Val::Text(created.status)),
+                ("assigned_to", Val::Text(created.assigned_to)),
+            ]
+        }
+        "get-task" => task_fields(&core.get_task(arg(0, "task id")?).await.map_err(fail)?),
+        "claim-task" => task_fields(&core.claim_task(arg(0, "task id")?).await.map_err(fail)?),
+        "complete-task" => {
+            task_fields(&core.complete_task(arg(0, "task id")?).await.map_err(fail)?)
+        }
+        "report-progress" => {
+            let task = dash_empty(arg(0, "task id")?);
+            let completion = arg(1, "completion")?;
+            let completion = completion
+                .parse::<f64>()
+                .map_err(|_| format!("report-progress: bad completion {completion:?}"))?;
+            let report = ProgressReport::new(task)
+                .completion(completion)
+                .summary(arg(2, "summary")?);
+            core.report_progress(report).await.map_err(fail)?;
+            vec![("task_id", Val::Text(task.to_string()))]
+        }
+        other => return Err(format!("unknown command {other:?}")),
+    })
+}
+
+/// Reports a task assignment pushed to this peer.
+fn report_assignment(a: &TaskAssignment) {
+    let mut metadata: Vec<String> = a.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    metadata.sort();
+    event(
+        "assignment",
+        &[
+            ("task_id", Val::Str(&a.task_id)),
+            ("task_type", Val::Str(&a.task_type)),
+            ("assigned_to", Val::Str(&a.assigned_to)),
+            ("payload", Val::Text(lossy(&a.payload))),
+            ("metadata", Val::List(metadata)),
+        ],
+    );
+}
+
+/// Reports a progress update pushed to this peer.
+fn report_progress_update(u: &ProgressUpdate) {
+    event(
+        "progress",
+        &[
+            ("source", Val::Str(&u.source)),
+            ("task_id", Val::Str(&u.task_id)),
+            ("state", Val::Str(&u.state)),
+            ("completion", Val::Float(u.completion)),
+            ("summary", Val::Str(&u.summary)),
+            ("workspace", Val::Str(&u.workspace)),
+            ("recipient", Val::Str(&u.recipient)),
+            ("progress_kind", Val::Str(u.kind().as_str_name())),
+            (
+                "step",
+                Val::Str(u.step.as_ref().map(|s| s.name.as_str()).unwrap_or("")),
+            ),
+        ],
+    );
+}
+
+fn report_task_error(task_id: &str, step: &str, e: &Error) {
+    event(
+        "task-error",
+        &[
+            ("task_id", Val::Str(task_id)),
+            ("step", Val::Str(step)),
+            ("error_kind", Val::Text(format!("{:?}", e.kind()))),
+            ("error", Val::Text(e.to_string())),
+        ],
+    );
+}
+
+/// The `pool-worker` role's work on one assignment: claim, optionally
+/// report progress, complete; each step reported as it succeeds.
+async fn work_task(client: &Client, a: &TaskAssignment, summary: Option<&str>) {
+    let task = client.task_for(a);
+    let id = a.task_id.as_str();
+    match task.claim().await {
+        Ok(info) => event(
+            "claimed",
+            &[
+                ("task_id", Val::Str(id)),
+                ("status", Val::Str(status_name(info.status))),
+            ],
+        ),
+        Err(e) => return report_task_error(id, "claim", &e),
+    }
+    if let Some(summary) = summary {
+        let report = ProgressReport::new("")
+            .completion(0.5)
+            .summary(summary)
+            .step("work", 1, 2);
+        match task.progress(report).await {
+            Ok(()) => event("progress-sent", &[("task_id", Val::Str(id))]),
+            Err(e) => return report_task_error(id, "progress", &e),
+        }
+    }
+    match task.complete().await {
+        Ok(info) => event(
+            "completed",
+            &[
+                ("task_id", Val::Str(id)),
+                ("status", Val::Str(status_name(info.status))),
+            ],
+        ),
+        Err(e) => report_task_error(id, "complete", &e),
+    }
 }
 
 fn report_session(s: &ConnectionInfo) {
@@ -598,7 +1002,7 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    install_handlers(args.role, &peer);
+    install_handlers(&args, &peer);
     let deadline = tokio::time::sleep(Duration::from_secs(args.timeout_secs));
     tokio::pin!(deadline);
     let term = terminated();
