@@ -53,8 +53,7 @@ use aether_client::proto::downstream_message::Payload as Down;
 use aether_client::proto::init_connection::ClientType;
 use aether_client::proto::upstream_message::Payload as Up;
 use aether_client::proto::{
-    AgentIdentity, ConnectionAck, DownstreamMessage, IncomingMessage, InitConnection, SendMessage,
-    UpstreamMessage,
+    AgentIdentity, DownstreamMessage, IncomingMessage, InitConnection, SendMessage, UpstreamMessage,
 };
 use aether_client::{AgentClient, MessageStream, MessageType, ReconnectPolicy};
 use aether_gateway::{GatewayConfig, GatewayStats, RunningGateway};
@@ -790,13 +789,15 @@ async fn relay_session(
 ) {
     let me = match upstream.message().await {
         Ok(Some(UpstreamMessage {
-            payload:
-                Some(Up::Init(InitConnection {
-                    client_type: Some(ClientType::Agent(id)),
-                    ..
-                })),
+            payload: Some(Up::Init(init)),
             ..
-        })) => agent_topic(&id),
+        })) => match *init {
+            InitConnection {
+                client_type: Some(ClientType::Agent(id)),
+                ..
+            } => agent_topic(&id),
+            _ => return,
+        },
         _ => return,
     };
     routes
@@ -804,7 +805,7 @@ async fn relay_session(
         .expect("routes lock")
         .insert(me.clone(), tx.clone());
     let ack = DownstreamMessage {
-        payload: Some(Down::ConnectionAck(ConnectionAck::default())),
+        payload: Some(Down::ConnectionAck(Box::default())),
         active_extensions: Vec::new(),
     };
     if tx.send(Ok(ack)).await.is_ok() {
@@ -819,12 +820,12 @@ async fn relay_session(
                 .cloned();
             if let Some(target) = target {
                 let msg = DownstreamMessage {
-                    payload: Some(Down::Msg(IncomingMessage {
+                    payload: Some(Down::Msg(Box::new(IncomingMessage {
                         source_topic: me.clone(),
                         payload: send.payload,
                         message_type: send.message_type,
                         ..Default::default()
-                    })),
+                    }))),
                     active_extensions: Vec::new(),
                 };
                 let _ = target.send(Ok(msg)).await;
@@ -892,12 +893,12 @@ struct BareConn {
 
 fn send_frame(target: &str, payload: Bytes) -> UpstreamMessage {
     UpstreamMessage {
-        payload: Some(Up::Send(SendMessage {
+        payload: Some(Up::Send(Box::new(SendMessage {
             target_topic: target.to_string(),
             payload,
             message_type: MessageType::Opaque as i32,
             ..Default::default()
-        })),
+        }))),
         active_extensions: Vec::new(),
     }
 }
@@ -922,14 +923,14 @@ async fn bare_connect(url: &str, implementation: &str, spec: &str) -> Res<BareCo
             .max_encoding_message_size(64 * 1024 * 1024);
         let (tx, rx) = mpsc::channel(BARE_OUTBOUND_QUEUE);
         let init = UpstreamMessage {
-            payload: Some(Up::Init(InitConnection {
+            payload: Some(Up::Init(Box::new(InitConnection {
                 client_type: Some(ClientType::Agent(AgentIdentity {
                     workspace: WS.to_string(),
                     implementation: implementation.to_string(),
                     specifier: spec.to_string(),
                 })),
                 ..Default::default()
-            })),
+            }))),
             active_extensions: Vec::new(),
         };
         tx.send(init)

@@ -44,7 +44,7 @@ impl Message {
 
     /// The subject this message was sent on behalf of, if any.
     pub fn on_behalf_subject(&self) -> Option<&proto::PrincipalRef> {
-        self.inner.on_behalf_subject.as_ref()
+        self.inner.on_behalf_subject.as_deref()
     }
 
     /// The raw protocol message, with every field.
@@ -61,6 +61,14 @@ impl Message {
     pub fn decode_metric(&self) -> Option<proto::Metric> {
         use prost::Message as _;
         proto::Metric::decode(self.inner.payload.clone()).ok()
+    }
+}
+
+impl From<Box<proto::IncomingMessage>> for Message {
+    fn from(inner: Box<proto::IncomingMessage>) -> Self {
+        Message {
+            inner: Arc::new(*inner),
+        }
     }
 }
 

@@ -249,10 +249,10 @@ async fn unknown_operations_fail_fast_with_unimplemented() {
     agent.connect().await.unwrap();
     let req = OpRequest::awaited(
         "admin_query",
-        Up::AdminQuery(proto::AdminQuery {
+        Up::AdminQuery(Box::new(proto::AdminQuery {
             op: proto::admin_query::OpType::GetHealth as i32,
             ..Default::default()
-        }),
+        })),
     )
     .timeout(Duration::from_secs(30));
     let started = std::time::Instant::now();
@@ -278,13 +278,13 @@ async fn ten_thousand_cancelled_or_timed_out_calls_leave_no_pending_entries() {
     let status = || {
         OpRequest::awaited(
             "connection_status",
-            Up::ConnectionStatusRequest(proto::ConnectionStatusRequest {
+            Up::ConnectionStatusRequest(Box::new(proto::ConnectionStatusRequest {
                 request_id: String::new(),
                 principal: Some(proto::PrincipalRef {
                     principal_type: "agent".into(),
                     principal_id: "ag::ws::impl::pending".into(),
                 }),
-            }),
+            })),
         )
     };
     let mut max_seen = 0;

@@ -37,13 +37,13 @@ async fn wait_not_connected(client: &aether_client::Client) {
 fn status_call(id: &str) -> OpRequest {
     OpRequest::awaited(
         "connection_status",
-        Up::ConnectionStatusRequest(proto::ConnectionStatusRequest {
+        Up::ConnectionStatusRequest(Box::new(proto::ConnectionStatusRequest {
             request_id: String::new(),
             principal: Some(proto::PrincipalRef {
                 principal_type: "agent".into(),
                 principal_id: id.into(),
             }),
-        }),
+        })),
     )
 }
 

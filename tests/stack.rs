@@ -74,7 +74,7 @@ async fn user_layers_wrap_every_operation() {
     let reply = svc
         .call(OpRequest::awaited(
             "connection_status",
-            aether_client::proto::upstream_message::Payload::ConnectionStatusRequest(
+            aether_client::proto::upstream_message::Payload::ConnectionStatusRequest(Box::new(
                 aether_client::proto::ConnectionStatusRequest {
                     request_id: String::new(),
                     principal: Some(aether_client::proto::PrincipalRef {
@@ -82,7 +82,7 @@ async fn user_layers_wrap_every_operation() {
                         principal_id: "ag::ws::impl::layered".into(),
                     }),
                 },
-            ),
+            )),
         ))
         .await
         .unwrap();

@@ -456,13 +456,13 @@ async fn wait_for_wakes_when_dependencies_end() {
 fn save_checkpoint(key: &str) -> OpRequest {
     OpRequest::awaited(
         "checkpoint_op",
-        Up::CheckpointOp(proto::CheckpointOperation {
+        Up::CheckpointOp(Box::new(proto::CheckpointOperation {
             op: proto::checkpoint_operation::OpType::Save as i32,
             key: key.into(),
             data: "state".into(),
             ttl: -1,
             ..Default::default()
-        }),
+        })),
     )
 }
 

@@ -139,7 +139,9 @@ impl OutboundStream {
         if let Some(kill) = kill {
             if let Some(signal) = kill.signal {
                 self.tail
-                    .push_back(Ok(wrap(downstream_message::Payload::Signal(signal))));
+                    .push_back(Ok(wrap(downstream_message::Payload::Signal(Box::new(
+                        signal,
+                    )))));
             }
             self.tail.push_back(Err(kill.status));
         }
@@ -182,7 +184,9 @@ impl Stream for OutboundStream {
             }
             if let Some(m) = this.buffer.pop_front() {
                 Stats::bump(&this.stats.messages_delivered);
-                return Poll::Ready(Some(Ok(wrap(downstream_message::Payload::Msg(m)))));
+                return Poll::Ready(Some(Ok(wrap(downstream_message::Payload::Msg(Box::new(
+                    m,
+                ))))));
             }
             if let Some(mb) = &this.mailbox {
                 match mb.pop_into(

@@ -80,7 +80,7 @@ pub(crate) fn deliver(hub: &Hub, u: ProgressUpdate) -> usize {
         hub.sessions()
     };
     let msg = DownstreamMessage {
-        payload: Some(downstream_message::Payload::ProgressUpdate(u)),
+        payload: Some(downstream_message::Payload::ProgressUpdate(Box::new(u))),
         active_extensions: Vec::new(),
     };
     let Some(downstream_message::Payload::ProgressUpdate(u)) = &msg.payload else {

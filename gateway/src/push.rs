@@ -117,10 +117,10 @@ mod tests {
     fn msg(n: i32) -> DownstreamMessage {
         use aether_client::proto::{ErrorResponse, downstream_message::Payload};
         DownstreamMessage {
-            payload: Some(Payload::Error(ErrorResponse {
+            payload: Some(Payload::Error(Box::new(ErrorResponse {
                 retry_after_ms: n as i64,
                 ..Default::default()
-            })),
+            }))),
             active_extensions: Vec::new(),
         }
     }

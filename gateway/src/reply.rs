@@ -40,13 +40,15 @@ impl ErrorReply {
     /// The downstream frame carrying this error.
     pub fn into_downstream(self) -> DownstreamMessage {
         DownstreamMessage {
-            payload: Some(downstream_message::Payload::Error(ErrorResponse {
-                code: self.code.to_string(),
-                message: self.message,
-                retryable: self.retryable,
-                retry_after_ms: self.retry_after_ms,
-                request_id: self.request_id,
-            })),
+            payload: Some(downstream_message::Payload::Error(Box::new(
+                ErrorResponse {
+                    code: self.code.to_string(),
+                    message: self.message,
+                    retryable: self.retryable,
+                    retry_after_ms: self.retry_after_ms,
+                    request_id: self.request_id,
+                },
+            ))),
             active_extensions: Vec::new(),
         }
     }

@@ -68,23 +68,23 @@ mod tests {
 
     #[test]
     fn carries_the_correlation_id() {
-        let kv = Payload::KvOp(KvOperation {
+        let kv = Payload::KvOp(Box::new(KvOperation {
             request_id: "r1".into(),
             ..Default::default()
-        });
+        }));
         let r = reply(Some(&kv));
         assert_eq!(r.code, "ERR_NOT_IMPLEMENTED");
         assert_eq!(r.request_id, "r1");
         assert_eq!(r.message, "kv_op is not implemented by this gateway yet");
-        let sub = Payload::TaskSubscriptionOp(TaskSubscriptionOperation {
+        let sub = Payload::TaskSubscriptionOp(Box::new(TaskSubscriptionOperation {
             client_request_id: "c".into(),
             ..Default::default()
-        });
+        }));
         assert_eq!(describe(Some(&sub)).1, "c");
-        let t = Payload::TunnelData(TunnelData {
+        let t = Payload::TunnelData(Box::new(TunnelData {
             tunnel_id: "t".into(),
             ..Default::default()
-        });
+        }));
         assert_eq!(describe(Some(&t)), ("tunnel_data", "t"));
         assert_eq!(reply(None).request_id, "");
     }

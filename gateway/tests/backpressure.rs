@@ -33,12 +33,12 @@ async fn a_congested_online_mailbox_slows_the_sender_instead_of_dropping() {
 
     let sending = tokio::spawn(async move {
         for i in 0..N {
-            tx.send(up(Payload::Send(SendMessage {
+            tx.send(up(Payload::Send(Box::new(SendMessage {
                 target_topic: "ag::ws::bp::rx".into(),
                 payload: payload(i).into(),
                 message_type: MessageType::Opaque as i32,
                 ..Default::default()
-            })))
+            }))))
             .await;
         }
         tx

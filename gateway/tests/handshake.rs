@@ -4,9 +4,7 @@ mod common;
 
 use aether_client::identity::Principal;
 use aether_client::proto::init_connection::ClientType;
-use aether_client::proto::{
-    AgentIdentity, ExtensionDeclaration, InitConnection, SendMessage, upstream_message,
-};
+use aether_client::proto::{AgentIdentity, ExtensionDeclaration, InitConnection, upstream_message};
 use common::{Conn, dev_gateway, init, up};
 use tonic::Code;
 
@@ -91,7 +89,7 @@ async fn invalid_identities_are_invalid_argument() {
 async fn first_message_must_be_init_and_only_once() {
     let gw = dev_gateway().await;
     let mut c = Conn::open_raw(common::channel(&gw.url()).await).await;
-    c.send(up(upstream_message::Payload::Send(SendMessage::default())))
+    c.send(up(upstream_message::Payload::Send(Box::default())))
         .await;
     let s = c.status().await;
     assert_eq!(s.code(), Code::InvalidArgument);
@@ -99,7 +97,8 @@ async fn first_message_must_be_init_and_only_once() {
 
     let p = Principal::agent("w", "i", "s").unwrap();
     let (mut c, _) = Conn::connect(&gw.url(), &p).await;
-    c.send(up(upstream_message::Payload::Init(init(&p)))).await;
+    c.send(up(upstream_message::Payload::Init(Box::new(init(&p)))))
+        .await;
     let s = c.status().await;
     assert_eq!(s.code(), Code::InvalidArgument);
     assert_eq!(s.message(), "InitConnection already sent");

@@ -14,11 +14,11 @@ use th::{Peer, self_assign};
 
 async fn user_on(url: &str, uid: &str, win: &str, ws: &str) -> Peer {
     let p = Peer::connect(url, &Principal::user(uid, win).unwrap()).await;
-    p.send(upstream_message::Payload::SwitchWorkspace(
+    p.send(upstream_message::Payload::SwitchWorkspace(Box::new(
         SwitchWorkspace {
             new_workspace_id: ws.into(),
         },
-    ))
+    )))
     .await;
     p
 }

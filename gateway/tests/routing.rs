@@ -35,12 +35,12 @@ async fn agent_to_agent_message_is_delivered_with_envelope() {
     assert!(m.on_behalf_subject.is_none());
 
     // app_workspace wins over the sender's workspace; self-delivery works.
-    a.send(up(upstream_message::Payload::Send(SendMessage {
+    a.send(up(upstream_message::Payload::Send(Box::new(SendMessage {
         target_topic: "ag::w::i::b".into(),
         payload: Bytes::from_static(b"x"),
         app_workspace: "elsewhere".into(),
         ..Default::default()
-    })))
+    }))))
     .await;
     assert_eq!(b.msg().await.workspace, "elsewhere");
     assert_eq!(gw.stats().messages_routed, 2);
@@ -115,11 +115,11 @@ async fn broadcast_lanes_reach_connected_subscribers() {
         .await;
     svc.barrier().await;
     assert!(no_messages(&u1.barrier().await));
-    u1.send(up(upstream_message::Payload::SwitchWorkspace(
+    u1.send(up(upstream_message::Payload::SwitchWorkspace(Box::new(
         SwitchWorkspace {
             new_workspace_id: "w".into(),
         },
-    )))
+    ))))
     .await;
     u1.barrier().await;
     svc.send_message("gu::w", b"gu", MessageType::Chat).await;
@@ -184,12 +184,12 @@ async fn events_and_metrics_fan_in_to_their_receivers() {
     }
     .encode_to_vec();
     agent
-        .send(up(upstream_message::Payload::Send(SendMessage {
+        .send(up(upstream_message::Payload::Send(Box::new(SendMessage {
             target_topic: "metric::other".into(),
             payload: Bytes::from(metric.clone()),
             message_type: MessageType::Metric as i32,
             ..Default::default()
-        })))
+        }))))
         .await;
     let m = mb.msg().await;
     assert_eq!(m.workspace, "other");
@@ -258,15 +258,15 @@ async fn permission_matrix_and_topic_rules() {
     assert_eq!(&calc.msg().await.payload[..], b"any");
 
     // On-behalf-of needs an ACL engine.
-    user.send(up(upstream_message::Payload::Send(SendMessage {
+    user.send(up(upstream_message::Payload::Send(Box::new(SendMessage {
         target_topic: "ag::w::i::s".into(),
-        authorization: Some(AuthorizationContext {
+        authorization: Some(Box::new(AuthorizationContext {
             authority_mode: "on_behalf_of".into(),
             grant_id: "g".into(),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
-    })))
+    }))))
     .await;
     assert_eq!(
         expect_error(&mut user, "ERR_PERMISSION_DENIED").await,
@@ -276,21 +276,21 @@ async fn permission_matrix_and_topic_rules() {
     // Only users switch workspaces; the new one must be a valid identifier.
     let (mut agent, _) = Conn::connect(&url, &Principal::agent("w", "i", "sw").unwrap()).await;
     agent
-        .send(up(upstream_message::Payload::SwitchWorkspace(
+        .send(up(upstream_message::Payload::SwitchWorkspace(Box::new(
             SwitchWorkspace {
                 new_workspace_id: "x".into(),
             },
-        )))
+        ))))
         .await;
     assert_eq!(
         expect_error(&mut agent, "ERR_INVALID_PRINCIPAL").await,
         "only users can switch workspaces"
     );
-    user.send(up(upstream_message::Payload::SwitchWorkspace(
+    user.send(up(upstream_message::Payload::SwitchWorkspace(Box::new(
         SwitchWorkspace {
             new_workspace_id: "a::b".into(),
         },
-    )))
+    ))))
     .await;
     expect_error(&mut user, "ERR_INVALID_ARGUMENT").await;
     assert!(gw.stats().send_errors >= 8);
@@ -301,12 +301,12 @@ async fn metric_payloads_are_validated() {
     let gw = dev_gateway().await;
     let (mut agent, _) = Conn::connect(&gw.url(), &Principal::agent("w", "i", "m").unwrap()).await;
     let send = |payload: Vec<u8>| {
-        up(upstream_message::Payload::Send(SendMessage {
+        up(upstream_message::Payload::Send(Box::new(SendMessage {
             target_topic: "metric::*".into(),
             payload: Bytes::from(payload),
             message_type: MessageType::Metric as i32,
             ..Default::default()
-        }))
+        })))
     };
     let metric = |entries: Vec<(&str, f64)>| {
         Metric {

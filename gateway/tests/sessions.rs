@@ -20,26 +20,27 @@ async fn session_op(
     c: &mut Conn,
     op: SessionOperation,
 ) -> aether_client::proto::SessionOperationResponse {
-    c.send(up(upstream_message::Payload::SessionOp(op))).await;
+    c.send(up(upstream_message::Payload::SessionOp(Box::new(op))))
+        .await;
     match c.payload().await {
-        downstream_message::Payload::SessionResponse(r) => r,
+        downstream_message::Payload::SessionResponse(r) => *r,
         other => panic!("expected session response, got {other:?}"),
     }
 }
 
 async fn status(c: &mut Conn, t: &str, id: &str) -> aether_client::proto::ConnectionStatusResponse {
     c.send(up(upstream_message::Payload::ConnectionStatusRequest(
-        ConnectionStatusRequest {
+        Box::new(ConnectionStatusRequest {
             request_id: "cs".into(),
             principal: Some(PrincipalRef {
                 principal_type: t.into(),
                 principal_id: id.into(),
             }),
-        },
+        }),
     )))
     .await;
     match c.payload().await {
-        downstream_message::Payload::ConnectionStatusResponse(r) => r,
+        downstream_message::Payload::ConnectionStatusResponse(r) => *r,
         other => panic!("expected status, got {other:?}"),
     }
 }
@@ -158,10 +159,10 @@ async fn connection_status_for_users_and_bad_principals() {
     assert!(!bad.ok);
     assert!(bad.error.starts_with("invalid principal"));
     svc.send(up(upstream_message::Payload::ConnectionStatusRequest(
-        ConnectionStatusRequest {
+        Box::new(ConnectionStatusRequest {
             request_id: "none".into(),
             principal: None,
-        },
+        }),
     )))
     .await;
     match svc.payload().await {
@@ -181,26 +182,26 @@ async fn unimplemented_ops_answer_at_once_with_their_id() {
     let (mut c, _) = Conn::connect(&gw.url(), &Principal::agent("w", "i", "u").unwrap()).await;
     let cases: Vec<(upstream_message::Payload, &str, &str)> = vec![
         (
-            upstream_message::Payload::AdminQuery(AdminQuery {
+            upstream_message::Payload::AdminQuery(Box::new(AdminQuery {
                 request_id: "admin-1".into(),
                 ..Default::default()
-            }),
+            })),
             "admin-1",
             "admin_query",
         ),
         (
-            upstream_message::Payload::SubmitAuditEvent(SubmitAuditEventRequest {
+            upstream_message::Payload::SubmitAuditEvent(Box::new(SubmitAuditEventRequest {
                 client_request_id: "audit-1".into(),
                 ..Default::default()
-            }),
+            })),
             "audit-1",
             "submit_audit_event",
         ),
         (
-            upstream_message::Payload::TunnelOpen(TunnelOpen {
+            upstream_message::Payload::TunnelOpen(Box::new(TunnelOpen {
                 tunnel_id: "t-1".into(),
                 ..Default::default()
-            }),
+            })),
             "t-1",
             "tunnel_open",
         ),
@@ -228,23 +229,23 @@ async fn oversized_payloads_and_frames_leave_the_session_alive() {
     let (mut a, _) = Conn::connect(&url, &Principal::agent("w", "i", "big").unwrap()).await;
     let (mut b, _) = Conn::connect(&url, &Principal::agent("w", "i", "rx").unwrap()).await;
     let send = |n: usize| {
-        up(upstream_message::Payload::Send(SendMessage {
+        up(upstream_message::Payload::Send(Box::new(SendMessage {
             target_topic: "ag::w::i::rx".into(),
             payload: Bytes::from(vec![7u8; n]),
             message_type: MessageType::Opaque as i32,
             ..Default::default()
-        }))
+        })))
     };
     a.send(send(1024 * 1024 + 1)).await;
     assert_eq!(a.error().await.code, "ERR_PAYLOAD_TOO_LARGE");
     a.send(send(5 * 1024 * 1024)).await;
     let e = a.error().await;
     assert_eq!(e.code, "ERR_FRAME_TOO_LARGE");
-    a.send(up(upstream_message::Payload::KvOp(KvOperation {
+    a.send(up(upstream_message::Payload::KvOp(Box::new(KvOperation {
         request_id: "big-kv".into(),
         value: Bytes::from(vec![1u8; 5 * 1024 * 1024]),
         ..Default::default()
-    })))
+    }))))
     .await;
     let e = a.error().await;
     assert_eq!(

@@ -57,8 +57,8 @@ async fn self_assigned_tasks_belong_to_their_creator() {
 async fn fire_and_forget_creates_get_no_response() {
     let gw = dev_gateway().await;
     let mut a = Peer::connect(&gw.url(), &agent("a")).await;
-    a.send(upstream_message::Payload::CreateTask(self_assign(
-        "w", "quiet",
+    a.send(upstream_message::Payload::CreateTask(Box::new(
+        self_assign("w", "quiet"),
     )))
     .await;
     let replies = a

@@ -123,14 +123,14 @@ async fn the_lifecycle_ops_and_their_violations() {
         "retried, then claimed"
     );
     let rid = "raw-op";
-    a.send(upstream_message::Payload::TaskOp(
+    a.send(upstream_message::Payload::TaskOp(Box::new(
         aether_client::proto::TaskOperation {
             op: 42,
             task_id: id3.clone(),
             request_id: rid.into(),
             ..Default::default()
         },
-    ))
+    )))
     .await;
     let r = a
         .take(|p| match p {
@@ -212,7 +212,7 @@ async fn hibernation_needs_the_assignees_checkpoint() {
     let r = a.op_with(OpType::Pause, &id, "", Some(spec.clone())).await;
     assert!(!r.success);
     assert!(r.error.contains("checkpoint"), "{}", r.error);
-    a.send(upstream_message::Payload::CheckpointOp(
+    a.send(upstream_message::Payload::CheckpointOp(Box::new(
         CheckpointOperation {
             op: checkpoint_operation::OpType::Save as i32,
             key: "snap".into(),
@@ -220,7 +220,7 @@ async fn hibernation_needs_the_assignees_checkpoint() {
             request_id: "ck".into(),
             ttl: 0,
         },
-    ))
+    )))
     .await;
     a.take(|p| match p {
         Payload::Checkpoint(c) if c.request_id == "ck" => Some(()),

@@ -92,15 +92,15 @@ impl OutgoingMessage {
     fn into_request(self) -> OpRequest {
         OpRequest::fire_and_forget(
             "send",
-            Up::Send(proto::SendMessage {
+            Up::Send(Box::new(proto::SendMessage {
                 target_topic: self.topic,
                 payload: self.payload,
                 message_type: self.message_type as i32,
-                authorization: self.authorization,
+                authorization: self.authorization.map(Box::new),
                 app_workspace: self.app_workspace,
                 checked_access: None,
                 authority_continuation: None,
-            }),
+            })),
         )
     }
 }
@@ -606,9 +606,9 @@ impl Client {
         self.set_workspace(Some(ws.to_string()));
         let req = OpRequest::fire_and_forget(
             "switch_workspace",
-            Up::SwitchWorkspace(proto::SwitchWorkspace {
+            Up::SwitchWorkspace(Box::new(proto::SwitchWorkspace {
                 new_workspace_id: ws.to_string(),
-            }),
+            })),
         );
         self.call(req).await.map(|_| ())
     }
@@ -665,16 +665,16 @@ impl Client {
         let idempotent = op != proto::session_operation::OpType::Disconnect;
         let req = OpRequest::awaited(
             "session_op",
-            Up::SessionOp(proto::SessionOperation {
+            Up::SessionOp(Box::new(proto::SessionOperation {
                 op: op as i32,
                 session_id,
                 filter,
                 ..Default::default()
-            }),
+            })),
         )
         .idempotent(idempotent);
         match self.call_for_reply(req).await? {
-            Down::SessionResponse(r) if r.success => Ok(r),
+            Down::SessionResponse(r) if r.success => Ok(*r),
             Down::SessionResponse(r) => Err(rejected("session_op", &r.error)),
             other => Err(unexpected("session_op", &other)),
         }
@@ -689,13 +689,13 @@ impl Client {
     ) -> Result<bool> {
         let req = OpRequest::awaited(
             "connection_status",
-            Up::ConnectionStatusRequest(proto::ConnectionStatusRequest {
+            Up::ConnectionStatusRequest(Box::new(proto::ConnectionStatusRequest {
                 request_id: String::new(),
                 principal: Some(proto::PrincipalRef {
                     principal_type: principal_type.to_string(),
                     principal_id: principal_id.to_string(),
                 }),
-            }),
+            })),
         )
         .idempotent(true);
         match self.call_for_reply(req).await? {

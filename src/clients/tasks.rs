@@ -42,13 +42,13 @@ impl Client {
     /// ```
     pub async fn create_task(&self, spec: TaskSpec) -> Result<CreatedTask> {
         spec.validate()?;
-        let mut req = OpRequest::awaited("create_task", Up::CreateTask(spec.to_proto()))
+        let mut req = OpRequest::awaited("create_task", Up::CreateTask(Box::new(spec.to_proto())))
             .idempotent(spec.is_safe_to_repeat());
         if let Some(t) = spec.call_timeout() {
             req = req.timeout(t);
         }
         match self.reply(req).await? {
-            Down::CreateTask(r) => CreatedTask::from_response(r),
+            Down::CreateTask(r) => CreatedTask::from_response(*r),
             other => Err(unexpected("create_task", &other)),
         }
     }
@@ -58,7 +58,8 @@ impl Client {
     /// outbound queue.
     pub async fn create_task_nowait(&self, spec: TaskSpec) -> Result<()> {
         spec.validate()?;
-        let req = OpRequest::fire_and_forget("create_task", Up::CreateTask(spec.to_proto()));
+        let req =
+            OpRequest::fire_and_forget("create_task", Up::CreateTask(Box::new(spec.to_proto())));
         self.call(req).await.map(|_| ())
     }
 
@@ -201,7 +202,7 @@ impl Client {
     /// progress listeners (`on_progress`) of the workspace, or the
     /// report's recipient, get a `ProgressUpdate`.
     pub async fn report_progress(&self, report: ProgressReport) -> Result<()> {
-        let req = OpRequest::fire_and_forget("progress", Up::Progress(report.to_proto()));
+        let req = OpRequest::fire_and_forget("progress", Up::Progress(Box::new(report.to_proto())));
         self.call(req).await.map(|_| ())
     }
 
@@ -247,16 +248,16 @@ impl Client {
     ) -> Result<proto::TaskQueryResponse> {
         let req = OpRequest::awaited(
             "task_query",
-            Up::TaskQuery(proto::TaskQuery {
+            Up::TaskQuery(Box::new(proto::TaskQuery {
                 op: op as i32,
                 task_id,
                 filter,
                 request_id: String::new(),
-            }),
+            })),
         )
         .idempotent(true);
         match self.reply(req).await? {
-            Down::TaskQuery(r) if r.success => Ok(r),
+            Down::TaskQuery(r) if r.success => Ok(*r),
             Down::TaskQuery(r) => Err(refused("task_query", &r.error)),
             other => Err(unexpected("task_query", &other)),
         }
@@ -272,13 +273,13 @@ impl Client {
         check_id(task_id)?;
         let req = OpRequest::awaited(
             "task_op",
-            Up::TaskOp(proto::TaskOperation {
+            Up::TaskOp(Box::new(proto::TaskOperation {
                 op: op as i32,
                 task_id: task_id.to_string(),
                 reason,
                 request_id: String::new(),
                 wait_spec,
-            }),
+            })),
         )
         // CLAIM is idempotent at the gateway; the other operations are not.
         .idempotent(op == TaskOp::Claim);

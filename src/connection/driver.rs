@@ -130,9 +130,9 @@ async fn connect_once(shared: &Arc<Shared>) -> Result<Established> {
         let mut first = vec![init_frame(shared)];
         if let Some(ws) = shared.workspace.lock().clone() {
             first.push(UpstreamMessage {
-                payload: Some(Up::SwitchWorkspace(proto::SwitchWorkspace {
+                payload: Some(Up::SwitchWorkspace(Box::new(proto::SwitchWorkspace {
                     new_workspace_id: ws,
-                })),
+                }))),
                 active_extensions: Vec::new(),
             });
         }
@@ -251,7 +251,7 @@ fn init_frame(shared: &Shared) -> UpstreamMessage {
         }),
     };
     UpstreamMessage {
-        payload: Some(Up::Init(init)),
+        payload: Some(Up::Init(Box::new(init))),
         active_extensions: Vec::new(),
     }
 }

@@ -225,12 +225,12 @@ async fn serve_frame(h: &Handlers, frame: Payload) {
     match frame {
         Payload::Config(c) => {
             if let Some(f) = &h.on_config {
-                call("on_config", f, c).await;
+                call("on_config", f, *c).await;
             }
         }
         Payload::Signal(s) => {
             if let Some(f) = &h.on_signal {
-                call("on_signal", f, s).await;
+                call("on_signal", f, *s).await;
             }
         }
         Payload::Error(e) => match &h.on_error {
@@ -239,17 +239,17 @@ async fn serve_frame(h: &Handlers, frame: Payload) {
         },
         Payload::TaskAssignment(a) => {
             if let Some(f) = &h.on_task_assignment {
-                call("on_task_assignment", f, a).await;
+                call("on_task_assignment", f, *a).await;
             }
         }
         Payload::ProgressUpdate(p) => {
             if let Some(f) = &h.on_progress {
-                call("on_progress", f, p).await;
+                call("on_progress", f, *p).await;
             }
         }
         Payload::TaskEvent(e) => {
             if let Some(f) = &h.on_task_event {
-                call("on_task_event", f, e).await;
+                call("on_task_event", f, *e).await;
             }
         }
         other => {

@@ -98,12 +98,12 @@ pub(crate) fn list() -> CheckpointOperation {
 /// The operation with its reply awaited. Every checkpoint operation is
 /// safe to repeat (SAVE overwrites, DELETE is idempotent).
 pub(crate) fn awaited(name: &'static str, op: CheckpointOperation) -> OpRequest {
-    OpRequest::awaited(name, Up::CheckpointOp(op)).idempotent(true)
+    OpRequest::awaited(name, Up::CheckpointOp(Box::new(op))).idempotent(true)
 }
 
 /// The operation as a fire-and-forget frame.
 pub(crate) fn nowait(name: &'static str, op: CheckpointOperation) -> OpRequest {
-    OpRequest::fire_and_forget(name, Up::CheckpointOp(op))
+    OpRequest::fire_and_forget(name, Up::CheckpointOp(Box::new(op)))
 }
 
 /// The successful reply of a call, or the error it stands for: a
@@ -112,7 +112,7 @@ pub(crate) fn nowait(name: &'static str, op: CheckpointOperation) -> OpRequest {
 /// [`ErrorKind::Rejected`].
 pub(crate) fn reply(name: &str, reply: Option<Down>) -> Result<CheckpointResponse> {
     match reply {
-        Some(Down::Checkpoint(r)) if r.success => Ok(r),
+        Some(Down::Checkpoint(r)) if r.success => Ok(*r),
         Some(Down::Checkpoint(r)) if r.error.contains("too large") => Err(Error::new(
             ErrorKind::PayloadTooLarge,
             format!("{name} rejected by the gateway: {}", r.error),
@@ -193,10 +193,10 @@ mod tests {
 
     #[test]
     fn failures_keep_the_gateway_reason() {
-        let r = Some(Down::Checkpoint(CheckpointResponse {
+        let r = Some(Down::Checkpoint(Box::new(CheckpointResponse {
             error: "checkpoint store not configured".into(),
             ..Default::default()
-        }));
+        })));
         let err = reply("checkpoint_save", r).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Rejected);
         assert!(err.message().contains("checkpoint store not configured"));
@@ -204,10 +204,10 @@ mod tests {
             reply("checkpoint_save", None).unwrap_err().kind(),
             ErrorKind::Protocol
         );
-        let big = Some(Down::Checkpoint(CheckpointResponse {
+        let big = Some(Down::Checkpoint(Box::new(CheckpointResponse {
             error: "checkpoint too large: 9 bytes exceeds the limit of 8 bytes".into(),
             ..Default::default()
-        }));
+        })));
         assert_eq!(
             reply("checkpoint_save", big).unwrap_err().kind(),
             ErrorKind::PayloadTooLarge

@@ -322,12 +322,12 @@ pub(crate) struct KvCall {
 impl KvCall {
     /// The operation, its reply awaited.
     pub(crate) fn awaited(self) -> OpRequest {
-        OpRequest::awaited(self.name, Up::KvOp(self.op)).idempotent(self.idempotent)
+        OpRequest::awaited(self.name, Up::KvOp(Box::new(self.op))).idempotent(self.idempotent)
     }
 
     /// The operation as a fire-and-forget frame (no request id).
     pub(crate) fn nowait(self) -> OpRequest {
-        OpRequest::fire_and_forget(self.name, Up::KvOp(self.op))
+        OpRequest::fire_and_forget(self.name, Up::KvOp(Box::new(self.op)))
     }
 
     pub(crate) fn name(&self) -> &'static str {
@@ -549,7 +549,7 @@ pub(crate) fn purge_identity(target_identity: &str, prefix: &str) -> Result<KvCa
 /// [`Client::frames`](crate::Client::frames)) as an uncorrelated push.
 pub(crate) fn reply(name: &str, reply: Option<Down>) -> Result<KvResponse> {
     match reply {
-        Some(Down::Kv(r)) if r.success => Ok(r),
+        Some(Down::Kv(r)) if r.success => Ok(*r),
         Some(Down::Kv(_)) => Err(Error::new(
             ErrorKind::Rejected,
             format!(
@@ -569,7 +569,7 @@ mod tests {
 
     fn op(c: KvCall) -> KvOperation {
         match c.awaited().payload().clone() {
-            Up::KvOp(op) => op,
+            Up::KvOp(op) => *op,
             other => panic!("not a KV op: {other:?}"),
         }
     }
@@ -757,13 +757,13 @@ mod tests {
 
     #[test]
     fn replies_are_parsed() {
-        let ok = Some(Down::Kv(KvResponse {
+        let ok = Some(Down::Kv(Box::new(KvResponse {
             success: true,
             counter_value: 3,
             ..Default::default()
-        }));
+        })));
         assert_eq!(reply("kv_increment", ok).unwrap().counter_value, 3);
-        let refused = Some(Down::Kv(KvResponse::default()));
+        let refused = Some(Down::Kv(Box::default()));
         assert_eq!(
             reply("kv_get", refused).unwrap_err().kind(),
             ErrorKind::Rejected

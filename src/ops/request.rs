@@ -20,10 +20,10 @@ pub type OpResponse = Option<Down>;
 /// use aether_client::proto::{upstream_message::Payload, ConnectionStatusRequest, PrincipalRef};
 /// let req = OpRequest::awaited(
 ///     "connection_status",
-///     Payload::ConnectionStatusRequest(ConnectionStatusRequest {
+///     Payload::ConnectionStatusRequest(Box::new(ConnectionStatusRequest {
 ///         principal: Some(PrincipalRef { principal_type: "agent".into(), principal_id: "ag::w::i::s".into() }),
 ///         ..Default::default()
-///     }),
+///     })),
 /// )
 /// .idempotent(true);
 /// assert!(req.expects_reply());
@@ -112,10 +112,30 @@ impl OpRequest {
         &mut self.payload
     }
 
-    /// The `authorization` field of the frame, when its type has one.
+    /// Sets the frame's `authorization` to `ctx` when its type carries one
+    /// and it is not set yet; returns whether it was set.
+    pub fn stamp_authorization(&mut self, ctx: &AuthorizationContext) -> bool {
+        if let Up::Send(x) = &mut *self.payload {
+            if x.authorization.is_some() {
+                return false;
+            }
+            x.authorization = Some(Box::new(ctx.clone()));
+            return true;
+        }
+        match self.authorization_mut() {
+            Some(slot @ None) => {
+                *slot = Some(ctx.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The `authorization` field of the frame, for the types that hold it
+    /// inline (every type but `SendMessage`, which boxes it: use
+    /// [`stamp_authorization`](Self::stamp_authorization)).
     pub fn authorization_mut(&mut self) -> Option<&mut Option<AuthorizationContext>> {
         Some(match &mut *self.payload {
-            Up::Send(x) => &mut x.authorization,
             Up::KvOp(x) => &mut x.authorization,
             Up::CreateTask(x) => &mut x.authorization,
             Up::SessionOp(x) => &mut x.authorization,

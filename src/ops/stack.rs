@@ -76,11 +76,8 @@ pub struct StampAuthorization(pub Option<AuthorizationContext>);
 impl aether_middleware::auth::MakeCredentials<OpRequest> for StampAuthorization {
     type Error = Error;
     fn apply(&mut self, req: &mut OpRequest) -> Result<(), Error> {
-        if let Some(ctx) = &self.0
-            && let Some(slot) = req.authorization_mut()
-            && slot.is_none()
-        {
-            *slot = Some(ctx.clone());
+        if let Some(ctx) = &self.0 {
+            req.stamp_authorization(ctx);
         }
         Ok(())
     }

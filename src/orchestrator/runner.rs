@@ -253,7 +253,7 @@ async fn receive<O: Orchestrator>(
             frame = frames.recv() => match frame {
                 Ok(frame) => {
                     if let Down::TaskAssignment(a) = &*frame {
-                        spawn_launch(&inner, Launch::from_assignment(a.clone()));
+                        spawn_launch(&inner, Launch::from_assignment(*a.clone()));
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {

@@ -281,23 +281,23 @@ fn subscribe_request(task_id: &str, opts: &SubscribeOptions, start: i64) -> crat
     use crate::proto::upstream_message::Payload as Up;
     crate::ops::OpRequest::awaited(
         "task_subscription_op",
-        Up::TaskSubscriptionOp(crate::proto::TaskSubscriptionOperation {
+        Up::TaskSubscriptionOp(Box::new(crate::proto::TaskSubscriptionOperation {
             op: OpType::Subscribe as i32,
             task_id: task_id.to_string(),
             recursive: opts.recursive,
             start_timestamp_unix_ms: start,
             ..Default::default()
-        }),
+        })),
     )
 }
 
 fn unsubscribe_request(subscription_id: &str, awaited: bool) -> crate::ops::OpRequest {
     use crate::proto::upstream_message::Payload as Up;
-    let payload = Up::TaskSubscriptionOp(crate::proto::TaskSubscriptionOperation {
+    let payload = Up::TaskSubscriptionOp(Box::new(crate::proto::TaskSubscriptionOperation {
         op: OpType::Unsubscribe as i32,
         subscription_id: subscription_id.to_string(),
         ..Default::default()
-    });
+    }));
     if awaited {
         crate::ops::OpRequest::awaited("task_subscription_op", payload)
     } else {
@@ -410,7 +410,7 @@ impl Worker {
                             tokio::select! {
                                 biased;
                                 r = &mut *stop => return stop_kind(r),
-                                sent = self.tx.send(event.clone()) => {
+                                sent = self.tx.send(*event.clone()) => {
                                     if sent.is_err() {
                                         return Exit::Dropped;
                                     }

@@ -39,10 +39,10 @@ pub(crate) struct Checkpoints {
 }
 
 fn respond(request_id: String, resp: CheckpointResponse) -> Vec<DownstreamMessage> {
-    vec![frame(Payload::Checkpoint(CheckpointResponse {
+    vec![frame(Payload::Checkpoint(Box::new(CheckpointResponse {
         request_id,
         ..resp
-    }))]
+    })))]
 }
 
 fn failed(error: String) -> CheckpointResponse {

@@ -31,7 +31,7 @@ fn one(msgs: Vec<DownstreamMessage>) -> CheckpointResponse {
                 payload: Some(Payload::Checkpoint(r)),
                 ..
             },
-        ] => r.clone(),
+        ] => *r.clone(),
         other => panic!("expected one CheckpointResponse, got {other:?}"),
     }
 }

@@ -13,16 +13,16 @@ const KV_ERROR_TEXT: &str = "internal error processing KV operation";
 /// `resp` with the request id.
 pub(crate) fn success(mut resp: KvResponse, request_id: &str) -> Vec<DownstreamMessage> {
     resp.request_id = request_id.to_string();
-    vec![frame(Payload::Kv(resp))]
+    vec![frame(Payload::Kv(Box::new(resp)))]
 }
 
 fn refusal(request_id: &str) -> Option<DownstreamMessage> {
     (!request_id.is_empty()).then(|| {
-        frame(Payload::Kv(KvResponse {
+        frame(Payload::Kv(Box::new(KvResponse {
             success: false,
             request_id: request_id.to_string(),
             ..Default::default()
-        }))
+        })))
     })
 }
 

@@ -53,7 +53,7 @@ fn resp(kv: &Kv, c: &Caller, o: KvOperation) -> KvResponse {
                 payload: Some(Payload::Kv(r)),
                 ..
             },
-        ] => r.clone(),
+        ] => *r.clone(),
         other => panic!("expected one KVResponse, got {other:?}"),
     }
 }

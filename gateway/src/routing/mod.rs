@@ -84,7 +84,7 @@ pub(crate) fn route(
     }
     let negative =
         send.message_type == MessageType::Metric as i32 && metric::validate(&send.payload)?;
-    authorization::check(send.authorization.as_ref())?;
+    authorization::check(send.authorization.as_deref())?;
     if negative {
         return Err(metric::negative_forbidden());
     }

@@ -48,7 +48,7 @@ async fn first_message(
         Some(UpstreamMessage {
             payload: Some(upstream_message::Payload::Init(init)),
             ..
-        }) => Ok(Some(init)),
+        }) => Ok(Some(*init)),
         Some(_) => Err(Status::invalid_argument(
             "first message must be InitConnection",
         )),
@@ -177,7 +177,7 @@ pub(crate) async fn perform(
         // takes over (and kills) a live session.
         send(
             tx,
-            downstream(downstream_message::Payload::ConnectionAck(ack)),
+            downstream(downstream_message::Payload::ConnectionAck(Box::new(ack))),
         )
         .await?;
         return Err(Status::failed_precondition(format!(
@@ -214,7 +214,7 @@ pub(crate) async fn perform(
     let result = async {
         send(
             tx,
-            downstream(downstream_message::Payload::ConnectionAck(ack)),
+            downstream(downstream_message::Payload::ConnectionAck(Box::new(ack))),
         )
         .await?;
         if matches!(
@@ -227,7 +227,11 @@ pub(crate) async fn perform(
             let task_context = (handle.kind == PrincipalKind::Agent)
                 .then(|| hub.tasks.task_context(&handle.identity));
             let config = hub.kv.config_snapshot(&caller, task_context);
-            send(tx, downstream(downstream_message::Payload::Config(config))).await?;
+            send(
+                tx,
+                downstream(downstream_message::Payload::Config(Box::new(config))),
+            )
+            .await?;
         }
         if let Some(mb) = &handle.mailbox {
             send(tx, Out::Attach(mb.clone())).await?;

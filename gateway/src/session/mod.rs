@@ -215,7 +215,7 @@ impl Session {
                     source_topic: &self.source_topic,
                     workspace: &self.workspace,
                 };
-                match routing::route(&sender, self.rate.as_mut(), send) {
+                match routing::route(&sender, self.rate.as_mut(), *send) {
                     Ok(None) => true,
                     Ok(Some(congested)) => {
                         // Stop reading until the online receiver catches up
@@ -240,42 +240,44 @@ impl Session {
                     }
                 }
             }
-            Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(sw).await,
+            Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(*sw).await,
             Some(Payload::SessionOp(op)) => {
-                let resp = admin::session_op(&self.hub, &self.handle, op);
+                let resp = admin::session_op(&self.hub, &self.handle, *op);
                 self.reply(downstream(downstream_message::Payload::SessionResponse(
-                    resp,
+                    Box::new(resp),
                 )))
                 .await
             }
             Some(Payload::ConnectionStatusRequest(req)) => {
-                let resp = admin::connection_status(&self.hub, &self.handle, req);
+                let resp = admin::connection_status(&self.hub, &self.handle, *req);
                 self.reply(downstream(
-                    downstream_message::Payload::ConnectionStatusResponse(resp),
+                    downstream_message::Payload::ConnectionStatusResponse(Box::new(resp)),
                 ))
                 .await
             }
             Some(Payload::KvOp(op)) => {
                 let caller = kv::Caller::of(&self.handle.principal, &self.workspace);
-                let answer = self.hub.kv.handle(&caller, op);
+                let answer = self.hub.kv.handle(&caller, *op);
                 self.answer(answer).await
             }
             Some(Payload::CheckpointOp(op)) => {
-                let answer = self.hub.checkpoints.handle(&self.handle.identity, op);
+                let answer = self.hub.checkpoints.handle(&self.handle.identity, *op);
                 self.answer(answer).await
             }
             Some(Payload::CreateTask(req)) => {
                 let answer =
-                    tasks::create::create_task(&self.hub, &self.handle, &self.workspace, req);
+                    tasks::create::create_task(&self.hub, &self.handle, &self.workspace, *req);
                 self.answer(answer).await
             }
             Some(Payload::TaskQuery(q)) => {
-                let resp = tasks::query::task_query(&self.hub, &self.handle, &self.workspace, q);
-                self.reply(downstream(downstream_message::Payload::TaskQuery(resp)))
-                    .await
+                let resp = tasks::query::task_query(&self.hub, &self.handle, &self.workspace, *q);
+                self.reply(downstream(downstream_message::Payload::TaskQuery(
+                    Box::new(resp),
+                )))
+                .await
             }
             Some(Payload::TaskOp(op)) => {
-                let answer = tasks::ops::task_op(&self.hub, &self.handle, &self.workspace, op);
+                let answer = tasks::ops::task_op(&self.hub, &self.handle, &self.workspace, *op);
                 self.answer(answer).await
             }
             Some(Payload::TaskSubscriptionOp(op)) => {
@@ -284,7 +286,7 @@ impl Session {
                     &self.hub,
                     &self.handle,
                     &self.workspace,
-                    op,
+                    *op,
                 );
                 true
             }
@@ -294,7 +296,7 @@ impl Session {
                     &self.handle,
                     &self.workspace,
                     self.rate.as_mut(),
-                    report,
+                    *report,
                 )
                 .await;
                 match sent {
@@ -303,9 +305,11 @@ impl Session {
                 }
             }
             Some(Payload::AgentOp(op)) => {
-                let resp = registry::agent_op(&self.hub, &self.handle, &self.workspace, op).await;
-                self.reply(downstream(downstream_message::Payload::Agent(resp)))
-                    .await
+                let resp = registry::agent_op(&self.hub, &self.handle, &self.workspace, *op).await;
+                self.reply(downstream(downstream_message::Payload::Agent(Box::new(
+                    resp,
+                ))))
+                .await
             }
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };

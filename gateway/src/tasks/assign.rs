@@ -55,7 +55,7 @@ fn random() -> usize {
 
 fn wrap(a: TaskAssignment) -> DownstreamMessage {
     DownstreamMessage {
-        payload: Some(downstream_message::Payload::TaskAssignment(a)),
+        payload: Some(downstream_message::Payload::TaskAssignment(Box::new(a))),
         active_extensions: Vec::new(),
     }
 }

@@ -50,7 +50,7 @@ fn wrap(p: downstream_message::Payload) -> DownstreamMessage {
 fn failure(request_id: &str, (code, message): Failure) -> Vec<DownstreamMessage> {
     let mut out = Vec::new();
     if !request_id.is_empty() {
-        out.push(wrap(downstream_message::Payload::CreateTask(
+        out.push(wrap(downstream_message::Payload::CreateTask(Box::new(
             CreateTaskResponse {
                 success: false,
                 error_code: code.to_string(),
@@ -58,7 +58,7 @@ fn failure(request_id: &str, (code, message): Failure) -> Vec<DownstreamMessage>
                 request_id: request_id.to_string(),
                 ..Default::default()
             },
-        )));
+        ))));
     }
     out.push(ErrorReply::new(code, message).into_downstream());
     out
@@ -157,7 +157,7 @@ pub(crate) fn create_task(
         if rid.is_empty() {
             return Vec::new();
         }
-        vec![wrap(downstream_message::Payload::CreateTask(
+        vec![wrap(downstream_message::Payload::CreateTask(Box::new(
             CreateTaskResponse {
                 success: true,
                 task_id: created.task_id,
@@ -167,7 +167,7 @@ pub(crate) fn create_task(
                 task_token: created.task_token,
                 ..Default::default()
             },
-        ))]
+        )))]
     })
 }
 

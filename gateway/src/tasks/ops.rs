@@ -63,7 +63,7 @@ pub(crate) fn task_op(
                 resp.task = Some(r.info());
             }
         }
-        vec![frame(downstream_message::Payload::TaskOp(resp))]
+        vec![frame(downstream_message::Payload::TaskOp(Box::new(resp)))]
     })
 }
 
@@ -197,12 +197,12 @@ fn pause(
         && let Some(s) = txn.hub.session_by_identity(&r.assigned_to)
     {
         let msg = DownstreamMessage {
-            payload: Some(downstream_message::Payload::TaskHibernated(
+            payload: Some(downstream_message::Payload::TaskHibernated(Box::new(
                 TaskHibernated {
                     task_id: r.id.clone(),
                     descriptor: Some(descriptor),
                 },
-            )),
+            ))),
             active_extensions: Vec::new(),
         };
         txn.fx.push(&s.pusher, msg);

@@ -17,7 +17,9 @@ const MAX_DESCENDANTS: usize = 256;
 
 fn wrap(r: TaskSubscriptionOperationResponse) -> DownstreamMessage {
     DownstreamMessage {
-        payload: Some(downstream_message::Payload::TaskSubscriptionResponse(r)),
+        payload: Some(downstream_message::Payload::TaskSubscriptionResponse(
+            Box::new(r),
+        )),
         active_extensions: Vec::new(),
     }
 }

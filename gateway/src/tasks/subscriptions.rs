@@ -42,7 +42,7 @@ fn stamped(event: &TaskEvent, subscription_id: &str) -> DownstreamMessage {
     let mut e = event.clone();
     e.subscription_id = subscription_id.to_string();
     DownstreamMessage {
-        payload: Some(downstream_message::Payload::TaskEvent(e)),
+        payload: Some(downstream_message::Payload::TaskEvent(Box::new(e))),
         active_extensions: Vec::new(),
     }
 }

@@ -61,7 +61,8 @@ impl Conn {
     /// Opens a stream on `channel` and sends `init` as the first frame.
     pub async fn open_on(channel: Channel, init: InitConnection) -> Conn {
         let conn = Conn::open_raw(channel).await;
-        conn.send(up(upstream_message::Payload::Init(init))).await;
+        conn.send(up(upstream_message::Payload::Init(Box::new(init))))
+            .await;
         conn
     }
 
@@ -105,12 +106,12 @@ impl Conn {
     }
 
     pub async fn send_message(&self, topic: &str, payload: &'static [u8], t: MessageType) {
-        self.send(up(upstream_message::Payload::Send(SendMessage {
+        self.send(up(upstream_message::Payload::Send(Box::new(SendMessage {
             target_topic: topic.to_string(),
             payload: Bytes::from_static(payload),
             message_type: t as i32,
             ..Default::default()
-        })))
+        }))))
         .await;
     }
 
@@ -132,7 +133,7 @@ impl Conn {
 
     pub async fn ack(&mut self) -> ConnectionAck {
         match self.payload().await {
-            downstream_message::Payload::ConnectionAck(a) => a,
+            downstream_message::Payload::ConnectionAck(a) => *a,
             other => panic!("expected ack, got {other:?}"),
         }
     }
@@ -140,7 +141,7 @@ impl Conn {
     pub async fn msg(&mut self) -> IncomingMessage {
         loop {
             match self.payload().await {
-                downstream_message::Payload::Msg(m) => return m,
+                downstream_message::Payload::Msg(m) => return *m,
                 downstream_message::Payload::Config(_) => continue,
                 other => panic!("expected message, got {other:?}"),
             }
@@ -149,7 +150,7 @@ impl Conn {
 
     pub async fn error(&mut self) -> ErrorResponse {
         match self.payload().await {
-            downstream_message::Payload::Error(e) => e,
+            downstream_message::Payload::Error(e) => *e,
             other => panic!("expected error, got {other:?}"),
         }
     }
@@ -171,13 +172,13 @@ impl Conn {
         self.seq += 1;
         let id = format!("barrier-{}", self.seq);
         self.send(up(upstream_message::Payload::ConnectionStatusRequest(
-            ConnectionStatusRequest {
+            Box::new(ConnectionStatusRequest {
                 request_id: id.clone(),
                 principal: Some(PrincipalRef {
                     principal_type: "workflow_engine".into(),
                     principal_id: String::new(),
                 }),
-            },
+            }),
         )))
         .await;
         let mut seen = Vec::new();

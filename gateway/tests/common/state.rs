@@ -41,7 +41,8 @@ pub fn ckpt(op: checkpoint_operation::OpType, key: &str, rid: &str) -> Checkpoin
 impl Conn {
     /// Sends a KV operation without waiting.
     pub async fn send_kv(&self, op: KvOperation) {
-        self.send(up(upstream_message::Payload::KvOp(op))).await;
+        self.send(up(upstream_message::Payload::KvOp(Box::new(op))))
+            .await;
     }
 
     /// Sends `op` and returns the next frame, which must be its `KVResponse`.
@@ -51,7 +52,7 @@ impl Conn {
         match self.payload().await {
             Payload::Kv(r) => {
                 assert_eq!(r.request_id, rid, "reply to another request");
-                r
+                *r
             }
             other => panic!("expected a KVResponse for {rid}, got {other:?}"),
         }
@@ -62,7 +63,7 @@ impl Conn {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             match self.payload().await {
-                Payload::Kv(r) => out.push(r),
+                Payload::Kv(r) => out.push(*r),
                 other => panic!("expected a KVResponse, got {other:?}"),
             }
         }
@@ -89,12 +90,12 @@ impl Conn {
     /// Sends `op` and returns its `CheckpointResponse` (the next frame).
     pub async fn checkpoint(&mut self, op: CheckpointOperation) -> CheckpointResponse {
         let rid = op.request_id.clone();
-        self.send(up(upstream_message::Payload::CheckpointOp(op)))
+        self.send(up(upstream_message::Payload::CheckpointOp(Box::new(op))))
             .await;
         match self.payload().await {
             Payload::Checkpoint(r) => {
                 assert_eq!(r.request_id, rid, "reply to another request");
-                r
+                *r
             }
             other => panic!("expected a CheckpointResponse for {rid}, got {other:?}"),
         }
@@ -103,7 +104,7 @@ impl Conn {
     /// The `ConfigSnapshot` that must be the next frame.
     pub async fn config(&mut self) -> ConfigSnapshot {
         match self.payload().await {
-            Payload::Config(c) => c,
+            Payload::Config(c) => *c,
             other => panic!("expected a ConfigSnapshot, got {other:?}"),
         }
     }

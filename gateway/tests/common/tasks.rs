@@ -26,28 +26,28 @@ pub struct Peer {
 /// `Payload` extractors.
 pub fn assignment(p: &Payload) -> Option<TaskAssignment> {
     match p {
-        Payload::TaskAssignment(a) => Some(a.clone()),
+        Payload::TaskAssignment(a) => Some(*a.clone()),
         _ => None,
     }
 }
 
 pub fn event(p: &Payload) -> Option<TaskEvent> {
     match p {
-        Payload::TaskEvent(e) => Some(e.clone()),
+        Payload::TaskEvent(e) => Some(*e.clone()),
         _ => None,
     }
 }
 
 pub fn progress(p: &Payload) -> Option<ProgressUpdate> {
     match p {
-        Payload::ProgressUpdate(u) => Some(u.clone()),
+        Payload::ProgressUpdate(u) => Some(*u.clone()),
         _ => None,
     }
 }
 
 pub fn error(p: &Payload) -> Option<ErrorResponse> {
     match p {
-        Payload::Error(e) => Some(e.clone()),
+        Payload::Error(e) => Some(*e.clone()),
         _ => None,
     }
 }
@@ -87,13 +87,13 @@ impl Peer {
         };
         let config = if agent_or_task {
             match c.payload().await {
-                Payload::Config(cfg) => Some(cfg),
+                Payload::Config(cfg) => Some(*cfg),
                 other => panic!("expected config, got {other:?}"),
             }
         } else {
             None
         };
-        Ok((Peer::new(c), ack, config))
+        Ok((Peer::new(c), *ack, config))
     }
 
     /// Connects as `p` with `credentials`.
@@ -162,12 +162,14 @@ impl Peer {
             req.request_id = self.rid("create");
         }
         let rid = req.request_id.clone();
-        self.send(upstream_message::Payload::CreateTask(req)).await;
-        self.take(|p| match p {
-            Payload::CreateTask(r) if r.request_id == rid => Some(r.clone()),
-            _ => None,
-        })
-        .await
+        self.send(upstream_message::Payload::CreateTask(Box::new(req)))
+            .await;
+        *self
+            .take(|p| match p {
+                Payload::CreateTask(r) if r.request_id == rid => Some(r.clone()),
+                _ => None,
+            })
+            .await
     }
 
     /// Creates a task and returns its id (it must succeed).
@@ -180,12 +182,14 @@ impl Peer {
     pub async fn query(&mut self, mut q: TaskQuery) -> TaskQueryResponse {
         q.request_id = self.rid("query");
         let rid = q.request_id.clone();
-        self.send(upstream_message::Payload::TaskQuery(q)).await;
-        self.take(|p| match p {
-            Payload::TaskQuery(r) if r.request_id == rid => Some(r.clone()),
-            _ => None,
-        })
-        .await
+        self.send(upstream_message::Payload::TaskQuery(Box::new(q)))
+            .await;
+        *self
+            .take(|p| match p {
+                Payload::TaskQuery(r) if r.request_id == rid => Some(r.clone()),
+                _ => None,
+            })
+            .await
     }
 
     /// GET; `None` when the gateway says "task not found".
@@ -222,19 +226,20 @@ impl Peer {
         wait_spec: Option<WaitSpec>,
     ) -> TaskOperationResponse {
         let rid = self.rid("op");
-        self.send(upstream_message::Payload::TaskOp(TaskOperation {
+        self.send(upstream_message::Payload::TaskOp(Box::new(TaskOperation {
             op: op as i32,
             task_id: id.to_string(),
             reason: reason.to_string(),
             request_id: rid.clone(),
             wait_spec,
-        }))
+        })))
         .await;
-        self.take(|p| match p {
-            Payload::TaskOp(r) if r.request_id == rid => Some(r.clone()),
-            _ => None,
-        })
-        .await
+        *self
+            .take(|p| match p {
+                Payload::TaskOp(r) if r.request_id == rid => Some(r.clone()),
+                _ => None,
+            })
+            .await
     }
 
     pub async fn op(&mut self, op: task_operation::OpType, id: &str) -> TaskOperationResponse {
@@ -247,28 +252,34 @@ impl Peer {
     ) -> TaskSubscriptionOperationResponse {
         op.client_request_id = self.rid("sub");
         let rid = op.client_request_id.clone();
-        self.send(upstream_message::Payload::TaskSubscriptionOp(op))
+        self.send(upstream_message::Payload::TaskSubscriptionOp(Box::new(op)))
             .await;
-        self.take(|p| match p {
-            Payload::TaskSubscriptionResponse(r) if r.client_request_id == rid => Some(r.clone()),
-            _ => None,
-        })
-        .await
+        *self
+            .take(|p| match p {
+                Payload::TaskSubscriptionResponse(r) if r.client_request_id == rid => {
+                    Some(r.clone())
+                }
+                _ => None,
+            })
+            .await
     }
 
     pub async fn agent_op(&mut self, mut op: AgentOperation) -> AgentResponse {
         op.request_id = self.rid("agent");
         let rid = op.request_id.clone();
-        self.send(upstream_message::Payload::AgentOp(op)).await;
-        self.take(|p| match p {
-            Payload::Agent(r) if r.request_id == rid => Some(r.clone()),
-            _ => None,
-        })
-        .await
+        self.send(upstream_message::Payload::AgentOp(Box::new(op)))
+            .await;
+        *self
+            .take(|p| match p {
+                Payload::Agent(r) if r.request_id == rid => Some(r.clone()),
+                _ => None,
+            })
+            .await
     }
 
     pub async fn report(&self, r: ProgressReport) {
-        self.send(upstream_message::Payload::Progress(r)).await;
+        self.send(upstream_message::Payload::Progress(Box::new(r)))
+            .await;
     }
 
     pub async fn assignment(&mut self) -> TaskAssignment {
