@@ -1,7 +1,5 @@
 //! Incoming messages, message types and the metric payload builder.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use crate::proto;
@@ -10,10 +8,10 @@ pub use crate::proto::MessageType;
 
 /// A message delivered to this client.
 ///
-/// Cheap to clone: the message is reference-counted.
+/// Cloning copies the small header fields; the payload is shared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
-    inner: Arc<proto::IncomingMessage>,
+    inner: Box<proto::IncomingMessage>,
 }
 
 impl Message {
@@ -54,7 +52,7 @@ impl Message {
 
     /// Consumes the message, returning the raw protocol message.
     pub fn into_proto(self) -> proto::IncomingMessage {
-        Arc::try_unwrap(self.inner).unwrap_or_else(|shared| (*shared).clone())
+        *self.inner
     }
 
     /// Decodes a METRIC message's payload.
@@ -66,16 +64,14 @@ impl Message {
 
 impl From<Box<proto::IncomingMessage>> for Message {
     fn from(inner: Box<proto::IncomingMessage>) -> Self {
-        Message {
-            inner: Arc::new(*inner),
-        }
+        Message { inner }
     }
 }
 
 impl From<proto::IncomingMessage> for Message {
     fn from(inner: proto::IncomingMessage) -> Self {
         Message {
-            inner: Arc::new(inner),
+            inner: Box::new(inner),
         }
     }
 }

@@ -263,10 +263,14 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     async fn read(&mut self, mut inbound: Streaming<DownstreamMessage>) -> End {
+        // One shutdown future for the whole loop, not one per frame.
+        let shared = self.shared;
+        let shutdown = shared.shutdown.cancelled();
+        tokio::pin!(shutdown);
         loop {
             let next = tokio::select! {
                 biased;
-                _ = self.shared.shutdown.cancelled() => return self.drain_on_close(inbound).await,
+                _ = &mut shutdown => return self.drain_on_close(inbound).await,
                 m = inbound.message() => m,
             };
             match next {

@@ -209,14 +209,15 @@ async fn serve(h: &Handlers, push: Push) {
                 call("on_disconnect", f, reason).await;
             }
         }
-        Push::Message(msg) => {
-            if let Some(f) = h.typed_for(&msg) {
-                call("typed message handler", f, msg.clone()).await;
+        Push::Message(msg) => match (h.typed_for(&msg), &h.on_message) {
+            (Some(typed), Some(all)) => {
+                call("typed message handler", typed, msg.clone()).await;
+                call("on_message", all, msg).await;
             }
-            if let Some(f) = &h.on_message {
-                call("on_message", f, msg).await;
-            }
-        }
+            (Some(typed), None) => call("typed message handler", typed, msg).await,
+            (None, Some(all)) => call("on_message", all, msg).await,
+            (None, None) => {}
+        },
         Push::Frame(frame) => serve_frame(h, *frame).await,
     }
 }

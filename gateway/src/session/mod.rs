@@ -112,6 +112,9 @@ pub(crate) async fn run(
 impl Session {
     async fn main_loop(&mut self, upstream: &mut Streaming<UpstreamMessage>) -> Exit {
         let cancel = self.handle.cancel.clone();
+        // One cancellation future for the whole loop, not one per frame.
+        let cancelled = cancel.cancelled();
+        tokio::pin!(cancelled);
         loop {
             // Too many replies waiting for the journal: stop reading.
             let reading = !self.pipeline.is_full();
@@ -119,7 +122,7 @@ impl Session {
             // handlers may use `self` again.
             tokio::select! {
                 biased;
-                _ = cancel.cancelled() => return Exit::Killed,
+                _ = &mut cancelled => return Exit::Killed,
                 ready = self.pipeline.next() => {
                     if !self.send_all(ready).await {
                         return Exit::Killed;

@@ -13,18 +13,19 @@ pin_project! {
     /// Response future for [`Trace`](super::Trace).
     ///
     /// Polls the inner future inside the request's span and records the
-    /// outcome when it completes.
+    /// outcome when it completes (the latency only when the span is
+    /// enabled).
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         span: Span,
-        start: Instant,
+        start: Option<Instant>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, span: Span, start: Instant) -> Self {
+    pub(crate) fn new(inner: F, span: Span, start: Option<Instant>) -> Self {
         ResponseFuture { inner, span, start }
     }
 }
@@ -41,7 +42,13 @@ where
         let _entered = this.span.enter();
         let result = ready!(this.inner.poll(cx));
 
-        let latency_ms = this.start.elapsed().as_secs_f64() * 1000.0;
+        let Some(start) = this.start else {
+            if let Err(error) = &result {
+                tracing::warn!(%error, "request failed");
+            }
+            return Poll::Ready(result);
+        };
+        let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
         this.span.record("latency_ms", latency_ms);
         match &result {
             Ok(_) => {
