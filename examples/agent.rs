@@ -13,6 +13,8 @@
 //! cargo run --example agent
 //! ```
 
+mod support;
+
 use std::time::Duration;
 
 use aether_client::tasks::{
@@ -26,18 +28,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args: Vec<String> = std::env::args().collect();
-    let external = args
-        .iter()
-        .position(|a| a == "--gateway")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let embedded = match &external {
-        Some(_) => None,
-        None => Some(aether_gateway::start(aether_gateway::GatewayConfig::dev()).await?),
-    };
-    let url = external.unwrap_or_else(|| embedded.as_ref().map(|g| g.url()).unwrap_or_default());
-    println!("gateway: {url}");
+    let gateway = support::ExampleGateway::from_args().await?;
+    let url = gateway.url.clone();
 
     let planner = AgentClient::builder("demo", "planner", "p1")?
         .gateway(&url)
@@ -151,9 +143,7 @@ async fn main() -> Result<(), BoxError> {
 
     planner.close().await;
     worker.close().await;
-    if let Some(gw) = embedded {
-        gw.shutdown().await;
-    }
+    gateway.shutdown().await;
     println!("done");
     Ok(())
 }

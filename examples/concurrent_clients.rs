@@ -13,6 +13,8 @@
 //! cargo run --example concurrent_clients
 //! ```
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -26,18 +28,8 @@ const WS: &str = "demo";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let external = args
-        .iter()
-        .position(|a| a == "--gateway")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let embedded = match &external {
-        Some(_) => None,
-        None => Some(aether_gateway::start(aether_gateway::GatewayConfig::dev()).await?),
-    };
-    let url = external.unwrap_or_else(|| embedded.as_ref().map(|g| g.url()).unwrap_or_default());
-    println!("gateway: {url}");
+    let gateway = support::ExampleGateway::from_args().await?;
+    let url = gateway.url.clone();
 
     // A fresh run id keeps reruns against an external gateway apart.
     let run = format!("run-{}", std::process::id());
@@ -108,9 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     coordinator.close().await;
-    if let Some(gw) = embedded {
-        gw.shutdown().await;
-    }
+    gateway.shutdown().await;
     println!("done");
     Ok(())
 }

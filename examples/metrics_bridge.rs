@@ -10,6 +10,8 @@
 //! cargo run --example metrics_bridge
 //! ```
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,18 +24,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args: Vec<String> = std::env::args().collect();
-    let external = args
-        .iter()
-        .position(|a| a == "--gateway")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let embedded = match &external {
-        Some(_) => None,
-        None => Some(aether_gateway::start(aether_gateway::GatewayConfig::dev()).await?),
-    };
-    let url = external.unwrap_or_else(|| embedded.as_ref().map(|g| g.url()).unwrap_or_default());
-    println!("gateway: {url}");
+    let gateway = support::ExampleGateway::from_args().await?;
+    let url = gateway.url.clone();
 
     // Totals per (kind, name), fed by the typed handler.
     let totals: Arc<Mutex<BTreeMap<(String, String), f64>>> = Arc::default();
@@ -101,9 +93,7 @@ async fn main() -> Result<(), BoxError> {
         a.close().await;
     }
     bridge.close().await;
-    if let Some(gw) = embedded {
-        gw.shutdown().await;
-    }
+    gateway.shutdown().await;
     println!("done");
     Ok(())
 }

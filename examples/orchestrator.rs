@@ -20,6 +20,8 @@
 //! cargo run --example orchestrator
 //! ```
 
+mod support;
+
 use std::time::Duration;
 
 use aether_client::orchestrator::{Launch, Orchestrator, RunnerEvent, run_orchestrator};
@@ -82,18 +84,8 @@ impl Orchestrator for EchoOrchestrator {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args: Vec<String> = std::env::args().collect();
-    let external = args
-        .iter()
-        .position(|a| a == "--gateway")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let embedded = match &external {
-        Some(_) => None,
-        None => Some(aether_gateway::start(aether_gateway::GatewayConfig::dev()).await?),
-    };
-    let url = external.unwrap_or_else(|| embedded.as_ref().map(|g| g.url()).unwrap_or_default());
-    println!("gateway: {url}");
+    let gateway = support::ExampleGateway::from_args().await?;
+    let url = gateway.url.clone();
 
     // The orchestrator serves the `echo` profile. Start the runner before
     // connecting, so that no assignment is missed.
@@ -163,9 +155,7 @@ async fn main() -> Result<(), BoxError> {
     }
     planner.close().await;
     orch.close().await;
-    if let Some(gw) = embedded {
-        gw.shutdown().await;
-    }
+    gateway.shutdown().await;
     println!("done");
     Ok(())
 }

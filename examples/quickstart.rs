@@ -9,6 +9,8 @@
 //! cargo run --example quickstart -- --gateway http://127.0.0.1:50051
 //! ```
 
+mod support;
+
 use std::time::Duration;
 
 use aether_client::{AgentClient, MessageType, UserClient};
@@ -16,20 +18,9 @@ use tokio::sync::mpsc;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let external = args
-        .iter()
-        .position(|a| a == "--gateway")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-
-    // 1. A gateway: the embedded one, unless told otherwise.
-    let embedded = match &external {
-        Some(_) => None,
-        None => Some(aether_gateway::start(aether_gateway::GatewayConfig::dev()).await?),
-    };
-    let url = external.unwrap_or_else(|| embedded.as_ref().map(|g| g.url()).unwrap_or_default());
-    println!("gateway: {url}");
+    // 1. A gateway: the embedded one, unless told otherwise (`--gateway URL`).
+    let gateway = support::ExampleGateway::from_args().await?;
+    let url = gateway.url.clone();
 
     // 2. Two agents and a user. The planner answers questions; the
     //    researcher asks them; the user watches the workspace.
@@ -152,9 +143,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     planner.close().await;
     researcher.close().await;
     user.close().await;
-    if let Some(gw) = embedded {
-        gw.shutdown().await;
-    }
+    gateway.shutdown().await;
     println!("done");
     Ok(())
 }

@@ -16,6 +16,8 @@
 //! cargo run --example scoped_close
 //! ```
 
+mod support;
+
 use std::time::Duration;
 
 use aether_client::{AgentClient, ConnectionState};
@@ -24,18 +26,8 @@ const WS: &str = "demo";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let external = args
-        .iter()
-        .position(|a| a == "--gateway")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let embedded = match &external {
-        Some(_) => None,
-        None => Some(aether_gateway::start(aether_gateway::GatewayConfig::dev()).await?),
-    };
-    let url = external.unwrap_or_else(|| embedded.as_ref().map(|g| g.url()).unwrap_or_default());
-    println!("gateway: {url}");
+    let gateway = support::ExampleGateway::from_args().await?;
+    let url = gateway.url.clone();
 
     // An observer that asks the gateway who is online.
     let observer = AgentClient::builder(WS, "observer", "o1")?
@@ -98,9 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     worker.close().await; // already closed: still fine
 
     observer.close().await;
-    if let Some(gw) = embedded {
-        gw.shutdown().await;
-    }
+    gateway.shutdown().await;
     println!("done");
     Ok(())
 }
