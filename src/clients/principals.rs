@@ -1,10 +1,8 @@
 //! The eight principal clients: thin compositions over [`Client`], each with
 //! the send helpers its principal type may use.
 
-use super::core::ClientBuilder;
-use super::senders::{principal_client, senders};
+use super::senders::{builders, principal_client, senders};
 use crate::error::Result;
-use crate::identity::Principal;
 
 principal_client!(
     /// An agent: `ag::{workspace}::{implementation}::{specifier}`.
@@ -21,21 +19,8 @@ principal_client!(
     /// ```
     AgentClient
 );
+builders!(AgentClient agent);
 
-impl AgentClient {
-    /// A builder for an agent; fails if a segment is invalid.
-    pub fn builder(
-        workspace: &str,
-        implementation: &str,
-        specifier: &str,
-    ) -> Result<ClientBuilder<AgentClient>> {
-        Ok(ClientBuilder::new(Principal::agent(
-            workspace,
-            implementation,
-            specifier,
-        )?))
-    }
-}
 senders!(async AgentClient {
     agent,
     task,
@@ -53,29 +38,9 @@ principal_client!(
     /// [`SessionInfo::assigned_id`](crate::SessionInfo::assigned_id)).
     TaskClient
 );
+builders!(TaskClient task);
 
 impl TaskClient {
-    /// A builder for a unique task `tu::{workspace}::{implementation}::{specifier}`.
-    pub fn builder(
-        workspace: &str,
-        implementation: &str,
-        unique_specifier: &str,
-    ) -> Result<ClientBuilder<TaskClient>> {
-        Ok(ClientBuilder::new(Principal::unique_task(
-            workspace,
-            implementation,
-            unique_specifier,
-        )?))
-    }
-
-    /// A builder for a pooled task; the gateway assigns its id at connect.
-    pub fn pooled(workspace: &str, implementation: &str) -> Result<ClientBuilder<TaskClient>> {
-        Ok(ClientBuilder::new(Principal::pooled_task(
-            workspace,
-            implementation,
-        )?))
-    }
-
     /// The server-assigned instance id of a pooled task (after connect).
     pub fn assigned_id(&self) -> Option<String> {
         self.client
@@ -100,13 +65,9 @@ principal_client!(
     /// workspace; [`switch_workspace`](UserClient::switch_workspace) joins one.
     UserClient
 );
+builders!(UserClient user);
 
 impl UserClient {
-    /// A builder for a user window.
-    pub fn builder(user_id: &str, window_id: &str) -> Result<ClientBuilder<UserClient>> {
-        Ok(ClientBuilder::new(Principal::user(user_id, window_id)?))
-    }
-
     /// Joins a workspace: the window then receives `gu::{ws}` and
     /// `uw::{user}::{ws}` messages. The gateway sends no reply; the choice
     /// is remembered and replayed after a reconnect.
@@ -138,21 +99,8 @@ principal_client!(
     /// may send only to agents and tasks.
     OrchestratorClient
 );
+builders!(OrchestratorClient orchestrator);
 
-impl OrchestratorClient {
-    /// A builder for an orchestrator serving `supported_profiles`.
-    pub fn builder(
-        implementation: &str,
-        specifier: &str,
-        supported_profiles: Vec<String>,
-    ) -> Result<ClientBuilder<OrchestratorClient>> {
-        Ok(ClientBuilder::new(Principal::orchestrator(
-            implementation,
-            specifier,
-            supported_profiles,
-        )?))
-    }
-}
 senders!(async OrchestratorClient {
     agent,
     task,
@@ -166,13 +114,8 @@ principal_client!(
     /// `send_command_to_task`) and user broadcasts.
     WorkflowEngineClient
 );
+builders!(WorkflowEngineClient workflow_engine);
 
-impl WorkflowEngineClient {
-    /// A builder for the workflow engine (a singleton per gateway).
-    pub fn builder() -> ClientBuilder<WorkflowEngineClient> {
-        ClientBuilder::new(Principal::workflow_engine())
-    }
-}
 senders!(async WorkflowEngineClient {
     agent,
     task,
@@ -195,41 +138,15 @@ principal_client!(
     /// left out). Base operations (tasks, KV...) remain available.
     MetricsBridgeClient
 );
-
-impl MetricsBridgeClient {
-    /// A builder for the metrics bridge (a singleton per gateway).
-    pub fn builder() -> ClientBuilder<MetricsBridgeClient> {
-        ClientBuilder::new(Principal::metrics_bridge())
-    }
-}
+builders!(MetricsBridgeClient metrics_bridge);
 
 principal_client!(
     /// A service: `sv::{implementation}::{specifier}`, workspace-less.
     ServiceClient
 );
+builders!(ServiceClient service);
 
-impl ServiceClient {
-    /// A builder for a service that also consumes pooled tasks.
-    pub fn builder(implementation: &str, specifier: &str) -> Result<ClientBuilder<ServiceClient>> {
-        Ok(ClientBuilder::new(Principal::service(
-            implementation,
-            specifier,
-            false,
-        )?))
-    }
-
-    /// A builder for a service that is never offered pooled tasks.
-    pub fn builder_no_pool_consumer(
-        implementation: &str,
-        specifier: &str,
-    ) -> Result<ClientBuilder<ServiceClient>> {
-        Ok(ClientBuilder::new(Principal::service(
-            implementation,
-            specifier,
-            true,
-        )?))
-    }
-}
+impl ServiceClient {}
 senders!(async ServiceClient {
     agent,
     task,
@@ -249,16 +166,8 @@ principal_client!(
     /// TypeScript SDKs do).
     BridgeClient
 );
+builders!(BridgeClient bridge);
 
-impl BridgeClient {
-    /// A builder for a bridge.
-    pub fn builder(implementation: &str, specifier: &str) -> Result<ClientBuilder<BridgeClient>> {
-        Ok(ClientBuilder::new(Principal::bridge(
-            implementation,
-            specifier,
-        )?))
-    }
-}
 senders!(async BridgeClient {
     agent,
     task,

@@ -180,3 +180,134 @@ macro_rules! principal_client {
 }
 
 pub(crate) use principal_client;
+
+/// `builders!(Type kind)` adds the builder constructors of a principal kind
+/// to a client type, async or blocking alike.
+macro_rules! builders {
+    ($ty:ident agent) => {
+        impl $ty {
+            /// A builder for an agent `ag::{workspace}::{implementation}::{specifier}`;
+            /// fails if a segment is invalid.
+            pub fn builder(
+                workspace: &str,
+                implementation: &str,
+                specifier: &str,
+            ) -> $crate::Result<$crate::ClientBuilder<$ty>> {
+                Ok($crate::ClientBuilder::new(
+                    $crate::identity::Principal::agent(workspace, implementation, specifier)?,
+                ))
+            }
+        }
+    };
+    ($ty:ident task) => {
+        impl $ty {
+            /// A builder for a unique task `tu::{workspace}::{implementation}::{specifier}`.
+            pub fn builder(
+                workspace: &str,
+                implementation: &str,
+                unique_specifier: &str,
+            ) -> $crate::Result<$crate::ClientBuilder<$ty>> {
+                Ok($crate::ClientBuilder::new(
+                    $crate::identity::Principal::unique_task(
+                        workspace,
+                        implementation,
+                        unique_specifier,
+                    )?,
+                ))
+            }
+            /// A builder for a pooled task; the gateway assigns its id at connect.
+            pub fn pooled(
+                workspace: &str,
+                implementation: &str,
+            ) -> $crate::Result<$crate::ClientBuilder<$ty>> {
+                Ok($crate::ClientBuilder::new(
+                    $crate::identity::Principal::pooled_task(workspace, implementation)?,
+                ))
+            }
+        }
+    };
+    ($ty:ident user) => {
+        impl $ty {
+            /// A builder for a user window `us::{user_id}::{window_id}`.
+            pub fn builder(
+                user_id: &str,
+                window_id: &str,
+            ) -> $crate::Result<$crate::ClientBuilder<$ty>> {
+                Ok($crate::ClientBuilder::new(
+                    $crate::identity::Principal::user(user_id, window_id)?,
+                ))
+            }
+        }
+    };
+    ($ty:ident orchestrator) => {
+        impl $ty {
+            /// A builder for an orchestrator serving `supported_profiles` (at least one).
+            pub fn builder(
+                implementation: &str,
+                specifier: &str,
+                supported_profiles: Vec<String>,
+            ) -> $crate::Result<$crate::ClientBuilder<$ty>> {
+                Ok($crate::ClientBuilder::new(
+                    $crate::identity::Principal::orchestrator(
+                        implementation,
+                        specifier,
+                        supported_profiles,
+                    )?,
+                ))
+            }
+        }
+    };
+    ($ty:ident workflow_engine) => {
+        impl $ty {
+            /// A builder for the workflow engine (a singleton per gateway).
+            pub fn builder() -> $crate::ClientBuilder<$ty> {
+                $crate::ClientBuilder::new($crate::identity::Principal::workflow_engine())
+            }
+        }
+    };
+    ($ty:ident metrics_bridge) => {
+        impl $ty {
+            /// A builder for the metrics bridge (a singleton per gateway).
+            pub fn builder() -> $crate::ClientBuilder<$ty> {
+                $crate::ClientBuilder::new($crate::identity::Principal::metrics_bridge())
+            }
+        }
+    };
+    ($ty:ident service) => {
+        impl $ty {
+            /// A builder for a service `sv::{implementation}::{specifier}` that also consumes pooled tasks.
+            pub fn builder(
+                implementation: &str,
+                specifier: &str,
+            ) -> $crate::Result<$crate::ClientBuilder<$ty>> {
+                Ok($crate::ClientBuilder::new(
+                    $crate::identity::Principal::service(implementation, specifier, false)?,
+                ))
+            }
+            /// A builder for a service that is never offered pooled tasks.
+            pub fn builder_no_pool_consumer(
+                implementation: &str,
+                specifier: &str,
+            ) -> $crate::Result<$crate::ClientBuilder<$ty>> {
+                Ok($crate::ClientBuilder::new(
+                    $crate::identity::Principal::service(implementation, specifier, true)?,
+                ))
+            }
+        }
+    };
+    ($ty:ident bridge) => {
+        impl $ty {
+            /// A builder for a bridge `br::{implementation}::{specifier}`.
+            pub fn builder(
+                implementation: &str,
+                specifier: &str,
+            ) -> $crate::Result<$crate::ClientBuilder<$ty>> {
+                Ok($crate::ClientBuilder::new(
+                    $crate::identity::Principal::bridge(implementation, specifier)?,
+                ))
+            }
+        }
+    };
+}
+
+pub(crate) use builders;
