@@ -54,6 +54,8 @@
 //! when the vCPUs are idle than when they are busy. The header prints the
 //! load average at the start and the end for this reason.
 
+mod support;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -62,7 +64,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aether_client::proto::aether_gateway_client::AetherGatewayClient;
-use aether_client::proto::aether_gateway_server::{AetherGateway, AetherGatewayServer};
+use aether_client::proto::aether_gateway_server::AetherGateway;
 use aether_client::proto::downstream_message::Payload as Down;
 use aether_client::proto::init_connection::ClientType;
 use aether_client::proto::upstream_message::Payload as Up;
@@ -78,8 +80,8 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Endpoint, Server};
+
+use tonic::transport::Endpoint;
 use tonic::{Request, Response, Status, Streaming};
 
 /// Key length (`k` + 15 digits).
@@ -113,9 +115,6 @@ const KEEPALIVE: Duration = Duration::from_secs(30);
 const BARE_OUTBOUND_QUEUE: usize = 8192;
 /// Bare server reply queue per stream.
 const BARE_REPLY_QUEUE: usize = 1024;
-/// The embedded gateway's gRPC message limits.
-const SERVER_DECODE_LIMIT: usize = 64 * 1024 * 1024;
-const SERVER_ENCODE_LIMIT: usize = 16 * 1024 * 1024;
 /// Calls in flight while writing the key space before the rows.
 const PREFILL_WINDOW: usize = 64;
 
@@ -1071,56 +1070,6 @@ impl BareGateway {
     }
 }
 
-struct BareServer {
-    url: String,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<()>,
-}
-
-async fn start_bare_server() -> Res<BareServer> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| format!("bare server bind: {e}"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("bare server addr: {e}"))?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    // The embedded gateway's server settings and message size limits.
-    let service = AetherGatewayServer::new(BareGateway::default())
-        .max_decoding_message_size(SERVER_DECODE_LIMIT)
-        .max_encoding_message_size(SERVER_ENCODE_LIMIT);
-    let router = Server::builder()
-        .http2_keepalive_interval(Some(KEEPALIVE))
-        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .max_concurrent_streams(Some(1000))
-        .add_service(service);
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let signal = async {
-            let _ = stop_rx.await;
-        };
-        if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
-            eprintln!("bare server failed: {e}");
-        }
-    });
-    Ok(BareServer {
-        url: format!("http://{addr}"),
-        stop,
-        server,
-    })
-}
-
-async fn stop_bare_server(s: BareServer) {
-    let _ = s.stop.send(());
-    let mut server = s.server;
-    if tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut server)
-        .await
-        .is_err()
-    {
-        server.abort();
-    }
-}
-
 type Pending = Mutex<HashMap<String, oneshot::Sender<Down>>>;
 
 /// A raw client: one request queue, replies matched by request id.
@@ -1307,7 +1256,7 @@ async fn read_replies(mut inbound: Streaming<DownstreamMessage>, pending: Arc<Pe
 }
 
 async fn bare_run(n_clients: usize, run: usize, opts: &Opts, res: &mut Results) -> Res<()> {
-    let server = start_bare_server().await?;
+    let server = support::BareServer::start(BareGateway::default(), "bare server").await?;
     let mut readers = Vec::new();
     let result = async {
         let conns = join_all((0..n_clients).map(|i| {
@@ -1328,7 +1277,7 @@ async fn bare_run(n_clients: usize, run: usize, opts: &Opts, res: &mut Results) 
     for r in &readers {
         r.abort();
     }
-    stop_bare_server(server).await;
+    server.stop().await;
     result
 }
 

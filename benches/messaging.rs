@@ -41,6 +41,8 @@
 //! whole benchmark overruns. `--stack sdk|bare` and `--exchange
 //! one-way|ping-pong` narrow a run down, e.g. for `perf record`.
 
+mod support;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,7 +50,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aether_client::proto::aether_gateway_client::AetherGatewayClient;
-use aether_client::proto::aether_gateway_server::{AetherGateway, AetherGatewayServer};
+use aether_client::proto::aether_gateway_server::AetherGateway;
 use aether_client::proto::downstream_message::Payload as Down;
 use aether_client::proto::init_connection::ClientType;
 use aether_client::proto::upstream_message::Payload as Up;
@@ -61,11 +63,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use hdrhistogram::Histogram;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Endpoint, Server};
+
+use tonic::transport::Endpoint;
 use tonic::{Request, Response, Status, Streaming};
 
 /// Payload size of every message.
@@ -835,56 +837,6 @@ async fn relay_session(
     routes.lock().expect("routes lock").remove(&me);
 }
 
-struct RelayServer {
-    url: String,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<()>,
-}
-
-async fn start_relay() -> Res<RelayServer> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| format!("relay bind: {e}"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("relay addr: {e}"))?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    // Same server settings and message size limits as the embedded gateway.
-    let service = AetherGatewayServer::new(Relay::default())
-        .max_decoding_message_size(64 * 1024 * 1024)
-        .max_encoding_message_size(16 * 1024 * 1024);
-    let router = Server::builder()
-        .http2_keepalive_interval(Some(KEEPALIVE))
-        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .max_concurrent_streams(Some(1000))
-        .add_service(service);
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let signal = async {
-            let _ = stop_rx.await;
-        };
-        if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
-            eprintln!("relay server failed: {e}");
-        }
-    });
-    Ok(RelayServer {
-        url: format!("http://{addr}"),
-        stop,
-        server,
-    })
-}
-
-async fn stop_relay(relay: RelayServer) {
-    let _ = relay.stop.send(());
-    let mut server = relay.server;
-    if tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut server)
-        .await
-        .is_err()
-    {
-        server.abort();
-    }
-}
-
 /// One raw connection: the request queue and the response stream.
 struct BareConn {
     tx: mpsc::Sender<UpstreamMessage>,
@@ -981,7 +933,7 @@ impl OneWaySender for BareSender {
 }
 
 async fn bare_one_way(pairs: usize, warm: u64, n: u64, payload: &Bytes) -> Res<OneWay> {
-    let relay = start_relay().await?;
+    let relay = support::BareServer::start(Relay::default(), "relay server").await?;
     let base = Instant::now();
     let mut readers: Vec<JoinHandle<()>> = Vec::new();
     let mut keep: Vec<mpsc::Sender<UpstreamMessage>> = Vec::new();
@@ -1026,7 +978,7 @@ async fn bare_one_way(pairs: usize, warm: u64, n: u64, payload: &Bytes) -> Res<O
     for r in &readers {
         r.abort();
     }
-    stop_relay(relay).await;
+    relay.stop().await;
     result
 }
 
@@ -1056,7 +1008,7 @@ impl Pinger for BarePinger {
 }
 
 async fn bare_ping_pong(pairs: usize, rounds: u64, payload: &Bytes) -> Res<PingPong> {
-    let relay = start_relay().await?;
+    let relay = support::BareServer::start(Relay::default(), "relay server").await?;
     let mut echoers: Vec<JoinHandle<()>> = Vec::new();
     let result = async {
         let pongs = bare_connect_all(&relay.url, "pong", pairs).await?;
@@ -1089,7 +1041,7 @@ async fn bare_ping_pong(pairs: usize, rounds: u64, payload: &Bytes) -> Res<PingP
     for e in &echoers {
         e.abort();
     }
-    stop_relay(relay).await;
+    relay.stop().await;
     result
 }
 
