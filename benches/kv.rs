@@ -64,7 +64,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aether_client::proto::aether_gateway_client::AetherGatewayClient;
-use aether_client::proto::aether_gateway_server::AetherGateway;
 use aether_client::proto::downstream_message::Payload as Down;
 use aether_client::proto::init_connection::ClientType;
 use aether_client::proto::upstream_message::Payload as Up;
@@ -74,6 +73,7 @@ use aether_client::proto::{
 };
 use aether_client::{AgentClient, CheckpointTtl, KvScope, ReconnectPolicy};
 use aether_gateway::GatewayConfig;
+use aether_gateway::proto::aether_gateway_server::AetherGateway;
 use bytes::Bytes;
 use futures_util::future::join_all;
 use hdrhistogram::Histogram;

@@ -50,7 +50,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aether_client::proto::aether_gateway_client::AetherGatewayClient;
-use aether_client::proto::aether_gateway_server::AetherGateway;
 use aether_client::proto::downstream_message::Payload as Down;
 use aether_client::proto::init_connection::ClientType;
 use aether_client::proto::upstream_message::Payload as Up;
@@ -58,6 +57,7 @@ use aether_client::proto::{
     AgentIdentity, DownstreamMessage, IncomingMessage, InitConnection, SendMessage, UpstreamMessage,
 };
 use aether_client::{AgentClient, MessageStream, MessageType, ReconnectPolicy};
+use aether_gateway::proto::aether_gateway_server::AetherGateway;
 use aether_gateway::{GatewayConfig, GatewayStats, RunningGateway};
 use bytes::Bytes;
 use futures_util::StreamExt;

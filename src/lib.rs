@@ -34,7 +34,6 @@ pub mod connection;
 pub mod coord;
 mod error;
 pub mod handlers;
-pub mod identity;
 mod message;
 pub mod ops;
 pub mod orchestrator;
@@ -55,6 +54,10 @@ pub use handlers::MessageStream;
 pub use message::{Message, MessageType, MetricBuilder};
 pub use ops::checkpoint::{Checkpoint, CheckpointTtl};
 pub use ops::kv::KvPage;
+
+/// Typed, validated identities and topics (from `aether-protocol`, shared
+/// with the gateway).
+pub use aether_protocol::identity;
 
 /// The middleware crate the operation stacks are built from.
 pub use aether_middleware as middleware;

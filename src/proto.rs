@@ -1,9 +1,12 @@
 //! The Aether v1 wire types, generated from `proto/aether/v1`.
 //!
-//! Every message of the published protocol is here, so nothing a gateway
-//! sends is dropped on the floor. Client stubs (`aether_gateway_client`) and
-//! server stubs (`aether_gateway_server`) are both generated; the embedded
-//! gateway uses the latter.
+//! Every message of the published protocol is here (re-exported from
+//! [`aether_protocol::proto`]), so nothing a gateway sends is dropped on the
+//! floor, plus the tonic client stub (`aether_gateway_client`) that the
+//! connection driver uses. The server stub lives in the embedded gateway
+//! (`aether_gateway::proto::aether_gateway_server`).
 #![allow(missing_docs, clippy::all, clippy::pedantic, rustdoc::all)]
+
+pub use aether_protocol::proto::*;
 
 tonic::include_proto!("aether.v1");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aether_client::proto::aether_gateway_server::{AetherGateway, AetherGatewayServer};
+use aether_gateway::proto::aether_gateway_server::{AetherGateway, AetherGatewayServer};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Server;

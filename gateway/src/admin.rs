@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use aether_client::identity::{METRICS_BRIDGE_IDENTITY, Principal, WORKFLOW_ENGINE_IDENTITY};
-use aether_client::proto::{
+use aether_protocol::identity::{METRICS_BRIDGE_IDENTITY, Principal, WORKFLOW_ENGINE_IDENTITY};
+use aether_protocol::proto::{
     ConnectionInfo, ConnectionStatusRequest, ConnectionStatusResponse, PrincipalType,
     SessionOperation, SessionOperationResponse, Signal, session_operation::OpType,
     signal::SignalType,

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use aether_client::proto::{DownstreamMessage, downstream_message};
+use aether_protocol::proto::{DownstreamMessage, downstream_message};
 
 use crate::store::{Commit, StoreError};
 

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use aether_client::identity::Principal;
-use aether_client::proto::{Signal, signal::SignalType};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{Signal, signal::SignalType};
 use parking_lot::RwLock;
 use tonic::Status;
 

@@ -246,6 +246,7 @@ mod kv;
 mod mailbox;
 mod outbound;
 mod progress;
+pub mod proto;
 mod push;
 mod rate;
 mod registry;

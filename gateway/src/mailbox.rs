@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use aether_client::proto::IncomingMessage;
+use aether_protocol::proto::IncomingMessage;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use aether_client::proto::{DownstreamMessage, IncomingMessage, Signal, downstream_message};
+use aether_protocol::proto::{DownstreamMessage, IncomingMessage, Signal, downstream_message};
 use futures_util::Stream;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;

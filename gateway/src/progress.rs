@@ -6,8 +6,8 @@
 //! `us::{user}`). A report naming a task also emits a `TaskEvent`
 //! progress to the task's subscribers. There is no reply on success.
 
-use aether_client::identity::{PrincipalKind, validate_segment};
-use aether_client::proto::{
+use aether_protocol::identity::{PrincipalKind, validate_segment};
+use aether_protocol::proto::{
     DownstreamMessage, ProgressReport, ProgressUpdate, TaskProgressEvent, downstream_message,
     task_event,
 };

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use aether_client::proto::DownstreamMessage;
+use aether_protocol::proto::DownstreamMessage;
 use parking_lot::Mutex;
 use tokio::sync::mpsc::{self, WeakSender, error::TrySendError};
 
@@ -115,7 +115,7 @@ mod tests {
     use super::*;
 
     fn msg(n: i32) -> DownstreamMessage {
-        use aether_client::proto::{ErrorResponse, downstream_message::Payload};
+        use aether_protocol::proto::{ErrorResponse, downstream_message::Payload};
         DownstreamMessage {
             payload: Some(Payload::Error(Box::new(ErrorResponse {
                 retry_after_ms: n as i64,
@@ -126,7 +126,7 @@ mod tests {
     }
 
     fn n(out: Out) -> i64 {
-        use aether_client::proto::downstream_message::Payload;
+        use aether_protocol::proto::downstream_message::Payload;
         match out {
             Out::Msg(m) => match m.payload {
                 Some(Payload::Error(e)) => e.retry_after_ms,

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use aether_client::identity::{Principal, validate_segment};
-use aether_client::proto::{
+use aether_protocol::identity::{Principal, validate_segment};
+use aether_protocol::proto::{
     AgentLaunchResult, AgentOperation, AgentRegistrationInfo, AgentResponse, OrchestratorInfo,
     agent_operation::OpType,
 };

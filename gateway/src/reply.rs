@@ -1,6 +1,6 @@
 //! In-stream error replies (`ErrorResponse`) and their codes.
 
-use aether_client::proto::{DownstreamMessage, ErrorResponse, downstream_message};
+use aether_protocol::proto::{DownstreamMessage, ErrorResponse, downstream_message};
 
 /// An `ErrorResponse` about to be sent; the session survives it.
 #[derive(Debug, Clone, PartialEq)]

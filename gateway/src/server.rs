@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether_client::proto::aether_gateway_server::AetherGatewayServer;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
@@ -13,6 +12,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::hub::Hub;
+use crate::proto::aether_gateway_server::AetherGatewayServer;
 use crate::service::GatewayService;
 use crate::stats::GatewayStats;
 use crate::store::Store;

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use aether_client::proto::UpstreamMessage;
-use aether_client::proto::aether_gateway_server::AetherGateway;
+use aether_protocol::proto::UpstreamMessage;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::hub::Hub;
 use crate::outbound::{self, Out, OutboundStream};
+use crate::proto::aether_gateway_server::AetherGateway;
 use crate::session;
 
 /// Direct replies a session may queue before its reader waits.

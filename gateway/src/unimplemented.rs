@@ -3,7 +3,7 @@
 //! `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying the operation's
 //! correlation id, so no client waits for a timeout.
 
-use aether_client::proto::upstream_message::Payload;
+use aether_protocol::proto::upstream_message::Payload;
 
 use crate::reply::{ErrorReply, code};
 
@@ -64,7 +64,7 @@ pub(crate) fn reply(payload: Option<&Payload>) -> ErrorReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aether_client::proto::{KvOperation, TaskSubscriptionOperation, TunnelData};
+    use aether_protocol::proto::{KvOperation, TaskSubscriptionOperation, TunnelData};
 
     #[test]
     fn carries_the_correlation_id() {

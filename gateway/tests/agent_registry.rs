@@ -5,8 +5,8 @@ mod common;
 #[path = "common/tasks.rs"]
 mod th;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     AgentOperation, AgentRegistrationInfo, AgentResourceSchemaEntry, agent_operation::OpType,
 };
 use common::dev_gateway;

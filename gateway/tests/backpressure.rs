@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{MessageType, SendMessage, upstream_message::Payload};
 use aether_gateway::{GatewayConfig, Limits};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{MessageType, SendMessage, upstream_message::Payload};
 use common::{Conn, GUARD, up};
 
 /// 1 KiB payloads, so the receiver's HTTP/2 window and buffers fill long

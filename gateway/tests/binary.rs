@@ -6,8 +6,8 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use aether_client::identity::Principal;
-use aether_client::proto::downstream_message;
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::downstream_message;
 use common::Conn;
 
 #[tokio::test]

@@ -4,10 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use aether_client::identity::Principal;
-use aether_client::proto::CheckpointOperation;
-use aether_client::proto::checkpoint_operation::OpType;
 use aether_gateway::{GatewayConfig, Limits};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::CheckpointOperation;
+use aether_protocol::proto::checkpoint_operation::OpType;
 use bytes::Bytes;
 use common::state::ckpt;
 use common::{Conn, GUARD, dev_gateway};

@@ -8,11 +8,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use aether_client::identity::Principal;
-use aether_client::proto::checkpoint_operation::OpType as CkptOp;
-use aether_client::proto::kv_operation::{OpType, Scope};
-use aether_client::proto::{CheckpointOperation, KvOperation, MessageType};
 use aether_gateway::GatewayConfig;
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::checkpoint_operation::OpType as CkptOp;
+use aether_protocol::proto::kv_operation::{OpType, Scope};
+use aether_protocol::proto::{CheckpointOperation, KvOperation, MessageType};
 use bytes::Bytes;
 use common::state::{ckpt, kv, kv_put};
 use common::{Conn, GUARD};

@@ -2,9 +2,11 @@
 
 mod common;
 
-use aether_client::identity::Principal;
-use aether_client::proto::init_connection::ClientType;
-use aether_client::proto::{AgentIdentity, ExtensionDeclaration, InitConnection, upstream_message};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::init_connection::ClientType;
+use aether_protocol::proto::{
+    AgentIdentity, ExtensionDeclaration, InitConnection, upstream_message,
+};
 use common::{Conn, dev_gateway, init, up};
 use tonic::Code;
 

@@ -7,10 +7,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aether_client::identity::Principal;
-use aether_client::proto::kv_operation::{OpType, Scope};
-use aether_client::proto::{AuthorizationContext, KvOperation, downstream_message::Payload};
 use aether_gateway::{GatewayConfig, Limits};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::kv_operation::{OpType, Scope};
+use aether_protocol::proto::{AuthorizationContext, KvOperation, downstream_message::Payload};
 use bytes::Bytes;
 use common::state::{kv, kv_put};
 use common::{Conn, GUARD, dev_gateway, init};

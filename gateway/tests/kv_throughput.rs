@@ -9,10 +9,10 @@ mod common;
 
 use std::time::Instant;
 
-use aether_client::identity::Principal;
-use aether_client::proto::downstream_message::Payload;
-use aether_client::proto::kv_operation::Scope;
 use aether_gateway::GatewayConfig;
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::downstream_message::Payload;
+use aether_protocol::proto::kv_operation::Scope;
 use common::Conn;
 use common::state::kv_put;
 

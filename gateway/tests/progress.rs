@@ -5,8 +5,8 @@ mod common;
 #[path = "common/tasks.rs"]
 mod th;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     ProgressKind, ProgressReport, ProgressStep, SwitchWorkspace, upstream_message,
 };
 use common::dev_gateway;
@@ -147,7 +147,7 @@ async fn creators_hear_about_their_tasks() {
     let id = creator.create_ok(th::targeted("ag::w::i::b")).await;
     worker.assignment().await;
     worker
-        .op(aether_client::proto::task_operation::OpType::Claim, &id)
+        .op(aether_protocol::proto::task_operation::OpType::Claim, &id)
         .await;
     let note = creator.progress().await;
     assert_eq!(
@@ -159,7 +159,7 @@ async fn creators_hear_about_their_tasks() {
     assert_eq!(note.summary, "task running");
     worker
         .op_with(
-            aether_client::proto::task_operation::OpType::Fail,
+            aether_protocol::proto::task_operation::OpType::Fail,
             &id,
             "broke",
             None,

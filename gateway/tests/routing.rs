@@ -3,12 +3,12 @@
 
 mod common;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_gateway::{GatewayConfig, Limits};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     AuthorizationContext, MessageType, Metric, MetricEntry, SendMessage, SwitchWorkspace,
     downstream_message, upstream_message,
 };
-use aether_gateway::{GatewayConfig, Limits};
 use bytes::Bytes;
 use common::{Conn, dev_gateway, up};
 use prost::Message;

@@ -3,15 +3,15 @@
 
 mod common;
 
-use aether_client::identity::Principal;
-use aether_client::proto::session_operation::OpType;
-use aether_client::proto::signal::SignalType;
-use aether_client::proto::{
+use aether_gateway::{GatewayConfig, Limits, RateLimit};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::session_operation::OpType;
+use aether_protocol::proto::signal::SignalType;
+use aether_protocol::proto::{
     AdminQuery, ConnectionFilter, ConnectionStatusRequest, KvOperation, MessageType, PrincipalRef,
     PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, TunnelOpen,
     UpstreamMessage, downstream_message, upstream_message,
 };
-use aether_gateway::{GatewayConfig, Limits, RateLimit};
 use bytes::Bytes;
 use common::{Conn, dev_gateway, init, up};
 use tonic::Code;
@@ -19,7 +19,7 @@ use tonic::Code;
 async fn session_op(
     c: &mut Conn,
     op: SessionOperation,
-) -> aether_client::proto::SessionOperationResponse {
+) -> aether_protocol::proto::SessionOperationResponse {
     c.send(up(upstream_message::Payload::SessionOp(Box::new(op))))
         .await;
     match c.payload().await {
@@ -28,7 +28,11 @@ async fn session_op(
     }
 }
 
-async fn status(c: &mut Conn, t: &str, id: &str) -> aether_client::proto::ConnectionStatusResponse {
+async fn status(
+    c: &mut Conn,
+    t: &str,
+    id: &str,
+) -> aether_protocol::proto::ConnectionStatusResponse {
     c.send(up(upstream_message::Payload::ConnectionStatusRequest(
         Box::new(ConnectionStatusRequest {
             request_id: "cs".into(),

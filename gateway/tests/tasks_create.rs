@@ -5,8 +5,8 @@ mod common;
 #[path = "common/tasks.rs"]
 mod th;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     CreateTaskRequest, TargetOfflinePolicy, TaskFilter, TaskStatus, downstream_message::Payload,
     task_operation::OpType, upstream_message,
 };

@@ -6,12 +6,12 @@ mod common;
 #[path = "common/tasks.rs"]
 mod th;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_gateway::GatewayConfig;
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     AgentOperation, AgentRegistrationInfo, CreateTaskRequest, TaskFilter, agent_operation,
     task_operation::OpType,
 };
-use aether_gateway::GatewayConfig;
 use th::{Peer, pool, self_assign};
 
 #[tokio::test]

@@ -5,8 +5,8 @@ mod common;
 #[path = "common/tasks.rs"]
 mod th;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     CheckpointOperation, HibernationDescriptor, TaskStatus, WaitReason, WaitSpec,
     checkpoint_operation, downstream_message::Payload, task_operation::OpType, upstream_message,
 };
@@ -18,7 +18,7 @@ fn agent(ws: &str, spec: &str) -> Principal {
     Principal::agent(ws, "i", spec).unwrap()
 }
 
-fn status(r: &aether_client::proto::TaskOperationResponse) -> i32 {
+fn status(r: &aether_protocol::proto::TaskOperationResponse) -> i32 {
     r.task.as_ref().map(|t| t.status).unwrap_or_default()
 }
 
@@ -124,7 +124,7 @@ async fn the_lifecycle_ops_and_their_violations() {
     );
     let rid = "raw-op";
     a.send(upstream_message::Payload::TaskOp(Box::new(
-        aether_client::proto::TaskOperation {
+        aether_protocol::proto::TaskOperation {
             op: 42,
             task_id: id3.clone(),
             request_id: rid.into(),

@@ -5,8 +5,8 @@ mod common;
 #[path = "common/tasks.rs"]
 mod th;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     AgentOperation, AgentRegistrationInfo, CreateTaskRequest, TaskStatus, agent_operation,
 };
 use bytes::Bytes;
@@ -120,7 +120,7 @@ async fn an_offline_target_is_started_by_an_orchestrator_and_gets_its_task() {
         .take(|p| th::progress(p).filter(|u| u.task_id == id && u.state == "completed"))
         .await;
     assert_eq!(note.recipient, "ag::w::boss::b");
-    assert_eq!(note.kind, aether_client::proto::ProgressKind::Task as i32);
+    assert_eq!(note.kind, aether_protocol::proto::ProgressKind::Task as i32);
     let s = creator.get(&start.task_id).await.unwrap();
     assert_eq!(s.status, TaskStatus::Completed as i32);
     let err = Peer::connect_with_credentials(&url, &worker, &[("token", &token)])
@@ -192,7 +192,7 @@ async fn launch_creates_a_startup_task() {
         .agent_op(AgentOperation {
             op: agent_operation::OpType::Launch as i32,
             implementation: "worker".into(),
-            launch_params: Some(aether_client::proto::AgentLaunchParams {
+            launch_params: Some(aether_protocol::proto::AgentLaunchParams {
                 specifier: "l1".into(),
                 workspace: "w2".into(),
                 param_overrides: Default::default(),

@@ -8,8 +8,8 @@ mod th;
 
 use std::collections::HashSet;
 
-use aether_client::identity::Principal;
-use aether_client::proto::TaskStatus;
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::TaskStatus;
 use common::dev_gateway;
 use th::{Peer, pool};
 

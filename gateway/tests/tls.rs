@@ -2,10 +2,10 @@
 
 mod common;
 
-use aether_client::identity::Principal;
-use aether_client::proto::MessageType;
 use aether_client::proto::aether_gateway_client::AetherGatewayClient;
 use aether_gateway::{GatewayConfig, TlsConfig};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::MessageType;
 use common::{Conn, GUARD, init};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};

@@ -9,7 +9,7 @@
 
 mod record;
 
-use aether_client::proto::{
+use aether_protocol::proto::{
     CheckpointOperation, CheckpointResponse, DownstreamMessage, checkpoint_operation::OpType,
     downstream_message::Payload,
 };

@@ -1,6 +1,8 @@
 //! Every checkpoint operation through [`Checkpoints::handle`].
 
-use aether_client::proto::{CheckpointOperation, CheckpointResponse, checkpoint_operation::OpType};
+use aether_protocol::proto::{
+    CheckpointOperation, CheckpointResponse, checkpoint_operation::OpType,
+};
 use bytes::Bytes;
 
 use super::*;

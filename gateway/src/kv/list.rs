@@ -1,7 +1,7 @@
 //! LIST (§3.4): keys of one namespace under a prefix, a page at a time.
 //! The cursor is the last key of the previous page; a page resumes after it.
 
-use aether_client::proto::KvResponse;
+use aether_protocol::proto::KvResponse;
 
 use super::state::KvMap;
 

@@ -17,8 +17,8 @@ mod set_codec;
 mod snapshot;
 mod state;
 
-use aether_client::identity::{Principal, PrincipalKind};
-use aether_client::proto::{KvOperation, KvResponse, kv_operation::OpType};
+use aether_protocol::identity::{Principal, PrincipalKind};
+use aether_protocol::proto::{KvOperation, KvResponse, kv_operation::OpType};
 use parking_lot::RwLock;
 
 use crate::answer::Answer;

@@ -2,8 +2,8 @@
 //! scopes are shared and which are exclusive to the caller, and the
 //! namespace each resolves to.
 
-use aether_client::identity::{Principal, PrincipalKind};
-use aether_client::proto::kv_operation;
+use aether_protocol::identity::{Principal, PrincipalKind};
+use aether_protocol::proto::kv_operation;
 
 use super::KvError;
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use aether_client::proto::{KvOperation, KvResponse};
+use aether_protocol::proto::{KvOperation, KvResponse};
 use bytes::Bytes;
 
 use super::state::{KvMap, Space};

@@ -1,7 +1,7 @@
 //! The frames a KV operation answers with (§3.5, §3.6): the typed
 //! `KVResponse` echoing the request id, and the exact failure sequences.
 
-use aether_client::proto::{DownstreamMessage, KvResponse, downstream_message::Payload};
+use aether_protocol::proto::{DownstreamMessage, KvResponse, downstream_message::Payload};
 
 use super::KvError;
 use crate::answer::frame;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aether_client::proto::ConfigSnapshot;
+use aether_protocol::proto::ConfigSnapshot;
 use bytes::Bytes;
 
 use super::namespace::{Scope, namespace};

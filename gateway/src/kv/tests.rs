@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     AuthorizationContext, DownstreamMessage, KvOperation, KvResponse,
     downstream_message::Payload,
     kv_operation::{OpType, Scope as W},

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aether_client::proto::IncomingMessage;
+use aether_protocol::proto::IncomingMessage;
 use prost::Message;
 
 use crate::store::{Mutation, Store, StoreError, Table};

@@ -1,6 +1,6 @@
 //! `AuthorizationContext` on sends (§6.9), without an ACL engine.
 
-use aether_client::proto::AuthorizationContext;
+use aether_protocol::proto::AuthorizationContext;
 
 use crate::reply::{ErrorReply, code};
 

@@ -1,6 +1,6 @@
 //! `METRIC` payload rules (§2.11).
 
-use aether_client::proto::Metric;
+use aether_protocol::proto::Metric;
 use prost::Message;
 
 use crate::reply::{ErrorReply, code};
@@ -62,7 +62,7 @@ pub(crate) fn negative_forbidden() -> ErrorReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aether_client::proto::MetricEntry;
+    use aether_protocol::proto::MetricEntry;
 
     fn encode(entries: Vec<MetricEntry>) -> Vec<u8> {
         Metric {

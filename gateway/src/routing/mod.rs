@@ -11,8 +11,8 @@ mod metric;
 mod permissions;
 mod target;
 
-use aether_client::identity::{PrincipalKind, Topic, TopicPrefix};
-use aether_client::proto::{IncomingMessage, MessageType, SendMessage};
+use aether_protocol::identity::{PrincipalKind, Topic, TopicPrefix};
+use aether_protocol::proto::{IncomingMessage, MessageType, SendMessage};
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! The principal-type permission matrix (§2.4).
 
-use aether_client::identity::{PrincipalKind, TopicPrefix};
+use aether_protocol::identity::{PrincipalKind, TopicPrefix};
 
 /// Whether a `kind` sender may target a topic with `prefix`.
 pub(crate) fn allowed(kind: PrincipalKind, prefix: TopicPrefix) -> bool {

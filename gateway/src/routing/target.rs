@@ -1,7 +1,7 @@
 //! Target topic validation (§2.1) and the event/metric fan-in rewrite (§2.3
 //! step 2), without allocating on the common path.
 
-use aether_client::identity::{
+use aether_protocol::identity::{
     EVENT_RECEIVER_TOPIC, MAX_TOPIC_BYTES, METRIC_RECEIVER_TOPIC, TopicPrefix,
 };
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use aether_client::identity::PrincipalKind;
+use aether_protocol::identity::PrincipalKind;
 use tonic::Status;
 
 /// The result of a successful check: whether the session is an admin.

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use aether_client::identity::{Principal, PrincipalKind};
-use aether_client::proto::Signal;
+use aether_protocol::identity::{Principal, PrincipalKind};
+use aether_protocol::proto::Signal;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;

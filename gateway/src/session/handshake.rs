@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aether_client::identity::{Principal, PrincipalKind, Segment};
-use aether_client::proto::{
+use aether_protocol::identity::{Principal, PrincipalKind, Segment};
+use aether_protocol::proto::{
     BuildInfo, ConnectionAck, DownstreamMessage, InitConnection, NegotiatedExtension,
     UpstreamMessage, downstream_message, init_connection::ClientType, upstream_message,
 };
@@ -249,7 +249,7 @@ pub(crate) async fn perform(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aether_client::proto::{ExtensionDeclaration, OrchestratorIdentity, TaskIdentity};
+    use aether_protocol::proto::{ExtensionDeclaration, OrchestratorIdentity, TaskIdentity};
 
     #[test]
     fn pooled_tasks_get_an_id_and_orchestrators_a_specifier() {

@@ -10,8 +10,8 @@ mod pipeline;
 
 use std::sync::Arc;
 
-use aether_client::identity::{PrincipalKind, validate_segment};
-use aether_client::proto::{
+use aether_protocol::identity::{PrincipalKind, validate_segment};
+use aether_protocol::proto::{
     DownstreamMessage, SwitchWorkspace, UpstreamMessage, downstream_message,
     upstream_message::Payload,
 };

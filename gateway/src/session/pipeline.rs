@@ -5,7 +5,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use aether_client::proto::DownstreamMessage;
+use aether_protocol::proto::DownstreamMessage;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use aether_client::identity::Principal;
-use aether_client::proto::{DownstreamMessage, TaskAssignment, downstream_message};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{DownstreamMessage, TaskAssignment, downstream_message};
 
 use super::Txn;
 use super::index::Key;
@@ -210,7 +210,7 @@ impl Txn<'_> {
     pub fn return_unclaimed(&mut self, identity: &str) {
         for id in self.st.table.ids(&Key::Assigned(identity.to_string())) {
             let Some(mut r) = self.get(&id) else { continue };
-            if r.mode != aether_client::proto::TaskAssignmentMode::Pool as i32 || r.is_startup() {
+            if r.mode != aether_protocol::proto::TaskAssignmentMode::Pool as i32 || r.is_startup() {
                 continue;
             }
             r.assigned_to.clear();

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aether_client::identity::{Topic, TopicPrefix, validate_segment};
-use aether_client::proto::{
+use aether_protocol::identity::{Topic, TopicPrefix, validate_segment};
+use aether_protocol::proto::{
     CreateTaskRequest, CreateTaskResponse, DownstreamMessage, TargetOfflinePolicy,
     TaskAssignmentMode, downstream_message,
 };

@@ -1,7 +1,7 @@
 //! The hibernation precondition (§5.8 PAUSE with HIBERNATION): the named
 //! checkpoint must exist for the task's assignee.
 
-use aether_client::proto::{
+use aether_protocol::proto::{
     CheckpointOperation, checkpoint_operation::OpType, downstream_message::Payload,
 };
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use aether_client::proto::TaskAssignmentMode;
+use aether_protocol::proto::TaskAssignmentMode;
 
 use super::model::{Status, TaskRecord};
 

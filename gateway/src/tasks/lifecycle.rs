@@ -3,7 +3,7 @@
 //! (status_changed on the task, child_lifecycle on its parent, §5.9) and
 //! the wake-up of tasks waiting on it (§5.8).
 
-use aether_client::proto::{
+use aether_protocol::proto::{
     ProgressKind, ProgressUpdate, TaskChildLifecycleEvent, TaskEvent, TaskStatusChangedEvent,
     task_event,
 };

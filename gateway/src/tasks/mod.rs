@@ -32,7 +32,7 @@ pub(crate) mod worker;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aether_client::proto::{DownstreamMessage, ProgressUpdate};
+use aether_protocol::proto::{DownstreamMessage, ProgressUpdate};
 use parking_lot::{Mutex, MutexGuard};
 use tonic::Status;
 

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use aether_client::proto::{
+use aether_protocol::proto::{
     RetryPolicy, TaskCompletionEvent, TaskInfo, TaskPriority, TaskStatus, WaitSpec,
 };
 

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use aether_client::proto::{
+use aether_protocol::proto::{
     DownstreamMessage, TaskHibernated, TaskOperation, TaskOperationResponse, WaitReason, WaitSpec,
     downstream_message, task_operation::OpType,
 };
@@ -263,7 +263,7 @@ impl Txn<'_> {
     /// their target if it is connected; others wait (self-assigned tasks
     /// can be claimed).
     pub fn redeliver(&mut self, r: TaskRecord) -> TaskRecord {
-        use aether_client::proto::TaskAssignmentMode as M;
+        use aether_protocol::proto::TaskAssignmentMode as M;
         if r.is_startup() {
             return self.offer_startup(r);
         }

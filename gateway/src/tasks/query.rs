@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use aether_client::proto::{PrincipalRef, TaskFilter, TaskQuery, TaskQueryResponse, task_query};
+use aether_protocol::proto::{PrincipalRef, TaskFilter, TaskQuery, TaskQueryResponse, task_query};
 
 use super::Txn;
 use super::model::{Status, TaskRecord};
@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn filters() {
-        use aether_client::proto::{TaskPriority, TaskStatus};
+        use aether_protocol::proto::{TaskPriority, TaskStatus};
         let t = table();
         let all = TaskFilter::default();
         assert_eq!(ids(&t, "w", all.clone()), ["c", "b", "a"]);

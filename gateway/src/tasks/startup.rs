@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use aether_client::proto::TaskAssignmentMode;
+use aether_protocol::proto::TaskAssignmentMode;
 
 use super::Txn;
 use super::index::Key;

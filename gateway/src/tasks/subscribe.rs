@@ -2,7 +2,7 @@
 //! events are pushed in order, under the task lock, so no live event can
 //! overtake them.
 
-use aether_client::proto::{
+use aether_protocol::proto::{
     DownstreamMessage, TaskSubscriptionOperation, TaskSubscriptionOperationResponse,
     downstream_message, task_subscription_operation::OpType,
 };

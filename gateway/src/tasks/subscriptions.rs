@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use aether_client::proto::{DownstreamMessage, TaskEvent, downstream_message};
+use aether_protocol::proto::{DownstreamMessage, TaskEvent, downstream_message};
 
 use crate::push::Pusher;
 

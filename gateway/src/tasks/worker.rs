@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether_client::proto::TaskClass;
+use aether_protocol::proto::TaskClass;
 
 use super::Txn;
 use super::lifecycle::Announce;
@@ -152,7 +152,7 @@ mod tests {
     use crate::push::Pusher;
     use crate::session::handle::NewSession;
     use crate::store::Store;
-    use aether_client::identity::Principal;
+    use aether_protocol::identity::Principal;
 
     fn hub() -> Arc<Hub> {
         Arc::new(Hub::new(GatewayConfig::dev(), Store::memory()).unwrap())

@@ -5,14 +5,14 @@ pub mod state;
 
 use std::time::Duration;
 
-use aether_client::identity::Principal;
 use aether_client::proto::aether_gateway_client::AetherGatewayClient;
-use aether_client::proto::{
+use aether_gateway::{GatewayConfig, RunningGateway};
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     ConnectionAck, ConnectionStatusRequest, DownstreamMessage, ErrorResponse, IncomingMessage,
     InitConnection, MessageType, PrincipalRef, SendMessage, UpstreamMessage, downstream_message,
     upstream_message,
 };
-use aether_gateway::{GatewayConfig, RunningGateway};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;

@@ -1,7 +1,7 @@
 //! Raw KV and checkpoint helpers.
 
-use aether_client::proto::kv_operation::{OpType, Scope};
-use aether_client::proto::{
+use aether_protocol::proto::kv_operation::{OpType, Scope};
+use aether_protocol::proto::{
     CheckpointOperation, CheckpointResponse, ConfigSnapshot, KvOperation, KvResponse,
     checkpoint_operation, downstream_message::Payload, upstream_message,
 };

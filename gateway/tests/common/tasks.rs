@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use aether_client::identity::Principal;
-use aether_client::proto::{
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{
     AgentOperation, AgentResponse, ConfigSnapshot, ConnectionAck, CreateTaskRequest,
     CreateTaskResponse, ErrorResponse, InitConnection, ProgressReport, ProgressUpdate,
     TaskAssignment, TaskEvent, TaskFilter, TaskInfo, TaskOperation, TaskOperationResponse,
@@ -74,8 +74,9 @@ impl Peer {
     ) -> Result<(Peer, ConnectionAck, Option<ConfigSnapshot>), Status> {
         let agent_or_task = matches!(
             init.client_type,
-            Some(aether_client::proto::init_connection::ClientType::Agent(_))
-                | Some(aether_client::proto::init_connection::ClientType::Task(_))
+            Some(aether_protocol::proto::init_connection::ClientType::Agent(
+                _
+            )) | Some(aether_protocol::proto::init_connection::ClientType::Task(_))
         );
         let mut c = Conn::open(url, init).await;
         let ack = match c.next().await? {
@@ -313,7 +314,7 @@ pub fn pool(ws: &str, implementation: &str) -> CreateTaskRequest {
     CreateTaskRequest {
         task_type: "work".into(),
         workspace: ws.to_string(),
-        assignment_mode: aether_client::proto::TaskAssignmentMode::Pool as i32,
+        assignment_mode: aether_protocol::proto::TaskAssignmentMode::Pool as i32,
         target_implementation: implementation.to_string(),
         ..Default::default()
     }
@@ -323,7 +324,7 @@ pub fn pool(ws: &str, implementation: &str) -> CreateTaskRequest {
 pub fn targeted(target: &str) -> CreateTaskRequest {
     CreateTaskRequest {
         task_type: "work".into(),
-        assignment_mode: aether_client::proto::TaskAssignmentMode::Targeted as i32,
+        assignment_mode: aether_protocol::proto::TaskAssignmentMode::Targeted as i32,
         target_agent_id: target.to_string(),
         ..Default::default()
     }

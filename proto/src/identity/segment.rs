@@ -16,7 +16,7 @@ pub const MAX_SEGMENT_BYTES: usize = 128;
 /// constructors that need a value reject it.
 ///
 /// ```
-/// use aether_client::identity::Segment;
+/// use aether_protocol::identity::Segment;
 /// assert!(Segment::new("my.agent@v2").is_ok());
 /// assert!(Segment::new("bad::name").is_err());
 /// assert!(Segment::new("wild*").is_err());

@@ -112,7 +112,7 @@ pub enum TopicError {
 /// only what the gateway checks on a send: the length and the prefix.
 ///
 /// ```
-/// use aether_client::identity::{split_topic, TopicPrefix};
+/// use aether_protocol::identity::{split_topic, TopicPrefix};
 /// let (prefix, rest) = split_topic("ag::ws::impl::spec").unwrap();
 /// assert_eq!(prefix, TopicPrefix::Agent);
 /// assert_eq!(rest, vec!["ws", "impl", "spec"]);
@@ -132,10 +132,25 @@ pub fn split_topic(topic: &str) -> Result<(TopicPrefix, Vec<&str>), TopicError> 
 }
 
 /// Builds the wire form `prefix::seg::seg...` in one allocation, checking
-/// that every segment is non-empty and valid. `parts` pairs each segment
-/// with its name (for the error). This is what the send helpers use: it
+/// that every segment is non-empty and valid and that the whole topic fits
+/// in [`MAX_TOPIC_BYTES`]. `parts` pairs each segment with its name (named
+/// in the error when it is empty). The SDK's send helpers use this: it
 /// avoids building a [`Topic`] (one `String` per segment) on the hot path.
-pub(crate) fn wire(prefix: &str, parts: &[(&'static str, &str)]) -> Result<String, TopicError> {
+///
+/// `prefix` is written as given, unchecked.
+///
+/// ```
+/// use aether_protocol::identity::{SegmentError, TopicError, wire_topic};
+///
+/// let topic = wire_topic("ag", &[("workspace", "ws"), ("implementation", "echo"), ("specifier", "one")]);
+/// assert_eq!(topic.unwrap(), "ag::ws::echo::one");
+/// assert_eq!(
+///     wire_topic("us", &[("user_id", ""), ("window_id", "w")]),
+///     Err(TopicError::Segment(SegmentError::Empty("user_id")))
+/// );
+/// assert!(wire_topic("ga", &[("workspace", "a::b")]).is_err());
+/// ```
+pub fn wire(prefix: &str, parts: &[(&'static str, &str)]) -> Result<String, TopicError> {
     let mut len = prefix.len();
     for (name, seg) in parts {
         if seg.is_empty() {
@@ -160,7 +175,7 @@ pub(crate) fn wire(prefix: &str, parts: &[(&'static str, &str)]) -> Result<Strin
 /// segment) or parse a string; `Display` gives the wire form.
 ///
 /// ```
-/// use aether_client::identity::Topic;
+/// use aether_protocol::identity::Topic;
 /// let t = Topic::agent("ws", "echo", "one").unwrap();
 /// assert_eq!(t.to_string(), "ag::ws::echo::one");
 /// assert_eq!("ag::ws::echo::one".parse::<Topic>().unwrap(), t);

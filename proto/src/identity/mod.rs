@@ -15,5 +15,4 @@ pub use principal::{
     WORKFLOW_ENGINE_IDENTITY,
 };
 pub use segment::{MAX_SEGMENT_BYTES, Segment, SegmentError, validate as validate_segment};
-pub(crate) use topic::wire as wire_topic;
-pub use topic::{MAX_TOPIC_BYTES, Topic, TopicError, TopicPrefix, split_topic};
+pub use topic::{MAX_TOPIC_BYTES, Topic, TopicError, TopicPrefix, split_topic, wire as wire_topic};

@@ -84,7 +84,7 @@ pub const METRIC_RECEIVER_TOPIC: &str = "metric::receiver0";
 /// before anything is sent.
 ///
 /// ```
-/// use aether_client::identity::Principal;
+/// use aether_protocol::identity::Principal;
 /// let agent = Principal::agent("ws", "echo", "one").unwrap();
 /// assert_eq!(agent.identity_string(), "ag::ws::echo::one");
 /// assert!(Principal::agent("ws", "bad::impl", "one").is_err());
