@@ -9,6 +9,7 @@
 //! | [`trace`] | [`TraceLayer`] | one `aether.op` span per request, records outcome and latency | [`Operation`], `Error: Display` |
 //! | [`timeout`] | [`TimeoutLayer`] | fails a request that takes too long | `Error: From<`[`timeout::error::Elapsed`]`>` |
 //! | [`retry`] | [`RetryLayer`] | re-sends safe requests after retryable errors, with backoff and a budget | [`Idempotent`], [`RetryableError`] |
+//! | [`backoff`] | | the exponential, jittered delay schedule shared by retry, reconnect and polling | |
 //! | [`auth`] | [`AuthLayer`] | attaches credentials to each request | [`MakeCredentials`] |
 //! | [`correlation`] | [`CorrelationLayer`] | gives each request a unique id | [`Correlate`] |
 //!
@@ -52,6 +53,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod backoff;
 pub mod correlation;
 pub mod retry;
 pub mod timeout;
@@ -64,8 +66,9 @@ pub use auth::{Auth, AuthLayer, MakeCredentials, NoCredentials};
 pub use correlation::{
     Correlate, Correlation, CorrelationLayer, DefaultMakeRequestId, MakeRequestId,
 };
+pub use backoff::Backoff;
 pub use retry::{
-    Backoff, DefaultRetryPolicy, Idempotent, Retry, RetryBudget, RetryLayer, RetryPolicy,
+    DefaultRetryPolicy, Idempotent, Retry, RetryBudget, RetryLayer, RetryPolicy,
     RetryableError,
 };
 pub use timeout::{MakeTimeout, Timeout, TimeoutLayer};

@@ -1,4 +1,5 @@
-//! The blocking client core.
+//! The blocking client: the async client, its own runtime, and a handler
+//! thread.
 
 use std::sync::Arc;
 
@@ -6,24 +7,35 @@ use futures_util::StreamExt;
 use tokio::runtime::Runtime;
 
 use super::handler_thread::HandlerThread;
-use crate::connection::{ConnectionState, SessionInfo};
+use crate::clients::principal::{AnyPrincipal, PrincipalType};
+use crate::clients::{BuildClient, ClientBuilder};
+use crate::connection::{ConnectionState, OpRequest, Reply, SessionInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handlers::MessageStream;
 use crate::identity::Principal;
 use crate::message::Message;
-use crate::ops::{OpRequest, OpResponse};
 use crate::proto;
+use crate::stack::Operation;
 
-/// The principal-independent blocking client core; principal clients
-/// dereference to it.
-#[derive(Clone)]
-pub struct Client {
-    pub(crate) client: crate::Client,
+/// The blocking twin of [`crate::Client<P>`]: every method blocks on the
+/// client's own runtime, and handlers run on a handler thread.
+pub struct Client<P: PrincipalType = AnyPrincipal> {
+    client: crate::Client<P>,
     rt: Arc<Runtime>,
     handlers: Arc<HandlerThread>,
 }
 
-impl std::fmt::Debug for Client {
+impl<P: PrincipalType> Clone for Client<P> {
+    fn clone(&self) -> Self {
+        Client {
+            client: self.client.clone(),
+            rt: self.rt.clone(),
+            handlers: self.handlers.clone(),
+        }
+    }
+}
+
+impl<P: PrincipalType> std::fmt::Debug for Client<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("blocking::Client")
             .field("client", &self.client)
@@ -31,29 +43,11 @@ impl std::fmt::Debug for Client {
     }
 }
 
-macro_rules! blocking_handler {
-    ($(#[$doc:meta])* $name:ident, $ty:ty) => {
-        $(#[$doc])*
-        pub fn $name<F>(&self, f: F) -> &Self
-        where
-            F: Fn($ty) + Send + Sync + 'static,
-        {
-            let f = Arc::new(f);
-            let threads = self.handlers.clone();
-            self.client.$name(move |arg| {
-                let f = f.clone();
-                let threads = threads.clone();
-                async move { threads.run(stringify!($name), move || f(arg)).await }
-            });
-            self
-        }
-    };
-}
+impl<P: PrincipalType> crate::clients::sealed::Sealed for Client<P> {}
 
-impl Client {
-    pub(crate) fn build<C: crate::PrincipalClient>(
-        builder: crate::ClientBuilder<C>,
-    ) -> Result<Self> {
+impl<P: PrincipalType> BuildClient for Client<P> {
+    type Output = Result<Client<P>>;
+    fn build_from(builder: ClientBuilder<Self>) -> Result<Client<P>> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("aether-blocking")
@@ -68,7 +62,7 @@ impl Client {
             })?;
         let client = {
             let _guard = rt.enter();
-            builder.build_client()
+            builder.build_async()
         };
         Ok(Client {
             client,
@@ -76,15 +70,26 @@ impl Client {
             handlers: Arc::new(HandlerThread::default()),
         })
     }
+}
 
+impl<P: PrincipalType> Client<P> {
     /// Runs a future of the async API on this client's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
 
     /// The async client underneath, for mixing styles.
-    pub fn as_async(&self) -> &crate::Client {
+    pub fn as_async(&self) -> &crate::Client<P> {
         &self.client
+    }
+
+    /// The same client, typed as a principal known only at run time.
+    pub fn erase(&self) -> Client<AnyPrincipal> {
+        Client {
+            client: self.client.erase(),
+            rt: self.rt.clone(),
+            handlers: self.handlers.clone(),
+        }
     }
 
     /// Connects and waits for the `ConnectionAck`.
@@ -127,7 +132,14 @@ impl Client {
         self.client.topic()
     }
 
-    /// Incoming messages as a blocking iterator (any number of them).
+    /// Pushed frames lost because a consumer fell behind (see
+    /// [`crate::Client::dropped_pushes`]).
+    pub fn dropped_pushes(&self) -> u64 {
+        self.client.dropped_pushes()
+    }
+
+    /// Incoming messages as a blocking iterator (any number of them;
+    /// lossless like [`MessageStream`]).
     pub fn messages(&self) -> MessageIter {
         MessageIter {
             stream: self.client.messages(),
@@ -135,106 +147,211 @@ impl Client {
         }
     }
 
-    /// Runs one raw operation through the stack.
-    pub fn call(&self, req: OpRequest) -> Result<OpResponse> {
+    /// Sends one raw operation through the stack.
+    pub fn call(&self, req: OpRequest) -> Result<Reply> {
         self.block_on(self.client.call(req))
     }
 
-    /// Lists the gateway's sessions.
-    pub fn list_sessions(
+    /// Runs one typed operation through the stack.
+    pub fn run<O: Operation>(&self, op: O) -> Result<O::Output> {
+        self.block_on(self.client.run(op))
+    }
+
+    fn wrap<T: Send + 'static>(
         &self,
-        filter: proto::ConnectionFilter,
-    ) -> Result<Vec<proto::ConnectionInfo>> {
-        self.block_on(self.client.list_sessions(filter))
+        name: &'static str,
+        f: impl Fn(T) + Send + Sync + 'static,
+    ) -> impl Fn(T) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync + 'static {
+        let f = Arc::new(f);
+        let threads = self.handlers.clone();
+        move |arg| {
+            let f = f.clone();
+            let threads = threads.clone();
+            Box::pin(async move { threads.run(name, move || f(arg)).await })
+        }
     }
 
-    /// One session by id.
-    pub fn get_session(&self, session_id: &str) -> Result<proto::ConnectionInfo> {
-        self.block_on(self.client.get_session(session_id))
+    /// Every message, after its typed handler. Runs on the handler thread.
+    pub fn on_message<F>(&self, f: F) -> &Self
+    where
+        F: Fn(Message) + Send + Sync + 'static,
+    {
+        self.client.on_message(self.wrap("on_message", f));
+        self
     }
 
-    /// Disconnects a session.
-    pub fn disconnect_session(&self, session_id: &str) -> Result<()> {
-        self.block_on(self.client.disconnect_session(session_id))
+    /// CHAT messages. Runs on the handler thread.
+    pub fn on_chat_message<F>(&self, f: F) -> &Self
+    where
+        F: Fn(Message) + Send + Sync + 'static,
+    {
+        self.client.on_chat_message(self.wrap("on_chat_message", f));
+        self
     }
 
-    /// Whether a principal is connected right now.
-    pub fn connection_status(&self, principal_type: &str, principal_id: &str) -> Result<bool> {
-        self.block_on(self.client.connection_status(principal_type, principal_id))
+    /// CONTROL messages. Runs on the handler thread.
+    pub fn on_control_message<F>(&self, f: F) -> &Self
+    where
+        F: Fn(Message) + Send + Sync + 'static,
+    {
+        self.client.on_control_message(self.wrap("on_control_message", f));
+        self
     }
 
-    blocking_handler!(
-        /// Every message, after its typed handler.
-        on_message, Message
-    );
-    blocking_handler!(
-        /// CHAT messages.
-        on_chat_message, Message
-    );
-    blocking_handler!(
-        /// CONTROL messages.
-        on_control_message, Message
-    );
-    blocking_handler!(
-        /// TOOL_CALL messages.
-        on_tool_call, Message
-    );
-    blocking_handler!(
-        /// EVENT messages.
-        on_event, Message
-    );
-    blocking_handler!(
-        /// METRIC messages.
-        on_metric, Message
-    );
-    blocking_handler!(
-        /// The `ConfigSnapshot` pushed after the ack.
-        on_config, proto::ConfigSnapshot
-    );
-    blocking_handler!(
-        /// Signals.
-        on_signal, proto::Signal
-    );
-    blocking_handler!(
-        /// Gateway errors not tied to a call.
-        on_error, Error
-    );
-    blocking_handler!(
-        /// The connection came up.
-        on_connect, SessionInfo
-    );
-    blocking_handler!(
-        /// The connection went down.
-        on_disconnect, String
-    );
-    blocking_handler!(
-        /// Task assignments.
-        on_task_assignment, proto::TaskAssignment
-    );
-    blocking_handler!(
-        /// Progress updates.
-        on_progress, proto::ProgressUpdate
-    );
-    blocking_handler!(
-        /// Task subscription events.
-        on_task_event, proto::TaskEvent
-    );
+    /// TOOL_CALL messages. Runs on the handler thread.
+    pub fn on_tool_call<F>(&self, f: F) -> &Self
+    where
+        F: Fn(Message) + Send + Sync + 'static,
+    {
+        self.client.on_tool_call(self.wrap("on_tool_call", f));
+        self
+    }
+
+    /// EVENT messages. Runs on the handler thread.
+    pub fn on_event<F>(&self, f: F) -> &Self
+    where
+        F: Fn(Message) + Send + Sync + 'static,
+    {
+        self.client.on_event(self.wrap("on_event", f));
+        self
+    }
+
+    /// METRIC messages. Runs on the handler thread.
+    pub fn on_metric<F>(&self, f: F) -> &Self
+    where
+        F: Fn(Message) + Send + Sync + 'static,
+    {
+        self.client.on_metric(self.wrap("on_metric", f));
+        self
+    }
+
+    /// The `ConfigSnapshot` pushed after the ack. Runs on the handler thread.
+    pub fn on_config<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::ConfigSnapshot) + Send + Sync + 'static,
+    {
+        self.client.on_config(self.wrap("on_config", f));
+        self
+    }
+
+    /// Signals. Runs on the handler thread.
+    pub fn on_signal<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::Signal) + Send + Sync + 'static,
+    {
+        self.client.on_signal(self.wrap("on_signal", f));
+        self
+    }
+
+    /// Gateway errors not tied to a call, and lost pushes. Runs on the handler thread.
+    pub fn on_error<F>(&self, f: F) -> &Self
+    where
+        F: Fn(Error) + Send + Sync + 'static,
+    {
+        self.client.on_error(self.wrap("on_error", f));
+        self
+    }
+
+    /// The connection came up. Runs on the handler thread.
+    pub fn on_connect<F>(&self, f: F) -> &Self
+    where
+        F: Fn(SessionInfo) + Send + Sync + 'static,
+    {
+        self.client.on_connect(self.wrap("on_connect", f));
+        self
+    }
+
+    /// The connection went down. Runs on the handler thread.
+    pub fn on_disconnect<F>(&self, f: F) -> &Self
+    where
+        F: Fn(String) + Send + Sync + 'static,
+    {
+        self.client.on_disconnect(self.wrap("on_disconnect", f));
+        self
+    }
+
+    /// Task assignments. Runs on the handler thread.
+    pub fn on_task_assignment<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::TaskAssignment) + Send + Sync + 'static,
+    {
+        self.client.on_task_assignment(self.wrap("on_task_assignment", f));
+        self
+    }
+
+    /// Progress updates. Runs on the handler thread.
+    pub fn on_progress<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::ProgressUpdate) + Send + Sync + 'static,
+    {
+        self.client.on_progress(self.wrap("on_progress", f));
+        self
+    }
+
+    /// Task subscription events. Runs on the handler thread.
+    pub fn on_task_event<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::TaskEvent) + Send + Sync + 'static,
+    {
+        self.client.on_task_event(self.wrap("on_task_event", f));
+        self
+    }
+
+    /// A task of this client was hibernated. Runs on the handler thread.
+    pub fn on_task_hibernated<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::TaskHibernated) + Send + Sync + 'static,
+    {
+        self.client.on_task_hibernated(self.wrap("on_task_hibernated", f));
+        self
+    }
+
+    /// The reference SDK's name for `on_task_event`.
+    pub fn register_task_event_handler<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::TaskEvent) + Send + Sync + 'static,
+    {
+        self.on_task_event(f)
+    }
+}
+
+impl Client<crate::principal::MetricsBridge> {
+    /// METRIC messages with their payload decoded, on the handler thread
+    /// (the same slot as `on_metric`). Payloads that are not a `Metric`
+    /// are logged and skipped.
+    pub fn on_metric_payload<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::Metric, Message) + Send + Sync + 'static,
+    {
+        self.on_metric(move |msg| match msg.decode_metric() {
+            Some(metric) => f(metric, msg),
+            None => tracing::warn!(
+                source = %msg.source_topic(),
+                "METRIC message whose payload is not a Metric skipped"
+            ),
+        });
+        self
+    }
+}
+
+impl Client<crate::principal::Task> {
+    /// The server-assigned instance id of a pooled task.
+    pub fn assigned_id(&self) -> Option<String> {
+        self.client.assigned_id()
+    }
 }
 
 /// A blocking iterator over incoming messages; ends when the client closes.
+/// A [`Lagged`](crate::ErrorKind::Lagged) error item reports messages lost
+/// (see [`MessageStream`]).
 pub struct MessageIter {
     stream: MessageStream,
     rt: Arc<Runtime>,
 }
 
 impl MessageIter {
-    /// Messages skipped because this subscriber lagged.
-    pub fn missed(&self) -> u64 {
-        self.stream.missed()
-    }
-
     /// Waits at most `timeout` for the next message.
-    pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Message> {
+    pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Result<Message>> {
         let stream = &mut self.stream;
         self.rt.block_on(async {
             tokio::time::timeout(timeout, stream.next())
@@ -246,8 +363,8 @@ impl MessageIter {
 }
 
 impl Iterator for MessageIter {
-    type Item = Message;
-    fn next(&mut self) -> Option<Message> {
+    type Item = Result<Message>;
+    fn next(&mut self) -> Option<Result<Message>> {
         let stream = &mut self.stream;
         self.rt.block_on(stream.next())
     }

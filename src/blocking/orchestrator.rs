@@ -3,6 +3,7 @@
 use tokio::sync::broadcast;
 
 use super::Client;
+use crate::clients::principal::PrincipalType;
 use crate::orchestrator::{self, Orchestrator, RunnerEvent, RunnerOptions};
 
 /// Blocking twin of [`crate::orchestrator::OrchestratorRunner`]: the
@@ -38,18 +39,22 @@ impl<O: Orchestrator> std::fmt::Debug for OrchestratorRunner<O> {
 impl<O: Orchestrator> OrchestratorRunner<O> {
     /// Starts receiving the client's assignments (before `connect()`),
     /// with the default options.
-    pub fn start(client: &Client, orchestrator: O) -> Self {
+    pub fn start<P: PrincipalType>(client: &Client<P>, orchestrator: O) -> Self {
         Self::with_options(client, orchestrator, RunnerOptions::default())
     }
 
     /// Starts receiving the client's assignments with `options`.
-    pub fn with_options(client: &Client, orchestrator: O, options: RunnerOptions) -> Self {
+    pub fn with_options<P: PrincipalType>(
+        client: &Client<P>,
+        orchestrator: O,
+        options: RunnerOptions,
+    ) -> Self {
         let inner = client.block_on(async {
             orchestrator::OrchestratorRunner::start(client.as_async(), orchestrator, options)
         });
         OrchestratorRunner {
             inner,
-            client: client.clone(),
+            client: client.erase(),
         }
     }
 

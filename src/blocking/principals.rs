@@ -1,107 +1,97 @@
-//! Blocking principal clients.
+//! Blocking principal clients: their builders.
 
-use crate::ClientBuilder;
-use crate::clients::senders::{builders, senders};
+use super::Client;
+use crate::clients::ClientBuilder;
+use crate::clients::principal::{
+    Agent, Bridge, MetricsBridge, Orchestrator, Service, Task, User, WorkflowEngine,
+};
 use crate::error::Result;
 
-macro_rules! blocking_client {
-    ($(#[$doc:meta])* $ty:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug)]
-        pub struct $ty {
-            core: super::Client,
-        }
+/// Blocking twin of [`crate::AgentClient`].
+pub type AgentClient = Client<Agent>;
+/// Blocking twin of [`crate::TaskClient`].
+pub type TaskClient = Client<Task>;
+/// Blocking twin of [`crate::UserClient`].
+pub type UserClient = Client<User>;
+/// Blocking twin of [`crate::OrchestratorClient`].
+pub type OrchestratorClient = Client<Orchestrator>;
+/// Blocking twin of [`crate::WorkflowEngineClient`].
+pub type WorkflowEngineClient = Client<WorkflowEngine>;
+/// Blocking twin of [`crate::MetricsBridgeClient`]: receive-only.
+pub type MetricsBridgeClient = Client<MetricsBridge>;
+/// Blocking twin of [`crate::ServiceClient`].
+pub type ServiceClient = Client<Service>;
+/// Blocking twin of [`crate::BridgeClient`].
+pub type BridgeClient = Client<Bridge>;
 
-        impl crate::clients::core::sealed::Sealed for $ty {}
-        impl crate::PrincipalClient for $ty {
-            type Output = Result<$ty>;
-            fn build_from(builder: ClientBuilder<Self>) -> Result<$ty> {
-                Ok($ty { core: super::Client::build(builder)? })
-            }
-        }
-
-        impl std::ops::Deref for $ty {
-            type Target = super::Client;
-            fn deref(&self) -> &super::Client {
-                &self.core
-            }
-        }
-    };
-}
-
-blocking_client!(
-    /// Blocking twin of [`crate::AgentClient`].
-    AgentClient
-);
-builders!(AgentClient agent);
-senders!(blocking AgentClient { agent, task, user_session, user_workspace, service, broadcasts, events, raw });
-
-blocking_client!(
-    /// Blocking twin of [`crate::TaskClient`].
-    TaskClient
-);
-builders!(TaskClient task);
-impl TaskClient {
-    /// The server-assigned instance id of a pooled task.
-    pub fn assigned_id(&self) -> Option<String> {
-        self.session()
-            .map(|s| s.assigned_id)
-            .filter(|s| !s.is_empty())
+impl Client<Agent> {
+    /// A builder for an agent (see [`crate::AgentClient::builder`]).
+    pub fn builder(workspace: &str, implementation: &str, specifier: &str) -> Result<ClientBuilder<Self>> {
+        crate::AgentClient::builder(workspace, implementation, specifier).map(ClientBuilder::retarget)
     }
 }
-senders!(blocking TaskClient { agent, task, user_session, user_workspace, service, broadcasts, events, raw });
 
-blocking_client!(
-    /// Blocking twin of [`crate::UserClient`].
-    UserClient
-);
-builders!(UserClient user);
-impl UserClient {
-    /// Joins a workspace (replayed after a reconnect).
-    pub fn switch_workspace(&self, workspace: &str) -> Result<()> {
-        self.block_on(self.client.switch_workspace_raw(workspace))
+impl Client<Task> {
+    /// A builder for a unique task (see [`crate::TaskClient::builder`]).
+    pub fn builder(workspace: &str, implementation: &str, unique_specifier: &str) -> Result<ClientBuilder<Self>> {
+        crate::TaskClient::builder(workspace, implementation, unique_specifier).map(ClientBuilder::retarget)
+    }
+
+    /// A builder for a pooled task (see [`crate::TaskClient::pooled`]).
+    pub fn pooled(workspace: &str, implementation: &str) -> Result<ClientBuilder<Self>> {
+        crate::TaskClient::pooled(workspace, implementation).map(ClientBuilder::retarget)
     }
 }
-senders!(blocking UserClient { agent, task, user_session, user_workspace, service, broadcasts, raw });
 
-blocking_client!(
-    /// Blocking twin of [`crate::OrchestratorClient`].
-    OrchestratorClient
-);
-builders!(OrchestratorClient orchestrator);
-senders!(blocking OrchestratorClient { agent, task, status });
+impl Client<User> {
+    /// A builder for a user window (see [`crate::UserClient::builder`]).
+    pub fn builder(user_id: &str, window_id: &str) -> Result<ClientBuilder<Self>> {
+        crate::UserClient::builder(user_id, window_id).map(ClientBuilder::retarget)
+    }
+}
 
-blocking_client!(
-    /// Blocking twin of [`crate::WorkflowEngineClient`].
-    WorkflowEngineClient
-);
-builders!(WorkflowEngineClient workflow_engine);
-senders!(blocking WorkflowEngineClient { agent, task, user_session, user_workspace, user_broadcast, service, broadcasts, events, raw, commands });
+impl Client<Orchestrator> {
+    /// A builder for an orchestrator (see [`crate::OrchestratorClient::builder`]).
+    pub fn builder(
+        implementation: &str,
+        specifier: &str,
+        supported_profiles: Vec<String>,
+    ) -> Result<ClientBuilder<Self>> {
+        crate::OrchestratorClient::builder(implementation, specifier, supported_profiles)
+            .map(ClientBuilder::retarget)
+    }
+}
 
-blocking_client!(
-    /// Blocking twin of [`crate::MetricsBridgeClient`]: receive-only.
-    MetricsBridgeClient
-);
-builders!(MetricsBridgeClient metrics_bridge);
+impl Client<WorkflowEngine> {
+    /// A builder for the workflow engine.
+    pub fn builder() -> ClientBuilder<Self> {
+        crate::WorkflowEngineClient::builder().retarget()
+    }
+}
 
-blocking_client!(
-    /// Blocking twin of [`crate::ServiceClient`].
-    ServiceClient
-);
-builders!(ServiceClient service);
-senders!(blocking ServiceClient { agent, task, user_session, user_workspace, user_broadcast, service, broadcasts, events, raw });
+impl Client<MetricsBridge> {
+    /// A builder for the metrics bridge.
+    pub fn builder() -> ClientBuilder<Self> {
+        crate::MetricsBridgeClient::builder().retarget()
+    }
+}
 
-blocking_client!(
-    /// Blocking twin of [`crate::BridgeClient`].
-    BridgeClient
-);
-builders!(BridgeClient bridge);
-senders!(blocking BridgeClient { agent, task, user_session, user_workspace, user_broadcast, service, broadcasts, events, raw });
+impl Client<Service> {
+    /// A builder for a service that also consumes pooled tasks.
+    pub fn builder(implementation: &str, specifier: &str) -> Result<ClientBuilder<Self>> {
+        crate::ServiceClient::builder(implementation, specifier).map(ClientBuilder::retarget)
+    }
 
-// KV only on the principals the gateway lets use it (see `clients::kv`).
-use crate::clients::kv::kv_methods;
-kv_methods!(blocking AgentClient);
-kv_methods!(blocking TaskClient);
-kv_methods!(blocking ServiceClient);
-kv_methods!(blocking WorkflowEngineClient);
-kv_methods!(blocking MetricsBridgeClient);
+    /// A builder for a service that is never offered pooled tasks.
+    pub fn builder_no_pool_consumer(implementation: &str, specifier: &str) -> Result<ClientBuilder<Self>> {
+        crate::ServiceClient::builder_no_pool_consumer(implementation, specifier)
+            .map(ClientBuilder::retarget)
+    }
+}
+
+impl Client<Bridge> {
+    /// A builder for a bridge.
+    pub fn builder(implementation: &str, specifier: &str) -> Result<ClientBuilder<Self>> {
+        crate::BridgeClient::builder(implementation, specifier).map(ClientBuilder::retarget)
+    }
+}

@@ -7,10 +7,10 @@ use tokio::sync::oneshot;
 use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 
+use super::pushes::Push;
+use super::router::Router;
 use super::{ConnectionState, SessionInfo, Shared};
 use crate::error::{Error, ErrorKind, Result};
-use crate::handlers::Push;
-use crate::ops::ids;
 use crate::proto::aether_gateway_client::AetherGatewayClient;
 use crate::proto::downstream_message::Payload as Down;
 use crate::proto::upstream_message::Payload as Up;
@@ -42,6 +42,13 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
     let mut first = Some(first);
     let mut attempt: u32 = 0;
     let policy = shared.options.reconnect.clone();
+    let mut router = Router::new(
+        shared.pending.clone(),
+        shared.streams.clone(),
+        shared.subscribers.clone(),
+        shared.options.dispatch_stall,
+        shared.lost.clone(),
+    );
     let reason: String = loop {
         let result = tokio::select! {
             r = connect_once(&shared) => r,
@@ -51,16 +58,17 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
             Ok(conn) => {
                 attempt = 0;
                 let session = conn.session.clone();
-                shared.set_session(session.clone());
+                *shared.last_session.lock() = Some(session.clone());
                 shared
                     .state
                     .send_replace(ConnectionState::Connected(session.clone()));
-                shared.dispatch.event(Push::Connected(session.clone()));
+                router.event(Push::Connected(session.clone()));
                 if let Some(tx) = first.take() {
                     let _ = tx.send(Ok(session));
                 }
                 let mut reader = Reader {
                     shared: &shared,
+                    router: &mut router,
                     forced: None,
                 };
                 for msg in conn.early {
@@ -75,7 +83,10 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
                 };
                 shared.queue.end_epoch();
                 shared.pending.fail_all(&why);
-                shared.dispatch.event(Push::Disconnected(why.clone()));
+                shared
+                    .streams
+                    .fail_all(|| Error::connection_lost(true, &why));
+                router.event(Push::Disconnected(why.clone()));
                 tracing::info!(reason = %why, "disconnected");
                 match end {
                     End::Closed | End::Forced(_) => break why,
@@ -94,7 +105,7 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
                 tracing::warn!(error = %e, attempt, "reconnect attempt failed");
                 if e.is_permanent() {
                     let why = format!("reconnect refused: {e}");
-                    shared.dispatch.event(Push::Disconnected(why.clone()));
+                    router.event(Push::Disconnected(why.clone()));
                     break why;
                 }
             }
@@ -112,9 +123,10 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
             _ = shared.shutdown.cancelled() => break "closed by the client".to_string(),
         }
     };
-    shared
-        .pending
-        .fail_all_with(|| Error::new(ErrorKind::Closed, format!("the client stopped: {reason}")));
+    let stopped = || Error::new(ErrorKind::Closed, format!("the client stopped: {reason}"));
+    shared.pending.fail_all_with(stopped);
+    shared.streams.fail_all(stopped);
+    shared.subscribers.close_all();
     shared
         .state
         .send_replace(ConnectionState::Closed { reason });
@@ -235,7 +247,12 @@ async fn channel(shared: &Shared) -> Result<Channel> {
 }
 
 fn init_frame(shared: &Shared) -> UpstreamMessage {
-    let resume = shared.session().map(|s| s.session_id).unwrap_or_default();
+    let resume = shared
+        .last_session
+        .lock()
+        .as_ref()
+        .map(|s| s.session_id.clone())
+        .unwrap_or_default();
     let init = proto::InitConnection {
         client_type: Some(shared.principal.to_client_type()),
         credentials: shared.options.credentials.to_map(),
@@ -258,6 +275,7 @@ fn init_frame(shared: &Shared) -> UpstreamMessage {
 
 struct Reader<'a> {
     shared: &'a Arc<Shared>,
+    router: &'a mut Router,
     forced: Option<String>,
 }
 
@@ -274,7 +292,16 @@ impl Reader<'_> {
                 m = inbound.message() => m,
             };
             match next {
-                Ok(Some(msg)) => self.route(msg).await,
+                Ok(Some(msg)) => {
+                    // Routing waits only for a full consumer (see the
+                    // router); close() must not wait behind it.
+                    let routed = self.route(msg);
+                    tokio::select! {
+                        biased;
+                        _ = routed => {}
+                        _ = &mut shutdown => return End::Closed,
+                    }
+                }
                 Ok(None) => return self.forced.take().map(End::Forced).unwrap_or(End::Eof),
                 Err(status) => {
                     return self
@@ -300,8 +327,7 @@ impl Reader<'_> {
         End::Closed
     }
 
-    /// Routes one frame: a reply to its waiter, anything else to dispatch.
-    /// Waits only for room in a full dispatch queue (see `Dispatcher::frame`).
+    /// Routes one frame (see the router), noting a forced disconnect.
     async fn route(&mut self, msg: DownstreamMessage) {
         let Some(payload) = msg.payload else { return };
         if let Down::Signal(sig) = &payload
@@ -309,24 +335,6 @@ impl Reader<'_> {
         {
             self.forced = Some(sig.reason.clone());
         }
-        if let Some(id) = ids::downstream_request_id(&payload)
-            && let Some(tx) = self.shared.pending.take(id)
-        {
-            let result = match payload {
-                Down::Error(e) => Err(Error::from_error_response(&e)),
-                other => Ok(other),
-            };
-            let _ = tx.send(result);
-            return;
-        }
-        let pending = &self.shared.pending;
-        self.shared
-            .dispatch
-            .frame(
-                payload,
-                || pending.len() > 0,
-                self.shared.options.dispatch_stall,
-            )
-            .await;
+        self.router.route(payload).await;
     }
 }

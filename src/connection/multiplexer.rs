@@ -1,5 +1,5 @@
-//! The innermost service of every operation stack: registers the waiter,
-//! queues the frame, and resolves with the correlated reply.
+//! The innermost service of every operation stack: registers what the
+//! caller waits for (a reply, a stream), queues the frame, and resolves.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,32 +10,34 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::oneshot;
 use tower_service::Service;
 
+use super::call::{Expect, OpRequest, Reply};
+use super::ids;
 use super::outbound::Frame;
 use super::pending::PendingGuard;
-use super::{ConnectionState, Shared};
+use super::streams::ReplyStream;
+use super::Connection;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::{OpRequest, OpResponse};
 use crate::proto::UpstreamMessage;
 use crate::proto::downstream_message::Payload as Down;
 
 /// Multiplexes operations over the client's single stream.
 ///
-/// `call` registers the waiter *before* queueing the frame (so a fast reply
-/// cannot be missed), queues the frame, and returns a future that resolves
-/// with the reply whose request id matches (or at once, for a
-/// fire-and-forget frame). Backpressure: when the bounded outbound queue is
-/// full, the returned future first waits for room. `poll_ready` is always
-/// ready, so cloning this service is cheap and no capacity is ever reserved
-/// and leaked. Dropping the future removes the waiter, and a frame whose
-/// caller gave up is never written.
+/// `call` registers the waiter (a pending reply, a stream, or both)
+/// *before* queueing the frame, so a fast reply cannot be missed, queues
+/// the frame, and returns a future that resolves with the [`Reply`].
+/// Backpressure: when the bounded outbound queue is full, the future first
+/// waits for room. `poll_ready` is always ready, so cloning this service is
+/// cheap and no capacity is ever reserved and leaked. Dropping the future
+/// (or the stream) removes its entry, and a frame whose caller gave up is
+/// never written.
 #[derive(Clone)]
-pub struct Multiplexer {
-    shared: Arc<Shared>,
+pub(crate) struct Multiplexer {
+    connection: Connection,
 }
 
 impl Multiplexer {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Multiplexer { shared }
+    pub(super) fn new(connection: Connection) -> Self {
+        Multiplexer { connection }
     }
 }
 
@@ -46,7 +48,7 @@ impl std::fmt::Debug for Multiplexer {
 }
 
 impl Service<OpRequest> for Multiplexer {
-    type Response = OpResponse;
+    type Response = Reply;
     type Error = Error;
     type Future = MuxFuture;
 
@@ -55,36 +57,56 @@ impl Service<OpRequest> for Multiplexer {
     }
 
     fn call(&mut self, req: OpRequest) -> MuxFuture {
-        if let Some(err) = unusable(&self.shared) {
+        if let Some(err) = self.connection.unusable() {
             return MuxFuture::failed(err);
         }
-        let expects_reply = req.expects_reply();
-        let (payload, request_id) = req.into_parts();
+        let (payload, request_id, expect) = req.into_parts();
+        let id = match expect {
+            Expect::Nothing => None,
+            _ => match request_id.filter(|id| !id.is_empty()) {
+                Some(id) => Some(id),
+                None => {
+                    return MuxFuture::failed(Error::protocol(
+                        "an operation expecting a reply reached the multiplexer without a request id",
+                    ));
+                }
+            },
+        };
+        let shared = &self.connection.shared;
+        let (then, flag) = match (expect, id) {
+            (Expect::Reply, Some(id)) => {
+                let (rx, guard, flag) = shared.pending.register(id, None);
+                (Then::Reply(rx, guard), Some(flag))
+            }
+            (Expect::Stream(bounds), Some(id)) => {
+                let flag = Arc::new(super::pending::FrameFlag::default());
+                let key = ids::request_stream_key(&payload, id);
+                match shared.streams.open_keyed(key, bounds, Some(flag.clone())) {
+                    Ok(stream) => (Then::Stream(stream), Some(flag)),
+                    Err(e) => return MuxFuture::failed(e),
+                }
+            }
+            (Expect::ReplyThenStream(bounds), Some(id)) => {
+                let (opener, stream) = shared.streams.open_unkeyed(bounds);
+                let (rx, guard, flag) = shared.pending.register(id, Some(opener));
+                (Then::Subscribed(rx, guard, stream), Some(flag))
+            }
+            _ => (Then::Sent, None),
+        };
         let msg = UpstreamMessage {
             payload: Some(payload),
             active_extensions: Vec::new(),
         };
-        let waiter = if expects_reply {
-            let Some(id) = request_id.filter(|id| !id.is_empty()) else {
-                return MuxFuture::failed(Error::new(
-                    ErrorKind::Protocol,
-                    "an operation expecting a reply reached the multiplexer without a request id",
-                ));
-            };
-            let (rx, guard, flag) = self.shared.pending.register(id);
-            Some((rx, guard, flag))
-        } else {
-            None
-        };
-        let flag = waiter.as_ref().map(|(_, _, f)| f.clone());
-        let then = waiter.map(|(rx, guard, _)| (rx, guard));
-        match self.shared.out_tx.try_send(Frame { msg, flag }) {
+        match shared.out_tx.try_send(Frame { msg, flag }) {
             Ok(()) => MuxFuture::queued(then),
             Err(TrySendError::Full(frame)) => {
-                let tx = self.shared.out_tx.clone();
+                let tx = shared.out_tx.clone();
                 let send = Box::pin(async move { tx.send(frame).await.map_err(|_| ()) });
                 MuxFuture {
-                    state: MuxState::Sending { send, then },
+                    state: MuxState::Sending {
+                        send,
+                        then: Some(then),
+                    },
                 }
             }
             Err(TrySendError::Closed(_)) => MuxFuture::failed(closed()),
@@ -96,28 +118,20 @@ fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the client's outbound queue is closed")
 }
 
-fn unusable(shared: &Shared) -> Option<Error> {
-    if !shared.started() {
-        return Some(Error::new(
-            ErrorKind::NotConnected,
-            "call connect() before using the client",
-        ));
-    }
-    match &*shared.state.borrow() {
-        ConnectionState::Closed { reason } => Some(Error::new(
-            ErrorKind::Closed,
-            format!("the client is closed: {reason}"),
-        )),
-        _ => None,
-    }
-}
-
-type Waiter = (oneshot::Receiver<Result<Down>>, PendingGuard);
+type ReplyRx = oneshot::Receiver<Result<Down>>;
 type SendFuture = Pin<Box<dyn Future<Output = std::result::Result<(), ()>> + Send>>;
 
+/// What the caller gets once the frame is queued.
+enum Then {
+    Sent,
+    Reply(ReplyRx, PendingGuard),
+    Stream(ReplyStream),
+    Subscribed(ReplyRx, PendingGuard, ReplyStream),
+}
+
 pin_project_lite::pin_project! {
-    /// Resolves with the correlated reply of one operation.
-    pub struct MuxFuture {
+    /// Resolves with the [`Reply`] of one operation.
+    pub(crate) struct MuxFuture {
         state: MuxState,
     }
 }
@@ -127,10 +141,10 @@ enum MuxState {
     /// Waiting for room in a full outbound queue.
     Sending {
         send: SendFuture,
-        then: Option<Waiter>,
+        then: Option<Then>,
     },
     /// Queued; waiting for the reply, if one is expected.
-    Queued(Option<Waiter>),
+    Queued(Option<Then>),
 }
 
 impl MuxFuture {
@@ -140,46 +154,80 @@ impl MuxFuture {
         }
     }
 
-    fn queued(then: Option<Waiter>) -> Self {
+    fn queued(then: Then) -> Self {
         MuxFuture {
-            state: MuxState::Queued(then),
+            state: MuxState::Queued(Some(then)),
         }
     }
 }
 
+fn polled_after_completion() -> Error {
+    Error::protocol("future polled after completion")
+}
+
+/// Polls a reply receiver; disarms the guard once the reply is in.
+fn poll_reply(
+    rx: &mut ReplyRx,
+    guard: &mut PendingGuard,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Down>> {
+    match Pin::new(rx).poll(cx) {
+        Poll::Ready(Ok(reply)) => {
+            guard.disarm();
+            Poll::Ready(reply)
+        }
+        Poll::Ready(Err(_)) => {
+            guard.disarm();
+            Poll::Ready(Err(Error::connection_lost(
+                true,
+                "the reply channel closed",
+            )))
+        }
+        Poll::Pending => Poll::Pending,
+    }
+}
+
 impl Future for MuxFuture {
-    type Output = Result<OpResponse>;
+    type Output = Result<Reply>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         loop {
             match this.state {
                 MuxState::Failed(e) => {
-                    return Poll::Ready(Err(e.take().unwrap_or_else(|| {
-                        Error::new(ErrorKind::Protocol, "future polled after completion")
-                    })));
+                    return Poll::Ready(Err(e.take().unwrap_or_else(polled_after_completion)));
                 }
                 MuxState::Sending { send, then } => match send.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Err(())) => *this.state = MuxState::Failed(Some(closed())),
                     Poll::Ready(Ok(())) => *this.state = MuxState::Queued(then.take()),
                 },
-                MuxState::Queued(None) => return Poll::Ready(Ok(None)),
-                MuxState::Queued(Some((rx, guard))) => {
-                    return match Pin::new(rx).poll(cx) {
-                        Poll::Ready(Ok(reply)) => {
-                            guard.disarm();
-                            Poll::Ready(reply.map(Some))
+                MuxState::Queued(then) => {
+                    let ready = match then {
+                        None => Err(polled_after_completion()),
+                        Some(Then::Reply(rx, guard)) => match poll_reply(rx, guard, cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(r) => r.map(Reply::Frame),
+                        },
+                        Some(Then::Subscribed(rx, guard, _)) => {
+                            match poll_reply(rx, guard, cx) {
+                                Poll::Pending => return Poll::Pending,
+                                Poll::Ready(Err(e)) => Err(e),
+                                Poll::Ready(Ok(frame)) => match then.take() {
+                                    Some(Then::Subscribed(_, _, stream)) => {
+                                        Ok(Reply::Subscribed(frame, stream))
+                                    }
+                                    _ => Err(polled_after_completion()),
+                                },
+                            }
                         }
-                        Poll::Ready(Err(_)) => {
-                            guard.disarm();
-                            Poll::Ready(Err(Error::connection_lost(
-                                true,
-                                "the reply channel closed",
-                            )))
-                        }
-                        Poll::Pending => Poll::Pending,
+                        Some(Then::Sent) | Some(Then::Stream(_)) => match then.take() {
+                            Some(Then::Stream(stream)) => Ok(Reply::Stream(stream)),
+                            _ => Ok(Reply::Sent),
+                        },
                     };
+                    *then = None;
+                    return Poll::Ready(ready);
                 }
             }
         }

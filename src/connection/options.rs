@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use aether_middleware::backoff::Backoff;
+
 use super::credentials::Credentials;
 use super::tls::TlsOptions;
 use crate::proto;
@@ -11,10 +13,22 @@ use crate::proto;
 ///
 /// Delays: the first attempt after a loss is immediate (a gateway that
 /// rotates connections is back at once); attempt `n >= 2` waits
-/// `initial_backoff * multiplier^(n-2)`, with +/- `jitter` applied before the
-/// cap, so no delay exceeds `max_backoff`. Statuses that cannot succeed
-/// (unauthenticated, permission denied, duplicate identity, invalid argument,
-/// not found, unimplemented) stop reconnecting, as does a forced disconnect.
+/// [`backoff.delay(n - 1)`](Backoff::delay): `initial * multiplier^(n-2)`,
+/// with +/- jitter applied before the cap, so no delay exceeds the
+/// backoff's `max`. Statuses that cannot succeed (unauthenticated,
+/// permission denied, duplicate identity, invalid argument, not found,
+/// unimplemented) stop reconnecting, as does a forced disconnect.
+///
+/// ```
+/// use std::time::Duration;
+/// use aether_client::ReconnectPolicy;
+/// let p = ReconnectPolicy::default()
+///     .backoff(Duration::from_secs(1), Duration::from_secs(10))
+///     .jitter(0.0);
+/// assert_eq!(p.delay(1, 0.5), Duration::ZERO);
+/// assert_eq!(p.delay(3, 0.5), Duration::from_secs(2));
+/// assert_eq!(p.delay(9, 0.5), Duration::from_secs(10));
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ReconnectPolicy {
@@ -22,14 +36,9 @@ pub struct ReconnectPolicy {
     pub enabled: bool,
     /// Give up after this many failed attempts in a row; 0 = never give up.
     pub max_retries: u32,
-    /// Delay before the second attempt.
-    pub initial_backoff: Duration,
-    /// Largest delay.
-    pub max_backoff: Duration,
-    /// Growth factor between attempts.
-    pub multiplier: f64,
-    /// Random spread as a fraction of the delay (0.0..=1.0).
-    pub jitter: f64,
+    /// Delays between attempts (1 s doubling to 30 s, 25% jitter by
+    /// default).
+    pub backoff: Backoff,
 }
 
 impl Default for ReconnectPolicy {
@@ -37,10 +46,8 @@ impl Default for ReconnectPolicy {
         ReconnectPolicy {
             enabled: true,
             max_retries: 5,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
-            multiplier: 2.0,
-            jitter: 0.25,
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(30))
+                .with_jitter(0.25),
         }
     }
 }
@@ -62,27 +69,23 @@ impl ReconnectPolicy {
 
     /// Sets the initial and maximum backoff.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial;
-        self.max_backoff = max.max(initial);
+        self.backoff = Backoff::new(initial, max).with_jitter(self.backoff.jitter);
         self
     }
 
     /// Sets the jitter fraction.
     pub fn jitter(mut self, jitter: f64) -> Self {
-        self.jitter = jitter.clamp(0.0, 1.0);
+        self.backoff = self.backoff.with_jitter(jitter);
         self
     }
 
     /// The delay before reconnect attempt `attempt` (1-based), given a
-    /// uniform random number in `0.0..1.0`.
+    /// uniform random number in `0.0..=1.0`.
     pub fn delay(&self, attempt: u32, random: f64) -> Duration {
         if attempt <= 1 {
             return Duration::ZERO;
         }
-        let base = self.initial_backoff.as_secs_f64() * self.multiplier.powi(attempt as i32 - 2);
-        let spread = base * self.jitter * (2.0 * random - 1.0);
-        let secs = (base + spread).clamp(0.0, self.max_backoff.as_secs_f64());
-        Duration::from_secs_f64(secs)
+        self.backoff.delay_with(attempt - 1, random)
     }
 }
 
@@ -105,16 +108,25 @@ pub struct ConnectOptions {
     pub request_timeout: Duration,
     /// Capacity of the outbound frame queue (backpressure beyond it).
     pub outbound_queue: usize,
-    /// Capacity of the inbound push queue served to handlers. When it is
-    /// full the reader waits for room (backpressure to the gateway), but
-    /// while calls await replies it waits at most `dispatch_stall` before
-    /// dropping (and counting) the push, so a handler waiting for a reply
-    /// cannot deadlock the connection.
+    /// Pushes queued for handlers before the reader slows down. When the
+    /// queue is full the reader waits for room (backpressure to the
+    /// gateway, nothing is lost); while calls await replies it borrows
+    /// room from `overflow_budget` instead, so a handler waiting for a
+    /// reply cannot deadlock the connection.
     pub dispatch_queue: usize,
-    /// See `dispatch_queue`.
+    /// How long the reader waits for a full consumer while calls await
+    /// replies and the overflow budget is spent, before it gives up on one
+    /// item and reports the loss to that consumer.
     pub dispatch_stall: Duration,
-    /// Capacity of each message stream subscriber before it lags.
+    /// Items each message or frame stream holds before the reader slows
+    /// down.
     pub stream_capacity: usize,
+    /// Bytes each push queue (handlers, message and frame streams) holds
+    /// before the reader slows down.
+    pub max_inbox_bytes: usize,
+    /// Bytes all of this client's queues together may hold beyond their
+    /// own bounds while calls await replies.
+    pub overflow_budget: usize,
     /// HTTP/2 keepalive interval (the gateway refuses pings under 10 s).
     pub keepalive: Option<Duration>,
     /// Largest frame accepted from the gateway.
@@ -135,7 +147,9 @@ impl Default for ConnectOptions {
             outbound_queue: 8192,
             dispatch_queue: 16384,
             dispatch_stall: Duration::from_secs(2),
-            stream_capacity: 4096,
+            stream_capacity: 1024,
+            max_inbox_bytes: 16 * 1024 * 1024,
+            overflow_budget: 64 * 1024 * 1024,
             keepalive: Some(Duration::from_secs(30)),
             max_inbound_frame: 16 * 1024 * 1024,
             extensions: Vec::new(),

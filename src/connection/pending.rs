@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
+use super::streams::StreamOpener;
 use crate::error::{Error, Result};
 use crate::proto::downstream_message::Payload as Downstream;
 
@@ -34,15 +35,21 @@ impl FrameFlag {
     }
 }
 
-struct Entry {
-    tx: oneshot::Sender<Result<Downstream>>,
+/// A call waiting for its reply.
+pub(crate) struct Entry {
+    pub(crate) tx: oneshot::Sender<Result<Downstream>>,
     flag: Arc<FrameFlag>,
+    /// For a call whose reply opens a stream: keys that stream.
+    pub(crate) opener: Option<StreamOpener>,
 }
 
 /// Request id -> waiter.
 #[derive(Default)]
 pub(crate) struct PendingMap {
     entries: Mutex<HashMap<String, Entry>>,
+    /// Woken when a call registers while the reader waits for room.
+    started: Notify,
+    watchers: AtomicUsize,
 }
 
 impl PendingMap {
@@ -51,6 +58,7 @@ impl PendingMap {
     pub(crate) fn register(
         self: &Arc<Self>,
         id: String,
+        opener: Option<StreamOpener>,
     ) -> (
         oneshot::Receiver<Result<Downstream>>,
         PendingGuard,
@@ -63,8 +71,12 @@ impl PendingMap {
             Entry {
                 tx,
                 flag: flag.clone(),
+                opener,
             },
         );
+        if self.watchers.load(Ordering::Acquire) > 0 {
+            self.started.notify_waiters();
+        }
         let guard = PendingGuard {
             map: self.clone(),
             id,
@@ -76,8 +88,27 @@ impl PendingMap {
 
     /// Takes the waiter of `id`, if any (none for a late reply to a
     /// cancelled call, or for an uncorrelated frame).
-    pub(crate) fn take(&self, id: &str) -> Option<oneshot::Sender<Result<Downstream>>> {
-        self.entries.lock().remove(id).map(|e| e.tx)
+    pub(crate) fn take(&self, id: &str) -> Option<Entry> {
+        self.entries.lock().remove(id)
+    }
+
+    /// Waits until a call registers (for a reader that waits for room only
+    /// while no call waits for a reply).
+    pub(crate) async fn call_started(&self) {
+        struct Watching<'a>(&'a AtomicUsize);
+        impl Drop for Watching<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.watchers.fetch_add(1, Ordering::AcqRel);
+        let _watching = Watching(&self.watchers);
+        let notified = self.started.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.len() == 0 {
+            notified.await;
+        }
     }
 
     /// Fails every waiter with `ConnectionLost`, saying for each whether its
@@ -147,7 +178,7 @@ mod tests {
     #[test]
     fn dropping_the_guard_removes_the_entry() {
         let map = Arc::new(PendingMap::default());
-        let (_rx, guard, flag) = map.register("a".into());
+        let (_rx, guard, flag) = map.register("a".into(), None);
         assert_eq!(map.len(), 1);
         drop(guard);
         assert_eq!(map.len(), 0);
@@ -157,8 +188,8 @@ mod tests {
     #[tokio::test]
     async fn fail_all_says_whether_sent() {
         let map = Arc::new(PendingMap::default());
-        let (rx1, _g1, f1) = map.register("1".into());
-        let (rx2, _g2, _f2) = map.register("2".into());
+        let (rx1, _g1, f1) = map.register("1".into(), None);
+        let (rx2, _g2, _f2) = map.register("2".into(), None);
         f1.mark_sent();
         assert_eq!(map.fail_all("test"), 2);
         let e1 = rx1.await.unwrap().unwrap_err();

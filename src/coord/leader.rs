@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::PollBackoff;
+use super::backoff::poll_delays;
 use super::mutex::acquire_fenced;
 use super::{KvStore, LeaseOptions};
 use crate::error::{ErrorKind, Result};
@@ -192,7 +192,7 @@ async fn campaign<K: KvStore>(
     standing: watch::Sender<Standing>,
     stop: CancellationToken,
 ) {
-    let mut backoff = PollBackoff::new(options.renew_interval());
+    let mut backoff = poll_delays(options.renew_interval());
     loop {
         let attempt = tokio::select! {
             biased;
@@ -201,7 +201,7 @@ async fn campaign<K: KvStore>(
         };
         match attempt {
             Ok(Some((term, fencing_token))) => {
-                backoff = PollBackoff::new(options.renew_interval());
+                backoff = poll_delays(options.renew_interval());
                 standing.send_replace(Standing::Leader(fencing_token));
                 let lost = term.lost_token().clone();
                 tokio::select! {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::{KvScope, KvStore};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::kv::validate_key;
+use crate::kv::validate_key;
 
 #[derive(Debug, Clone)]
 struct Entry {

@@ -62,7 +62,7 @@ mod semaphore;
 
 use std::time::Duration;
 
-pub use crate::clients::{KvScope, KvStore};
+pub use crate::ops::kv::{KvScope, KvStore};
 pub use leader::{LeaderElection, LeadershipEvent};
 pub use memory::MemoryKv;
 pub use mutex::{Mutex, MutexGuard};

@@ -4,11 +4,11 @@ use std::future::Future;
 
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::{PollBackoff, is_transient};
+use super::backoff::{is_transient, poll_delays};
 use super::lease::{Lease, owner_token};
 use super::{KvStore, LeaseOptions, derived};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::kv::validate_key;
+use crate::kv::validate_key;
 
 /// A mutex shared by every process that uses the same key (and scope).
 ///
@@ -74,7 +74,7 @@ impl<K: KvStore> Mutex<K> {
     /// interval; rides out timeouts and reconnects, fails on other errors.
     /// Cancel it by dropping the future (or with a timeout).
     pub async fn lock(&self) -> Result<MutexGuard> {
-        let mut backoff = PollBackoff::new(self.options.renew_interval());
+        let mut backoff = poll_delays(self.options.renew_interval());
         loop {
             match self.try_lock().await {
                 Ok(Some(guard)) => return Ok(guard),

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::backoff::{PollBackoff, is_transient};
+use super::backoff::{is_transient, poll_delays};
 use super::lease::{Lease, owner_token};
 use super::{KvStore, LeaseOptions};
 use crate::error::{Error, Result};
-use crate::ops::kv::validate_key;
+use crate::kv::validate_key;
 
 /// The marker's value once the action has run.
 const DONE: &[u8] = b"done";
@@ -97,7 +97,7 @@ impl<K: KvStore> Once<K> {
         E: From<Error>,
     {
         validate_key(&self.key)?;
-        let mut backoff = PollBackoff::new(self.options.renew_interval());
+        let mut backoff = poll_delays(self.options.renew_interval());
         let lease = loop {
             match self.try_claim().await {
                 Ok(Claim::Done) => return Ok(None),
@@ -149,7 +149,7 @@ impl<K: KvStore> Once<K> {
         let scope = &self.options.scope;
         let running = lease.value().clone();
         let done = Bytes::from_static(DONE);
-        let mut backoff = PollBackoff::new(self.options.renew_interval());
+        let mut backoff = poll_delays(self.options.renew_interval());
         let marked = loop {
             let cas = self
                 .kv

@@ -6,11 +6,11 @@ use std::future::Future;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::{PollBackoff, is_transient};
+use super::backoff::{is_transient, poll_delays};
 use super::lease::{Lease, owner_token};
 use super::{KvStore, LeaseOptions, derived};
 use crate::error::{Error, Result};
-use crate::ops::kv::validate_key;
+use crate::kv::validate_key;
 
 /// At most `permits` holders at a time, across every process using the
 /// same key (and scope).
@@ -90,7 +90,7 @@ impl<K: KvStore> Semaphore<K> {
     /// Waits for a permit, polling with jittered backoff up to the renew
     /// interval; rides out timeouts and reconnects, fails on other errors.
     pub async fn acquire(&self) -> Result<SemaphorePermit> {
-        let mut backoff = PollBackoff::new(self.options.renew_interval());
+        let mut backoff = poll_delays(self.options.renew_interval());
         loop {
             match self.try_acquire().await {
                 Ok(Some(permit)) => return Ok(permit),

@@ -1,12 +1,19 @@
-//! Handlers for what the gateway pushes, and streams of incoming messages.
+//! Handlers for what the gateway pushes, and streams of pushes.
 //!
-//! Pushes are served by one dispatch task per client, in arrival order. The
-//! reader never waits for it: it hands pushes over and goes back to reading,
-//! so a handler may call any SDK operation (its reply is read while the
-//! handler waits) without deadlocking. A message fires its typed handler
-//! (`on_chat_message`, `on_control_message`, `on_tool_call`, `on_event`,
-//! `on_metric`) first and then `on_message`. A handler that panics is
-//! isolated: the panic is logged and dispatch goes on.
+//! Pushes are served by one dispatch task per client, in arrival order,
+//! through a bounded queue of its own. The reader never runs a handler: it
+//! hands pushes over and goes back to reading, so a handler may call any
+//! SDK operation (its reply is read while the handler waits) without
+//! deadlocking. A message fires its typed handler (`on_chat_message`,
+//! `on_control_message`, `on_tool_call`, `on_event`, `on_metric`) first and
+//! then `on_message`. A handler that panics is isolated: the panic is
+//! logged and dispatch goes on.
+//!
+//! Nothing is dropped silently: a slow handler slows the connection down
+//! (and the gateway slows the sender); only when handlers fall behind
+//! while calls await replies and the client's overflow budget is spent is
+//! a push lost, and then `on_error` receives a
+//! [`Lagged`](crate::ErrorKind::Lagged) error saying how many.
 
 mod dispatcher;
 mod stream;
@@ -16,8 +23,8 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-pub(crate) use dispatcher::{Dispatcher, Push};
-pub use stream::MessageStream;
+pub(crate) use dispatcher::Dispatcher;
+pub use stream::{FrameStream, MessageStream};
 
 use crate::connection::SessionInfo;
 use crate::message::Message;
@@ -50,7 +57,7 @@ pub(crate) struct Handlers {
     pub(crate) on_task_assignment: Option<Handler<proto::TaskAssignment>>,
     pub(crate) on_progress: Option<Handler<proto::ProgressUpdate>>,
     pub(crate) on_task_event: Option<Handler<proto::TaskEvent>>,
-    pub(crate) on_other: Option<Handler<proto::downstream_message::Payload>>,
+    pub(crate) on_task_hibernated: Option<Handler<proto::TaskHibernated>>,
 }
 
 impl Handlers {

@@ -1,18 +1,10 @@
-//! Operations: the request type, the tower stack they run through, and the
-//! correlation-id table of the protocol.
+//! One folder per operation family: its request types (each an
+//! [`Operation`](crate::stack::Operation) that knows its reply), their
+//! decoding, and the client-facing methods, async and blocking, on the
+//! clients whose principal may use them.
 
-pub mod checkpoint;
-pub mod ids;
+pub(crate) mod checkpoint;
 pub mod kv;
-mod request;
-mod stack;
-
-pub use request::{OpRequest, OpResponse};
-pub use stack::{OpTimeout, OperationService, StampAuthorization};
-pub(crate) use stack::{StackConfig, build};
-
-pub(crate) fn stack_request_ids(
-    m: impl aether_middleware::correlation::MakeRequestId + Send + 'static,
-) -> stack::SharedRequestIds {
-    stack::SharedRequestIds::new(m)
-}
+pub(crate) mod message;
+pub(crate) mod session;
+pub mod task;

@@ -8,7 +8,7 @@ use crate::proto::TaskAssignment;
 use crate::{AgentClient, ClientBuilder};
 
 /// The launch parameter holding the agent's per-task token.
-pub const AUTH_TOKEN_PARAM: &str = "auth_token";
+pub(crate) const AUTH_TOKEN_PARAM: &str = "auth_token";
 
 /// One launch request: a typed view of an `agent_startup` assignment.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,6 +11,8 @@ use tokio::task::JoinHandle;
 
 use super::{Launch, Orchestrator};
 use crate::Client;
+use crate::clients::principal::PrincipalType;
+use crate::connection::{Push, PushFilter, PushReceiver, Slot};
 use crate::connection::ConnectionState;
 use crate::error::{Error, ErrorKind};
 use crate::proto::downstream_message::Payload as Down;
@@ -126,8 +128,8 @@ impl Tracked {
 
 /// Starts an [`OrchestratorRunner`] with the default options. Call it
 /// inside a tokio runtime, before `connect()`.
-pub fn run_orchestrator<O: Orchestrator>(
-    client: &Client,
+pub fn run_orchestrator<O: Orchestrator, P: PrincipalType>(
+    client: &Client<P>,
     orchestrator: O,
 ) -> OrchestratorRunner<O> {
     OrchestratorRunner::start(client, orchestrator, RunnerOptions::default())
@@ -144,19 +146,24 @@ impl<O: Orchestrator> std::fmt::Debug for OrchestratorRunner<O> {
 impl<O: Orchestrator> OrchestratorRunner<O> {
     /// Starts receiving the client's assignments. Call it inside a tokio
     /// runtime, before `connect()`.
-    pub fn start(client: &Client, orchestrator: O, options: RunnerOptions) -> Self {
+    pub fn start<P: PrincipalType>(
+        client: &Client<P>,
+        orchestrator: O,
+        options: RunnerOptions,
+    ) -> Self {
         let (events, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
             orchestrator,
-            client: client.clone(),
+            client: client.erase(),
             options,
             tracked: Mutex::new(HashMap::new()),
             events,
         });
-        let frames = client.frames();
+        // Subscribed before connect(): no assignment can slip past it.
+        let assignments = client.subscribe(PushFilter::TaskAssignments);
         let state = client.watch_state();
         let (stop, stop_rx) = oneshot::channel();
-        let main = tokio::spawn(receive(inner.clone(), frames, state, stop_rx));
+        let main = tokio::spawn(receive(inner.clone(), assignments, state, stop_rx));
         OrchestratorRunner {
             inner,
             stop: Some(stop),
@@ -237,7 +244,7 @@ impl<O: Orchestrator> Drop for OrchestratorRunner<O> {
 
 async fn receive<O: Orchestrator>(
     inner: Arc<Inner<O>>,
-    mut frames: broadcast::Receiver<Arc<Down>>,
+    mut assignments: PushReceiver,
     mut state: watch::Receiver<ConnectionState>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -250,16 +257,15 @@ async fn receive<O: Orchestrator>(
                     break;
                 }
             }
-            frame = frames.recv() => match frame {
-                Ok(frame) => {
-                    if let Down::TaskAssignment(a) = &*frame {
-                        spawn_launch(&inner, Launch::from_assignment(*a.clone()));
-                    }
+            next = assignments.recv() => match next {
+                Some(Slot::Item(Push::Frame(Down::TaskAssignment(a)))) => {
+                    spawn_launch(&inner, Launch::from_assignment(*a));
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(skipped = n, "orchestrator runner lagged: assignments may have been missed");
+                Some(Slot::Item(_)) => {}
+                Some(Slot::Lost(n)) => {
+                    tracing::error!(lost = n, "orchestrator runner fell behind: assignments were lost");
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
+                None => break,
             },
         }
     }

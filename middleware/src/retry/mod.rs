@@ -12,7 +12,8 @@
 //! # Example
 //!
 //! ```
-//! use aether_middleware::retry::{Backoff, DefaultRetryPolicy, Idempotent, RetryLayer, RetryableError};
+//! use aether_middleware::backoff::Backoff;
+//! use aether_middleware::retry::{DefaultRetryPolicy, Idempotent, RetryLayer, RetryableError};
 //! use tower_layer::Layer;
 //!
 //! #[derive(Clone)]
@@ -36,13 +37,11 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-mod backoff;
 mod budget;
 pub mod future;
 mod layer;
 mod policy;
 
-pub use self::backoff::Backoff;
 pub use self::budget::RetryBudget;
 pub use self::layer::RetryLayer;
 pub use self::policy::{DefaultRetryPolicy, Idempotent, RetryPolicy, RetryableError};
@@ -120,6 +119,7 @@ mod tests {
     use tower_test::mock::{Handle, SendResponse};
 
     use super::*;
+    use crate::backoff::Backoff;
     use crate::test_util::{TestError, TestMock, TestReq, pair};
 
     type Fut = task::Spawn<ResponseFuture<TestMock, DefaultRetryPolicy, TestReq>>;

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use super::{Backoff, RetryBudget};
+use super::RetryBudget;
+use crate::backoff::Backoff;
 
 /// Implemented by requests to say whether sending them twice is harmless.
 pub trait Idempotent {
@@ -59,7 +60,8 @@ pub trait RetryPolicy<Req, Res, E>: Clone {
 ///
 /// ```
 /// use std::time::Duration;
-/// use aether_middleware::retry::{Backoff, DefaultRetryPolicy, RetryBudget};
+/// use aether_middleware::backoff::Backoff;
+/// use aether_middleware::retry::{DefaultRetryPolicy, RetryBudget};
 ///
 /// let policy = DefaultRetryPolicy::new(Backoff::default(), 4)
 ///     .with_budget(RetryBudget::new(Duration::from_secs(10), 10, 0.2));

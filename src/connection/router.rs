@@ -1,0 +1,188 @@
+//! Where the reader sends each frame: a reply to the call waiting for it,
+//! a stream frame to its stream, anything else to the push subscribers.
+//!
+//! # Delivery policy
+//!
+//! Every destination is a bounded inbox. What fits is queued. When an
+//! inbox is full:
+//!
+//! * while no call waits for a reply, the reader waits for room: the
+//!   connection stops reading, HTTP/2 flow control slows the gateway, and
+//!   the gateway slows the sender. Nothing is lost.
+//! * while calls wait for replies, waiting could deadlock (a consumer that
+//!   awaits a reply before it reads on). The reader then lends the inbox
+//!   room from the client's overflow budget (bytes, shared by all inboxes)
+//!   and reads on. Only when the budget is spent and the inbox has not
+//!   moved for `stall` is an item lost; the loss is counted and reported
+//!   to the consumer in place (an error item, or `on_error` for handlers).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::ids;
+use super::inbox::InboxSender;
+use super::pending::PendingMap;
+use super::pushes::{Push, Subscriber, Subscribers};
+use super::streams::StreamTable;
+use crate::error::Error;
+use crate::proto::downstream_message::Payload as Down;
+
+/// Bytes a lifecycle event is counted as.
+const EVENT_BYTES: usize = 64;
+
+/// What happened to one item.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    Delivered,
+    /// The consumer is gone.
+    Closed,
+    /// The item could not be kept (reported to the consumer).
+    Lost,
+}
+
+pub(super) struct Router {
+    pending: Arc<PendingMap>,
+    streams: Arc<StreamTable>,
+    subscribers: Arc<Subscribers>,
+    stall: Duration,
+    lost: Arc<AtomicU64>,
+    cached: (u64, Arc<Vec<Subscriber>>),
+}
+
+impl Router {
+    pub(super) fn new(
+        pending: Arc<PendingMap>,
+        streams: Arc<StreamTable>,
+        subscribers: Arc<Subscribers>,
+        stall: Duration,
+        lost: Arc<AtomicU64>,
+    ) -> Self {
+        let cached = subscribers.snapshot();
+        Router {
+            pending,
+            streams,
+            subscribers,
+            stall,
+            lost,
+            cached,
+        }
+    }
+
+    /// Routes one frame. Waits only as the delivery policy says.
+    pub(super) async fn route(&mut self, payload: Down) {
+        if let Some(id) = ids::downstream_request_id(&payload)
+            && let Some(entry) = self.pending.take(id)
+        {
+            let result = match payload {
+                Down::Error(e) => Err(Error::from_error_response(&e)),
+                reply => {
+                    if let Some(opener) = entry.opener
+                        && let Some(key) = ids::opened_stream_key(&reply)
+                    {
+                        opener.key_as(key, None);
+                    }
+                    Ok(reply)
+                }
+            };
+            let _ = entry.tx.send(result);
+            return;
+        }
+        if let Some(key) = ids::stream_key(&payload)
+            && let Some(tx) = self.streams.get(&key)
+        {
+            // Handlers see every task event too (`on_task_event`).
+            let also_pushed = matches!(payload, Down::TaskEvent(_)).then(|| payload.clone());
+            let bytes = ids::approx_size(&payload);
+            self.deliver(&tx, Ok(payload), bytes).await;
+            if let Some(copy) = also_pushed {
+                self.push(Push::Frame(copy)).await;
+            }
+            return;
+        }
+        self.push(Push::Frame(payload)).await;
+    }
+
+    /// A lifecycle event for the subscribers that take everything; never
+    /// lost, never waited for.
+    pub(super) fn event(&mut self, push: Push) {
+        let subs = self.subscribers();
+        for sub in subs.iter().filter(|s| s.wants(&push)) {
+            sub.tx.push_always(push.clone());
+        }
+    }
+
+    fn subscribers(&mut self) -> Arc<Vec<Subscriber>> {
+        if self.cached.0 != self.subscribers.version() {
+            self.cached = self.subscribers.snapshot();
+        }
+        self.cached.1.clone()
+    }
+
+    async fn push(&mut self, push: Push) {
+        let subs = self.subscribers();
+        let bytes = match &push {
+            Push::Frame(f) => ids::approx_size(f),
+            _ => EVENT_BYTES,
+        };
+        let targets = subs.iter().filter(|s| s.wants(&push)).count();
+        if targets == 0 {
+            tracing::debug!("pushed frame with no subscriber dropped");
+            return;
+        }
+        let mut push = Some(push);
+        let mut seen = 0;
+        for sub in subs.iter() {
+            let Some(current) = push.as_ref() else { break };
+            if !sub.wants(current) {
+                continue;
+            }
+            seen += 1;
+            let item = if seen == targets {
+                push.take()
+            } else {
+                push.clone()
+            };
+            if let Some(item) = item {
+                self.deliver(&sub.tx, item, bytes).await;
+            }
+        }
+    }
+
+    async fn deliver<T>(&self, tx: &InboxSender<T>, item: T, bytes: usize) -> Delivery {
+        let mut item = item;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            item = match tx.try_push(item, bytes) {
+                Ok(()) => return Delivery::Delivered,
+                Err(item) => item,
+            };
+            if tx.is_closed() {
+                return Delivery::Closed;
+            }
+            if self.pending.len() == 0 {
+                deadline = None;
+                tokio::select! {
+                    _ = tx.room() => {}
+                    _ = self.pending.call_started() => {}
+                }
+                continue;
+            }
+            item = match tx.push_borrowed(item, bytes) {
+                Ok(()) => return Delivery::Delivered,
+                Err(item) => item,
+            };
+            let at = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.stall);
+            if tokio::time::timeout_at(at, tx.room()).await.is_err() {
+                tx.record_loss();
+                let total = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(
+                    lost_total = total,
+                    "a consumer fell behind while calls awaited replies and the overflow \
+                     budget is spent: an item was lost (reported to the consumer)"
+                );
+                return Delivery::Lost;
+            }
+        }
+    }
+}

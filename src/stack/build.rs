@@ -1,0 +1,165 @@
+//! Builds the tower stack every operation runs through:
+//! `trace -> timeout -> retry -> auth -> correlation -> multiplexer`,
+//! then any layers the user added on top.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use aether_middleware::auth::AuthLayer;
+use aether_middleware::correlation::{CorrelationLayer, DefaultMakeRequestId, MakeRequestId};
+use aether_middleware::backoff::Backoff;
+use aether_middleware::retry::{DefaultRetryPolicy, RetryBudget, RetryLayer};
+use aether_middleware::timeout::{MakeTimeout, TimeoutLayer};
+use aether_middleware::trace::{DefaultMakeSpan, TraceLayer};
+use parking_lot::Mutex;
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+use tower_service::Service;
+
+use crate::connection::{Multiplexer, OpRequest, Reply};
+use crate::error::Error;
+use crate::proto::AuthorizationContext;
+
+/// A complete operation stack, type-erased: what principal clients compose.
+/// It is a `tower::Service<OpRequest, Response = Reply>`; wrap it in your
+/// own layers with [`ClientBuilder::layer`](crate::ClientBuilder::layer).
+#[derive(Clone)]
+pub struct OperationService(BoxCloneSyncService<OpRequest, Reply, Error>);
+
+impl OperationService {
+    /// Erases any suitable service into an `OperationService`.
+    pub fn new<S>(service: S) -> Self
+    where
+        S: Service<OpRequest, Response = Reply, Error = Error> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+    {
+        OperationService(BoxCloneSyncService::new(service))
+    }
+}
+
+impl Service<OpRequest> for OperationService {
+    type Response = Reply;
+    type Error = Error;
+    type Future = <BoxCloneSyncService<OpRequest, Reply, Error> as Service<OpRequest>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: OpRequest) -> Self::Future {
+        self.0.call(req)
+    }
+}
+
+impl std::fmt::Debug for OperationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationService").finish_non_exhaustive()
+    }
+}
+
+/// The per-call timeout, else the stack's default.
+#[derive(Clone, Copy, Debug)]
+pub struct OpTimeout(pub Duration);
+
+impl MakeTimeout<OpRequest> for OpTimeout {
+    fn make_timeout(&self, req: &OpRequest) -> Option<Duration> {
+        Some(req.call_timeout().unwrap_or(self.0))
+    }
+}
+
+/// The default auth hook: stamps the client's authorization context on
+/// every frame that carries one and has none yet.
+#[derive(Clone, Debug, Default)]
+pub struct StampAuthorization(Option<Arc<AuthorizationContext>>);
+
+impl StampAuthorization {
+    /// Stamps `ctx` (or nothing, with `None`).
+    pub fn new(ctx: Option<AuthorizationContext>) -> Self {
+        StampAuthorization(ctx.map(Arc::new))
+    }
+}
+
+impl aether_middleware::auth::MakeCredentials<OpRequest> for StampAuthorization {
+    type Error = Error;
+    fn apply(&mut self, req: &mut OpRequest) -> Result<(), Error> {
+        if let Some(ctx) = &self.0 {
+            req.stamp_authorization(ctx);
+        }
+        Ok(())
+    }
+}
+
+/// A shareable request-id source.
+#[derive(Clone)]
+pub(crate) struct SharedRequestIds(Arc<Mutex<Box<dyn MakeRequestId + Send>>>);
+
+impl SharedRequestIds {
+    pub(crate) fn new(m: impl MakeRequestId + Send + 'static) -> Self {
+        SharedRequestIds(Arc::new(Mutex::new(Box::new(m))))
+    }
+}
+
+impl Default for SharedRequestIds {
+    fn default() -> Self {
+        SharedRequestIds::new(DefaultMakeRequestId::default())
+    }
+}
+
+impl MakeRequestId for SharedRequestIds {
+    fn make_request_id(&mut self) -> String {
+        self.0.lock().make_request_id()
+    }
+}
+
+/// A user layer over the whole stack.
+pub(crate) type UserLayer = Arc<dyn Fn(OperationService) -> OperationService + Send + Sync>;
+
+/// How to build a client's operation stack.
+#[derive(Clone)]
+pub(crate) struct StackConfig {
+    pub(crate) timeout: Duration,
+    pub(crate) retry_backoff: Backoff,
+    pub(crate) retry_attempts: u32,
+    pub(crate) retry_budget: RetryBudget,
+    pub(crate) authorization: Option<AuthorizationContext>,
+    pub(crate) request_ids: SharedRequestIds,
+    pub(crate) layers: Vec<UserLayer>,
+}
+
+impl StackConfig {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        StackConfig {
+            timeout,
+            retry_backoff: Backoff::default(),
+            retry_attempts: 3,
+            retry_budget: RetryBudget::new(Duration::from_secs(10), 10, 0.2),
+            authorization: None,
+            request_ids: SharedRequestIds::default(),
+            layers: Vec::new(),
+        }
+    }
+}
+
+/// Assembles the stack over a multiplexer.
+pub(crate) fn build(mux: Multiplexer, cfg: &StackConfig) -> OperationService {
+    let policy = DefaultRetryPolicy {
+        backoff: cfg.retry_backoff,
+        max_attempts: cfg.retry_attempts,
+        budget: Some(cfg.retry_budget.clone()),
+    };
+    let stack = ServiceBuilder::new()
+        .layer(TraceLayer::new(DefaultMakeSpan::default()))
+        .layer(TimeoutLayer::new(OpTimeout(cfg.timeout)))
+        .layer(RetryLayer::new(policy))
+        .layer(AuthLayer::new(StampAuthorization::new(
+            cfg.authorization.clone(),
+        )))
+        .layer(CorrelationLayer::new(cfg.request_ids.clone()))
+        .service(mux);
+    let mut svc = OperationService::new(stack);
+    for layer in &cfg.layers {
+        svc = layer(svc);
+    }
+    svc
+}
