@@ -116,7 +116,7 @@ async fn main() -> Result<(), BoxError> {
         let event = tokio::time::timeout(Duration::from_secs(10), events.next())
             .await
             .map_err(|_| "timed out waiting for task events")?
-            .ok_or("the subscription ended")?;
+            .ok_or("the subscription ended")??;
         match event.event {
             Some(TaskEventKind::StatusChanged(s)) => {
                 println!("[planner] task is now {:?}", s.to_status());

@@ -136,7 +136,7 @@ async fn main() -> Result<(), BoxError> {
         let event = tokio::time::timeout(Duration::from_secs(10), events.next())
             .await
             .map_err(|_| "timed out waiting for the task")?
-            .ok_or("the subscription ended")?;
+            .ok_or("the subscription ended")??;
         if let Some(TaskEventKind::StatusChanged(s)) = event.event {
             println!("[planner]      task is now {:?}", s.to_status());
             if s.to_status() == TaskStatus::Completed {

@@ -101,10 +101,10 @@ async fn main() -> Result<(), BoxError> {
     });
 
     for c in [
-        engine.core(),
-        shop.core(),
-        fulfillment.core(),
-        billing.core(),
+        engine.erase(),
+        shop.erase(),
+        fulfillment.erase(),
+        billing.erase(),
     ] {
         c.connect().await?;
     }
@@ -127,7 +127,7 @@ async fn main() -> Result<(), BoxError> {
         let e = tokio::time::timeout(wait, events.next())
             .await
             .map_err(|_| "timed out waiting for the invoice")?
-            .ok_or("the subscription ended")?;
+            .ok_or("the subscription ended")??;
         if let Some(TaskEventKind::StatusChanged(s)) = e.event {
             println!("[engine]      invoice task is now {:?}", s.to_status());
             if s.to_status() == TaskStatus::Completed {
@@ -137,10 +137,10 @@ async fn main() -> Result<(), BoxError> {
     }
 
     for c in [
-        engine.core(),
-        shop.core(),
-        fulfillment.core(),
-        billing.core(),
+        engine.erase(),
+        shop.erase(),
+        fulfillment.erase(),
+        billing.erase(),
     ] {
         c.close().await;
     }

@@ -71,7 +71,8 @@ fn a_blocking_call_inside_a_handler_does_not_deadlock() {
         .unwrap();
     let m = inbox
         .next_timeout(Duration::from_secs(10))
-        .expect("message");
+        .expect("message")
+        .expect("not an error");
     assert_eq!(m.payload_str(), Some("hey"));
 
     server.close();

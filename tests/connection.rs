@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use aether_client::ops::OpRequest;
 use aether_client::proto::{self, upstream_message::Payload as Up};
+use aether_client::stack::OpRequest;
 use aether_client::{
     AgentClient, ConnectionState, Credentials, ErrorKind, MessageType, ReconnectPolicy, TaskClient,
 };
@@ -229,7 +229,8 @@ async fn oversized_payloads_are_rejected_and_the_connection_survives() {
         .unwrap();
     let m = within("message after rejection", inbox.next())
         .await
-        .unwrap();
+        .unwrap()
+        .expect("message after rejection: an item");
     assert_eq!(m.payload_str(), Some("still here"));
     assert!(loose.is_connected());
 
@@ -337,7 +338,10 @@ async fn pooled_tasks_learn_their_server_assigned_identity() {
         .send_message_to_pooled_task("ws", "worker", &id, "do it", MessageType::Control)
         .await
         .unwrap();
-    let m = within("pooled task message", inbox.next()).await.unwrap();
+    let m = within("pooled task message", inbox.next())
+        .await
+        .unwrap()
+        .expect("pooled task message: an item");
     assert_eq!(m.payload_str(), Some("do it"));
     task.close().await;
     agent.close().await;

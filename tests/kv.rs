@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aether_client::ops::OpRequest;
 use aether_client::proto::AuthorizationContext;
+use aether_client::stack::OpRequest;
 use aether_client::{
     AgentClient, ErrorKind, KvScope, MetricsBridgeClient, ServiceClient, TaskClient,
     WorkflowEngineClient,

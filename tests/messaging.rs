@@ -94,17 +94,24 @@ async fn users_tasks_and_streams() {
         .send_message_to_user_session("u1", "w1", "hi user", MessageType::Chat)
         .await
         .unwrap();
-    let m = within("user message", user_msgs.next()).await.unwrap();
+    let m = within("user message", user_msgs.next())
+        .await
+        .unwrap()
+        .expect("user message: an item");
     assert_eq!(m.payload_str(), Some("hi user"));
     let m2 = within("second subscriber", user_msgs_2.next())
         .await
-        .unwrap();
+        .unwrap()
+        .expect("second subscriber: an item");
     assert_eq!(m2, m);
 
     user.send_message_to_agent("ws", "helper", "a1", "hi agent", MessageType::ToolCall)
         .await
         .unwrap();
-    let m = within("agent message", agent_msgs.next()).await.unwrap();
+    let m = within("agent message", agent_msgs.next())
+        .await
+        .unwrap()
+        .expect("agent message: an item");
     assert_eq!(m.source_topic(), "us::u1::w1");
     assert_eq!(m.message_type(), MessageType::ToolCall);
 
@@ -112,7 +119,10 @@ async fn users_tasks_and_streams() {
         .send_message_to_task("ws", "job", "t1", "work", MessageType::Control)
         .await
         .unwrap();
-    let m = within("task message", task_msgs.next()).await.unwrap();
+    let m = within("task message", task_msgs.next())
+        .await
+        .unwrap()
+        .expect("task message: an item");
     assert_eq!(m.payload_str(), Some("work"));
 
     // Workspace broadcasts reach users only after they switch.
@@ -123,10 +133,13 @@ async fn users_tasks_and_streams() {
         .send_broadcast_to_users("ws", "to all users", MessageType::Event)
         .await
         .unwrap();
-    let m = within("gu broadcast", user_msgs.next()).await.unwrap();
+    let m = within("gu broadcast", user_msgs.next())
+        .await
+        .unwrap()
+        .expect("gu broadcast: an item");
     assert_eq!(m.payload_str(), Some("to all users"));
 
-    for c in [agent.core(), user.core(), task.core()] {
+    for c in [agent.erase(), user.erase(), task.erase()] {
         c.close().await;
     }
     gw.shutdown().await;

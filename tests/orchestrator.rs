@@ -131,7 +131,10 @@ async fn an_offline_target_is_launched_and_works_its_task() {
 
     // The launched agent received the queued task and completed it.
     loop {
-        let e = within("the task to complete", sub.next()).await.unwrap();
+        let e = within("the task to complete", sub.next())
+            .await
+            .unwrap()
+            .expect("the task to complete: an item");
         if let Some(TaskEventKind::StatusChanged(s)) = &e.event
             && s.to_status() == TaskStatus::Completed
         {
@@ -159,7 +162,8 @@ async fn an_offline_target_is_launched_and_works_its_task() {
     loop {
         let e = within("the startup task to end", startup_events.next())
             .await
-            .unwrap();
+            .unwrap()
+            .expect("the startup task to end: an item");
         if let Some(TaskEventKind::StatusChanged(s)) = &e.event
             && s.to_status() == TaskStatus::Completed
         {
@@ -212,7 +216,10 @@ async fn startup_tasks_wait_for_an_orchestrator_and_share_one_launch() {
     ));
     for sub in &mut subs {
         loop {
-            let e = within("the task to complete", sub.next()).await.unwrap();
+            let e = within("the task to complete", sub.next())
+                .await
+                .unwrap()
+                .expect("the task to complete: an item");
             if let Some(TaskEventKind::StatusChanged(s)) = &e.event
                 && s.to_status() == TaskStatus::Completed
             {
@@ -279,7 +286,8 @@ async fn a_failed_or_panicking_launch_fails_the_startup_task() {
         loop {
             let e = within("the startup task to fail", sub.next())
                 .await
-                .unwrap();
+                .unwrap()
+                .expect("the startup task to fail: an item");
             if let Some(TaskEventKind::StatusChanged(s)) = &e.event
                 && s.to_status() == TaskStatus::Failed
             {
@@ -398,7 +406,8 @@ async fn processes_that_fail_fail_their_task_and_shutdown_kills_the_rest() {
     loop {
         let e = within("the failed launch's task", sub.next())
             .await
-            .unwrap();
+            .unwrap()
+            .expect("the failed launch's task: an item");
         if let Some(TaskEventKind::StatusChanged(s)) = &e.event
             && s.to_status() == TaskStatus::Failed
         {

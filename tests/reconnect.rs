@@ -8,14 +8,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aether_client::ops::OpRequest;
 use aether_client::proto::{self, upstream_message::Payload as Up};
+use aether_client::stack::OpRequest;
 use aether_client::{AgentClient, ConnectionState, ErrorKind, MessageType, UserClient};
 use aether_gateway::GatewayConfig;
 use common::{Proxy, fast_reconnect, gateway, within};
 use futures_util::StreamExt;
 
-async fn wait_connected(client: &aether_client::Client) -> aether_client::SessionInfo {
+async fn wait_connected<P: aether_client::principal::PrincipalType>(
+    client: &aether_client::Client<P>,
+) -> aether_client::SessionInfo {
     let mut rx = client.watch_state();
     let state = within("reconnect", rx.wait_for(|s| s.is_connected()))
         .await
@@ -27,7 +29,9 @@ async fn wait_connected(client: &aether_client::Client) -> aether_client::Sessio
     }
 }
 
-async fn wait_not_connected(client: &aether_client::Client) {
+async fn wait_not_connected<P: aether_client::principal::PrincipalType>(
+    client: &aether_client::Client<P>,
+) {
     let mut rx = client.watch_state();
     within("disconnect", rx.wait_for(|s| !s.is_connected()))
         .await
@@ -173,7 +177,8 @@ async fn the_users_workspace_is_replayed_after_a_reconnect() {
         .unwrap();
     let m = within("broadcast after reconnect", inbox.next())
         .await
-        .unwrap();
+        .unwrap()
+        .expect("broadcast after reconnect: an item");
     assert_eq!(m.payload_str(), Some("after reconnect"));
     user.close().await;
     agent.close().await;
@@ -216,7 +221,10 @@ async fn the_client_reconnects_after_the_gateway_restarts() {
     peer.send_message_to_agent("ws", "impl", "survivor", "welcome back", MessageType::Chat)
         .await
         .unwrap();
-    let m = within("message after restart", inbox.next()).await.unwrap();
+    let m = within("message after restart", inbox.next())
+        .await
+        .unwrap()
+        .expect("message after restart: an item");
     assert_eq!(m.payload_str(), Some("welcome back"));
     assert_eq!(disconnects.load(Ordering::SeqCst), 1);
     agent.close().await;
@@ -250,7 +258,10 @@ async fn messages_sent_while_a_peer_is_offline_wait_in_its_mailbox() {
     let mut inbox = late.messages();
     late.connect().await.unwrap();
     for i in 0..3 {
-        let m = within("mailbox backlog", inbox.next()).await.unwrap();
+        let m = within("mailbox backlog", inbox.next())
+            .await
+            .unwrap()
+            .expect("mailbox backlog: an item");
         assert_eq!(m.payload_str(), Some(format!("m{i}").as_str()));
     }
     sender.close().await;

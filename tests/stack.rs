@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use aether_client::ops::{OpRequest, OpResponse, OperationService};
+use aether_client::stack::{OpRequest, OperationService, Reply};
 use aether_client::{AgentClient, Error, MessageType};
 use common::gateway;
 use tower::{Layer, Service};
@@ -32,8 +32,8 @@ impl<S> Layer<S> for CountLayer {
     }
 }
 
-impl<S: Service<OpRequest, Response = OpResponse, Error = Error>> Service<OpRequest> for Count<S> {
-    type Response = OpResponse;
+impl<S: Service<OpRequest, Response = Reply, Error = Error>> Service<OpRequest> for Count<S> {
+    type Response = Reply;
     type Error = Error;
     type Future = S::Future;
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -87,7 +87,7 @@ async fn user_layers_wrap_every_operation() {
         .await
         .unwrap();
     assert!(
-        matches!(reply, Some(aether_client::proto::downstream_message::Payload::ConnectionStatusResponse(r)) if r.connected && !r.request_id.is_empty())
+        matches!(reply, Reply::Frame(aether_client::proto::downstream_message::Payload::ConnectionStatusResponse(r)) if r.connected && !r.request_id.is_empty())
     );
     assert_eq!(counter.load(Ordering::SeqCst), 3);
     agent.close().await;

@@ -6,11 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use aether_client::ops::OpRequest;
 use aether_client::proto::{
     self, TargetOfflinePolicy, TaskAssignment, TaskAssignmentMode, TaskPriority, TaskStatus,
     upstream_message::Payload as Up,
 };
+use aether_client::stack::OpRequest;
 use aether_client::tasks::{Hibernation, ProgressReport, TaskQuery, TaskSpec, WaitFor, WaitSpec};
 use aether_client::{AgentClient, ErrorKind, ServiceClient, UserClient};
 use aether_gateway::RunningGateway;
@@ -28,7 +28,9 @@ async fn agent(gw: &RunningGateway, ws: &str, implementation: &str, spec: &str) 
 }
 
 /// A tap on the assignments a client receives.
-fn assignments(client: &aether_client::Client) -> mpsc::UnboundedReceiver<TaskAssignment> {
+fn assignments<P: aether_client::principal::PrincipalType>(
+    client: &aether_client::Client<P>,
+) -> mpsc::UnboundedReceiver<TaskAssignment> {
     let (tx, rx) = mpsc::unbounded_channel();
     client.on_task_assignment(move |a| {
         let _ = tx.send(a);
@@ -162,7 +164,7 @@ async fn pool_tasks_wait_for_a_consumer_and_services_consume_them() {
     let mut expected = vec![waiting.task_id.clone(), second.task_id.clone()];
     expected.sort();
     assert_eq!(got, expected);
-    for c in [creator.core(), svc.core(), worker.core()] {
+    for c in [creator.erase(), svc.erase(), worker.erase()] {
         c.close().await;
     }
     gw.shutdown().await;
@@ -244,7 +246,7 @@ async fn targeted_tasks_reach_an_online_target_and_follow_the_offline_policy() {
         .await
         .unwrap();
     assert_eq!(own.assigned_to, "ag::ws::planner::p1");
-    for c in [target.core(), creator.core(), later.core()] {
+    for c in [target.erase(), creator.erase(), later.erase()] {
         c.close().await;
     }
     gw.shutdown().await;
@@ -643,7 +645,7 @@ async fn progress_reaches_the_workspace_and_the_recipient() {
         .await
         .unwrap();
     assert_eq!(u.recipient, "us::alice");
-    for c in [worker.core(), watcher.core(), user.core()] {
+    for c in [worker.erase(), watcher.erase(), user.erase()] {
         c.close().await;
     }
     gw.shutdown().await;
@@ -723,8 +725,8 @@ async fn queries_are_safe_to_repeat_ops_and_plain_creates_are_not() {
         vec![
             ("create_task", false),
             ("create_task", true),
-            ("task_query", true),
-            ("task_query", true),
+            ("get_task", true),
+            ("query_tasks", true),
             ("task_op", true),
             ("task_op", false),
         ]

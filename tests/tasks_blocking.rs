@@ -60,7 +60,10 @@ fn a_blocking_worker_works_pool_tasks_from_its_handler() {
         .unwrap();
     let mut statuses = Vec::new();
     while statuses.last() != Some(&TaskStatus::Completed) {
-        let e = events.next_timeout(WAIT).expect("an event");
+        let e = events
+            .next_timeout(WAIT)
+            .expect("an event")
+            .expect("not an error");
         statuses.extend(status_of(&e));
     }
     assert_eq!(statuses, vec![TaskStatus::Running, TaskStatus::Completed]);

@@ -95,6 +95,7 @@ async fn mtls_with_bytes_and_with_paths() {
         within("tls message", inbox.next())
             .await
             .unwrap()
+            .unwrap()
             .payload_str(),
         Some("over tls")
     );

@@ -63,13 +63,12 @@ pub mod trace;
 pub(crate) mod test_util;
 
 pub use auth::{Auth, AuthLayer, MakeCredentials, NoCredentials};
+pub use backoff::Backoff;
 pub use correlation::{
     Correlate, Correlation, CorrelationLayer, DefaultMakeRequestId, MakeRequestId,
 };
-pub use backoff::Backoff;
 pub use retry::{
-    DefaultRetryPolicy, Idempotent, Retry, RetryBudget, RetryLayer, RetryPolicy,
-    RetryableError,
+    DefaultRetryPolicy, Idempotent, Retry, RetryBudget, RetryLayer, RetryPolicy, RetryableError,
 };
 pub use timeout::{MakeTimeout, Timeout, TimeoutLayer};
 pub use trace::{DefaultMakeSpan, MakeSpan, Operation, Trace, TraceLayer};

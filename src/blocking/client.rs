@@ -194,7 +194,8 @@ impl<P: PrincipalType> Client<P> {
     where
         F: Fn(Message) + Send + Sync + 'static,
     {
-        self.client.on_control_message(self.wrap("on_control_message", f));
+        self.client
+            .on_control_message(self.wrap("on_control_message", f));
         self
     }
 
@@ -275,7 +276,8 @@ impl<P: PrincipalType> Client<P> {
     where
         F: Fn(proto::TaskAssignment) + Send + Sync + 'static,
     {
-        self.client.on_task_assignment(self.wrap("on_task_assignment", f));
+        self.client
+            .on_task_assignment(self.wrap("on_task_assignment", f));
         self
     }
 
@@ -302,7 +304,8 @@ impl<P: PrincipalType> Client<P> {
     where
         F: Fn(proto::TaskHibernated) + Send + Sync + 'static,
     {
-        self.client.on_task_hibernated(self.wrap("on_task_hibernated", f));
+        self.client
+            .on_task_hibernated(self.wrap("on_task_hibernated", f));
         self
     }
 

@@ -26,15 +26,25 @@ pub type BridgeClient = Client<Bridge>;
 
 impl Client<Agent> {
     /// A builder for an agent (see [`crate::AgentClient::builder`]).
-    pub fn builder(workspace: &str, implementation: &str, specifier: &str) -> Result<ClientBuilder<Self>> {
-        crate::AgentClient::builder(workspace, implementation, specifier).map(ClientBuilder::retarget)
+    pub fn builder(
+        workspace: &str,
+        implementation: &str,
+        specifier: &str,
+    ) -> Result<ClientBuilder<Self>> {
+        crate::AgentClient::builder(workspace, implementation, specifier)
+            .map(ClientBuilder::retarget)
     }
 }
 
 impl Client<Task> {
     /// A builder for a unique task (see [`crate::TaskClient::builder`]).
-    pub fn builder(workspace: &str, implementation: &str, unique_specifier: &str) -> Result<ClientBuilder<Self>> {
-        crate::TaskClient::builder(workspace, implementation, unique_specifier).map(ClientBuilder::retarget)
+    pub fn builder(
+        workspace: &str,
+        implementation: &str,
+        unique_specifier: &str,
+    ) -> Result<ClientBuilder<Self>> {
+        crate::TaskClient::builder(workspace, implementation, unique_specifier)
+            .map(ClientBuilder::retarget)
     }
 
     /// A builder for a pooled task (see [`crate::TaskClient::pooled`]).
@@ -83,7 +93,10 @@ impl Client<Service> {
     }
 
     /// A builder for a service that is never offered pooled tasks.
-    pub fn builder_no_pool_consumer(implementation: &str, specifier: &str) -> Result<ClientBuilder<Self>> {
+    pub fn builder_no_pool_consumer(
+        implementation: &str,
+        specifier: &str,
+    ) -> Result<ClientBuilder<Self>> {
         crate::ServiceClient::builder_no_pool_consumer(implementation, specifier)
             .map(ClientBuilder::retarget)
     }

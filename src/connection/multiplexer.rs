@@ -10,12 +10,12 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::oneshot;
 use tower_service::Service;
 
+use super::Connection;
 use super::call::{Expect, OpRequest, Reply};
 use super::ids;
 use super::outbound::Frame;
 use super::pending::PendingGuard;
 use super::streams::ReplyStream;
-use super::Connection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::UpstreamMessage;
 use crate::proto::downstream_message::Payload as Down;
@@ -209,18 +209,16 @@ impl Future for MuxFuture {
                             Poll::Pending => return Poll::Pending,
                             Poll::Ready(r) => r.map(Reply::Frame),
                         },
-                        Some(Then::Subscribed(rx, guard, _)) => {
-                            match poll_reply(rx, guard, cx) {
-                                Poll::Pending => return Poll::Pending,
-                                Poll::Ready(Err(e)) => Err(e),
-                                Poll::Ready(Ok(frame)) => match then.take() {
-                                    Some(Then::Subscribed(_, _, stream)) => {
-                                        Ok(Reply::Subscribed(frame, stream))
-                                    }
-                                    _ => Err(polled_after_completion()),
-                                },
-                            }
-                        }
+                        Some(Then::Subscribed(rx, guard, _)) => match poll_reply(rx, guard, cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(Err(e)) => Err(e),
+                            Poll::Ready(Ok(frame)) => match then.take() {
+                                Some(Then::Subscribed(_, _, stream)) => {
+                                    Ok(Reply::Subscribed(frame, stream))
+                                }
+                                _ => Err(polled_after_completion()),
+                            },
+                        },
                         Some(Then::Sent) | Some(Then::Stream(_)) => match then.take() {
                             Some(Then::Stream(stream)) => Ok(Reply::Stream(stream)),
                             _ => Ok(Reply::Sent),

@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use futures_util::Stream;
@@ -109,7 +109,10 @@ impl StreamTable {
 
     /// Opens a stream whose key the first reply will tell; the reader keys
     /// it with [`StreamOpener::key_as`].
-    pub(crate) fn open_unkeyed(self: &Arc<Self>, bounds: StreamBounds) -> (StreamOpener, ReplyStream) {
+    pub(crate) fn open_unkeyed(
+        self: &Arc<Self>,
+        bounds: StreamBounds,
+    ) -> (StreamOpener, ReplyStream) {
         let (tx, rx) = inbox(bounds.capacity, bounds.max_bytes, self.budget.clone());
         let slot = Arc::new(Mutex::new(KeySlot::default()));
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
@@ -289,7 +292,11 @@ mod tests {
         let t = table();
         // Keyed up front, dropped unread.
         let s = t
-            .open_keyed(StreamKey::Request("a".into()), StreamBounds::default(), None)
+            .open_keyed(
+                StreamKey::Request("a".into()),
+                StreamBounds::default(),
+                None,
+            )
             .unwrap();
         assert_eq!(t.len(), 1);
         drop(s);
@@ -311,9 +318,13 @@ mod tests {
     async fn a_late_guard_does_not_remove_a_newer_stream_under_the_same_key() {
         let t = table();
         let key = StreamKey::Tunnel("t".into());
-        let old = t.open_keyed(key.clone(), StreamBounds::default(), None).unwrap();
+        let old = t
+            .open_keyed(key.clone(), StreamBounds::default(), None)
+            .unwrap();
         t.fail_all(|| Error::protocol("lost"));
-        let new = t.open_keyed(key.clone(), StreamBounds::default(), None).unwrap();
+        let new = t
+            .open_keyed(key.clone(), StreamBounds::default(), None)
+            .unwrap();
         drop(old);
         assert_eq!(t.len(), 1, "the newer stream stays");
         drop(new);
@@ -330,7 +341,10 @@ mod tests {
             .unwrap();
         t.get(&key).unwrap().try_push(Ok(frame()), 1).unwrap();
         t.fail_all(|| Error::protocol("lost"));
-        assert!(flag.is_cancelled(), "the opening frame is not written later");
+        assert!(
+            flag.is_cancelled(),
+            "the opening frame is not written later"
+        );
         assert!(s.next().await.unwrap().is_ok());
         assert!(s.next().await.unwrap().is_err());
         assert!(s.next().await.is_none());
@@ -341,7 +355,9 @@ mod tests {
     async fn a_taken_key_is_refused() {
         let t = table();
         let key = StreamKey::Request("dup".into());
-        let _a = t.open_keyed(key.clone(), StreamBounds::default(), None).unwrap();
+        let _a = t
+            .open_keyed(key.clone(), StreamBounds::default(), None)
+            .unwrap();
         assert!(t.open_keyed(key, StreamBounds::default(), None).is_err());
         assert_eq!(t.len(), 1);
     }

@@ -13,7 +13,9 @@ const FIRST: Duration = Duration::from_millis(20);
 /// Delays for polling a key: from 20 ms, doubling up to `cap`, each with
 /// +/- 50% jitter (never above `cap`).
 pub(crate) fn poll_delays(cap: Duration) -> Delays {
-    Backoff::new(FIRST, cap.max(FIRST)).with_jitter(0.5).delays()
+    Backoff::new(FIRST, cap.max(FIRST))
+        .with_jitter(0.5)
+        .delays()
 }
 
 /// Whether a waiting primitive should keep polling after `e`: the request

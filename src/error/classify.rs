@@ -19,13 +19,17 @@ pub(super) fn code_kind(code: &str, retryable: bool) -> ErrorKind {
         "ERR_RATE_LIMITED" | "ERR_WORKSPACE_RATE_LIMITED" | "ERR_AUDIT_RATE_LIMITED" => {
             ErrorKind::RateLimited
         }
-        "ERR_SV_UNAVAILABLE" | "ERR_TARGET_OFFLINE" | "ERR_CIRCUIT_OPEN"
-        | "ERR_PUBLISH_FAILED" => ErrorKind::Unavailable,
-        "ERR_INVALID_ARGUMENT" | "ERR_INVALID_IDENTIFIER" | "ERR_INVALID_PRINCIPAL"
-        | "ERR_INVALID_TOPIC" | "ERR_METRIC_EMPTY" | "ERR_METRIC_INVALID"
-        | "ERR_METRIC_INVALID_ENTRY" | "ERR_METRIC_NEGATIVE_FORBIDDEN" => {
-            ErrorKind::InvalidArgument
+        "ERR_SV_UNAVAILABLE" | "ERR_TARGET_OFFLINE" | "ERR_CIRCUIT_OPEN" | "ERR_PUBLISH_FAILED" => {
+            ErrorKind::Unavailable
         }
+        "ERR_INVALID_ARGUMENT"
+        | "ERR_INVALID_IDENTIFIER"
+        | "ERR_INVALID_PRINCIPAL"
+        | "ERR_INVALID_TOPIC"
+        | "ERR_METRIC_EMPTY"
+        | "ERR_METRIC_INVALID"
+        | "ERR_METRIC_INVALID_ENTRY"
+        | "ERR_METRIC_NEGATIVE_FORBIDDEN" => ErrorKind::InvalidArgument,
         other => by_name(other),
     }
 }
@@ -78,33 +82,72 @@ mod tests {
 
     #[test]
     fn known_codes_map_exactly() {
-        assert_eq!(code_kind("ERR_PERMISSION_DENIED", false), ErrorKind::PermissionDenied);
-        assert_eq!(code_kind("ERR_PAYLOAD_TOO_LARGE", false), ErrorKind::PayloadTooLarge);
-        assert_eq!(code_kind("ERR_NOT_IMPLEMENTED", false), ErrorKind::Unimplemented);
-        assert_eq!(code_kind("ERR_INVALID_TOPIC", false), ErrorKind::InvalidArgument);
-        assert_eq!(code_kind("ERR_QUOTA_001", false), ErrorKind::PayloadTooLarge);
+        assert_eq!(
+            code_kind("ERR_PERMISSION_DENIED", false),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            code_kind("ERR_PAYLOAD_TOO_LARGE", false),
+            ErrorKind::PayloadTooLarge
+        );
+        assert_eq!(
+            code_kind("ERR_NOT_IMPLEMENTED", false),
+            ErrorKind::Unimplemented
+        );
+        assert_eq!(
+            code_kind("ERR_INVALID_TOPIC", false),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            code_kind("ERR_QUOTA_001", false),
+            ErrorKind::PayloadTooLarge
+        );
         assert_eq!(code_kind("ERR_QUOTA_001", true), ErrorKind::RateLimited);
         assert_eq!(code_kind("ERR_RATE_LIMITED", true), ErrorKind::RateLimited);
-        assert_eq!(code_kind("ERR_SV_UNAVAILABLE", true), ErrorKind::Unavailable);
+        assert_eq!(
+            code_kind("ERR_SV_UNAVAILABLE", true),
+            ErrorKind::Unavailable
+        );
         assert_eq!(code_kind("KV_ERROR", false), ErrorKind::Gateway);
     }
 
     #[test]
     fn unknown_codes_fall_back_on_their_name() {
-        assert_eq!(code_kind("ERR_WIDGET_NOT_FOUND", false), ErrorKind::NotFound);
-        assert_eq!(code_kind("err_blob_too_large", false), ErrorKind::PayloadTooLarge);
+        assert_eq!(
+            code_kind("ERR_WIDGET_NOT_FOUND", false),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            code_kind("err_blob_too_large", false),
+            ErrorKind::PayloadTooLarge
+        );
         assert_eq!(code_kind("ERR_SOMETHING", false), ErrorKind::Gateway);
     }
 
     #[test]
     fn refusal_reasons() {
         assert_eq!(refusal_kind("task", "task not found"), ErrorKind::NotFound);
-        assert_eq!(refusal_kind("task", " Task Not Found "), ErrorKind::NotFound);
-        assert_eq!(refusal_kind("session", "session not found: s1"), ErrorKind::NotFound);
-        assert_eq!(refusal_kind("task", "dependency not found: t2"), ErrorKind::Rejected);
-        assert_eq!(refusal_kind("task", "parent task p not found"), ErrorKind::Rejected);
         assert_eq!(
-            refusal_kind("checkpoint", "checkpoint too large: 9 bytes exceeds the limit of 8 bytes"),
+            refusal_kind("task", " Task Not Found "),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            refusal_kind("session", "session not found: s1"),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            refusal_kind("task", "dependency not found: t2"),
+            ErrorKind::Rejected
+        );
+        assert_eq!(
+            refusal_kind("task", "parent task p not found"),
+            ErrorKind::Rejected
+        );
+        assert_eq!(
+            refusal_kind(
+                "checkpoint",
+                "checkpoint too large: 9 bytes exceeds the limit of 8 bytes"
+            ),
             ErrorKind::PayloadTooLarge
         );
         assert_eq!(

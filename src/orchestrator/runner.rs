@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 use super::{Launch, Orchestrator};
 use crate::Client;
 use crate::clients::principal::PrincipalType;
-use crate::connection::{Push, PushFilter, PushReceiver, Slot};
 use crate::connection::ConnectionState;
+use crate::connection::{Push, PushFilter, PushReceiver, Slot};
 use crate::error::{Error, ErrorKind};
 use crate::proto::downstream_message::Payload as Down;
 

@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aether_middleware::auth::AuthLayer;
-use aether_middleware::correlation::{CorrelationLayer, DefaultMakeRequestId, MakeRequestId};
 use aether_middleware::backoff::Backoff;
+use aether_middleware::correlation::{CorrelationLayer, DefaultMakeRequestId, MakeRequestId};
 use aether_middleware::retry::{DefaultRetryPolicy, RetryBudget, RetryLayer};
 use aether_middleware::timeout::{MakeTimeout, TimeoutLayer};
 use aether_middleware::trace::{DefaultMakeSpan, TraceLayer};

@@ -298,11 +298,11 @@ enum Peer {
 }
 
 impl Peer {
-    fn core(&self) -> &Client {
+    fn erase(&self) -> Client {
         match self {
-            Peer::Agent(c) => c.core(),
-            Peer::Task(c) => c.core(),
-            Peer::User(c) => c.core(),
+            Peer::Agent(c) => c.erase(),
+            Peer::Task(c) => c.erase(),
+            Peer::User(c) => c.erase(),
         }
     }
 
@@ -421,7 +421,7 @@ fn build(args: &Args) -> aether_client::Result<Peer> {
 
 /// Installs the role's handlers.
 fn install_handlers(args: &Args, peer: &Peer) {
-    let core = peer.core();
+    let core = peer.erase();
     match args.role {
         Role::Agent => {
             let typed = peer.clone();
@@ -527,7 +527,7 @@ async fn run_command(peer: &Peer, line: &str) -> Result<bool, String> {
                 workspace: next("workspace").unwrap_or_default(),
                 ..Default::default()
             };
-            let sessions = peer.core().list_sessions(filter).await.map_err(fail)?;
+            let sessions = peer.erase().list_sessions(filter).await.map_err(fail)?;
             for s in &sessions {
                 report_session(s);
             }
@@ -648,7 +648,7 @@ async fn state_command(peer: &Peer, verb: &str, line: &str) -> Result<Fields, St
     };
     let opt = |i: usize| words.get(i).copied();
     let fail = |e: Error| format!("{:?}: {e}", e.kind());
-    let core = peer.core();
+    let core = peer.erase();
     Ok(match verb {
         "kv-get" => {
             let (scope, key) = (parse_scope(arg(0, "scope")?)?, arg(1, "key")?);
@@ -985,7 +985,7 @@ fn report_connected(info: &SessionInfo, peer: &Peer) {
             ("session_id", Val::Str(&info.session_id)),
             ("assigned_id", Val::Str(&info.assigned_id)),
             ("task_assigned_id", Val::Str(&accessor)),
-            ("topic", Val::Str(&peer.core().topic().unwrap_or_default())),
+            ("topic", Val::Str(&peer.erase().topic().unwrap_or_default())),
         ],
     );
 }
@@ -1008,8 +1008,9 @@ async fn run(args: Args) -> ExitCode {
     let term = terminated();
     tokio::pin!(term);
 
+    let client = peer.erase();
     let connected = tokio::select! {
-        r = peer.core().connect() => r,
+        r = client.connect() => r,
         _ = &mut deadline => Err(Error::new(ErrorKind::Timeout, "peer timeout before connect")),
         _ = &mut term => Err(Error::new(ErrorKind::Closed, "terminated before connect")),
     };
@@ -1021,7 +1022,7 @@ async fn run(args: Args) -> ExitCode {
                 e.kind(),
                 json_str(&e.to_string())
             ));
-            peer.core().close().await;
+            peer.erase().close().await;
             // For the duplicate probe a refusal is the expected outcome.
             return if args.role == Role::Duplicate {
                 ExitCode::SUCCESS
@@ -1034,7 +1035,7 @@ async fn run(args: Args) -> ExitCode {
 
     if args.role == Role::Duplicate {
         emit(&format!("READY {}", info.identity));
-        peer.core().close().await;
+        peer.erase().close().await;
         emit("EXIT done");
         return ExitCode::SUCCESS;
     }
@@ -1066,7 +1067,7 @@ async fn run(args: Args) -> ExitCode {
         tokio::select! {
             _ = &mut deadline => break "timeout",
             _ = &mut term => break "signal",
-            _ = peer.core().wait_until_disconnected() => break "disconnected",
+            _ = client.wait_until_disconnected() => break "disconnected",
             line = commands.recv() => match line {
                 None => break "stdin-eof",
                 Some(line) => match run_command(&peer, &line).await {
@@ -1081,7 +1082,7 @@ async fn run(args: Args) -> ExitCode {
         }
     };
     emit(&format!("EXIT {reason}"));
-    peer.core().close().await;
+    peer.erase().close().await;
     ExitCode::SUCCESS
 }
 

@@ -4,7 +4,9 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::{Checkpoint, CheckpointDelete, CheckpointList, CheckpointLoad, CheckpointSave, CheckpointTtl};
+use super::{
+    Checkpoint, CheckpointDelete, CheckpointList, CheckpointLoad, CheckpointSave, CheckpointTtl,
+};
 use crate::clients::Client;
 use crate::clients::principal::PrincipalType;
 use crate::error::Result;

@@ -67,7 +67,6 @@ pub(crate) fn unix_seconds(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
-
 /// A checkpoint frame; every checkpoint operation is safe to repeat (SAVE
 /// overwrites, DELETE is idempotent).
 fn request(name: &'static str, op: OpType, key: &str) -> (&'static str, CheckpointOperation) {
@@ -226,17 +225,32 @@ mod tests {
 
     #[test]
     fn operations_carry_their_fields() {
-        let o = op(CheckpointSave::new("k", Bytes::from_static(b"d"), CheckpointTtl::Never).into_request());
+        let o = op(
+            CheckpointSave::new("k", Bytes::from_static(b"d"), CheckpointTtl::Never).into_request(),
+        );
         assert_eq!(
             (o.op, o.key.as_str(), o.data.as_ref(), o.ttl),
             (OpType::Save as i32, "k", &b"d"[..], 0)
         );
-        assert_eq!(op(CheckpointLoad::new("").into_request()).op, OpType::Load as i32);
-        assert_eq!(op(CheckpointDelete::new("x").into_request()).op, OpType::Delete as i32);
-        assert_eq!(op(CheckpointList::new().into_request()).op, OpType::List as i32);
+        assert_eq!(
+            op(CheckpointLoad::new("").into_request()).op,
+            OpType::Load as i32
+        );
+        assert_eq!(
+            op(CheckpointDelete::new("x").into_request()).op,
+            OpType::Delete as i32
+        );
+        assert_eq!(
+            op(CheckpointList::new().into_request()).op,
+            OpType::List as i32
+        );
         let req = CheckpointLoad::new("k").into_request();
         assert!(req.expects_reply() && req.is_idempotent());
-        let nowait = NoWait(CheckpointSave::new("k", Bytes::new(), CheckpointTtl::ServerDefault));
+        let nowait = NoWait(CheckpointSave::new(
+            "k",
+            Bytes::new(),
+            CheckpointTtl::ServerDefault,
+        ));
         assert!(!nowait.into_request().expects_reply());
     }
 

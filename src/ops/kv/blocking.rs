@@ -23,13 +23,25 @@ impl<P: UseKv> Client<P> {
     /// Writes `key` (upsert), expiring after `ttl` if given (whole
     /// seconds, rounded up). A value over the gateway's quota fails
     /// with `ErrorKind::PayloadTooLarge`.
-    pub fn kv_put(&self, key: &str, value: impl Into<Bytes>, scope: &KvScope, ttl: Option<Duration>) -> Result<()> {
+    pub fn kv_put(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         self.block_on(self.as_async().kv_put(key, value, scope, ttl))
     }
 
     /// One page of keys under `prefix`, with their values: at most
     /// `limit` keys (0 = the gateway's default, 100), after `cursor`.
-    pub fn kv_list_page(&self, prefix: &str, scope: &KvScope, limit: u32, cursor: Option<&str>) -> Result<KvPage> {
+    pub fn kv_list_page(
+        &self,
+        prefix: &str,
+        scope: &KvScope,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<KvPage> {
         self.block_on(self.as_async().kv_list_page(prefix, scope, limit, cursor))
     }
 
@@ -53,35 +65,78 @@ impl<P: UseKv> Client<P> {
     /// (a literal ceiling: there is no "0 = unguarded"); returns the
     /// (new or unchanged) value and whether it applied. `ttl` applies
     /// when the counter is created.
-    pub fn kv_increment_if(&self, key: &str, delta: i64, ceiling: i64, scope: &KvScope, ttl: Option<Duration>) -> Result<(i64, bool)> {
-        self.block_on(self.as_async().kv_increment_if(key, delta, ceiling, scope, ttl))
+    pub fn kv_increment_if(
+        &self,
+        key: &str,
+        delta: i64,
+        ceiling: i64,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<(i64, bool)> {
+        self.block_on(
+            self.as_async()
+                .kv_increment_if(key, delta, ceiling, scope, ttl),
+        )
     }
 
     /// Subtracts `delta` (at least 1) only if the result stays `>= floor`;
     /// returns the (new or unchanged) value and whether it applied.
-    pub fn kv_decrement_if(&self, key: &str, delta: i64, floor: i64, scope: &KvScope) -> Result<(i64, bool)> {
+    pub fn kv_decrement_if(
+        &self,
+        key: &str,
+        delta: i64,
+        floor: i64,
+        scope: &KvScope,
+    ) -> Result<(i64, bool)> {
         self.block_on(self.as_async().kv_decrement_if(key, delta, floor, scope))
     }
 
     /// Writes `key` only if it is absent; whether it was written.
-    pub fn kv_set_nx(&self, key: &str, value: impl Into<Bytes>, scope: &KvScope, ttl: Option<Duration>) -> Result<bool> {
+    pub fn kv_set_nx(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
         self.block_on(self.as_async().kv_set_nx(key, value, scope, ttl))
     }
 
     /// Replaces the value of `key` only if it is present and equals
     /// `expected`; whether it was replaced.
-    pub fn kv_compare_and_set(&self, key: &str, expected: impl Into<Bytes>, value: impl Into<Bytes>, scope: &KvScope, ttl: Option<Duration>) -> Result<bool> {
-        self.block_on(self.as_async().kv_compare_and_set(key, expected, value, scope, ttl))
+    pub fn kv_compare_and_set(
+        &self,
+        key: &str,
+        expected: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        self.block_on(
+            self.as_async()
+                .kv_compare_and_set(key, expected, value, scope, ttl),
+        )
     }
 
     /// Deletes `key` only if its value equals `expected`; whether it was deleted.
-    pub fn kv_compare_and_delete(&self, key: &str, expected: impl Into<Bytes>, scope: &KvScope) -> Result<bool> {
+    pub fn kv_compare_and_delete(
+        &self,
+        key: &str,
+        expected: impl Into<Bytes>,
+        scope: &KvScope,
+    ) -> Result<bool> {
         self.block_on(self.as_async().kv_compare_and_delete(key, expected, scope))
     }
 
     /// Adds `member` to the set at `key`; returns whether it was new and
     /// the set's cardinality. `ttl` is (re)applied when the member is new.
-    pub fn kv_set_add(&self, key: &str, member: &str, scope: &KvScope, ttl: Option<Duration>) -> Result<(bool, i64)> {
+    pub fn kv_set_add(
+        &self,
+        key: &str,
+        member: &str,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<(bool, i64)> {
         self.block_on(self.as_async().kv_set_add(key, member, scope, ttl))
     }
 
@@ -99,7 +154,13 @@ impl<P: UseKv> Client<P> {
     /// Queues a PUT without awaiting the reply (fails with
     /// `ErrorKind::QueueFull` instead of waiting for room); a refusal
     /// reaches `on_error`.
-    pub fn kv_put_nowait(&self, key: &str, value: impl Into<Bytes>, scope: &KvScope, ttl: Option<Duration>) -> Result<()> {
+    pub fn kv_put_nowait(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         self.block_on(async { self.as_async().kv_put_nowait(key, value, scope, ttl) })
     }
 
@@ -109,7 +170,12 @@ impl<P: UseKv> Client<P> {
     }
 
     /// Queues an INCREMENT without awaiting the reply.
-    pub fn kv_increment_nowait(&self, key: &str, scope: &KvScope, ttl: Option<Duration>) -> Result<()> {
+    pub fn kv_increment_nowait(
+        &self,
+        key: &str,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         self.block_on(async { self.as_async().kv_increment_nowait(key, scope, ttl) })
     }
 

@@ -28,13 +28,25 @@ impl<P: UseKv> Client<P> {
     /// Writes `key` (upsert), expiring after `ttl` if given (whole
     /// seconds, rounded up). A value over the gateway's quota fails
     /// with `ErrorKind::PayloadTooLarge`.
-    pub async fn kv_put(&self, key: &str, value: impl Into<Bytes>, scope: &KvScope, ttl: Option<Duration>) -> Result<()> {
+    pub async fn kv_put(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         self.run(KvPut::new(key, value.into(), scope, ttl)?).await
     }
 
     /// One page of keys under `prefix`, with their values: at most
     /// `limit` keys (0 = the gateway's default, 100), after `cursor`.
-    pub async fn kv_list_page(&self, prefix: &str, scope: &KvScope, limit: u32, cursor: Option<&str>) -> Result<KvPage> {
+    pub async fn kv_list_page(
+        &self,
+        prefix: &str,
+        scope: &KvScope,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<KvPage> {
         self.run(KvList::new(prefix, scope, limit, cursor)?).await
     }
 
@@ -45,7 +57,12 @@ impl<P: UseKv> Client<P> {
 
     /// Adds one to the counter at `key` (missing = 0) and returns the
     /// new value; `ttl` applies only when the counter is created.
-    pub async fn kv_increment(&self, key: &str, scope: &KvScope, ttl: Option<Duration>) -> Result<i64> {
+    pub async fn kv_increment(
+        &self,
+        key: &str,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<i64> {
         self.run(KvIncrement::new(key, scope, ttl)?).await
     }
 
@@ -58,35 +75,82 @@ impl<P: UseKv> Client<P> {
     /// (a literal ceiling: there is no "0 = unguarded"); returns the
     /// (new or unchanged) value and whether it applied. `ttl` applies
     /// when the counter is created.
-    pub async fn kv_increment_if(&self, key: &str, delta: i64, ceiling: i64, scope: &KvScope, ttl: Option<Duration>) -> Result<(i64, bool)> {
-        self.run(KvIncrementIf::new(key, delta, ceiling, scope, ttl)?).await
+    pub async fn kv_increment_if(
+        &self,
+        key: &str,
+        delta: i64,
+        ceiling: i64,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<(i64, bool)> {
+        self.run(KvIncrementIf::new(key, delta, ceiling, scope, ttl)?)
+            .await
     }
 
     /// Subtracts `delta` (at least 1) only if the result stays `>= floor`;
     /// returns the (new or unchanged) value and whether it applied.
-    pub async fn kv_decrement_if(&self, key: &str, delta: i64, floor: i64, scope: &KvScope) -> Result<(i64, bool)> {
-        self.run(KvDecrementIf::new(key, delta, floor, scope)?).await
+    pub async fn kv_decrement_if(
+        &self,
+        key: &str,
+        delta: i64,
+        floor: i64,
+        scope: &KvScope,
+    ) -> Result<(i64, bool)> {
+        self.run(KvDecrementIf::new(key, delta, floor, scope)?)
+            .await
     }
 
     /// Writes `key` only if it is absent; whether it was written.
-    pub async fn kv_set_nx(&self, key: &str, value: impl Into<Bytes>, scope: &KvScope, ttl: Option<Duration>) -> Result<bool> {
+    pub async fn kv_set_nx(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
         self.run(KvSetNx::new(key, value.into(), scope, ttl)?).await
     }
 
     /// Replaces the value of `key` only if it is present and equals
     /// `expected`; whether it was replaced.
-    pub async fn kv_compare_and_set(&self, key: &str, expected: impl Into<Bytes>, value: impl Into<Bytes>, scope: &KvScope, ttl: Option<Duration>) -> Result<bool> {
-        self.run(KvCompareAndSet::new(key, expected.into(), value.into(), scope, ttl)?).await
+    pub async fn kv_compare_and_set(
+        &self,
+        key: &str,
+        expected: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        self.run(KvCompareAndSet::new(
+            key,
+            expected.into(),
+            value.into(),
+            scope,
+            ttl,
+        )?)
+        .await
     }
 
     /// Deletes `key` only if its value equals `expected`; whether it was deleted.
-    pub async fn kv_compare_and_delete(&self, key: &str, expected: impl Into<Bytes>, scope: &KvScope) -> Result<bool> {
-        self.run(KvCompareAndDelete::new(key, expected.into(), scope)?).await
+    pub async fn kv_compare_and_delete(
+        &self,
+        key: &str,
+        expected: impl Into<Bytes>,
+        scope: &KvScope,
+    ) -> Result<bool> {
+        self.run(KvCompareAndDelete::new(key, expected.into(), scope)?)
+            .await
     }
 
     /// Adds `member` to the set at `key`; returns whether it was new and
     /// the set's cardinality. `ttl` is (re)applied when the member is new.
-    pub async fn kv_set_add(&self, key: &str, member: &str, scope: &KvScope, ttl: Option<Duration>) -> Result<(bool, i64)> {
+    pub async fn kv_set_add(
+        &self,
+        key: &str,
+        member: &str,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<(bool, i64)> {
         self.run(KvSetAdd::new(key, member, scope, ttl)?).await
     }
 
@@ -98,7 +162,8 @@ impl<P: UseKv> Client<P> {
     /// Deletes another identity's global-exclusive keys (those under
     /// `prefix`, or all with `""`); returns how many were deleted.
     pub async fn kv_purge_identity(&self, target_identity: &str, prefix: &str) -> Result<u64> {
-        self.run(KvPurgeIdentity::new(target_identity, prefix)?).await
+        self.run(KvPurgeIdentity::new(target_identity, prefix)?)
+            .await
     }
 
     /// Queues a PUT without awaiting the reply (fails with
@@ -106,7 +171,13 @@ impl<P: UseKv> Client<P> {
     /// reaches `on_error`.
     ///
     /// Call it from within a tokio runtime.
-    pub fn kv_put_nowait(&self, key: &str, value: impl Into<Bytes>, scope: &KvScope, ttl: Option<Duration>) -> Result<()> {
+    pub fn kv_put_nowait(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         self.run_nowait(NoWait(KvPut::new(key, value.into(), scope, ttl)?))
     }
 
@@ -120,7 +191,12 @@ impl<P: UseKv> Client<P> {
     /// Queues an INCREMENT without awaiting the reply.
     ///
     /// Call it from within a tokio runtime.
-    pub fn kv_increment_nowait(&self, key: &str, scope: &KvScope, ttl: Option<Duration>) -> Result<()> {
+    pub fn kv_increment_nowait(
+        &self,
+        key: &str,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         self.run_nowait(NoWait(KvIncrement::new(key, scope, ttl)?))
     }
 

@@ -37,6 +37,6 @@ mod scope;
 mod store;
 
 pub use page::KvPage;
+pub(crate) use scope::ttl_secs;
 pub use scope::{KvScope, MAX_KEY_BYTES, validate_key};
 pub use store::KvStore;
-pub(crate) use scope::ttl_secs;

@@ -65,9 +65,15 @@ impl KvCall {
     }
 
     fn request(self) -> OpRequest {
-        let idempotent = [OpType::Get, OpType::List, OpType::SetCard, OpType::Put, OpType::Delete]
-            .iter()
-            .any(|t| *t as i32 == self.op.op);
+        let idempotent = [
+            OpType::Get,
+            OpType::List,
+            OpType::SetCard,
+            OpType::Put,
+            OpType::Delete,
+        ]
+        .iter()
+        .any(|t| *t as i32 == self.op.op);
         OpRequest::awaited(self.name, Up::KvOp(Box::new(self.op))).idempotent(idempotent)
     }
 }
@@ -353,7 +359,12 @@ impl KvGet {
 }
 
 impl KvPut {
-    pub(crate) fn new(key: &str, value: Bytes, scope: &KvScope, ttl: Option<Duration>) -> Result<Self> {
+    pub(crate) fn new(
+        key: &str,
+        value: Bytes,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<Self> {
         let mut c = KvCall::keyed(Self::NAME, OpType::Put, key, scope)?;
         c.op.value = value;
         c.op.ttl = ttl_secs(ttl);
@@ -363,7 +374,12 @@ impl KvPut {
 
 impl KvList {
     /// One page (`limit` 0 = the gateway's default, 100) after `cursor`.
-    pub(crate) fn new(prefix: &str, scope: &KvScope, limit: u32, cursor: Option<&str>) -> Result<Self> {
+    pub(crate) fn new(
+        prefix: &str,
+        scope: &KvScope,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Self> {
         validate_prefix(prefix)?;
         let mut c = KvCall::new(Self::NAME, OpType::List, prefix, scope)?;
         c.op.limit = i32::try_from(limit).unwrap_or(i32::MAX);
@@ -416,7 +432,12 @@ impl KvDecrementIf {
 }
 
 impl KvSetNx {
-    pub(crate) fn new(key: &str, value: Bytes, scope: &KvScope, ttl: Option<Duration>) -> Result<Self> {
+    pub(crate) fn new(
+        key: &str,
+        value: Bytes,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<Self> {
         let mut c = KvCall::keyed(Self::NAME, OpType::SetNx, key, scope)?;
         c.op.value = value;
         c.op.ttl = ttl_secs(ttl);
@@ -450,7 +471,12 @@ impl KvCompareAndDelete {
 
 impl KvSetAdd {
     /// The TTL is (re)applied when the member is new.
-    pub(crate) fn new(key: &str, member: &str, scope: &KvScope, ttl: Option<Duration>) -> Result<Self> {
+    pub(crate) fn new(
+        key: &str,
+        member: &str,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> Result<Self> {
         let mut c = KvCall::keyed(Self::NAME, OpType::SetAdd, key, scope)?;
         c.op.value = Bytes::copy_from_slice(member.as_bytes());
         c.op.ttl = ttl_secs(ttl);
@@ -475,7 +501,12 @@ impl KvPurgeIdentity {
             ));
         }
         validate_prefix(prefix)?;
-        let mut c = KvCall::new(Self::NAME, OpType::PurgeIdentity, prefix, &KvScope::GlobalExclusive)?;
+        let mut c = KvCall::new(
+            Self::NAME,
+            OpType::PurgeIdentity,
+            prefix,
+            &KvScope::GlobalExclusive,
+        )?;
         c.op.target_identity = target_identity.to_string();
         Ok(Self(c))
     }
@@ -677,13 +708,21 @@ mod tests {
         let once = [
             KvIncrement::new("k", &g, None).unwrap().into_request(),
             KvDecrement::new("k", &g).unwrap().into_request(),
-            KvIncrementIf::new("k", 1, 1, &g, None).unwrap().into_request(),
+            KvIncrementIf::new("k", 1, 1, &g, None)
+                .unwrap()
+                .into_request(),
             KvDecrementIf::new("k", 1, 0, &g).unwrap().into_request(),
             KvSetNx::new("k", v(), &g, None).unwrap().into_request(),
-            KvCompareAndSet::new("k", v(), v(), &g, None).unwrap().into_request(),
-            KvCompareAndDelete::new("k", v(), &g).unwrap().into_request(),
+            KvCompareAndSet::new("k", v(), v(), &g, None)
+                .unwrap()
+                .into_request(),
+            KvCompareAndDelete::new("k", v(), &g)
+                .unwrap()
+                .into_request(),
             KvSetAdd::new("k", "m", &g, None).unwrap().into_request(),
-            KvPurgeIdentity::new("ag::w::i::s", "").unwrap().into_request(),
+            KvPurgeIdentity::new("ag::w::i::s", "")
+                .unwrap()
+                .into_request(),
         ];
         for r in once {
             assert!(!r.is_idempotent(), "{}", r.name());

@@ -51,7 +51,11 @@ pub trait KvStore: Clone + Send + Sync + 'static {
 }
 
 impl<P: UseKv> KvStore for crate::Client<P> {
-    fn get(&self, key: &str, scope: &KvScope) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+    fn get(
+        &self,
+        key: &str,
+        scope: &KvScope,
+    ) -> impl Future<Output = Result<Option<Bytes>>> + Send {
         self.kv_get(key, scope)
     }
     fn set_nx(
@@ -89,7 +93,11 @@ impl<P: UseKv> KvStore for crate::Client<P> {
 /// A blocking client's futures run on whichever runtime polls them (the
 /// coordination primitives' own tasks).
 impl<P: UseKv> KvStore for crate::blocking::Client<P> {
-    fn get(&self, key: &str, scope: &KvScope) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+    fn get(
+        &self,
+        key: &str,
+        scope: &KvScope,
+    ) -> impl Future<Output = Result<Option<Bytes>>> + Send {
         self.as_async().kv_get(key, scope)
     }
     fn set_nx(

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use super::outgoing::{OutgoingMessage, SendOp};
 use crate::clients::Client;
 use crate::clients::principal::{
-    PrincipalType, SendBroadcasts, SendCommands, SendEvents, SendMessages, SendStatus, SendToAgents, SendToServices, SendToTasks, SendToUserBroadcast, SendToUsers,
+    PrincipalType, SendBroadcasts, SendCommands, SendEvents, SendMessages, SendStatus,
+    SendToAgents, SendToServices, SendToTasks, SendToUserBroadcast, SendToUsers,
 };
 use crate::error::Result;
 use crate::identity::wire_topic;
@@ -42,41 +43,104 @@ impl<P: PrincipalType> Client<P> {
 
 impl<P: SendToAgents> Client<P> {
     /// Sends to one agent (`ag::{workspace}::{implementation}::{specifier}`).
-    pub async fn send_message_to_agent(&self, workspace: &str, implementation: &str, specifier: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
-        let topic = wire_topic("ag", &[("workspace", workspace), ("implementation", implementation), ("specifier", specifier)])?;
+    pub async fn send_message_to_agent(
+        &self,
+        workspace: &str,
+        implementation: &str,
+        specifier: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "ag",
+            &[
+                ("workspace", workspace),
+                ("implementation", implementation),
+                ("specifier", specifier),
+            ],
+        )?;
         self.send_to(topic, payload, message_type).await
     }
 }
 
 impl<P: SendToTasks> Client<P> {
     /// Sends to a unique task (`tu::{workspace}::{implementation}::{specifier}`).
-    pub async fn send_message_to_task(&self, workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
-        let topic = wire_topic("tu", &[("workspace", workspace), ("implementation", implementation), ("unique_specifier", unique_specifier)])?;
+    pub async fn send_message_to_task(
+        &self,
+        workspace: &str,
+        implementation: &str,
+        unique_specifier: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "tu",
+            &[
+                ("workspace", workspace),
+                ("implementation", implementation),
+                ("unique_specifier", unique_specifier),
+            ],
+        )?;
         self.send_to(topic, payload, message_type).await
     }
 
     /// Sends to one pooled task instance (`ta::{workspace}::{implementation}::{id}`).
-    pub async fn send_message_to_pooled_task(&self, workspace: &str, implementation: &str, id: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
-        let topic = wire_topic("ta", &[("workspace", workspace), ("implementation", implementation), ("id", id)])?;
+    pub async fn send_message_to_pooled_task(
+        &self,
+        workspace: &str,
+        implementation: &str,
+        id: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "ta",
+            &[
+                ("workspace", workspace),
+                ("implementation", implementation),
+                ("id", id),
+            ],
+        )?;
         self.send_to(topic, payload, message_type).await
     }
 
     /// Sends to every pooled task instance of an implementation (`tb::{workspace}::{implementation}`).
-    pub async fn send_broadcast_to_tasks(&self, workspace: &str, implementation: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
-        let topic = wire_topic("tb", &[("workspace", workspace), ("implementation", implementation)])?;
+    pub async fn send_broadcast_to_tasks(
+        &self,
+        workspace: &str,
+        implementation: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "tb",
+            &[("workspace", workspace), ("implementation", implementation)],
+        )?;
         self.send_to(topic, payload, message_type).await
     }
 }
 
 impl<P: SendToUsers> Client<P> {
     /// Sends to one user window (`us::{user_id}::{window_id}`).
-    pub async fn send_message_to_user_session(&self, user_id: &str, window_id: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
+    pub async fn send_message_to_user_session(
+        &self,
+        user_id: &str,
+        window_id: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
         let topic = wire_topic("us", &[("user_id", user_id), ("window_id", window_id)])?;
         self.send_to(topic, payload, message_type).await
     }
 
     /// Sends to every window of a user that is on a workspace (`uw::{user_id}::{workspace}`).
-    pub async fn send_message_to_user_workspace(&self, user_id: &str, workspace: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
+    pub async fn send_message_to_user_workspace(
+        &self,
+        user_id: &str,
+        workspace: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
         let topic = wire_topic("uw", &[("user_id", user_id), ("workspace", workspace)])?;
         self.send_to(topic, payload, message_type).await
     }
@@ -84,7 +148,12 @@ impl<P: SendToUsers> Client<P> {
 
 impl<P: SendToUserBroadcast> Client<P> {
     /// Sends to every window of a user, whatever its workspace (`uu::{user_id}`).
-    pub async fn send_message_to_user_broadcast(&self, user_id: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
+    pub async fn send_message_to_user_broadcast(
+        &self,
+        user_id: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
         let topic = wire_topic("uu", &[("user_id", user_id)])?;
         self.send_to(topic, payload, message_type).await
     }
@@ -92,33 +161,66 @@ impl<P: SendToUserBroadcast> Client<P> {
 
 impl<P: SendToServices> Client<P> {
     /// Sends to one service instance (`sv::{implementation}::{specifier}`).
-    pub async fn send_message_to_service(&self, implementation: &str, specifier: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
-        let topic = wire_topic("sv", &[("implementation", implementation), ("specifier", specifier)])?;
+    pub async fn send_message_to_service(
+        &self,
+        implementation: &str,
+        specifier: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "sv",
+            &[("implementation", implementation), ("specifier", specifier)],
+        )?;
         self.send_to(topic, payload, message_type).await
     }
 
     /// Sends to any one connected instance of a service (`sv::{implementation}`).
-    pub async fn send_message_to_any_service(&self, implementation: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
+    pub async fn send_message_to_any_service(
+        &self,
+        implementation: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
         let topic = wire_topic("sv", &[("implementation", implementation)])?;
         self.send_to(topic, payload, message_type).await
     }
 
     /// Sends to one bridge (`br::{implementation}::{specifier}`).
-    pub async fn send_message_to_bridge(&self, implementation: &str, specifier: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
-        let topic = wire_topic("br", &[("implementation", implementation), ("specifier", specifier)])?;
+    pub async fn send_message_to_bridge(
+        &self,
+        implementation: &str,
+        specifier: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "br",
+            &[("implementation", implementation), ("specifier", specifier)],
+        )?;
         self.send_to(topic, payload, message_type).await
     }
 }
 
 impl<P: SendBroadcasts> Client<P> {
     /// Sends to every agent of a workspace (`ga::{workspace}`).
-    pub async fn send_broadcast_to_agents(&self, workspace: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
+    pub async fn send_broadcast_to_agents(
+        &self,
+        workspace: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
         let topic = wire_topic("ga", &[("workspace", workspace)])?;
         self.send_to(topic, payload, message_type).await
     }
 
     /// Sends to every user window on a workspace (`gu::{workspace}`).
-    pub async fn send_broadcast_to_users(&self, workspace: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
+    pub async fn send_broadcast_to_users(
+        &self,
+        workspace: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
         let topic = wire_topic("gu", &[("workspace", workspace)])?;
         self.send_to(topic, payload, message_type).await
     }
@@ -126,34 +228,92 @@ impl<P: SendBroadcasts> Client<P> {
 
 impl<P: SendStatus> Client<P> {
     /// Sends a status (CONTROL) message to an agent.
-    pub async fn send_status_to_agent(&self, workspace: &str, implementation: &str, specifier: &str, payload: impl Into<Bytes>) -> Result<()> {
-        let topic = wire_topic("ag", &[("workspace", workspace), ("implementation", implementation), ("specifier", specifier)])?;
+    pub async fn send_status_to_agent(
+        &self,
+        workspace: &str,
+        implementation: &str,
+        specifier: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "ag",
+            &[
+                ("workspace", workspace),
+                ("implementation", implementation),
+                ("specifier", specifier),
+            ],
+        )?;
         self.send_to(topic, payload, MessageType::Control).await
     }
 
     /// Sends a status (CONTROL) message to a unique task.
-    pub async fn send_status_to_task(&self, workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<Bytes>) -> Result<()> {
-        let topic = wire_topic("tu", &[("workspace", workspace), ("implementation", implementation), ("unique_specifier", unique_specifier)])?;
+    pub async fn send_status_to_task(
+        &self,
+        workspace: &str,
+        implementation: &str,
+        unique_specifier: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "tu",
+            &[
+                ("workspace", workspace),
+                ("implementation", implementation),
+                ("unique_specifier", unique_specifier),
+            ],
+        )?;
         self.send_to(topic, payload, MessageType::Control).await
     }
 }
 
 impl<P: SendCommands> Client<P> {
     /// Sends a command (CONTROL) message to an agent.
-    pub async fn send_command_to_agent(&self, workspace: &str, implementation: &str, specifier: &str, payload: impl Into<Bytes>) -> Result<()> {
-        let topic = wire_topic("ag", &[("workspace", workspace), ("implementation", implementation), ("specifier", specifier)])?;
+    pub async fn send_command_to_agent(
+        &self,
+        workspace: &str,
+        implementation: &str,
+        specifier: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "ag",
+            &[
+                ("workspace", workspace),
+                ("implementation", implementation),
+                ("specifier", specifier),
+            ],
+        )?;
         self.send_to(topic, payload, MessageType::Control).await
     }
 
     /// Sends a command (CONTROL) message to a unique task.
-    pub async fn send_command_to_task(&self, workspace: &str, implementation: &str, unique_specifier: &str, payload: impl Into<Bytes>) -> Result<()> {
-        let topic = wire_topic("tu", &[("workspace", workspace), ("implementation", implementation), ("unique_specifier", unique_specifier)])?;
+    pub async fn send_command_to_task(
+        &self,
+        workspace: &str,
+        implementation: &str,
+        unique_specifier: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<()> {
+        let topic = wire_topic(
+            "tu",
+            &[
+                ("workspace", workspace),
+                ("implementation", implementation),
+                ("unique_specifier", unique_specifier),
+            ],
+        )?;
         self.send_to(topic, payload, MessageType::Control).await
     }
 
     /// Sends to one user window (the workflow engine's name for
     /// [`send_message_to_user_session`](Self::send_message_to_user_session)).
-    pub async fn send_message_to_user(&self, user_id: &str, window_id: &str, payload: impl Into<Bytes>, message_type: MessageType) -> Result<()> {
+    pub async fn send_message_to_user(
+        &self,
+        user_id: &str,
+        window_id: &str,
+        payload: impl Into<Bytes>,
+        message_type: MessageType,
+    ) -> Result<()> {
         let topic = wire_topic("us", &[("user_id", user_id), ("window_id", window_id)])?;
         self.send_to(topic, payload, message_type).await
     }

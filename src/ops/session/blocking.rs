@@ -23,7 +23,10 @@ impl<P: PrincipalType> Client<P> {
 
     /// Whether a principal is connected right now.
     pub fn connection_status(&self, principal_type: &str, principal_id: &str) -> Result<bool> {
-        self.block_on(self.as_async().connection_status(principal_type, principal_id))
+        self.block_on(
+            self.as_async()
+                .connection_status(principal_type, principal_id),
+        )
     }
 }
 

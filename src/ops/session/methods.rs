@@ -25,7 +25,11 @@ impl<P: PrincipalType> Client<P> {
 
     /// Whether a principal (by type and identity string, e.g. `"agent"`,
     /// `"ag::ws::impl::spec"`) is connected to the gateway right now.
-    pub async fn connection_status(&self, principal_type: &str, principal_id: &str) -> Result<bool> {
+    pub async fn connection_status(
+        &self,
+        principal_type: &str,
+        principal_id: &str,
+    ) -> Result<bool> {
         self.run(ConnectionStatus {
             principal_type: principal_type.to_string(),
             principal_id: principal_id.to_string(),

@@ -12,7 +12,12 @@ use crate::proto::{self, ConnectionFilter, ConnectionInfo, SessionOperationRespo
 use crate::stack::{OpRequest, Operation, Reply};
 
 /// A SessionOperation: LIST and GET are safe to repeat, DISCONNECT is not.
-fn session_request(name: &'static str, op: OpType, session_id: String, filter: Option<ConnectionFilter>) -> OpRequest {
+fn session_request(
+    name: &'static str,
+    op: OpType,
+    session_id: String,
+    filter: Option<ConnectionFilter>,
+) -> OpRequest {
     OpRequest::awaited(
         name,
         Up::SessionOp(Box::new(proto::SessionOperation {
@@ -110,7 +115,9 @@ impl Operation for ConnectionStatus {
     fn decode(reply: Reply) -> Result<bool> {
         match reply.into_frame(Self::NAME)? {
             Down::ConnectionStatusResponse(r) if r.ok => Ok(r.connected),
-            Down::ConnectionStatusResponse(r) => Err(Error::refused(Self::NAME, "principal", &r.error)),
+            Down::ConnectionStatusResponse(r) => {
+                Err(Error::refused(Self::NAME, "principal", &r.error))
+            }
             other => Err(Error::unexpected(Self::NAME, &other)),
         }
     }
@@ -143,7 +150,11 @@ mod tests {
 
     #[test]
     fn only_disconnect_is_unsafe_to_repeat() {
-        assert!(ListSessions(ConnectionFilter::default()).into_request().is_idempotent());
+        assert!(
+            ListSessions(ConnectionFilter::default())
+                .into_request()
+                .is_idempotent()
+        );
         assert!(GetSession("s".into()).into_request().is_idempotent());
         assert!(!DisconnectSession("s".into()).into_request().is_idempotent());
         assert!(!SwitchWorkspace("w".into()).into_request().expects_reply());
@@ -156,17 +167,26 @@ mod tests {
             error: "session not found: s9".into(),
             ..Default::default()
         })));
-        assert_eq!(GetSession::decode(missing).unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            GetSession::decode(missing).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
         let empty = Reply::Frame(Down::SessionResponse(Box::new(SessionOperationResponse {
             success: true,
             ..Default::default()
         })));
-        assert_eq!(GetSession::decode(empty).unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            GetSession::decode(empty).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
         let denied = Reply::Frame(Down::SessionResponse(Box::new(SessionOperationResponse {
             success: false,
             error: "not allowed".into(),
             ..Default::default()
         })));
-        assert_eq!(DisconnectSession::decode(denied).unwrap_err().kind(), ErrorKind::Rejected);
+        assert_eq!(
+            DisconnectSession::decode(denied).unwrap_err().kind(),
+            ErrorKind::Rejected
+        );
     }
 }

@@ -273,8 +273,11 @@ impl TaskHandle {
 
     /// Hibernates the task.
     pub fn hibernate_until(&self, hibernation: Hibernation) -> Result<TaskInfo> {
-        self.client
-            .block_on(self.client.as_async().hibernate_until(&self.task_id, hibernation))
+        self.client.block_on(
+            self.client
+                .as_async()
+                .hibernate_until(&self.task_id, hibernation),
+        )
     }
 
     /// Reports progress about this task.

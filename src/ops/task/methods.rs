@@ -216,7 +216,10 @@ impl<P: PrincipalType> Client<P> {
         wait_spec: Option<crate::proto::WaitSpec>,
     ) -> Result<TaskInfo> {
         check_id(task_id)?;
-        match self.run(TaskOp::new(op, task_id, reason, wait_spec)).await? {
+        match self
+            .run(TaskOp::new(op, task_id, reason, wait_spec))
+            .await?
+        {
             Some(task) => Ok(task),
             None => self.get_task(task_id).await,
         }

@@ -46,7 +46,12 @@ impl Operation for CreateTask {
     }
 }
 
-fn query_request(name: &'static str, op: QueryOp, task_id: String, filter: Option<proto::TaskFilter>) -> OpRequest {
+fn query_request(
+    name: &'static str,
+    op: QueryOp,
+    task_id: String,
+    filter: Option<proto::TaskFilter>,
+) -> OpRequest {
     OpRequest::awaited(
         name,
         Up::TaskQuery(Box::new(proto::TaskQuery {
@@ -93,7 +98,12 @@ impl Operation for QueryTasks {
     type Output = TaskPage;
 
     fn into_request(self) -> OpRequest {
-        query_request(Self::NAME, QueryOp::List, String::new(), Some(self.0.to_proto()))
+        query_request(
+            Self::NAME,
+            QueryOp::List,
+            String::new(),
+            Some(self.0.to_proto()),
+        )
     }
 
     fn decode(reply: Reply) -> Result<TaskPage> {
@@ -111,7 +121,12 @@ pub(crate) struct TaskOp {
 }
 
 impl TaskOp {
-    pub(crate) fn new(op: TaskOpType, task_id: &str, reason: String, wait_spec: Option<proto::WaitSpec>) -> Self {
+    pub(crate) fn new(
+        op: TaskOpType,
+        task_id: &str,
+        reason: String,
+        wait_spec: Option<proto::WaitSpec>,
+    ) -> Self {
         TaskOp {
             op,
             task_id: task_id.to_string(),
@@ -145,7 +160,11 @@ impl Operation for TaskOp {
         match reply.into_frame(Self::NAME)? {
             Down::TaskOp(r) if r.success => Ok(r.task),
             Down::TaskOp(r) => {
-                let why = if r.error.is_empty() { &r.message } else { &r.error };
+                let why = if r.error.is_empty() {
+                    &r.message
+                } else {
+                    &r.error
+                };
                 Err(Error::refused(Self::NAME, SUBJECT, why))
             }
             other => Err(Error::unexpected(Self::NAME, &other)),
@@ -260,9 +279,21 @@ mod tests {
     fn retry_safety_follows_the_gateway() {
         assert!(GetTask("t".into()).into_request().is_idempotent());
         assert!(QueryTasks(TaskQuery::new()).into_request().is_idempotent());
-        assert!(TaskOp::new(TaskOpType::Claim, "t", String::new(), None).into_request().is_idempotent());
-        assert!(!TaskOp::new(TaskOpType::Complete, "t", String::new(), None).into_request().is_idempotent());
-        assert!(!ReportProgress(Default::default()).into_request().expects_reply());
+        assert!(
+            TaskOp::new(TaskOpType::Claim, "t", String::new(), None)
+                .into_request()
+                .is_idempotent()
+        );
+        assert!(
+            !TaskOp::new(TaskOpType::Complete, "t", String::new(), None)
+                .into_request()
+                .is_idempotent()
+        );
+        assert!(
+            !ReportProgress(Default::default())
+                .into_request()
+                .expects_reply()
+        );
         let sub = SubscribeTask::new("t", &SubscribeOptions::new(), 0).into_request();
         assert!(matches!(sub.expect(), Expect::ReplyThenStream(_)));
     }
@@ -275,9 +306,16 @@ mod tests {
                 ..Default::default()
             })))
         };
-        assert_eq!(TaskOp::decode(refused("task not found")).unwrap_err().kind(), ErrorKind::NotFound);
         assert_eq!(
-            TaskOp::decode(refused("dependency not found: t2")).unwrap_err().kind(),
+            TaskOp::decode(refused("task not found"))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            TaskOp::decode(refused("dependency not found: t2"))
+                .unwrap_err()
+                .kind(),
             ErrorKind::Rejected
         );
     }

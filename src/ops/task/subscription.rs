@@ -161,7 +161,11 @@ impl std::fmt::Debug for TaskSubscription {
 
 impl TaskSubscription {
     /// Subscribes (awaited, so a missing task fails here with `NotFound`).
-    pub(crate) async fn start(client: Client, task_id: &str, opts: SubscribeOptions) -> Result<Self> {
+    pub(crate) async fn start(
+        client: Client,
+        task_id: &str,
+        opts: SubscribeOptions,
+    ) -> Result<Self> {
         if task_id.is_empty() {
             return Err(Error::invalid("subscribe_to_task needs a task id"));
         }
@@ -389,10 +393,7 @@ mod tests {
             crate::identity::Principal::agent("ws", "i", "s").unwrap(),
         )
         .build();
-        let (_opener, stream) = {
-            let table = crate::connection::test_stream();
-            table
-        };
+        let (_opener, stream) = crate::connection::test_stream();
         let mut s = TaskSubscription {
             client,
             task_id: "t".into(),
