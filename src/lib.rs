@@ -76,6 +76,7 @@ mod clients;
 mod connection;
 pub mod coord;
 mod error;
+mod frames;
 mod handlers;
 mod message;
 mod ops;

@@ -93,3 +93,58 @@ async fn user_layers_wrap_every_operation() {
     agent.close().await;
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn sends_that_do_not_wait_go_through_the_same_stack() {
+    use aether_client::{KvScope, OutgoingMessage};
+    let gw = gateway().await;
+    let counter = Arc::new(AtomicUsize::new(0));
+    let agent = AgentClient::builder("ws", "impl", "nowait")
+        .unwrap()
+        .gateway(gw.url())
+        .layer(CountLayer(counter.clone()))
+        .build();
+    let mut inbox = agent.messages();
+    agent.connect().await.unwrap();
+    agent
+        .try_send(OutgoingMessage::to("ag::ws::impl::nowait", "self").unwrap())
+        .unwrap();
+    agent
+        .kv_put_nowait("k", "v", &KvScope::Global, None)
+        .unwrap();
+    agent.checkpoint_delete_nowait("cp").unwrap();
+    assert_eq!(
+        counter.load(Ordering::SeqCst),
+        3,
+        "every frame passed the layer"
+    );
+    let m = common::within(
+        "the message sent with try_send",
+        futures_util::StreamExt::next(&mut inbox),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(m.payload_str(), Some("self"));
+    // A layer that is not ready at once makes try_send refuse rather than
+    // wait: nothing is sent behind the caller's back.
+    let blocked = AgentClient::builder("ws", "impl", "blocked")
+        .unwrap()
+        .gateway(gw.url())
+        .layer(tower::limit::ConcurrencyLimitLayer::new(1))
+        .build();
+    blocked.connect().await.unwrap();
+    let held = blocked.operations();
+    let mut held = held;
+    std::future::poll_fn(|cx| held.poll_ready(cx))
+        .await
+        .unwrap();
+    let err = blocked
+        .try_send(OutgoingMessage::to("ag::ws::impl::nowait", "never").unwrap())
+        .unwrap_err();
+    assert_eq!(err.kind(), aether_client::ErrorKind::QueueFull);
+    drop(held);
+    agent.close().await;
+    blocked.close().await;
+    gw.shutdown().await;
+}

@@ -50,6 +50,7 @@
 //! [`Service`]: tower_service::Service
 
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
 #![forbid(unsafe_code)]
 
 pub mod auth;

@@ -24,16 +24,21 @@
 //! # Ok(()) }
 //! ```
 
+mod checkpoint;
 mod client;
 mod handler_thread;
+mod kv;
+mod message;
 mod orchestrator;
 mod principals;
+mod session;
+mod tasks;
 
-pub use crate::ops::kv::blocking::KvListIter;
-pub use crate::ops::task::blocking::{TaskHandle, TaskIter, TaskSubscription};
 pub use client::{Client, MessageIter};
+pub use kv::KvListIter;
 pub use orchestrator::OrchestratorRunner;
 pub use principals::{
     AgentClient, BridgeClient, MetricsBridgeClient, OrchestratorClient, ServiceClient, TaskClient,
     UserClient, WorkflowEngineClient,
 };
+pub use tasks::{TaskHandle, TaskIter, TaskSubscription};

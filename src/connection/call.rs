@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::ids::upstream_request_id_mut;
 use super::streams::{ReplyStream, StreamBounds};
 use crate::error::{Error, Result};
+use crate::frames::upstream_request_id_mut;
 use crate::proto::AuthorizationContext;
 use crate::proto::downstream_message::Payload as Down;
 use crate::proto::upstream_message::Payload as Up;

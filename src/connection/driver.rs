@@ -44,6 +44,7 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
     let policy = shared.options.reconnect.clone();
     let mut router = Router::new(
         shared.pending.clone(),
+        shared.out_tx.clone(),
         shared.streams.clone(),
         shared.subscribers.clone(),
         shared.options.dispatch_stall,

@@ -36,7 +36,7 @@
 mod call;
 mod credentials;
 mod driver;
-pub(crate) mod ids;
+
 mod inbox;
 mod multiplexer;
 mod options;

@@ -12,10 +12,10 @@ use tower_service::Service;
 
 use super::Connection;
 use super::call::{Expect, OpRequest, Reply};
-use super::ids;
 use super::outbound::Frame;
 use super::pending::PendingGuard;
 use super::streams::ReplyStream;
+use super::streams::request_stream_key;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::UpstreamMessage;
 use crate::proto::downstream_message::Payload as Down;
@@ -80,7 +80,7 @@ impl Service<OpRequest> for Multiplexer {
             }
             (Expect::Stream(bounds), Some(id)) => {
                 let flag = Arc::new(super::pending::FrameFlag::default());
-                let key = ids::request_stream_key(&payload, id);
+                let key = request_stream_key(&payload, id);
                 match shared.streams.open_keyed(key, bounds, Some(flag.clone())) {
                     Ok(stream) => (Then::Stream(stream), Some(flag)),
                     Err(e) => return MuxFuture::failed(e),

@@ -20,13 +20,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::ids;
 use super::inbox::InboxSender;
-use super::pending::PendingMap;
+use super::outbound::Frame;
+use super::pending::{Entry, PendingMap};
 use super::pushes::{Push, Subscriber, Subscribers};
+use super::streams;
 use super::streams::StreamTable;
 use crate::error::Error;
+use crate::frames;
+use crate::proto;
 use crate::proto::downstream_message::Payload as Down;
+use crate::proto::upstream_message::Payload as Up;
+use tokio::sync::mpsc;
 
 /// Bytes a lifecycle event is counted as.
 const EVENT_BYTES: usize = 64;
@@ -43,6 +48,8 @@ enum Delivery {
 
 pub(super) struct Router {
     pending: Arc<PendingMap>,
+    /// For the engine's own cleanup frames (never waited for).
+    outbound: mpsc::Sender<Frame>,
     streams: Arc<StreamTable>,
     subscribers: Arc<Subscribers>,
     stall: Duration,
@@ -53,6 +60,7 @@ pub(super) struct Router {
 impl Router {
     pub(super) fn new(
         pending: Arc<PendingMap>,
+        outbound: mpsc::Sender<Frame>,
         streams: Arc<StreamTable>,
         subscribers: Arc<Subscribers>,
         stall: Duration,
@@ -61,6 +69,7 @@ impl Router {
         let cached = subscribers.snapshot();
         Router {
             pending,
+            outbound,
             streams,
             subscribers,
             stall,
@@ -71,36 +80,78 @@ impl Router {
 
     /// Routes one frame. Waits only as the delivery policy says.
     pub(super) async fn route(&mut self, payload: Down) {
-        if let Some(id) = ids::downstream_request_id(&payload)
-            && let Some(entry) = self.pending.take(id)
-        {
-            let result = match payload {
-                Down::Error(e) => Err(Error::from_error_response(&e)),
-                reply => {
-                    if let Some(opener) = entry.opener
-                        && let Some(key) = ids::opened_stream_key(&reply)
-                    {
-                        opener.key_as(key, None);
-                    }
-                    Ok(reply)
+        let correlated = match frames::downstream_request_id(&payload) {
+            None => false,
+            Some(id) => match self.pending.take(id) {
+                None => true,
+                Some(entry) => {
+                    self.resolve(entry, payload);
+                    return;
                 }
-            };
-            let _ = entry.tx.send(result);
-            return;
-        }
-        if let Some(key) = ids::stream_key(&payload)
+            },
+        };
+        if let Some(key) = streams::stream_key(&payload)
             && let Some(tx) = self.streams.get(&key)
         {
             // Handlers see every task event too (`on_task_event`).
             let also_pushed = matches!(payload, Down::TaskEvent(_)).then(|| payload.clone());
-            let bytes = ids::approx_size(&payload);
-            self.deliver(&tx, Ok(payload), bytes).await;
+            let bytes = frames::approx_size(&payload);
+            let item = match payload {
+                Down::Error(e) => Err(Error::from_error_response(&e)),
+                frame => Ok(frame),
+            };
+            self.deliver(&tx, item, bytes).await;
             if let Some(copy) = also_pushed {
                 self.push(Push::Frame(copy)).await;
             }
             return;
         }
+        if correlated
+            && let Some(streams::StreamKey::Subscription(id)) = streams::opened_stream_key(&payload)
+        {
+            // The reply to a subscription whose caller gave up: nobody
+            // will read it, so end it on the gateway too.
+            self.end_abandoned_subscription(id);
+        }
         self.push(Push::Frame(payload)).await;
+    }
+
+    fn end_abandoned_subscription(&self, subscription_id: String) {
+        tracing::debug!(%subscription_id, "ending a subscription whose caller gave up");
+        let unsubscribe = Up::TaskSubscriptionOp(Box::new(proto::TaskSubscriptionOperation {
+            op: proto::task_subscription_operation::OpType::Unsubscribe as i32,
+            subscription_id,
+            ..Default::default()
+        }));
+        let frame = Frame {
+            msg: proto::UpstreamMessage {
+                payload: Some(unsubscribe),
+                active_extensions: Vec::new(),
+            },
+            flag: None,
+        };
+        if self.outbound.try_send(frame).is_err() {
+            tracing::debug!(
+                "outbound queue full: the abandoned subscription ends with the session"
+            );
+        }
+    }
+
+    /// Hands a reply to the call waiting for it; a reply that opens a
+    /// stream keys that stream before the next frame is read.
+    fn resolve(&self, entry: Entry, payload: Down) {
+        let result = match payload {
+            Down::Error(e) => Err(Error::from_error_response(&e)),
+            reply => {
+                if let Some(opener) = entry.opener
+                    && let Some(key) = streams::opened_stream_key(&reply)
+                {
+                    opener.key_as(key, None);
+                }
+                Ok(reply)
+            }
+        };
+        let _ = entry.tx.send(result);
     }
 
     /// A lifecycle event for the subscribers that take everything; never
@@ -122,7 +173,7 @@ impl Router {
     async fn push(&mut self, push: Push) {
         let subs = self.subscribers();
         let bytes = match &push {
-            Push::Frame(f) => ids::approx_size(f),
+            Push::Frame(f) => frames::approx_size(f),
             _ => EVENT_BYTES,
         };
         let targets = subs.iter().filter(|s| s.wants(&push)).count();

@@ -22,6 +22,7 @@ use super::inbox::{InboxReceiver, InboxSender, OverflowBudget, Slot, inbox};
 use super::pending::FrameFlag;
 use crate::error::{Error, Result};
 use crate::proto::downstream_message::Payload as Down;
+use crate::proto::upstream_message::Payload as Up;
 
 /// What identifies the frames of one stream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,6 +33,49 @@ pub(crate) enum StreamKey {
     Subscription(String),
     /// Frames of one tunnel.
     Tunnel(String),
+}
+
+/// The stream a downstream frame belongs to, if it is part of one (task
+/// events, HTTP responses and body chunks, tunnel frames), or an error
+/// answering a request that may be a stream's.
+pub(super) fn stream_key(p: &Down) -> Option<StreamKey> {
+    let key = match p {
+        Down::TaskEvent(x) => StreamKey::Subscription(x.subscription_id.clone()),
+        Down::ProxyHttpResponse(x) => StreamKey::Request(x.request_id.clone()),
+        Down::ProxyHttpBodyChunk(x) => StreamKey::Request(x.request_id.clone()),
+        Down::Error(x) => StreamKey::Request(x.request_id.clone()),
+        Down::TunnelData(x) => StreamKey::Tunnel(x.tunnel_id.clone()),
+        Down::TunnelAck(x) => StreamKey::Tunnel(x.tunnel_id.clone()),
+        Down::TunnelClose(x) => StreamKey::Tunnel(x.tunnel_id.clone()),
+        _ => return None,
+    };
+    match &key {
+        StreamKey::Request(id) | StreamKey::Subscription(id) | StreamKey::Tunnel(id)
+            if id.is_empty() =>
+        {
+            None
+        }
+        _ => Some(key),
+    }
+}
+
+/// The stream a successful reply opens, for calls whose reply names it
+/// (a task subscription's id).
+pub(super) fn opened_stream_key(p: &Down) -> Option<StreamKey> {
+    match p {
+        Down::TaskSubscriptionResponse(r) if r.success && !r.subscription_id.is_empty() => {
+            Some(StreamKey::Subscription(r.subscription_id.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// The stream an upstream request opens under its correlation id.
+pub(super) fn request_stream_key(p: &Up, id: String) -> StreamKey {
+    match p {
+        Up::TunnelOpen(_) => StreamKey::Tunnel(id),
+        _ => StreamKey::Request(id),
+    }
 }
 
 /// How much a stream may hold before the reader slows down.

@@ -163,7 +163,7 @@ impl Error {
     pub(crate) fn unexpected(op: &str, got: &proto::downstream_message::Payload) -> Self {
         Error::protocol(format!(
             "{op}: unexpected reply {}",
-            crate::connection::ids::downstream_name(got)
+            crate::frames::downstream_name(got)
         ))
     }
 

@@ -128,7 +128,7 @@ async fn serve_frame(h: &Handlers, frame: Payload) {
         }
         other => tracing::debug!(
             "uncorrelated frame with no handler: {}",
-            crate::connection::ids::downstream_name(&other)
+            crate::frames::downstream_name(&other)
         ),
     }
 }

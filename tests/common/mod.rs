@@ -58,6 +58,9 @@ impl Proxy {
                 let Ok(outbound) = TcpStream::connect(upstream).await else {
                     continue;
                 };
+                // Small frames must not wait for delayed ACKs (40 ms each).
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
                 let (mut ri, mut wi) = inbound.into_split();
                 let (mut ro, mut wo) = outbound.into_split();
                 let mut cut_rx = cut_rx.clone();

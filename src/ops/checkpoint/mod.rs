@@ -6,7 +6,6 @@
 //! fresh identity on each connection, so its checkpoints are not reachable
 //! after a reconnect; use a unique task when that matters.
 
-mod blocking;
 mod methods;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

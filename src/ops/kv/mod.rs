@@ -29,7 +29,6 @@
 //! counters, guarded counters, SET_NX, CAS, CAD, SET_ADD and purges are
 //! never resent automatically.
 
-pub(crate) mod blocking;
 mod methods;
 mod ops;
 mod page;

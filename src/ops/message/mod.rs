@@ -2,7 +2,6 @@
 //! method of its target kind, on the clients whose principal may reach it
 //! (see [`principal`](crate::principal)).
 
-mod blocking;
 mod outgoing;
 mod send;
 

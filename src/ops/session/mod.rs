@@ -1,7 +1,6 @@
 //! Sessions: list, look up and disconnect the gateway's sessions, ask
 //! whether a principal is connected, and switch a user's workspace.
 
-mod blocking;
 mod methods;
 
 use crate::error::{Error, ErrorKind, Result};

@@ -35,7 +35,6 @@
 //! operations and creates are not, except a create with an idempotency key
 //! and CLAIM.
 
-pub(crate) mod blocking;
 mod handle;
 mod methods;
 mod ops;

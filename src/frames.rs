@@ -1,8 +1,9 @@
-//! Where each upstream request carries its correlation id, and where each
-//! downstream reply echoes it. Exhaustive matches: a new protocol variant is
-//! a compile error here, not a silently dropped reply.
+//! What each frame of the protocol carries: where an upstream request
+//! holds its correlation id, where a downstream reply echoes it, its name
+//! for logs, and roughly how much memory it holds. Exhaustive matches: a
+//! new protocol variant is a compile error here, not a silently dropped
+//! reply.
 
-use super::streams::StreamKey;
 use crate::proto::downstream_message::Payload as Down;
 use crate::proto::upstream_message::Payload as Up;
 
@@ -136,49 +137,6 @@ pub(crate) fn downstream_name(p: &Down) -> &'static str {
         Down::TaskEvent(_) => "task_event",
         Down::AccessCheckResponse(_) => "access_check_response",
         Down::BatchAccessCheckResponse(_) => "batch_access_check_response",
-    }
-}
-
-/// The stream a downstream frame belongs to, if it is part of one (task
-/// events, HTTP responses and body chunks, tunnel frames), or an error
-/// answering a request that may be a stream's.
-pub(crate) fn stream_key(p: &Down) -> Option<StreamKey> {
-    let key = match p {
-        Down::TaskEvent(x) => StreamKey::Subscription(x.subscription_id.clone()),
-        Down::ProxyHttpResponse(x) => StreamKey::Request(x.request_id.clone()),
-        Down::ProxyHttpBodyChunk(x) => StreamKey::Request(x.request_id.clone()),
-        Down::Error(x) => StreamKey::Request(x.request_id.clone()),
-        Down::TunnelData(x) => StreamKey::Tunnel(x.tunnel_id.clone()),
-        Down::TunnelAck(x) => StreamKey::Tunnel(x.tunnel_id.clone()),
-        Down::TunnelClose(x) => StreamKey::Tunnel(x.tunnel_id.clone()),
-        _ => return None,
-    };
-    match &key {
-        StreamKey::Request(id) | StreamKey::Subscription(id) | StreamKey::Tunnel(id)
-            if id.is_empty() =>
-        {
-            None
-        }
-        _ => Some(key),
-    }
-}
-
-/// The stream a successful reply opens, for calls whose reply names it
-/// (a task subscription's id).
-pub(crate) fn opened_stream_key(p: &Down) -> Option<StreamKey> {
-    match p {
-        Down::TaskSubscriptionResponse(r) if r.success && !r.subscription_id.is_empty() => {
-            Some(StreamKey::Subscription(r.subscription_id.clone()))
-        }
-        _ => None,
-    }
-}
-
-/// The stream an upstream request opens under its correlation id.
-pub(crate) fn request_stream_key(p: &Up, id: String) -> StreamKey {
-    match p {
-        Up::TunnelOpen(_) => StreamKey::Tunnel(id),
-        _ => StreamKey::Request(id),
     }
 }
 

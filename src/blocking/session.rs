@@ -1,6 +1,6 @@
 //! Blocking twins of the session methods.
 
-use crate::blocking::Client;
+use super::Client;
 use crate::clients::principal::{PrincipalType, User};
 use crate::error::Result;
 use crate::proto::{ConnectionFilter, ConnectionInfo};

@@ -4,15 +4,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::methods::TaskStream;
-use super::progress::ProgressReport;
-use super::query::{TaskPage, TaskQuery};
-use super::spec::{CreatedTask, TaskSpec};
-use super::subscription::SubscribeOptions;
-use super::wait::{Hibernation, WaitFor, WaitSpec};
-use crate::blocking::Client;
+use super::Client;
 use crate::clients::principal::PrincipalType;
 use crate::error::Result;
+use crate::ops::task::{
+    CreatedTask, Hibernation, ProgressReport, SubscribeOptions, TaskPage, TaskQuery, TaskSpec,
+    TaskStream, WaitFor, WaitSpec,
+};
 use crate::proto::{TaskAssignment, TaskEvent, TaskInfo};
 
 impl<P: PrincipalType> Client<P> {

@@ -4,10 +4,10 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::{Checkpoint, CheckpointTtl};
-use crate::blocking::Client;
+use super::Client;
 use crate::clients::principal::PrincipalType;
 use crate::error::Result;
+use crate::ops::checkpoint::{Checkpoint, CheckpointTtl};
 
 impl<P: PrincipalType> Client<P> {
     /// Saves `data` under `key` (empty = `"default"`); see

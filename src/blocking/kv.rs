@@ -1,16 +1,16 @@
 //! Blocking twins of the KV methods, and listings as iterators.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
-use super::page::KvPage;
-use super::scope::KvScope;
-use crate::blocking::Client;
+use super::Client;
 use crate::clients::principal::UseKv;
 use crate::error::Result;
+use crate::ops::kv::{KvPage, KvScope, KvStore};
 
 impl<P: UseKv> Client<P> {
     /// The value of `key`, or `None` when it is missing. The protocol
@@ -221,5 +221,48 @@ impl Iterator for KvListIter {
 impl std::fmt::Debug for KvListIter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KvListIter").finish_non_exhaustive()
+    }
+}
+
+/// A blocking client's futures run on whichever runtime polls them (the
+/// coordination primitives' own tasks).
+impl<P: UseKv> KvStore for Client<P> {
+    fn get(
+        &self,
+        key: &str,
+        scope: &KvScope,
+    ) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+        self.as_async().kv_get(key, scope)
+    }
+    fn set_nx(
+        &self,
+        key: &str,
+        value: Bytes,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        self.as_async().kv_set_nx(key, value, scope, ttl)
+    }
+    fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Bytes,
+        value: Bytes,
+        scope: &KvScope,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        self.as_async()
+            .kv_compare_and_set(key, expected, value, scope, ttl)
+    }
+    fn compare_and_delete(
+        &self,
+        key: &str,
+        expected: Bytes,
+        scope: &KvScope,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        self.as_async().kv_compare_and_delete(key, expected, scope)
+    }
+    fn increment(&self, key: &str, scope: &KvScope) -> impl Future<Output = Result<i64>> + Send {
+        self.as_async().kv_increment(key, scope, None)
     }
 }

@@ -2,14 +2,14 @@
 
 use bytes::Bytes;
 
-use super::outgoing::OutgoingMessage;
-use crate::blocking::Client;
+use super::Client;
 use crate::clients::principal::{
     SendBroadcasts, SendCommands, SendEvents, SendMessages, SendStatus, SendToAgents,
     SendToServices, SendToTasks, SendToUserBroadcast, SendToUsers,
 };
 use crate::error::Result;
 use crate::message::MessageType;
+use crate::ops::message::OutgoingMessage;
 use crate::proto;
 
 impl<P: SendToAgents> Client<P> {
