@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use tokio::sync::watch;
-use tower::ServiceExt;
 
 use super::principal::{AnyPrincipal, PrincipalType};
 use crate::connection::{
@@ -15,7 +14,7 @@ use crate::connection::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::handlers::{Dispatcher, FrameStream, MessageStream};
 use crate::identity::Principal;
-use crate::stack::{Operation, OperationService};
+use crate::stack::{Operation, OperationService, Stack};
 
 /// A client of the gateway, connecting as a principal of type `P`
 /// ([`AgentClient`](crate::AgentClient) is `Client<Agent>`, and so on).
@@ -35,7 +34,7 @@ pub struct Client<P: PrincipalType = AnyPrincipal> {
 /// What every clone of one client shares.
 pub(crate) struct Core {
     pub(crate) connection: Connection,
-    pub(crate) ops: OperationService,
+    pub(crate) ops: Stack,
     pub(crate) dispatch: Dispatcher,
     pub(crate) max_payload: usize,
 }
@@ -172,12 +171,12 @@ impl<P: PrincipalType> Client<P> {
 
     /// The operation stack, to call raw operations or compose further.
     pub fn operations(&self) -> OperationService {
-        self.core.ops.clone()
+        self.core.ops.service()
     }
 
     /// Sends one raw operation through the stack.
     pub async fn call(&self, req: OpRequest) -> Result<Reply> {
-        self.core.ops.clone().oneshot(req).await
+        self.core.ops.call(req).await
     }
 
     /// Runs one typed operation through the stack and decodes its reply.
@@ -198,7 +197,7 @@ impl<P: PrincipalType> Client<P> {
                 O::NAME
             )));
         }
-        match self.core.ops.clone().oneshot(req).now_or_never() {
+        match self.core.ops.call(req).now_or_never() {
             Some(result) => result.map(drop),
             None => Err(Error::new(
                 ErrorKind::QueueFull,

@@ -76,9 +76,8 @@ impl Reply {
 /// ```
 #[derive(Debug, Clone)]
 pub struct OpRequest {
-    // Boxed: the protocol's upstream oneof is large, and the request moves
-    // through every layer of the stack.
-    payload: Box<Up>,
+    // Pointer-sized: every variant of the upstream oneof is boxed.
+    payload: Up,
     name: &'static str,
     idempotent: bool,
     expect: Expect,
@@ -100,7 +99,7 @@ impl OpRequest {
     /// An operation whose caller waits for `expect`.
     pub fn new(name: &'static str, payload: Up, expect: Expect) -> Self {
         OpRequest {
-            payload: Box::new(payload),
+            payload,
             name,
             idempotent: false,
             expect,
@@ -172,7 +171,7 @@ impl OpRequest {
     /// Sets the frame's `authorization` to `ctx` when its type carries one
     /// and it is not set yet; returns whether it was set.
     pub fn stamp_authorization(&mut self, ctx: &AuthorizationContext) -> bool {
-        if let Up::Send(x) = &mut *self.payload {
+        if let Up::Send(x) = &mut self.payload {
             if x.authorization.is_some() {
                 return false;
             }
@@ -192,7 +191,7 @@ impl OpRequest {
     /// inline (every type but `SendMessage`, which boxes it: use
     /// [`stamp_authorization`](Self::stamp_authorization)).
     pub fn authorization_mut(&mut self) -> Option<&mut Option<AuthorizationContext>> {
-        Some(match &mut *self.payload {
+        Some(match &mut self.payload {
             Up::KvOp(x) => &mut x.authorization,
             Up::CreateTask(x) => &mut x.authorization,
             Up::SessionOp(x) => &mut x.authorization,
@@ -208,7 +207,7 @@ impl OpRequest {
     }
 
     pub(crate) fn into_parts(self) -> (Up, Option<String>, Expect) {
-        (*self.payload, self.request_id, self.expect)
+        (self.payload, self.request_id, self.expect)
     }
 }
 
@@ -239,5 +238,18 @@ impl aether_middleware::trace::Operation for OpRequest {
     }
     fn trace_request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_stay_small_as_they_move_through_the_layers() {
+        // Every oneof variant is boxed (build.rs), so the frame is a
+        // pointer and a tag, and a request moves cheaply.
+        assert!(std::mem::size_of::<Up>() <= 16);
+        assert!(std::mem::size_of::<OpRequest>() <= 128);
     }
 }

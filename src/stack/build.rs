@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use aether_middleware::auth::AuthLayer;
+use aether_middleware::auth::{Auth, AuthLayer};
 use aether_middleware::backoff::Backoff;
-use aether_middleware::correlation::{CorrelationLayer, DefaultMakeRequestId, MakeRequestId};
-use aether_middleware::retry::{DefaultRetryPolicy, RetryBudget, RetryLayer};
-use aether_middleware::timeout::{MakeTimeout, TimeoutLayer};
-use aether_middleware::trace::{DefaultMakeSpan, TraceLayer};
+use aether_middleware::correlation::{
+    Correlation, CorrelationLayer, DefaultMakeRequestId, MakeRequestId,
+};
+use aether_middleware::retry::{DefaultRetryPolicy, Retry, RetryBudget, RetryLayer};
+use aether_middleware::timeout::{MakeTimeout, Timeout, TimeoutLayer};
+use aether_middleware::trace::{DefaultMakeSpan, Trace, TraceLayer};
 use parking_lot::Mutex;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower::util::BoxCloneSyncService;
 use tower_service::Service;
 
@@ -141,8 +143,43 @@ impl StackConfig {
     }
 }
 
+/// The default stack as a concrete type: calling it costs no boxing.
+pub(crate) type DefaultStack = Trace<
+    Timeout<
+        Retry<Auth<Correlation<Multiplexer, SharedRequestIds>, StampAuthorization>, DefaultRetryPolicy>,
+        OpTimeout,
+    >,
+    DefaultMakeSpan,
+>;
+
+/// A client's operation stack: the default one, called directly, or one
+/// wrapped in layers of the user's, called through its box.
+#[derive(Clone)]
+pub(crate) enum Stack {
+    Default(DefaultStack),
+    Layered(OperationService),
+}
+
+impl Stack {
+    /// The stack as a boxed tower service.
+    pub(crate) fn service(&self) -> OperationService {
+        match self {
+            Stack::Default(s) => OperationService::new(s.clone()),
+            Stack::Layered(s) => s.clone(),
+        }
+    }
+
+    /// Runs one request through the stack.
+    pub(crate) async fn call(&self, req: OpRequest) -> Result<Reply, Error> {
+        match self {
+            Stack::Default(s) => s.clone().oneshot(req).await,
+            Stack::Layered(s) => s.clone().oneshot(req).await,
+        }
+    }
+}
+
 /// Assembles the stack over a multiplexer.
-pub(crate) fn build(mux: Multiplexer, cfg: &StackConfig) -> OperationService {
+pub(crate) fn build(mux: Multiplexer, cfg: &StackConfig) -> Stack {
     let policy = DefaultRetryPolicy {
         backoff: cfg.retry_backoff,
         max_attempts: cfg.retry_attempts,
@@ -157,9 +194,12 @@ pub(crate) fn build(mux: Multiplexer, cfg: &StackConfig) -> OperationService {
         )))
         .layer(CorrelationLayer::new(cfg.request_ids.clone()))
         .service(mux);
+    if cfg.layers.is_empty() {
+        return Stack::Default(stack);
+    }
     let mut svc = OperationService::new(stack);
     for layer in &cfg.layers {
         svc = layer(svc);
     }
-    svc
+    Stack::Layered(svc)
 }

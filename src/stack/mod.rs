@@ -59,7 +59,7 @@ mod build;
 
 pub use crate::connection::{Expect, OpRequest, Reply, ReplyStream, StreamBounds};
 pub use build::{OpTimeout, OperationService, StampAuthorization};
-pub(crate) use build::{SharedRequestIds, StackConfig, build};
+pub(crate) use build::{SharedRequestIds, Stack, StackConfig, build};
 
 use crate::error::Result;
 
