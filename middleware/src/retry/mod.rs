@@ -3,7 +3,7 @@
 //! [`Retry`] asks a [`RetryPolicy`] after every attempt whether to try again
 //! and how long to wait first. [`DefaultRetryPolicy`] covers the usual case:
 //! requests say whether they are [`Idempotent`], errors say whether they are
-//! [`RetryableError`]s, delays follow an exponential [`Backoff`], and an
+//! [`RetryableError`]s, delays follow an exponential [`Backoff`](crate::backoff::Backoff), and an
 //! optional [`RetryBudget`] keeps retries from amplifying an outage.
 //!
 //! The error type is the inner service's: when the policy gives up, the last

@@ -9,9 +9,9 @@
 //! # Errors
 //!
 //! * Keys are checked before sending (non-empty, at most
-//!   [`MAX_KEY_BYTES`]): [`ErrorKind::InvalidArgument`].
-//! * No reply in time: [`ErrorKind::Timeout`] (never a silent `None`).
-//! * A `KVResponse{success: false}`: [`ErrorKind::Rejected`]. KV replies
+//!   [`MAX_KEY_BYTES`]): [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument).
+//! * No reply in time: [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) (never a silent `None`).
+//! * A `KVResponse{success: false}`: [`ErrorKind::Rejected`](crate::ErrorKind::Rejected). KV replies
 //!   carry no reason; the gateway sends it next, as an
 //!   `ErrorResponse{KV_ERROR}` with the same request id. That frame arrives
 //!   after the call has been resolved, so it reaches `on_error` (and
@@ -19,8 +19,8 @@
 //!   refused KV call, and read its message for the reason.
 //! * A refusal the gateway announces with an `ErrorResponse` first resolves
 //!   the call with that error's kind: an invalid authorization context is
-//!   [`ErrorKind::PermissionDenied`], a value over the gateway's quota
-//!   (`ERR_QUOTA_001`) [`ErrorKind::PayloadTooLarge`].
+//!   [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied), a value over the gateway's quota
+//!   (`ERR_QUOTA_001`) [`ErrorKind::PayloadTooLarge`](crate::ErrorKind::PayloadTooLarge).
 //! * `_nowait` methods fail only locally (`InvalidArgument`, `QueueFull`,
 //!   `NotConnected`, `Closed`); the gateway's refusal of one reaches
 //!   `on_error`.
