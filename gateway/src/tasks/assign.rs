@@ -12,8 +12,8 @@ use aether_protocol::proto::{DownstreamMessage, TaskAssignment, downstream_messa
 use super::Txn;
 use super::index::Key;
 use super::model::{Status, TaskRecord};
-use crate::hub::Hub;
-use crate::session::handle::SessionHandle;
+use crate::context::Context;
+use crate::context::handle::SessionHandle;
 
 /// Most pending pool tasks handed to one consumer when it connects.
 const POOL_PER_CONNECT: usize = 100;
@@ -42,8 +42,8 @@ fn serves(s: &SessionHandle, profile: &str) -> bool {
         if supported_profiles.iter().any(|p| p == profile))
 }
 
-fn live(hub: &Hub, pred: impl Fn(&SessionHandle) -> bool) -> Vec<Arc<SessionHandle>> {
-    hub.sessions()
+fn live(cx: &Context, pred: impl Fn(&SessionHandle) -> bool) -> Vec<Arc<SessionHandle>> {
+    cx.sessions()
         .into_iter()
         .filter(|s| pred(s) && s.pusher.is_open())
         .collect()
@@ -117,7 +117,7 @@ impl Txn<'_> {
     /// task as stored (assigned when one was found).
     pub fn offer_pool(&mut self, r: TaskRecord) -> TaskRecord {
         let (ws, imp) = (r.workspace.clone(), r.target_implementation.clone());
-        let cands = live(self.hub, |s| consumes(s, &ws, &imp));
+        let cands = live(self.cx, |s| consumes(s, &ws, &imp));
         match self.pick(cands) {
             Some(s) => self.hand_to(r, &s),
             None => r,
@@ -129,7 +129,7 @@ impl Txn<'_> {
     /// agent in `launch_params["auth_token"]`.
     pub fn offer_startup(&mut self, r: TaskRecord) -> TaskRecord {
         let profile = r.profile.clone();
-        let cands = live(self.hub, |s| serves(s, &profile));
+        let cands = live(self.cx, |s| serves(s, &profile));
         match self.pick(cands) {
             Some(s) => self.hand_startup(r, &s),
             None => r,

@@ -37,7 +37,8 @@ use parking_lot::{Mutex, MutexGuard};
 use tonic::Status;
 
 use crate::answer::Answer;
-use crate::hub::Hub;
+use crate::checkpoint::Checkpoints;
+use crate::context::Context;
 use crate::push::Pusher;
 use crate::store::{Commit, Mutation, Store, StoreError, Table};
 use idempotency::Ledger;
@@ -54,16 +55,24 @@ pub(crate) struct State {
     pub subs: Subscriptions,
 }
 
-/// The task component of a hub.
+/// The task component: its state, and what it needs of the rest of the
+/// gateway (the live sessions it hands tasks to, the checkpoints that
+/// hibernation requires).
 pub(crate) struct Tasks {
     state: Mutex<State>,
     store: Store,
+    cx: Arc<Context>,
+    checkpoints: Arc<Checkpoints>,
 }
 
 impl Tasks {
     /// Loads tasks, tokens and idempotency keys from `store`, which the
     /// component then writes through.
-    pub fn load(store: Store) -> Result<Self, StoreError> {
+    pub fn load(
+        store: Store,
+        cx: Arc<Context>,
+        checkpoints: Arc<Checkpoints>,
+    ) -> Result<Self, StoreError> {
         let tasks = store.load(Table::Tasks)?;
         let meta = store.load(Table::Meta)?;
         let state = State {
@@ -75,6 +84,8 @@ impl Tasks {
         Ok(Tasks {
             state: Mutex::new(state),
             store,
+            cx,
+            checkpoints,
         })
     }
 
@@ -128,19 +139,21 @@ impl Effects {
         self.progress.push(update);
     }
 
-    fn deliver(self, hub: &Hub) {
+    fn deliver(self, cx: &Context) {
         for (to, msg) in self.pushes {
             to.push(msg);
         }
         for u in self.progress {
-            crate::progress::deliver(hub, u);
+            crate::context::progress::deliver(cx, u);
         }
     }
 }
 
 /// One change to the task state, under the lock.
 pub(crate) struct Txn<'a> {
-    pub hub: &'a Hub,
+    /// The live sessions.
+    pub cx: &'a Context,
+    tasks: &'a Tasks,
     pub st: MutexGuard<'a, State>,
     /// The time of this change (ms since the epoch).
     pub now: i64,
@@ -149,11 +162,12 @@ pub(crate) struct Txn<'a> {
 }
 
 impl<'a> Txn<'a> {
-    /// Takes the task lock of `hub`.
-    pub fn begin(hub: &'a Hub) -> Self {
+    /// Takes the task lock.
+    pub fn begin(tasks: &'a Tasks) -> Self {
         Txn {
-            st: hub.tasks.state.lock(),
-            hub,
+            st: tasks.state.lock(),
+            cx: &tasks.cx,
+            tasks,
             now: model::now_ms(),
             muts: Vec::new(),
             fx: Effects::default(),
@@ -176,13 +190,19 @@ impl<'a> Txn<'a> {
         self.muts.push(m);
     }
 
+    /// The checkpoint store (hibernation checks it).
+    pub fn checkpoints(&self) -> &'a Checkpoints {
+        &self.tasks.checkpoints
+    }
+
     /// Submits the mutations and releases the lock.
     pub fn finish(self) -> Settle {
-        let commit = self.hub.tasks.store.submit(self.muts);
+        let commit = self.tasks.store.submit(self.muts);
         drop(self.st);
         Settle {
             commit,
             fx: self.fx,
+            cx: self.tasks.cx.clone(),
         }
     }
 }
@@ -192,6 +212,8 @@ impl<'a> Txn<'a> {
 pub(crate) struct Settle {
     commit: Commit,
     fx: Effects,
+    /// Where the pushes go.
+    cx: Arc<Context>,
 }
 
 impl Settle {
@@ -200,26 +222,24 @@ impl Settle {
     /// the session reads on while the journal commits.
     pub fn answer(
         self,
-        hub: &Arc<Hub>,
         frames: impl FnOnce(Result<(), StoreError>) -> Vec<DownstreamMessage> + Send + 'static,
     ) -> Answer {
         if self.commit.is_done() {
-            self.fx.deliver(hub);
+            self.fx.deliver(&self.cx);
             return Answer::Now(frames(Ok(())));
         }
-        let hub = hub.clone();
         Answer::Later(Box::pin(async move {
-            let outcome = self.settle(&hub).await;
+            let outcome = self.settle().await;
             frames(outcome)
         }))
     }
 
     /// Waits until the change is durable, then sends its pushes. On a
     /// store failure nothing is pushed and the error is returned.
-    pub async fn settle(self, hub: &Hub) -> Result<(), StoreError> {
+    pub async fn settle(self) -> Result<(), StoreError> {
         match self.commit.await {
             Ok(()) => {
-                self.fx.deliver(hub);
+                self.fx.deliver(&self.cx);
                 Ok(())
             }
             Err(e) => {
