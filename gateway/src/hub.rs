@@ -25,22 +25,22 @@ use crate::tasks::Tasks;
 /// Shared state of one gateway.
 pub(crate) struct Hub {
     /// Configuration, counters, mailboxes and the live sessions.
-    pub cx: Arc<Context>,
+    pub(crate) cx: Arc<Context>,
     /// The KV store (§3).
-    pub kv: Kv,
+    pub(crate) kv: Kv,
     /// Checkpoints (§4).
-    pub checkpoints: Arc<Checkpoints>,
+    pub(crate) checkpoints: Arc<Checkpoints>,
     /// Tasks and orchestration (§5).
-    pub tasks: Arc<Tasks>,
+    pub(crate) tasks: Arc<Tasks>,
     /// The agent registry (§6.4).
-    pub agents: AgentRegistry,
+    pub(crate) agents: AgentRegistry,
     /// Durable state (memory-only without a data directory).
-    pub store: Store,
+    pub(crate) store: Store,
 }
 
 impl Hub {
     /// A hub for `config`, with the state journaled in `store`.
-    pub fn new(config: GatewayConfig, store: Store) -> Result<Self, StoreError> {
+    pub(crate) fn new(config: GatewayConfig, store: Store) -> Result<Self, StoreError> {
         let limits = &config.limits;
         let mailboxes = MailboxStore::restore(limits.into(), &store)?;
         let kv = Kv::load(store.clone(), limits.max_kv_value_bytes)?;
@@ -62,7 +62,7 @@ impl Hub {
     }
 
     /// Removes expired KV entries and checkpoints.
-    pub fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         let now = crate::expiring::unix_ms();
         self.kv.sweep(now);
         self.checkpoints.sweep(now);

@@ -268,6 +268,7 @@
 //!   client_request_id or tunnel_id) rather than upstream's id-less reply.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![deny(unreachable_pub)]
 
 mod admin;
 mod answer;

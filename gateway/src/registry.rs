@@ -31,7 +31,7 @@ pub(crate) struct Registry {
 impl Registry {
     /// Loads the registrations from `store`, which the registry then
     /// writes through.
-    pub fn load(store: Store) -> Result<Self, StoreError> {
+    pub(crate) fn load(store: Store) -> Result<Self, StoreError> {
         let rows = store.load(Table::Registry)?;
         let mut entries = BTreeMap::new();
         for (k, v) in rows {
@@ -51,7 +51,7 @@ impl Registry {
     }
 
     /// The registration of `implementation`.
-    pub fn get(&self, implementation: &str) -> Option<AgentRegistrationInfo> {
+    pub(crate) fn get(&self, implementation: &str) -> Option<AgentRegistrationInfo> {
         self.entries.lock().get(implementation).cloned()
     }
 

@@ -17,7 +17,7 @@ const DIRECT_CAPACITY: usize = 256;
 
 /// The `AetherGateway` implementation.
 pub(crate) struct GatewayService {
-    pub hub: Arc<Hub>,
+    pub(crate) hub: Arc<Hub>,
 }
 
 #[tonic::async_trait]

@@ -164,7 +164,7 @@ impl Context {
 
     /// Takes the identity lock for `handle` (§1.6), registers it and joins
     /// its initial lanes.
-    pub fn admit(
+    pub(crate) fn admit(
         &self,
         handle: &Arc<SessionHandle>,
         resume_session_id: &str,
@@ -231,7 +231,7 @@ impl Context {
     }
 
     /// Unregisters a session that ended (idempotent).
-    pub fn remove(&self, handle: &SessionHandle) {
+    pub(crate) fn remove(&self, handle: &SessionHandle) {
         let present = {
             let mut dir = self.directory.write();
             let present = dir.remove(handle);
@@ -265,7 +265,7 @@ impl Context {
 
     /// Moves a user window to `workspace`: leaves the old `gu`/`uw` lanes
     /// and joins the new ones.
-    pub fn switch_workspace(&self, handle: &Arc<SessionHandle>, workspace: &str) {
+    pub(crate) fn switch_workspace(&self, handle: &Arc<SessionHandle>, workspace: &str) {
         let Some(user_id) = handle.user_id() else {
             return;
         };
@@ -288,7 +288,7 @@ impl Context {
 
     /// Calls `f` with the mailbox of every session subscribed to `lane`;
     /// returns how many there were.
-    pub fn for_each_subscriber(&self, lane: &str, mut f: impl FnMut(&Mailbox)) -> usize {
+    pub(crate) fn for_each_subscriber(&self, lane: &str, mut f: impl FnMut(&Mailbox)) -> usize {
         let dir = self.directory.read();
         let Some(subs) = dir.lanes.get(lane) else {
             return 0;
@@ -304,7 +304,7 @@ impl Context {
     }
 
     /// The topic of a randomly chosen connected instance of service `implementation`.
-    pub fn pick_service(&self, implementation: &str) -> Option<String> {
+    pub(crate) fn pick_service(&self, implementation: &str) -> Option<String> {
         let dir = self.directory.read();
         let list = dir.services.get(implementation)?;
         if list.is_empty() {
@@ -315,27 +315,27 @@ impl Context {
     }
 
     /// The live session with this id.
-    pub fn session(&self, session_id: &str) -> Option<Arc<SessionHandle>> {
+    pub(crate) fn session(&self, session_id: &str) -> Option<Arc<SessionHandle>> {
         self.directory.read().by_id.get(session_id).cloned()
     }
 
     /// Every live session.
-    pub fn sessions(&self) -> Vec<Arc<SessionHandle>> {
+    pub(crate) fn sessions(&self) -> Vec<Arc<SessionHandle>> {
         self.directory.read().by_id.values().cloned().collect()
     }
 
     /// The live session holding `identity`.
-    pub fn session_by_identity(&self, identity: &str) -> Option<Arc<SessionHandle>> {
+    pub(crate) fn session_by_identity(&self, identity: &str) -> Option<Arc<SessionHandle>> {
         self.directory.read().by_identity.get(identity).cloned()
     }
 
     /// Whether `identity` holds a live session.
-    pub fn is_connected(&self, identity: &str) -> bool {
+    pub(crate) fn is_connected(&self, identity: &str) -> bool {
         self.directory.read().by_identity.contains_key(identity)
     }
 
     /// Whether any window of user `user_id` is connected.
-    pub fn user_connected(&self, user_id: &str) -> bool {
+    pub(crate) fn user_connected(&self, user_id: &str) -> bool {
         let lane = format!("uu::{user_id}");
         self.directory
             .read()
@@ -346,7 +346,7 @@ impl Context {
 
     /// Refuses new sessions and ends every live one with
     /// `Signal{GRACEFUL_DISCONNECT, "server shutting down"}` then CANCELLED.
-    pub fn shut_down_sessions(&self) {
+    pub(crate) fn shut_down_sessions(&self) {
         let sessions = {
             let dir = self.directory.write();
             self.closing.store(true, Ordering::Release);
@@ -361,7 +361,7 @@ impl Context {
     }
 
     /// Whether the gateway is shutting down.
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
 }

@@ -25,12 +25,12 @@ use crate::stats::Stats;
 /// Who is sending, as routing needs it.
 pub(crate) struct Sender<'a> {
     /// The live sessions, mailboxes and limits.
-    pub cx: &'a Context,
-    pub kind: PrincipalKind,
+    pub(crate) cx: &'a Context,
+    pub(crate) kind: PrincipalKind,
     /// `IncomingMessage.source_topic` for this sender.
-    pub source_topic: &'a str,
+    pub(crate) source_topic: &'a str,
     /// The sender's current workspace (empty for workspace-less principals).
-    pub workspace: &'a str,
+    pub(crate) workspace: &'a str,
 }
 
 fn first_non_empty(candidates: [&str; 3]) -> &str {

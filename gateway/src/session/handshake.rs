@@ -21,7 +21,7 @@ use crate::outbound::{Out, Outlet};
 use crate::push::Pusher;
 
 /// `ConnectionAck.server_version`.
-pub const SERVER_VERSION: &str = concat!("aether-rs-gateway ", env!("CARGO_PKG_VERSION"));
+pub(crate) const SERVER_VERSION: &str = concat!("aether-rs-gateway ", env!("CARGO_PKG_VERSION"));
 
 /// Why no extension is supported.
 const EXTENSION_REJECTED: &str = "extension URI not supported by this gateway";

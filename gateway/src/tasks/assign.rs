@@ -21,7 +21,7 @@ const POOL_PER_CONNECT: usize = 100;
 /// Whether `s` consumes pool tasks of `(workspace, implementation)`:
 /// agents of that workspace and implementation, and services of that
 /// implementation (any workspace) unless they opted out.
-pub(crate) fn consumes(s: &SessionHandle, workspace: &str, implementation: &str) -> bool {
+fn consumes(s: &SessionHandle, workspace: &str, implementation: &str) -> bool {
     match &s.principal {
         Principal::Agent {
             workspace: w,
@@ -100,7 +100,7 @@ impl Txn<'_> {
     }
 
     /// Claims `r` for `s` and pushes the assignment.
-    pub fn hand_to(&mut self, mut r: TaskRecord, s: &SessionHandle) -> TaskRecord {
+    pub(crate) fn hand_to(&mut self, mut r: TaskRecord, s: &SessionHandle) -> TaskRecord {
         r.assigned_to = s.identity.clone();
         r.set_state(Status::Assigned, self.now);
         self.put(r.clone());
@@ -109,13 +109,13 @@ impl Txn<'_> {
     }
 
     /// Pushes the assignment of `r` (as stored) to `s`.
-    pub fn push_assignment(&mut self, r: &TaskRecord, s: &SessionHandle) {
+    pub(crate) fn push_assignment(&mut self, r: &TaskRecord, s: &SessionHandle) {
         self.fx.push(&s.pusher, wrap(assignment(r, self.now)));
     }
 
     /// Offers pending pool task `r` to a connected consumer; returns the
     /// task as stored (assigned when one was found).
-    pub fn offer_pool(&mut self, r: TaskRecord) -> TaskRecord {
+    pub(crate) fn offer_pool(&mut self, r: TaskRecord) -> TaskRecord {
         let (ws, imp) = (r.workspace.clone(), r.target_implementation.clone());
         let cands = live(self.cx, |s| consumes(s, &ws, &imp));
         match self.pick(cands) {
@@ -127,7 +127,7 @@ impl Txn<'_> {
     /// Offers pending startup task `r` to a connected orchestrator serving
     /// its profile; the assignment carries a fresh task token for the
     /// agent in `launch_params["auth_token"]`.
-    pub fn offer_startup(&mut self, r: TaskRecord) -> TaskRecord {
+    pub(crate) fn offer_startup(&mut self, r: TaskRecord) -> TaskRecord {
         let profile = r.profile.clone();
         let cands = live(self.cx, |s| serves(s, &profile));
         match self.pick(cands) {
@@ -167,7 +167,7 @@ impl Txn<'_> {
     /// pending targeted tasks, its assigned but unclaimed tasks again
     /// (at-least-once), pending pool tasks it consumes (up to 100), and,
     /// for orchestrators, pending startup tasks of their profiles.
-    pub fn deliver_waiting_work(&mut self, s: &SessionHandle) {
+    pub(crate) fn deliver_waiting_work(&mut self, s: &SessionHandle) {
         for id in self.st.table.ids(&Key::Assigned(s.identity.clone())) {
             if let Some(r) = self.get(&id).filter(|r| !r.is_startup()) {
                 self.fx.push(&s.pusher, wrap(assignment(&r, self.now)));
@@ -207,7 +207,7 @@ impl Txn<'_> {
 
     /// Returns the pool tasks `identity` held without claiming them to the
     /// pool (it left and is not back), offering each to another consumer.
-    pub fn return_unclaimed(&mut self, identity: &str) {
+    pub(crate) fn return_unclaimed(&mut self, identity: &str) {
         for id in self.st.table.ids(&Key::Assigned(identity.to_string())) {
             let Some(mut r) = self.get(&id) else { continue };
             if r.mode != aether_protocol::proto::TaskAssignmentMode::Pool as i32 || r.is_startup() {

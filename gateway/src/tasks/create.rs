@@ -23,15 +23,15 @@ use crate::context::handle::SessionHandle;
 use crate::reply::{ErrorReply, code};
 
 /// Largest task payload (512 KiB).
-pub(crate) const MAX_PAYLOAD: usize = 512 * 1024;
+const MAX_PAYLOAD: usize = 512 * 1024;
 
 /// Codes of create failures.
 mod codes {
-    pub const TASK_PAYLOAD_TOO_LARGE: &str = "TASK_PAYLOAD_TOO_LARGE";
-    pub const INVALID_IDENTIFIER: &str = "ERR_INVALID_IDENTIFIER";
-    pub const TASK_CREATE_FAILED: &str = "ERR_TASK_CREATE_FAILED";
-    pub const TARGET_OFFLINE: &str = "ERR_TARGET_OFFLINE";
-    pub const INTERNAL: &str = "ERR_INTERNAL";
+    pub(super) const TASK_PAYLOAD_TOO_LARGE: &str = "TASK_PAYLOAD_TOO_LARGE";
+    pub(super) const INVALID_IDENTIFIER: &str = "ERR_INVALID_IDENTIFIER";
+    pub(super) const TASK_CREATE_FAILED: &str = "ERR_TASK_CREATE_FAILED";
+    pub(super) const TARGET_OFFLINE: &str = "ERR_TARGET_OFFLINE";
+    pub(super) const INTERNAL: &str = "ERR_INTERNAL";
 }
 
 /// A failed create: its code and message.

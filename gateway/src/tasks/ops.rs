@@ -259,7 +259,7 @@ impl Txn<'_> {
     /// to a consumer, startup tasks to an orchestrator, targeted tasks to
     /// their target if it is connected; others wait (self-assigned tasks
     /// can be claimed).
-    pub fn redeliver(&mut self, r: TaskRecord) -> TaskRecord {
+    fn redeliver(&mut self, r: TaskRecord) -> TaskRecord {
         use aether_protocol::proto::TaskAssignmentMode as M;
         if r.is_startup() {
             return self.offer_startup(r);
