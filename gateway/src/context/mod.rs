@@ -55,6 +55,7 @@ struct Directory {
     /// Service implementation -> connected instance topics.
     services: HashMap<String, Vec<String>>,
 }
+
 impl Directory {
     fn subscribe(&mut self, handle: &Arc<SessionHandle>, lane: String) {
         let subs = self.lanes.entry(lane.clone()).or_default();
