@@ -9,8 +9,8 @@ use aether_protocol::proto::{
     signal::SignalType,
 };
 
-use crate::hub::Hub;
-use crate::session::handle::SessionHandle;
+use crate::context::Context;
+use crate::context::handle::SessionHandle;
 
 /// Formats a duration the way Go does for whole seconds ("1h2m3s").
 fn go_duration(d: Duration) -> String {
@@ -80,7 +80,7 @@ fn info(s: &SessionHandle) -> ConnectionInfo {
 
 /// Answers a `SessionOperation` from `caller`.
 pub(crate) fn session_op(
-    hub: &Hub,
+    cx: &Context,
     caller: &SessionHandle,
     op: SessionOperation,
 ) -> SessionOperationResponse {
@@ -88,7 +88,7 @@ pub(crate) fn session_op(
         request_id: op.request_id.clone(),
         ..Default::default()
     };
-    if !(hub.config.dev || caller.admin) {
+    if !(cx.config.dev || caller.admin) {
         resp.error = "admin sessions operations require system-level privileges".to_string();
         return resp;
     }
@@ -103,7 +103,7 @@ pub(crate) fn session_op(
     match OpType::try_from(op.op) {
         Ok(OpType::List) => {
             let filter = op.filter.unwrap_or_default();
-            let mut all: Vec<_> = hub
+            let mut all: Vec<_> = cx
                 .sessions()
                 .into_iter()
                 .filter(|s| {
@@ -137,16 +137,16 @@ pub(crate) fn session_op(
             };
             resp.error = format!("session_id required for {name}");
         }
-        Ok(OpType::Get) => match hub.session(&op.session_id) {
+        Ok(OpType::Get) => match cx.session(&op.session_id) {
             Some(s) => {
                 resp.connection = Some(info(&s));
                 resp.success = true;
             }
             None => resp.error = format!("session not found: {}", op.session_id),
         },
-        Ok(OpType::Disconnect) => match hub.session(&op.session_id) {
+        Ok(OpType::Disconnect) => match cx.session(&op.session_id) {
             Some(s) => {
-                hub.remove(&s);
+                cx.remove(&s);
                 s.cancel_by_admin(Some(Signal {
                     r#type: SignalType::ForceDisconnect as i32,
                     reason: "disconnected by administrator".to_string(),
@@ -200,7 +200,7 @@ fn resolve_principal(principal_type: &str, id: &str) -> Result<Named, String> {
 
 /// Answers a `ConnectionStatusRequest` from `caller`.
 pub(crate) fn connection_status(
-    hub: &Hub,
+    cx: &Context,
     caller: &SessionHandle,
     req: ConnectionStatusRequest,
 ) -> ConnectionStatusResponse {
@@ -223,14 +223,14 @@ pub(crate) fn connection_status(
         Named::Identity(id) => *id == caller.identity,
         Named::AnyWindowOf(uid) => caller.user_id() == Some(uid.as_str()),
     };
-    if !(hub.config.dev || caller.admin || is_self) {
+    if !(cx.config.dev || caller.admin || is_self) {
         resp.error = "not authorized".to_string();
         return resp;
     }
     resp.ok = true;
     resp.connected = match &named {
-        Named::Identity(id) => hub.is_connected(id),
-        Named::AnyWindowOf(uid) => hub.user_connected(uid),
+        Named::Identity(id) => cx.is_connected(id),
+        Named::AnyWindowOf(uid) => cx.user_connected(uid),
     };
     resp
 }

@@ -22,7 +22,7 @@ pub(crate) enum Answer {
 
 impl Answer {
     /// `ok` once `commit` is on disk; `failed(error)` if it never gets there.
-    pub fn after(
+    pub(crate) fn after(
         commit: Commit,
         ok: Vec<DownstreamMessage>,
         failed: impl FnOnce(StoreError) -> Vec<DownstreamMessage> + Send + 'static,

@@ -25,13 +25,13 @@ pub(crate) fn deadline(now_ms: u64, ttl_s: i64) -> Option<u64> {
 /// One stored value and when it expires (unix ms).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Slot<V> {
-    pub value: V,
-    pub expires_at_ms: Option<u64>,
+    pub(crate) value: V,
+    pub(crate) expires_at_ms: Option<u64>,
 }
 
 impl<V> Slot<V> {
     /// Whether the slot is still readable at `now_ms`.
-    pub fn is_live(&self, now_ms: u64) -> bool {
+    pub(crate) fn is_live(&self, now_ms: u64) -> bool {
         self.expires_at_ms.is_none_or(|t| now_ms < t)
     }
 }
@@ -54,7 +54,7 @@ impl<V> Default for ExpiringMap<V> {
 
 impl<V> ExpiringMap<V> {
     /// The live slot of `group`/`key`.
-    pub fn get(&self, group: &str, key: &str, now_ms: u64) -> Option<&Slot<V>> {
+    pub(crate) fn get(&self, group: &str, key: &str, now_ms: u64) -> Option<&Slot<V>> {
         self.groups
             .get(group)?
             .get(key)
@@ -62,7 +62,7 @@ impl<V> ExpiringMap<V> {
     }
 
     /// Stores `value`; returns the previous slot (live or not).
-    pub fn insert(
+    pub(crate) fn insert(
         &mut self,
         group: &str,
         key: &str,
@@ -96,7 +96,7 @@ impl<V> ExpiringMap<V> {
     }
 
     /// Removes `group`/`key`; returns the slot (live or not).
-    pub fn remove(&mut self, group: &str, key: &str) -> Option<Slot<V>> {
+    pub(crate) fn remove(&mut self, group: &str, key: &str) -> Option<Slot<V>> {
         let slots = self.groups.get_mut(group)?;
         let old = slots.remove(key)?;
         if slots.is_empty() {
@@ -111,7 +111,7 @@ impl<V> ExpiringMap<V> {
 
     /// Live entries of `group` whose key starts with `prefix` and sorts
     /// after `after` (when given), in key order.
-    pub fn scan<'a>(
+    pub(crate) fn scan<'a>(
         &'a self,
         group: &str,
         prefix: &'a str,
@@ -131,7 +131,7 @@ impl<V> ExpiringMap<V> {
     }
 
     /// Removes and returns every entry whose deadline is at or before `now_ms`.
-    pub fn take_expired(&mut self, now_ms: u64) -> Vec<(String, String)> {
+    pub(crate) fn take_expired(&mut self, now_ms: u64) -> Vec<(String, String)> {
         let mut out = Vec::new();
         while let Some(first) = self.deadlines.first() {
             if first.0 > now_ms {
@@ -153,7 +153,7 @@ impl<V> ExpiringMap<V> {
 
     /// Entries stored (live or not yet swept).
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.groups.values().map(BTreeMap::len).sum()
     }
 }

@@ -1,386 +1,70 @@
-//! The shared state of one gateway: configuration, counters, mailboxes,
-//! KV, checkpoints and the session registry (identity lock, resume
-//! lineage, broadcast lanes).
+//! The hub: one gateway's state, wired together. It holds the shared
+//! [`Context`] (configuration, counters, mailboxes, live sessions) and the
+//! domain components beside it (KV, checkpoints, tasks, the agent
+//! registry), each loaded from the durable [`Store`], and hands every
+//! domain what it needs of the others (the tasks component gets the
+//! context and the checkpoints). Sessions and the server sit above it.
 //!
-//! Locks are never held across an await. Lock order: the task lock
-//! (`tasks`), then the registry, then a mailbox; never the other way round.
-//! The KV and checkpoint locks come after any of those and take no other
-//! lock but the store's (a journal submission), which is always last.
+//! Locks are never held across an await. Lock order: the task lock, then
+//! the session directory, then a mailbox; never the other way round. The
+//! KV, checkpoint and registry locks come after any of those and take no
+//! other lock but the store's (a journal submission), which is always
+//! last.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-use aether_protocol::identity::Principal;
-use aether_protocol::proto::{Signal, signal::SignalType};
-use parking_lot::RwLock;
-use tonic::Status;
 
 use crate::checkpoint::Checkpoints;
 use crate::config::GatewayConfig;
+use crate::context::Context;
 use crate::kv::Kv;
-use crate::mailbox::{Mailbox, MailboxStore};
+use crate::mailbox::MailboxStore;
 use crate::registry::Registry as AgentRegistry;
-use crate::session::handle::SessionHandle;
-use crate::stats::Stats;
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
 
-/// Resume bookkeeping of one identity, kept after it disconnects.
-#[derive(Debug, Clone)]
-struct Lineage {
-    last_session_id: String,
-    reconnection_count: i32,
-    initial_connection_unix_ms: i64,
-}
-
-/// The outcome of admitting a session.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Admission {
-    pub resumed: bool,
-    pub reconnection_count: i32,
-    pub initial_connection_unix_ms: i64,
-}
-
-#[derive(Default)]
-struct Registry {
-    by_id: HashMap<String, Arc<SessionHandle>>,
-    by_identity: HashMap<String, Arc<SessionHandle>>,
-    lineage: HashMap<String, Lineage>,
-    /// Broadcast lane topic -> subscribed sessions.
-    lanes: HashMap<String, Vec<Arc<SessionHandle>>>,
-    /// Service implementation -> connected instance topics.
-    services: HashMap<String, Vec<String>>,
-}
-
-impl Registry {
-    fn subscribe(&mut self, handle: &Arc<SessionHandle>, lane: String) {
-        let subs = self.lanes.entry(lane.clone()).or_default();
-        if !subs.iter().any(|s| s.session_id == handle.session_id) {
-            subs.push(handle.clone());
-        }
-        handle.lanes.lock().push(lane);
-    }
-
-    fn unsubscribe(&mut self, handle: &SessionHandle, lane: &str) {
-        if let Some(subs) = self.lanes.get_mut(lane) {
-            subs.retain(|s| s.session_id != handle.session_id);
-            if subs.is_empty() {
-                self.lanes.remove(lane);
-            }
-        }
-        handle.lanes.lock().retain(|l| l != lane);
-    }
-
-    /// Removes every trace of `handle` that still belongs to it.
-    fn remove(&mut self, handle: &SessionHandle) -> bool {
-        let present = self.by_id.remove(&handle.session_id).is_some();
-        if self
-            .by_identity
-            .get(&handle.identity)
-            .is_some_and(|h| h.session_id == handle.session_id)
-        {
-            self.by_identity.remove(&handle.identity);
-        }
-        let lanes = std::mem::take(&mut *handle.lanes.lock());
-        for lane in &lanes {
-            self.unsubscribe(handle, lane);
-        }
-        if let (Principal::Service { implementation, .. }, Some(topic)) =
-            (&handle.principal, &handle.topic)
-            && let Some(list) = self.services.get_mut(implementation.as_str())
-        {
-            list.retain(|t| t != topic);
-            if list.is_empty() {
-                self.services.remove(implementation.as_str());
-            }
-        }
-        present
-    }
-}
-
-/// Broadcast lanes a principal joins at connect (§2.2, live-only lanes).
-fn initial_lanes(principal: &Principal) -> Vec<String> {
-    match principal {
-        Principal::Agent { workspace, .. } => vec![format!("ga::{workspace}")],
-        Principal::Task {
-            workspace,
-            implementation,
-            unique_specifier: None,
-        } => vec![format!("tb::{workspace}::{implementation}")],
-        Principal::User { user_id, .. } => vec![format!("uu::{user_id}")],
-        _ => Vec::new(),
-    }
-}
-
-/// Lanes a user window on `workspace` joins.
-fn workspace_lanes(user_id: &str, workspace: &str) -> [String; 2] {
-    [
-        format!("gu::{workspace}"),
-        format!("uw::{user_id}::{workspace}"),
-    ]
-}
-
 /// Shared state of one gateway.
 pub(crate) struct Hub {
-    pub config: GatewayConfig,
-    pub stats: Arc<Stats>,
-    pub mailboxes: MailboxStore,
+    /// Configuration, counters, mailboxes and the live sessions.
+    pub(crate) cx: Arc<Context>,
     /// The KV store (§3).
-    pub kv: Kv,
+    pub(crate) kv: Kv,
     /// Checkpoints (§4).
-    pub checkpoints: Checkpoints,
+    pub(crate) checkpoints: Arc<Checkpoints>,
     /// Tasks and orchestration (§5).
-    pub tasks: Tasks,
+    pub(crate) tasks: Arc<Tasks>,
     /// The agent registry (§6.4).
-    pub agents: AgentRegistry,
+    pub(crate) agents: AgentRegistry,
     /// Durable state (memory-only without a data directory).
-    pub store: Store,
-    registry: RwLock<Registry>,
-    closing: AtomicBool,
-    rng: AtomicU64,
+    pub(crate) store: Store,
 }
 
 impl Hub {
     /// A hub for `config`, with the state journaled in `store`.
-    pub fn new(config: GatewayConfig, store: Store) -> Result<Self, StoreError> {
-        let seed = {
-            use std::hash::{BuildHasher, RandomState};
-            RandomState::new().hash_one(0u64) | 1
-        };
+    pub(crate) fn new(config: GatewayConfig, store: Store) -> Result<Self, StoreError> {
         let limits = &config.limits;
+        let mailboxes = MailboxStore::restore(limits.into(), &store)?;
+        let kv = Kv::load(store.clone(), limits.max_kv_value_bytes)?;
+        let checkpoints = Arc::new(Checkpoints::load(
+            store.clone(),
+            limits.max_checkpoint_bytes,
+        )?);
+        let cx = Arc::new(Context::new(config, mailboxes));
+        let tasks = Arc::new(Tasks::load(store.clone(), cx.clone(), checkpoints.clone())?);
+        let agents = AgentRegistry::load(store.clone())?;
         Ok(Hub {
-            mailboxes: MailboxStore::restore(limits.into(), &store)?,
-            kv: Kv::load(store.clone(), limits.max_kv_value_bytes)?,
-            checkpoints: Checkpoints::load(store.clone(), limits.max_checkpoint_bytes)?,
-            tasks: Tasks::load(store.clone())?,
-            agents: AgentRegistry::load(store.clone())?,
+            cx,
+            kv,
+            checkpoints,
+            tasks,
+            agents,
             store,
-            config,
-            stats: Arc::new(Stats::default()),
-            registry: RwLock::new(Registry::default()),
-            closing: AtomicBool::new(false),
-            rng: AtomicU64::new(seed),
         })
     }
 
     /// Removes expired KV entries and checkpoints.
-    pub fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         let now = crate::expiring::unix_ms();
         self.kv.sweep(now);
         self.checkpoints.sweep(now);
-    }
-
-    /// A pseudo-random number (xorshift; good enough to pick an instance).
-    fn random(&self) -> u64 {
-        let mut x = self.rng.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng.store(x, Ordering::Relaxed);
-        x
-    }
-
-    /// Takes the identity lock for `handle` (§1.6), registers it and joins
-    /// its initial lanes.
-    pub fn admit(
-        &self,
-        handle: &Arc<SessionHandle>,
-        resume_session_id: &str,
-        now_ms: i64,
-    ) -> Result<Admission, Status> {
-        let mut reg = self.registry.write();
-        if self.closing.load(Ordering::Acquire) {
-            return Err(Status::unavailable("server shutting down"));
-        }
-        let lineage = reg.lineage.get(&handle.identity).cloned();
-        let resuming = !resume_session_id.is_empty()
-            && lineage
-                .as_ref()
-                .is_some_and(|l| l.last_session_id == resume_session_id);
-        if let Some(live) = reg.by_identity.get(&handle.identity).cloned() {
-            if resume_session_id.is_empty() || live.session_id != resume_session_id {
-                return Err(Status::already_exists(format!(
-                    "DuplicateIdentityError: identity ({}) already connected",
-                    handle.identity
-                )));
-            }
-            if reg.remove(&live) {
-                self.stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
-            }
-            live.cancel_by_admin(None);
-        }
-        let admission = match lineage {
-            Some(l) if resuming => Admission {
-                resumed: true,
-                reconnection_count: l.reconnection_count.saturating_add(1),
-                initial_connection_unix_ms: l.initial_connection_unix_ms,
-            },
-            _ => Admission {
-                resumed: false,
-                reconnection_count: 0,
-                initial_connection_unix_ms: now_ms,
-            },
-        };
-        reg.lineage.insert(
-            handle.identity.clone(),
-            Lineage {
-                last_session_id: handle.session_id.clone(),
-                reconnection_count: admission.reconnection_count,
-                initial_connection_unix_ms: admission.initial_connection_unix_ms,
-            },
-        );
-        reg.by_id.insert(handle.session_id.clone(), handle.clone());
-        reg.by_identity
-            .insert(handle.identity.clone(), handle.clone());
-        for lane in initial_lanes(&handle.principal) {
-            reg.subscribe(handle, lane);
-        }
-        if let (Principal::Service { implementation, .. }, Some(topic)) =
-            (&handle.principal, &handle.topic)
-        {
-            reg.services
-                .entry(implementation.to_string())
-                .or_default()
-                .push(topic.clone());
-        }
-        Stats::bump(&self.stats.sessions_total);
-        self.stats.sessions_active.fetch_add(1, Ordering::Relaxed);
-        Ok(admission)
-    }
-
-    /// Unregisters a session that ended (idempotent).
-    pub fn remove(&self, handle: &SessionHandle) {
-        let present = {
-            let mut reg = self.registry.write();
-            let present = reg.remove(handle);
-            if matches!(
-                handle.principal,
-                Principal::Task {
-                    unique_specifier: None,
-                    ..
-                }
-            ) {
-                // A pooled task's identity is minted per connection and can
-                // never be resumed or addressed again.
-                reg.lineage.remove(&handle.identity);
-            }
-            present
-        };
-        if present {
-            self.stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
-        }
-        if matches!(
-            handle.principal,
-            Principal::Task {
-                unique_specifier: None,
-                ..
-            }
-        ) && let Some(topic) = &handle.topic
-        {
-            self.mailboxes.remove_if_empty(topic);
-        }
-    }
-
-    /// Moves a user window to `workspace`: leaves the old `gu`/`uw` lanes
-    /// and joins the new ones.
-    pub fn switch_workspace(&self, handle: &Arc<SessionHandle>, workspace: &str) {
-        let Some(user_id) = handle.user_id() else {
-            return;
-        };
-        let mut reg = self.registry.write();
-        let old = std::mem::replace(&mut *handle.workspace.lock(), workspace.to_string());
-        if old == workspace {
-            return;
-        }
-        if !old.is_empty() {
-            for lane in workspace_lanes(user_id, &old) {
-                reg.unsubscribe(handle, &lane);
-            }
-        }
-        if !workspace.is_empty() && reg.by_id.contains_key(&handle.session_id) {
-            for lane in workspace_lanes(user_id, workspace) {
-                reg.subscribe(handle, lane);
-            }
-        }
-    }
-
-    /// Calls `f` with the mailbox of every session subscribed to `lane`;
-    /// returns how many there were.
-    pub fn for_each_subscriber(&self, lane: &str, mut f: impl FnMut(&Mailbox)) -> usize {
-        let reg = self.registry.read();
-        let Some(subs) = reg.lanes.get(lane) else {
-            return 0;
-        };
-        let mut n = 0;
-        for s in subs {
-            if let Some(mb) = &s.mailbox {
-                f(mb);
-                n += 1;
-            }
-        }
-        n
-    }
-
-    /// The topic of a randomly chosen connected instance of service `implementation`.
-    pub fn pick_service(&self, implementation: &str) -> Option<String> {
-        let reg = self.registry.read();
-        let list = reg.services.get(implementation)?;
-        if list.is_empty() {
-            return None;
-        }
-        let i = (self.random() % list.len() as u64) as usize;
-        list.get(i).cloned()
-    }
-
-    /// The live session with this id.
-    pub fn session(&self, session_id: &str) -> Option<Arc<SessionHandle>> {
-        self.registry.read().by_id.get(session_id).cloned()
-    }
-
-    /// Every live session.
-    pub fn sessions(&self) -> Vec<Arc<SessionHandle>> {
-        self.registry.read().by_id.values().cloned().collect()
-    }
-
-    /// The live session holding `identity`.
-    pub fn session_by_identity(&self, identity: &str) -> Option<Arc<SessionHandle>> {
-        self.registry.read().by_identity.get(identity).cloned()
-    }
-
-    /// Whether `identity` holds a live session.
-    pub fn is_connected(&self, identity: &str) -> bool {
-        self.registry.read().by_identity.contains_key(identity)
-    }
-
-    /// Whether any window of user `user_id` is connected.
-    pub fn user_connected(&self, user_id: &str) -> bool {
-        let lane = format!("uu::{user_id}");
-        self.registry
-            .read()
-            .lanes
-            .get(&lane)
-            .is_some_and(|s| !s.is_empty())
-    }
-
-    /// Refuses new sessions and ends every live one with
-    /// `Signal{GRACEFUL_DISCONNECT, "server shutting down"}` then CANCELLED.
-    pub fn shut_down_sessions(&self) {
-        let sessions = {
-            let reg = self.registry.write();
-            self.closing.store(true, Ordering::Release);
-            reg.by_id.values().cloned().collect::<Vec<_>>()
-        };
-        for s in sessions {
-            s.cancel_by_admin(Some(Signal {
-                r#type: SignalType::GracefulDisconnect as i32,
-                reason: "server shutting down".to_string(),
-            }));
-        }
-    }
-
-    /// Whether the gateway is shutting down.
-    pub fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
     }
 }

@@ -27,6 +27,40 @@
 //! answered at once with `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its
 //! correlation id.
 //!
+//! # Layers
+//!
+//! Each top-level module imports (`crate::…`) only modules of its own
+//! layer or of the layers below it, and the import graph has no cycle;
+//! `tests/layers.rs` reads the sources and checks both against this list.
+//! One domain per module or folder. From the bottom:
+//!
+//! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `reply`,
+//!    `rate`, `store`, `answer`, `proto`, `unimplemented`): configuration,
+//!    counters, error replies, the durable store and its journal, deferred
+//!    answers, the generated wire types.
+//! 2. **Delivery** (`mailbox`, `outbound`, `push`): per-identity
+//!    mailboxes, each session's outbound stream, and pushes to it.
+//! 3. **Storage domains** (`kv`, `checkpoint`): the KV store and the
+//!    checkpoints; they know nothing of sessions.
+//! 4. **Context** (`context`): what every domain shares: configuration,
+//!    counters, mailboxes and the directory of live sessions (the
+//!    `SessionHandle`s, identity lock and resume lineage, broadcast lanes,
+//!    service instances, the fan-out of progress updates).
+//! 5. **Domains on the context** (`admin`, `routing`, `tasks`): session
+//!    administration and connection status, `SendMessage` routing, tasks
+//!    and orchestration. The tasks component keeps the context and the
+//!    checkpoints it needs; the agent registry's launch parameters are
+//!    handed to task creation by its caller.
+//! 6. **Domains on tasks** (`progress`, `registry`): `ProgressReport`
+//!    (which also emits a task event) and the agent registry (whose LAUNCH
+//!    creates a startup task).
+//! 7. **Hub** (`hub`): one gateway's state, wired together: the context
+//!    and every domain component, loaded from the store.
+//! 8. **Sessions** (`session`): the handshake, then each upstream frame
+//!    dispatched to its domain.
+//! 9. **Serving** (`service`, `server`): the tonic `Connect` service,
+//!    [`start`] and [`RunningGateway`].
+//!
 //! # Choices where the behaviour specification leaves one
 //!
 //! Each picks the option that loses no data and fails loudly.
@@ -234,11 +268,13 @@
 //!   client_request_id or tunnel_id) rather than upstream's id-less reply.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![deny(unreachable_pub)]
 
 mod admin;
 mod answer;
 mod checkpoint;
 mod config;
+mod context;
 mod error;
 mod expiring;
 mod hub;

@@ -44,9 +44,9 @@ use persist::Persister;
 /// Bounds applied to every mailbox.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MailboxLimits {
-    pub max_messages: usize,
-    pub max_bytes: usize,
-    pub max_age: Duration,
+    pub(crate) max_messages: usize,
+    pub(crate) max_bytes: usize,
+    pub(crate) max_age: Duration,
 }
 
 impl MailboxLimits {
@@ -168,13 +168,13 @@ impl Mailbox {
 
     /// Whether the owner is online and its backlog is above the high-water
     /// mark: a sender should wait before sending more.
-    pub fn congested(&self) -> bool {
+    pub(crate) fn congested(&self) -> bool {
         let inner = self.inner.lock();
         inner.owner != 0 && inner.queue.len() >= self.limits.high_water()
     }
 
     /// Waits until the mailbox is no longer congested, at most `max`.
-    pub async fn wait_for_space(&self, max: Duration) {
+    pub(crate) async fn wait_for_space(&self, max: Duration) {
         let deadline = tokio::time::Instant::now() + max;
         self.space_waiters.fetch_add(1, Relaxed);
         loop {
@@ -198,12 +198,12 @@ impl Mailbox {
     }
 
     /// Messages waiting.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.inner.lock().queue.len()
     }
 
     /// Messages dropped because the mailbox was full.
-    pub fn overflow_drops(&self) -> u64 {
+    pub(crate) fn overflow_drops(&self) -> u64 {
         self.overflow_drops.load(Relaxed)
     }
 
@@ -238,7 +238,7 @@ impl Mailbox {
     }
 
     /// Appends `msg`, dropping the oldest messages if a bound is exceeded.
-    pub fn push(&self, msg: IncomingMessage, stats: &Stats) {
+    pub(crate) fn push(&self, msg: IncomingMessage, stats: &Stats) {
         let size = size_of(&msg);
         let now = Instant::now();
         let (expired, dropped, waker) = {
@@ -288,7 +288,7 @@ impl Mailbox {
     }
 
     /// Makes `epoch` the only reader allowed to pop.
-    pub fn attach(&self, epoch: u64) {
+    pub(crate) fn attach(&self, epoch: u64) {
         let mut inner = self.inner.lock();
         inner.owner = epoch;
         inner.waker = None;
@@ -296,7 +296,7 @@ impl Mailbox {
 
     /// Releases the mailbox if `epoch` still owns it; what is left in it
     /// is journaled.
-    pub fn detach(&self, epoch: u64) {
+    pub(crate) fn detach(&self, epoch: u64) {
         {
             let mut inner = self.inner.lock();
             if inner.owner == epoch {
@@ -312,7 +312,7 @@ impl Mailbox {
     }
 
     /// Moves up to `max` messages into `out`, or registers `waker` when empty.
-    pub fn pop_into(
+    pub(crate) fn pop_into(
         &self,
         epoch: u64,
         out: &mut VecDeque<IncomingMessage>,
@@ -358,7 +358,7 @@ impl Mailbox {
 
     /// Puts messages that were popped but never sent back at the front, in
     /// their original order.
-    pub fn unpop(&self, msgs: &mut VecDeque<IncomingMessage>) {
+    pub(crate) fn unpop(&self, msgs: &mut VecDeque<IncomingMessage>) {
         if msgs.is_empty() {
             return;
         }
@@ -398,7 +398,7 @@ pub(crate) struct MailboxStore {
 
 impl MailboxStore {
     /// An empty, memory-only store whose mailboxes use `limits`.
-    pub fn new(limits: MailboxLimits) -> Self {
+    pub(crate) fn new(limits: MailboxLimits) -> Self {
         MailboxStore {
             limits,
             map: RwLock::new(HashMap::new()),
@@ -409,7 +409,7 @@ impl MailboxStore {
     /// The mailboxes journaled in `store` (none when it is memory-only);
     /// messages older than the age bound are dropped, and every mailbox is
     /// trimmed to its bounds.
-    pub fn restore(limits: MailboxLimits, store: &Store) -> Result<Self, StoreError> {
+    pub(crate) fn restore(limits: MailboxLimits, store: &Store) -> Result<Self, StoreError> {
         if !store.is_durable() {
             return Ok(MailboxStore::new(limits));
         }
@@ -452,12 +452,12 @@ impl MailboxStore {
     }
 
     /// The mailbox of `topic`, if it exists.
-    pub fn get(&self, topic: &str) -> Option<Arc<Mailbox>> {
+    pub(crate) fn get(&self, topic: &str) -> Option<Arc<Mailbox>> {
         self.map.read().get(topic).cloned()
     }
 
     /// The mailbox of `topic`, created on first use.
-    pub fn get_or_create(&self, topic: &str) -> Arc<Mailbox> {
+    pub(crate) fn get_or_create(&self, topic: &str) -> Arc<Mailbox> {
         if let Some(m) = self.get(topic) {
             return m;
         }
@@ -475,7 +475,7 @@ impl MailboxStore {
     }
 
     /// Forgets the mailbox of `topic` if it holds nothing.
-    pub fn remove_if_empty(&self, topic: &str) {
+    pub(crate) fn remove_if_empty(&self, topic: &str) {
         let mut map = self.map.write();
         if map.get(topic).is_some_and(|m| m.len() == 0) {
             map.remove(topic);

@@ -42,8 +42,8 @@ pub(crate) enum Out {
 
 /// How a session is ended from outside.
 pub(crate) struct Kill {
-    pub signal: Option<Signal>,
-    pub status: Status,
+    pub(crate) signal: Option<Signal>,
+    pub(crate) status: Status,
 }
 
 /// The part of a stream other tasks can reach: the kill switch.
@@ -65,7 +65,7 @@ impl Outlet {
     }
 
     /// Ends the stream with `kill` (the first kill wins).
-    pub fn kill(&self, kill: Kill) {
+    pub(crate) fn kill(&self, kill: Kill) {
         {
             let mut slot = self.kill.lock();
             if self.killed.load(Ordering::Acquire) {

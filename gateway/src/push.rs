@@ -38,7 +38,7 @@ struct Overflow {
 
 impl Pusher {
     /// A pusher onto the stream fed by `tx`.
-    pub fn new(tx: &mpsc::Sender<Out>) -> Self {
+    pub(crate) fn new(tx: &mpsc::Sender<Out>) -> Self {
         Pusher {
             inner: Arc::new(Inner {
                 tx: tx.downgrade(),
@@ -49,14 +49,14 @@ impl Pusher {
 
     /// A pusher connected to nothing (every push is dropped).
     #[cfg(test)]
-    pub fn detached() -> Self {
+    pub(crate) fn detached() -> Self {
         let (tx, _) = mpsc::channel(1);
         Pusher::new(&tx)
     }
 
     /// Queues `msg` for the session; `false` when the session is gone (or
     /// hopelessly congested) and the message was dropped.
-    pub fn push(&self, msg: DownstreamMessage) -> bool {
+    pub(crate) fn push(&self, msg: DownstreamMessage) -> bool {
         let Some(tx) = self.inner.tx.upgrade() else {
             return false;
         };
@@ -83,7 +83,7 @@ impl Pusher {
     }
 
     /// Whether the session's stream still exists.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.inner.tx.upgrade().is_some_and(|tx| !tx.is_closed())
     }
 }

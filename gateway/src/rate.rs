@@ -15,7 +15,7 @@ pub(crate) struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket.
-    pub fn new(limit: RateLimit) -> Self {
+    pub(crate) fn new(limit: RateLimit) -> Self {
         TokenBucket {
             rate: f64::from(limit.per_second.max(1)),
             burst: f64::from(limit.burst.max(1)),
@@ -25,7 +25,7 @@ impl TokenBucket {
     }
 
     /// Takes one token if there is one.
-    pub fn try_take(&mut self) -> bool {
+    pub(crate) fn try_take(&mut self) -> bool {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
@@ -39,7 +39,7 @@ impl TokenBucket {
     }
 
     /// `retry_after_ms` for a refusal: `max(10, 1000 / rate)`.
-    pub fn retry_after_ms(&self) -> i64 {
+    pub(crate) fn retry_after_ms(&self) -> i64 {
         ((1000.0 / self.rate) as i64).max(10)
     }
 }

@@ -15,14 +15,14 @@ use aether_protocol::proto::{
 use parking_lot::Mutex;
 use prost::Message;
 
-use crate::hub::Hub;
-use crate::session::handle::SessionHandle;
+use crate::context::Context;
+use crate::context::handle::SessionHandle;
 use crate::store::{Store, StoreError, Table};
-use crate::tasks::Txn;
 use crate::tasks::model::now_ms;
 use crate::tasks::startup::StartAgent;
+use crate::tasks::{Tasks, Txn};
 
-/// The registry of a hub.
+/// The agent registrations.
 pub(crate) struct Registry {
     entries: Mutex<BTreeMap<String, AgentRegistrationInfo>>,
     store: Store,
@@ -31,7 +31,7 @@ pub(crate) struct Registry {
 impl Registry {
     /// Loads the registrations from `store`, which the registry then
     /// writes through.
-    pub fn load(store: Store) -> Result<Self, StoreError> {
+    pub(crate) fn load(store: Store) -> Result<Self, StoreError> {
         let rows = store.load(Table::Registry)?;
         let mut entries = BTreeMap::new();
         for (k, v) in rows {
@@ -51,7 +51,7 @@ impl Registry {
     }
 
     /// The registration of `implementation`.
-    pub fn get(&self, implementation: &str) -> Option<AgentRegistrationInfo> {
+    pub(crate) fn get(&self, implementation: &str) -> Option<AgentRegistrationInfo> {
         self.entries.lock().get(implementation).cloned()
     }
 
@@ -109,9 +109,13 @@ impl Registry {
     }
 }
 
-/// Answers an `AgentOperation` from `caller` (on `caller_ws`).
+/// Answers an `AgentOperation` from `caller` (on `caller_ws`): `agents`
+/// holds the registrations, LAUNCH creates a startup task in `tasks`, and
+/// LIST_ORCHESTRATORS lists the live sessions of `cx`.
 pub(crate) async fn agent_op(
-    hub: &Hub,
+    agents: &Registry,
+    tasks: &Tasks,
+    cx: &Context,
     caller: &SessionHandle,
     caller_ws: &str,
     op: AgentOperation,
@@ -130,11 +134,11 @@ pub(crate) async fn agent_op(
     };
     let result: Result<(), String> = match OpType::try_from(op.op) {
         Ok(OpType::List) => {
-            resp.agents = hub.agents.entries.lock().values().cloned().collect();
+            resp.agents = agents.entries.lock().values().cloned().collect();
             resp.total_count = resp.agents.len() as i32;
             Ok(())
         }
-        Ok(OpType::Get) => match hub.agents.get(&implementation) {
+        Ok(OpType::Get) => match agents.get(&implementation) {
             Some(a) => {
                 resp.agent = Some(a);
                 Ok(())
@@ -143,7 +147,7 @@ pub(crate) async fn agent_op(
         },
         Ok(op_type @ (OpType::Register | OpType::Update)) => {
             let agent = op.agent.clone().unwrap_or_default();
-            hub.agents.put(&implementation, agent).await.map(|()| {
+            agents.put(&implementation, agent).await.map(|()| {
                 resp.message = if op_type == OpType::Register {
                     "agent registered successfully"
                 } else {
@@ -152,10 +156,10 @@ pub(crate) async fn agent_op(
                 .to_string();
             })
         }
-        Ok(OpType::Delete) => hub.agents.delete(&implementation).await.map(|()| {
+        Ok(OpType::Delete) => agents.delete(&implementation).await.map(|()| {
             resp.message = "agent deleted successfully".to_string();
         }),
-        Ok(OpType::Launch) => launch(hub, caller, caller_ws, &implementation, &op)
+        Ok(OpType::Launch) => launch(agents, tasks, caller, caller_ws, &implementation, &op)
             .await
             .map(|task_id| {
                 let message = format!("agent startup task {task_id} created");
@@ -163,7 +167,7 @@ pub(crate) async fn agent_op(
                 resp.launch_result = Some(AgentLaunchResult { task_id, message });
             }),
         Ok(OpType::ListOrchestrators) => {
-            resp.orchestrators = orchestrators(hub);
+            resp.orchestrators = orchestrators(cx);
             Ok(())
         }
         Err(_) => Err("unknown agent operation".to_string()),
@@ -178,13 +182,14 @@ pub(crate) async fn agent_op(
 /// LAUNCH: an `agent_startup` task for
 /// `ag::{launch_params.workspace or the caller's}::{impl}::{specifier or "default"}`.
 async fn launch(
-    hub: &Hub,
+    agents: &Registry,
+    tasks: &Tasks,
     caller: &SessionHandle,
     caller_ws: &str,
     implementation: &str,
     op: &AgentOperation,
 ) -> Result<String, String> {
-    let Some(entry) = hub.agents.get(implementation) else {
+    let Some(entry) = agents.get(implementation) else {
         return Err(format!(
             "agent implementation '{implementation}' not found in registry"
         ));
@@ -207,7 +212,7 @@ async fn launch(
         return Err("launch_params.workspace is required".into());
     }
     let (result, settle) = {
-        let mut txn = Txn::begin(hub);
+        let mut txn = Txn::begin(tasks);
         let metadata = [("trigger".to_string(), "agent_launch".to_string())].into();
         let r = txn.start_agent(StartAgent {
             workspace: &workspace,
@@ -220,13 +225,13 @@ async fn launch(
         });
         (r, txn.finish())
     };
-    settle.settle(hub).await.map_err(|e| e.to_string())?;
+    settle.settle().await.map_err(|e| e.to_string())?;
     result.map(|r| r.id)
 }
 
 /// The orchestrators connected now.
-fn orchestrators(hub: &Hub) -> Vec<OrchestratorInfo> {
-    let mut out: Vec<OrchestratorInfo> = hub
+fn orchestrators(cx: &Context) -> Vec<OrchestratorInfo> {
+    let mut out: Vec<OrchestratorInfo> = cx
         .sessions()
         .iter()
         .filter_map(|s| match &s.principal {

@@ -130,18 +130,18 @@ impl RunningGateway {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> GatewayStats {
-        self.hub.stats.snapshot()
+        self.hub.cx.stats.snapshot()
     }
 
     /// Messages dropped by the mailbox of `topic` because it was full
     /// (`None` if that mailbox does not exist).
     pub fn mailbox_overflow_drops(&self, topic: &str) -> Option<u64> {
-        self.hub.mailboxes.get(topic).map(|m| m.overflow_drops())
+        self.hub.cx.mailboxes.get(topic).map(|m| m.overflow_drops())
     }
 
     /// Messages waiting in the mailbox of `topic` (`None` if it does not exist).
     pub fn mailbox_len(&self, topic: &str) -> Option<usize> {
-        self.hub.mailboxes.get(topic).map(|m| m.len())
+        self.hub.cx.mailboxes.get(topic).map(|m| m.len())
     }
 
     /// Graceful shutdown: every session gets `Signal{GRACEFUL_DISCONNECT,
@@ -150,7 +150,7 @@ impl RunningGateway {
     /// flushed and the database released (a new gateway may open the same
     /// data directory as soon as this returns).
     pub async fn shutdown(mut self) {
-        self.hub.shut_down_sessions();
+        self.hub.cx.shut_down_sessions();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -174,7 +174,7 @@ impl Drop for RunningGateway {
     /// memory only, as always).
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
-            self.hub.shut_down_sessions();
+            self.hub.cx.shut_down_sessions();
             let _ = stop.send(());
         }
         self.sweeper.abort();

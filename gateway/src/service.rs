@@ -17,7 +17,7 @@ const DIRECT_CAPACITY: usize = 256;
 
 /// The `AetherGateway` implementation.
 pub(crate) struct GatewayService {
-    pub hub: Arc<Hub>,
+    pub(crate) hub: Arc<Hub>,
 }
 
 #[tonic::async_trait]
@@ -29,8 +29,8 @@ impl AetherGateway for GatewayService {
         request: Request<Streaming<UpstreamMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
         let upstream = request.into_inner();
-        let (tx, outlet, stream) = outbound::channel(DIRECT_CAPACITY, self.hub.stats.clone());
-        if self.hub.is_closing() {
+        let (tx, outlet, stream) = outbound::channel(DIRECT_CAPACITY, self.hub.cx.stats.clone());
+        if self.hub.cx.is_closing() {
             // Like every other refusal, an item on the stream.
             let _ = tx.try_send(Out::End(Status::unavailable("server shutting down")));
             return Ok(Response::new(stream));

@@ -31,26 +31,26 @@ pub struct GatewayStats {
 /// The live counters behind [`GatewayStats`].
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    pub sessions_active: AtomicU64,
-    pub sessions_total: AtomicU64,
-    pub messages_routed: AtomicU64,
-    pub messages_delivered: AtomicU64,
-    pub messages_unroutable: AtomicU64,
-    pub send_errors: AtomicU64,
-    pub mailbox_overflow_drops: AtomicU64,
-    pub mailbox_expired: AtomicU64,
-    pub senders_waiting: AtomicU64,
-    pub backpressure_waits: AtomicU64,
+    pub(crate) sessions_active: AtomicU64,
+    pub(crate) sessions_total: AtomicU64,
+    pub(crate) messages_routed: AtomicU64,
+    pub(crate) messages_delivered: AtomicU64,
+    pub(crate) messages_unroutable: AtomicU64,
+    pub(crate) send_errors: AtomicU64,
+    pub(crate) mailbox_overflow_drops: AtomicU64,
+    pub(crate) mailbox_expired: AtomicU64,
+    pub(crate) senders_waiting: AtomicU64,
+    pub(crate) backpressure_waits: AtomicU64,
 }
 
 impl Stats {
     /// Adds one to `counter`.
-    pub fn bump(counter: &AtomicU64) {
+    pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
     }
 
     /// Reads every counter.
-    pub fn snapshot(&self) -> GatewayStats {
+    pub(crate) fn snapshot(&self) -> GatewayStats {
         GatewayStats {
             sessions_active: self.sessions_active.load(Relaxed),
             sessions_total: self.sessions_total.load(Relaxed),

@@ -21,14 +21,14 @@ use crate::expiring::{ExpiringMap, deadline, unix_ms};
 use crate::store::{Commit, Mutation, Store, StoreError, Table};
 
 /// The key used when a request names none.
-pub(crate) const DEFAULT_KEY: &str = "default";
+const DEFAULT_KEY: &str = "default";
 
 /// One saved checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Saved {
-    pub data: Bytes,
+    pub(crate) data: Bytes,
     /// Unix seconds.
-    pub saved_at: i64,
+    pub(crate) saved_at: i64,
 }
 
 /// The gateway's checkpoints, by identity then key.
@@ -62,7 +62,7 @@ fn ok() -> CheckpointResponse {
 
 impl Checkpoints {
     /// The store's checkpoints; SAVEs above `max_bytes` are refused.
-    pub fn load(store: Store, max_bytes: usize) -> Result<Checkpoints, StoreError> {
+    pub(crate) fn load(store: Store, max_bytes: usize) -> Result<Checkpoints, StoreError> {
         let now = unix_ms();
         let mut map = ExpiringMap::default();
         let mut gone = Vec::new();
@@ -88,7 +88,7 @@ impl Checkpoints {
     }
 
     /// Runs `op` for the session whose identity string is `identity`.
-    pub fn handle(&self, identity: &str, op: CheckpointOperation) -> Answer {
+    pub(crate) fn handle(&self, identity: &str, op: CheckpointOperation) -> Answer {
         let rid = op.request_id.clone();
         let key = if op.key.is_empty() {
             DEFAULT_KEY
@@ -175,7 +175,7 @@ impl Checkpoints {
     }
 
     /// Removes expired checkpoints (and journals their deletion).
-    pub fn sweep(&self, now_ms: u64) {
+    pub(crate) fn sweep(&self, now_ms: u64) {
         let mut map = self.map.write();
         let expired = map.take_expired(now_ms);
         if !expired.is_empty() && self.store.is_durable() {

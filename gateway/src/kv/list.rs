@@ -6,7 +6,7 @@ use aether_protocol::proto::KvResponse;
 use super::state::KvMap;
 
 /// Page size when `limit <= 0`.
-pub(crate) const DEFAULT_PAGE: usize = 100;
+const DEFAULT_PAGE: usize = 100;
 
 /// One page of the live keys of `ns` starting with `prefix`, after `cursor`.
 pub(crate) fn page(

@@ -29,11 +29,11 @@ use state::{KvMap, Space};
 
 /// Why an operation failed (logged and appended to the `KV_ERROR` text).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KvError(pub String);
+pub(crate) struct KvError(pub(crate) String);
 
 impl KvError {
     /// A failure with `reason`.
-    pub fn new(reason: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
         KvError(reason.into())
     }
 }
@@ -57,16 +57,16 @@ impl From<KvError> for Refusal {
 /// Who is asking: what namespaces it may reach.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    pub kind: PrincipalKind,
+    pub(crate) kind: PrincipalKind,
     /// Sanitized `impl|spec` keying its exclusive namespaces, if it has both.
-    pub owner: Option<String>,
+    pub(crate) owner: Option<String>,
     /// Its session workspace (the default for workspace scopes).
-    pub workspace: String,
+    pub(crate) workspace: String,
 }
 
 impl Caller {
     /// The caller `principal`, currently in `workspace`.
-    pub fn of(principal: &Principal, workspace: &str) -> Caller {
+    pub(crate) fn of(principal: &Principal, workspace: &str) -> Caller {
         Caller {
             kind: principal.kind(),
             owner: owner_of(principal),
@@ -84,7 +84,7 @@ pub(crate) struct Kv {
 
 impl Kv {
     /// The store's KV data; PUT values above `max_value_bytes` are refused.
-    pub fn load(store: Store, max_value_bytes: usize) -> Result<Kv, StoreError> {
+    pub(crate) fn load(store: Store, max_value_bytes: usize) -> Result<Kv, StoreError> {
         let map = state::load(&store, unix_ms())?;
         Ok(Kv {
             map: RwLock::new(map),
@@ -94,7 +94,7 @@ impl Kv {
     }
 
     /// Runs `op` for `caller`.
-    pub fn handle(&self, caller: &Caller, op: KvOperation) -> Answer {
+    pub(crate) fn handle(&self, caller: &Caller, op: KvOperation) -> Answer {
         let rid = op.request_id.clone();
         match self.run(caller, &op) {
             Ok((resp, commit)) => Answer::after(commit, reply::success(resp, &rid), move |e| {
@@ -172,7 +172,7 @@ impl Kv {
     }
 
     /// Removes expired entries (and journals their deletion).
-    pub fn sweep(&self, now_ms: u64) {
+    pub(crate) fn sweep(&self, now_ms: u64) {
         let mut map = self.map.write();
         let expired = map.take_expired(now_ms);
         if !expired.is_empty() && self.store.is_durable() {

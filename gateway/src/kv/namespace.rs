@@ -23,7 +23,7 @@ pub(crate) enum Scope {
 
 impl Scope {
     /// The scope of a wire `KVOperation.scope`.
-    pub fn from_wire(scope: i32) -> Scope {
+    pub(super) fn from_wire(scope: i32) -> Scope {
         use kv_operation::Scope as W;
         match W::try_from(scope) {
             Ok(W::Global) => Scope::Global,
@@ -38,7 +38,7 @@ impl Scope {
     }
 
     /// Whether the namespace belongs to the caller alone.
-    pub fn is_exclusive(self) -> bool {
+    pub(super) fn is_exclusive(self) -> bool {
         matches!(
             self,
             Scope::User | Scope::UserWorkspace | Scope::GlobalExclusive | Scope::WorkspaceExclusive
@@ -63,7 +63,7 @@ impl Scope {
     }
 
     /// The canonical scope name (upstream's `KVScope`).
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Scope::Global => "global",
             Scope::Workspace => "workspace",
@@ -92,7 +92,7 @@ pub(crate) fn may_use_kv(kind: PrincipalKind) -> bool {
 
 /// Replaces the characters that separate namespace components (`:`, `|`,
 /// and NUL, which separates namespace and key in the database).
-pub(crate) fn sanitize(component: &str) -> String {
+fn sanitize(component: &str) -> String {
     component.replace([':', '|', '\0'], "_")
 }
 

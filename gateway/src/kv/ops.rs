@@ -13,7 +13,7 @@ use super::{KvError, set_codec};
 use crate::expiring::deadline;
 
 /// Longest key, in bytes.
-pub(crate) const MAX_KEY_BYTES: usize = 256;
+const MAX_KEY_BYTES: usize = 256;
 
 /// Checks the key rules (non-empty, at most 256 bytes).
 pub(crate) fn check_key(key: &str) -> Result<(), KvError> {

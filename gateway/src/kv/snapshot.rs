@@ -12,12 +12,12 @@ use super::{Caller, Kv};
 use crate::expiring::unix_ms;
 
 /// Most entries per scope.
-pub(crate) const SNAPSHOT_ENTRIES: usize = 100;
+const SNAPSHOT_ENTRIES: usize = 100;
 
 impl Kv {
     /// The snapshot for `caller`; `task_context` fills the field of the
     /// same name (agents started for an `agent_startup` task).
-    pub fn config_snapshot(
+    pub(crate) fn config_snapshot(
         &self,
         caller: &Caller,
         task_context: Option<HashMap<String, String>>,

@@ -46,7 +46,7 @@ pub(crate) struct Space<'a> {
     map: &'a mut KvMap,
     ns: &'a str,
     /// The time every expiry check of this operation uses.
-    pub now_ms: u64,
+    pub(crate) now_ms: u64,
     /// Whether to record mutations (false for a memory-only store).
     durable: bool,
     muts: Vec<Mutation>,
@@ -54,7 +54,7 @@ pub(crate) struct Space<'a> {
 
 impl<'a> Space<'a> {
     /// A view of namespace `ns`.
-    pub fn new(map: &'a mut KvMap, ns: &'a str, now_ms: u64, durable: bool) -> Self {
+    pub(super) fn new(map: &'a mut KvMap, ns: &'a str, now_ms: u64, durable: bool) -> Self {
         Space {
             map,
             ns,
@@ -65,12 +65,12 @@ impl<'a> Space<'a> {
     }
 
     /// The live entry under `key`.
-    pub fn get(&self, key: &str) -> Option<&Slot<Bytes>> {
+    pub(super) fn get(&self, key: &str) -> Option<&Slot<Bytes>> {
         self.map.get(self.ns, key, self.now_ms)
     }
 
     /// Stores `value` under `key`.
-    pub fn put(&mut self, key: &str, value: Bytes, expires_at_ms: Option<u64>) {
+    pub(super) fn put(&mut self, key: &str, value: Bytes, expires_at_ms: Option<u64>) {
         if self.durable {
             self.muts.push(Mutation::put(
                 Table::Kv,
@@ -82,7 +82,7 @@ impl<'a> Space<'a> {
     }
 
     /// Deletes `key`; whether a live entry was there.
-    pub fn delete(&mut self, key: &str) -> bool {
+    pub(super) fn delete(&mut self, key: &str) -> bool {
         let Some(old) = self.map.remove(self.ns, key) else {
             return false;
         };
@@ -94,7 +94,7 @@ impl<'a> Space<'a> {
     }
 
     /// Keys under `prefix` (live or not yet swept).
-    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+    pub(super) fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
         self.map
             .scan(self.ns, prefix, None, 0)
             .map(|(k, _)| k.clone())
@@ -102,7 +102,7 @@ impl<'a> Space<'a> {
     }
 
     /// The mutations recorded so far.
-    pub fn into_mutations(self) -> Vec<Mutation> {
+    pub(super) fn into_mutations(self) -> Vec<Mutation> {
         self.muts
     }
 }

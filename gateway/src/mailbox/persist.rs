@@ -15,10 +15,10 @@ const VERSION: u8 = 1;
 /// One stored message.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Stored {
-    pub topic: String,
-    pub seq: u64,
-    pub enqueued_unix_ms: u64,
-    pub msg: IncomingMessage,
+    pub(crate) topic: String,
+    pub(crate) seq: u64,
+    pub(crate) enqueued_unix_ms: u64,
+    pub(crate) msg: IncomingMessage,
 }
 
 /// The database key of message `seq` of `topic`.
@@ -72,7 +72,7 @@ pub(crate) struct Persister {
 
 impl Persister {
     /// A persister whose sequence numbers start after `last_seq`.
-    pub fn new(store: Store, last_seq: u64) -> Self {
+    pub(super) fn new(store: Store, last_seq: u64) -> Self {
         Persister {
             store,
             next_seq: AtomicU64::new(last_seq.saturating_add(1)),
@@ -80,12 +80,17 @@ impl Persister {
     }
 
     /// A fresh sequence number (increasing across the whole gateway).
-    pub fn next_seq(&self) -> u64 {
+    pub(super) fn next_seq(&self) -> u64 {
         self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Stores `msg` of `topic` under `seq`.
-    pub fn put(topic: &str, seq: u64, msg: &IncomingMessage, enqueued_unix_ms: u64) -> Mutation {
+    pub(super) fn put(
+        topic: &str,
+        seq: u64,
+        msg: &IncomingMessage,
+        enqueued_unix_ms: u64,
+    ) -> Mutation {
         Mutation::put(
             Table::Mailboxes,
             db_key(topic, seq),
@@ -94,14 +99,14 @@ impl Persister {
     }
 
     /// Deletes message `seq` of `topic`.
-    pub fn delete(topic: &str, seq: u64) -> Mutation {
+    pub(super) fn delete(topic: &str, seq: u64) -> Mutation {
         Mutation::delete(Table::Mailboxes, db_key(topic, seq))
     }
 
     /// Queues `muts` for the journal. Nobody waits for a mailbox commit:
     /// sends have no acknowledgement (a later acknowledged change of the
     /// same session implies it, since the journal commits in order).
-    pub fn submit(&self, muts: Vec<Mutation>) {
+    pub(super) fn submit(&self, muts: Vec<Mutation>) {
         if !muts.is_empty() {
             drop(self.store.submit(muts));
         }

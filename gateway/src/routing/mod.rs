@@ -16,7 +16,7 @@ use aether_protocol::proto::{IncomingMessage, MessageType, SendMessage};
 
 use std::sync::Arc;
 
-use crate::hub::Hub;
+use crate::context::Context;
 use crate::mailbox::Mailbox;
 use crate::rate::TokenBucket;
 use crate::reply::{ErrorReply, code};
@@ -24,12 +24,13 @@ use crate::stats::Stats;
 
 /// Who is sending, as routing needs it.
 pub(crate) struct Sender<'a> {
-    pub hub: &'a Hub,
-    pub kind: PrincipalKind,
+    /// The live sessions, mailboxes and limits.
+    pub(crate) cx: &'a Context,
+    pub(crate) kind: PrincipalKind,
     /// `IncomingMessage.source_topic` for this sender.
-    pub source_topic: &'a str,
+    pub(crate) source_topic: &'a str,
     /// The sender's current workspace (empty for workspace-less principals).
-    pub workspace: &'a str,
+    pub(crate) workspace: &'a str,
 }
 
 fn first_non_empty(candidates: [&str; 3]) -> &str {
@@ -47,12 +48,12 @@ pub(crate) fn route(
     rate: Option<&mut TokenBucket>,
     send: SendMessage,
 ) -> Result<Option<Arc<Mailbox>>, ErrorReply> {
-    let hub = sender.hub;
+    let cx = sender.cx;
     let target = target::parse(&send.target_topic)?;
     let fan_in = target::fan_in(&target, sender.workspace);
     let mut service_instance = None;
     if target.prefix == TopicPrefix::Service && !target.rest.contains("::") {
-        service_instance = Some(hub.pick_service(target.rest).ok_or_else(|| {
+        service_instance = Some(cx.pick_service(target.rest).ok_or_else(|| {
             ErrorReply::new(
                 code::SV_UNAVAILABLE,
                 format!("no connected instance of service {}", target.rest),
@@ -60,7 +61,7 @@ pub(crate) fn route(
             .retryable(0)
         })?);
     }
-    let max = hub.config.limits.max_payload_bytes;
+    let max = cx.config.limits.max_payload_bytes;
     if send.payload.len() > max {
         return Err(ErrorReply::new(
             code::PAYLOAD_TOO_LARGE,
@@ -108,10 +109,10 @@ pub(crate) fn route(
         workspace: workspace.to_string(),
         ..Default::default()
     };
-    Stats::bump(&hub.stats.messages_routed);
-    let (delivered, congested) = deliver(hub, target.prefix, destination, msg);
+    Stats::bump(&cx.stats.messages_routed);
+    let (delivered, congested) = deliver(cx, target.prefix, destination, msg);
     if delivered == 0 {
-        Stats::bump(&hub.stats.messages_unroutable);
+        Stats::bump(&cx.stats.messages_unroutable);
     }
     Ok(congested)
 }
@@ -125,7 +126,7 @@ fn is_identity_topic(prefix: TopicPrefix, topic: &str) -> bool {
 /// Hands `msg` to every receiver of `topic`; returns how many there were,
 /// and the receiver's mailbox if it is now congested.
 fn deliver(
-    hub: &Hub,
+    cx: &Context,
     prefix: TopicPrefix,
     topic: &str,
     msg: IncomingMessage,
@@ -134,17 +135,17 @@ fn deliver(
     let congested = |mb: Arc<Mailbox>| mb.congested().then_some(mb);
     match prefix {
         T::Event | T::Metric => {
-            let mailbox = hub.mailboxes.get_or_create(topic);
-            mailbox.push(msg, &hub.stats);
+            let mailbox = cx.mailboxes.get_or_create(topic);
+            mailbox.push(msg, &cx.stats);
             (1, congested(mailbox))
         }
         T::Agent | T::UniqueTask | T::PooledTask | T::UserSession | T::Service | T::Bridge => {
-            let mailbox = match hub.mailboxes.get(topic) {
+            let mailbox = match cx.mailboxes.get(topic) {
                 Some(m) => m,
-                None if is_identity_topic(prefix, topic) => hub.mailboxes.get_or_create(topic),
+                None if is_identity_topic(prefix, topic) => cx.mailboxes.get_or_create(topic),
                 None => return (0, None),
             };
-            mailbox.push(msg, &hub.stats);
+            mailbox.push(msg, &cx.stats);
             (1, congested(mailbox))
         }
         T::AgentBroadcast
@@ -152,7 +153,7 @@ fn deliver(
         | T::WorkspaceUsers
         | T::UserWorkspace
         | T::UserBroadcast => (
-            hub.for_each_subscriber(topic, |mb| mb.push(msg.clone(), &hub.stats)),
+            cx.for_each_subscriber(topic, |mb| mb.push(msg.clone(), &cx.stats)),
             None,
         ),
         _ => (0, None),

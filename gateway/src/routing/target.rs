@@ -10,9 +10,9 @@ use crate::reply::{ErrorReply, code};
 /// A validated target: its prefix and the text after `prefix::`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Target<'a> {
-    pub prefix: TopicPrefix,
-    pub topic: &'a str,
-    pub rest: &'a str,
+    pub(crate) prefix: TopicPrefix,
+    pub(crate) topic: &'a str,
+    pub(crate) rest: &'a str,
 }
 
 /// Checks the length and prefix of a send target, as the gateway does on a
@@ -43,9 +43,9 @@ pub(crate) fn parse(topic: &str) -> Result<Target<'_>, ErrorReply> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FanIn<'a> {
     /// `event::receiver0` or `metric::receiver0`.
-    pub receiver: &'static str,
+    pub(crate) receiver: &'static str,
     /// The declared workspace (`None` when the target named a receiver).
-    pub declared_workspace: Option<&'a str>,
+    pub(crate) declared_workspace: Option<&'a str>,
 }
 
 /// Rewrites `event::…` / `metric::…` to the single receiver topic. The

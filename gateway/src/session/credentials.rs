@@ -7,7 +7,7 @@ use tonic::Status;
 
 /// The result of a successful check: whether the session is an admin.
 pub(crate) struct Authenticated {
-    pub admin: bool,
+    pub(crate) admin: bool,
 }
 
 fn impersonable(kind: PrincipalKind) -> bool {

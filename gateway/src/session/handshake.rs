@@ -15,13 +15,13 @@ use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
 use super::credentials::{Authenticated, authenticate};
-use super::handle::{NewSession, SessionHandle};
+use crate::context::handle::{NewSession, SessionHandle};
 use crate::hub::Hub;
 use crate::outbound::{Out, Outlet};
 use crate::push::Pusher;
 
 /// `ConnectionAck.server_version`.
-pub const SERVER_VERSION: &str = concat!("aether-rs-gateway ", env!("CARGO_PKG_VERSION"));
+pub(crate) const SERVER_VERSION: &str = concat!("aether-rs-gateway ", env!("CARGO_PKG_VERSION"));
 
 /// Why no extension is supported.
 const EXTENSION_REJECTED: &str = "extension URI not supported by this gateway";
@@ -40,7 +40,7 @@ async fn first_message(
     hub: &Hub,
     upstream: &mut Streaming<UpstreamMessage>,
 ) -> Result<Option<InitConnection>, Status> {
-    let first = tokio::time::timeout(hub.config.limits.init_timeout, upstream.message())
+    let first = tokio::time::timeout(hub.cx.config.limits.init_timeout, upstream.message())
         .await
         .map_err(|_| Status::deadline_exceeded("timeout waiting for InitConnection"))??;
     match first {
@@ -151,13 +151,13 @@ pub(crate) async fn perform(
     let worker_task = hub.tasks.check_token(&init.credentials, &identity)?;
     let auth = match &worker_task {
         Some(_) => Authenticated {
-            admin: hub.config.dev,
+            admin: hub.cx.config.dev,
         },
         None => authenticate(
             principal.kind(),
             &init.credentials,
-            hub.config.dev,
-            hub.config.admin_key.as_deref(),
+            hub.cx.config.dev,
+            hub.cx.config.admin_key.as_deref(),
         )?,
     };
     let (negotiated_extensions, required) = negotiate(&init);
@@ -185,7 +185,7 @@ pub(crate) async fn perform(
         )));
     }
     let topic = principal.topic_with(assigned_id.as_deref());
-    let mailbox = topic.as_deref().map(|t| hub.mailboxes.get_or_create(t));
+    let mailbox = topic.as_deref().map(|t| hub.cx.mailboxes.get_or_create(t));
     let handle = Arc::new(SessionHandle::new(NewSession {
         session_id,
         identity,
@@ -197,7 +197,7 @@ pub(crate) async fn perform(
         pusher: Pusher::new(tx),
         worker_task,
     }));
-    let admission = hub.admit(
+    let admission = hub.cx.admit(
         &handle,
         &init.resume_session_id,
         ack.initial_connection_unix_ms,
@@ -240,7 +240,7 @@ pub(crate) async fn perform(
     }
     .await;
     if let Err(e) = result {
-        hub.remove(&handle);
+        hub.cx.remove(&handle);
         return Err(e);
     }
     Ok(Some(handle))

@@ -4,7 +4,6 @@
 //! reads on; they are sent as their commits complete.
 
 mod credentials;
-pub(crate) mod handle;
 mod handshake;
 mod pipeline;
 
@@ -23,6 +22,7 @@ pub(crate) use handshake::SERVER_VERSION;
 
 use crate::admin;
 use crate::answer::Answer;
+use crate::context::handle::SessionHandle;
 use crate::hub::Hub;
 use crate::kv;
 use crate::outbound::{Out, Outlet};
@@ -34,7 +34,6 @@ use crate::routing::{self, Sender};
 use crate::stats::Stats;
 use crate::tasks::{self, worker::Departure};
 use crate::unimplemented;
-use handle::SessionHandle;
 use pipeline::Pipeline;
 
 /// How the main loop ended.
@@ -81,24 +80,24 @@ pub(crate) async fn run(
     let mut session = Session {
         source_topic: handle.topic.clone().unwrap_or_default(),
         workspace,
-        rate: hub.config.limits.send_rate.map(TokenBucket::new),
+        rate: hub.cx.config.limits.send_rate.map(TokenBucket::new),
         pipeline: Pipeline::default(),
         hub,
         handle,
         tx,
     };
-    tasks::worker::session_started(&session.hub, &session.handle).await;
+    tasks::worker::session_started(&session.hub.tasks, &session.handle).await;
     let exit = session.main_loop(&mut upstream).await;
     let Session {
         hub, handle, tx, ..
     } = session;
-    hub.remove(&handle);
+    hub.cx.remove(&handle);
     let departure = match &exit {
         Exit::Eof => Departure::Graceful,
         _ if handle.cancel.is_cancelled() => Departure::ByGateway,
         _ => Departure::Abrupt,
     };
-    tasks::worker::session_ended(&hub, &handle, departure).await;
+    tasks::worker::session_ended(&hub.tasks, &handle, departure).await;
     drop(upstream);
     match exit {
         Exit::Eof | Exit::Killed => {}
@@ -194,7 +193,7 @@ impl Session {
 
     /// Handles one upstream frame; `Some` ends the session.
     async fn dispatch(&mut self, msg: UpstreamMessage) -> Option<Exit> {
-        let limit = self.hub.config.limits.max_frame_bytes;
+        let limit = self.hub.cx.config.limits.max_frame_bytes;
         let size = msg.encoded_len();
         if size > limit {
             let (op, id) = unimplemented::describe(msg.payload.as_ref());
@@ -213,7 +212,7 @@ impl Session {
             }
             Some(Payload::Send(send)) => {
                 let sender = Sender {
-                    hub: &self.hub,
+                    cx: &self.hub.cx,
                     kind: self.handle.kind,
                     source_topic: &self.source_topic,
                     workspace: &self.workspace,
@@ -223,8 +222,8 @@ impl Session {
                     Ok(Some(congested)) => {
                         // Stop reading until the online receiver catches up
                         // (bounded), so flow control slows this sender.
-                        let wait = self.hub.config.limits.backpressure_wait;
-                        let stats = &self.hub.stats;
+                        let wait = self.hub.cx.config.limits.backpressure_wait;
+                        let stats = &self.hub.cx.stats;
                         Stats::bump(&stats.backpressure_waits);
                         Stats::bump(&stats.senders_waiting);
                         let alive = tokio::select! {
@@ -238,21 +237,21 @@ impl Session {
                         alive
                     }
                     Err(e) => {
-                        Stats::bump(&self.hub.stats.send_errors);
+                        Stats::bump(&self.hub.cx.stats.send_errors);
                         self.error(e).await
                     }
                 }
             }
             Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(*sw).await,
             Some(Payload::SessionOp(op)) => {
-                let resp = admin::session_op(&self.hub, &self.handle, *op);
+                let resp = admin::session_op(&self.hub.cx, &self.handle, *op);
                 self.reply(downstream(downstream_message::Payload::SessionResponse(
                     Box::new(resp),
                 )))
                 .await
             }
             Some(Payload::ConnectionStatusRequest(req)) => {
-                let resp = admin::connection_status(&self.hub, &self.handle, *req);
+                let resp = admin::connection_status(&self.hub.cx, &self.handle, *req);
                 self.reply(downstream(
                     downstream_message::Payload::ConnectionStatusResponse(Box::new(resp)),
                 ))
@@ -268,25 +267,33 @@ impl Session {
                 self.answer(answer).await
             }
             Some(Payload::CreateTask(req)) => {
-                let answer =
-                    tasks::create::create_task(&self.hub, &self.handle, &self.workspace, *req);
+                let agents = &self.hub.agents;
+                let answer = tasks::create::create_task(
+                    &self.hub.tasks,
+                    &self.handle,
+                    &self.workspace,
+                    *req,
+                    |implementation| agents.get(implementation).map(|a| a.launch_params),
+                );
                 self.answer(answer).await
             }
             Some(Payload::TaskQuery(q)) => {
-                let resp = tasks::query::task_query(&self.hub, &self.handle, &self.workspace, *q);
+                let resp =
+                    tasks::query::task_query(&self.hub.tasks, &self.handle, &self.workspace, *q);
                 self.reply(downstream(downstream_message::Payload::TaskQuery(
                     Box::new(resp),
                 )))
                 .await
             }
             Some(Payload::TaskOp(op)) => {
-                let answer = tasks::ops::task_op(&self.hub, &self.handle, &self.workspace, *op);
+                let answer =
+                    tasks::ops::task_op(&self.hub.tasks, &self.handle, &self.workspace, *op);
                 self.answer(answer).await
             }
             Some(Payload::TaskSubscriptionOp(op)) => {
                 // Answered by a push, ordered with the events it replays.
                 tasks::subscribe::task_subscription_op(
-                    &self.hub,
+                    &self.hub.tasks,
                     &self.handle,
                     &self.workspace,
                     *op,
@@ -295,7 +302,8 @@ impl Session {
             }
             Some(Payload::Progress(report)) => {
                 let sent = progress::report(
-                    &self.hub,
+                    &self.hub.cx,
+                    &self.hub.tasks,
                     &self.handle,
                     &self.workspace,
                     self.rate.as_mut(),
@@ -308,7 +316,16 @@ impl Session {
                 }
             }
             Some(Payload::AgentOp(op)) => {
-                let resp = registry::agent_op(&self.hub, &self.handle, &self.workspace, *op).await;
+                let hub = &self.hub;
+                let resp = registry::agent_op(
+                    &hub.agents,
+                    &hub.tasks,
+                    &hub.cx,
+                    &self.handle,
+                    &self.workspace,
+                    *op,
+                )
+                .await;
                 self.reply(downstream(downstream_message::Payload::Agent(Box::new(
                     resp,
                 ))))
@@ -337,6 +354,7 @@ impl Session {
                 .await;
         }
         self.hub
+            .cx
             .switch_workspace(&self.handle, &sw.new_workspace_id);
         self.workspace = sw.new_workspace_id;
         true

@@ -12,7 +12,7 @@ use futures_util::stream::FuturesUnordered;
 use crate::answer::Deferred;
 
 /// Most deferred replies per session before it stops reading.
-pub(crate) const MAX_IN_FLIGHT: usize = 1024;
+const MAX_IN_FLIGHT: usize = 1024;
 
 /// A session's deferred replies.
 #[derive(Default)]
@@ -30,23 +30,23 @@ impl Pipeline {
     }
 
     /// Adds a deferred reply.
-    pub fn push(&mut self, later: Deferred) {
+    pub(super) fn push(&mut self, later: Deferred) {
         self.waiting().push(later);
     }
 
     /// Whether nothing is waiting.
-    pub fn is_empty(&mut self) -> bool {
+    pub(super) fn is_empty(&mut self) -> bool {
         self.waiting().is_empty()
     }
 
     /// Whether the session should stop reading until replies drain.
-    pub fn is_full(&mut self) -> bool {
+    pub(super) fn is_full(&mut self) -> bool {
         self.waiting().len() >= MAX_IN_FLIGHT
     }
 
     /// The next ready replies (pending forever when nothing waits, so it
     /// can sit in a `select!`).
-    pub async fn next(&mut self) -> Vec<DownstreamMessage> {
+    pub(super) async fn next(&mut self) -> Vec<DownstreamMessage> {
         match self.waiting().next().await {
             Some(msgs) => msgs,
             None => std::future::pending().await,

@@ -67,15 +67,15 @@ impl Table {
 /// One change to the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Mutation {
-    pub table: Table,
-    pub key: String,
+    pub(crate) table: Table,
+    pub(crate) key: String,
     /// `None` deletes the key.
-    pub value: Option<Vec<u8>>,
+    pub(crate) value: Option<Vec<u8>>,
 }
 
 impl Mutation {
     /// Writes `value` under `key`.
-    pub fn put(table: Table, key: impl Into<String>, value: Vec<u8>) -> Self {
+    pub(crate) fn put(table: Table, key: impl Into<String>, value: Vec<u8>) -> Self {
         Mutation {
             table,
             key: key.into(),
@@ -84,7 +84,7 @@ impl Mutation {
     }
 
     /// Deletes `key`.
-    pub fn delete(table: Table, key: impl Into<String>) -> Self {
+    pub(crate) fn delete(table: Table, key: impl Into<String>) -> Self {
         Mutation {
             table,
             key: key.into(),
@@ -96,7 +96,7 @@ impl Mutation {
 /// Why the store failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("store: {0}")]
-pub(crate) struct StoreError(pub String);
+pub(crate) struct StoreError(pub(crate) String);
 
 /// Why a closed store refuses work.
 const CLOSED: &str = "the store is closed";
@@ -128,12 +128,12 @@ struct Open {
 
 impl Store {
     /// A store that keeps nothing across restarts.
-    pub fn memory() -> Store {
+    pub(crate) fn memory() -> Store {
         Store { inner: None }
     }
 
     /// Opens (or creates) the database `aether.redb` under `dir`.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+    pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::from)?;
         let path = dir.join("aether.redb");
         let db = Database::create(&path).map_err(StoreError::from)?;
@@ -154,17 +154,17 @@ impl Store {
     }
 
     /// Whether changes survive a restart.
-    pub fn is_durable(&self) -> bool {
+    pub(crate) fn is_durable(&self) -> bool {
         self.inner.is_some()
     }
 
     /// Where the database lives, when durable.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.inner.as_ref().map(|d| d.path.as_path())
     }
 
     /// Every entry of `table` (used once, at startup).
-    pub fn load(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    pub(crate) fn load(&self, table: Table) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let Some(d) = &self.inner else {
             return Ok(Vec::new());
         };
@@ -185,7 +185,7 @@ impl Store {
     /// Queues `batch` for the journal. Call it inside the critical section
     /// that changed memory; await the returned [`Commit`] outside it, before
     /// acknowledging the change.
-    pub fn submit(&self, batch: Vec<Mutation>) -> Commit {
+    pub(crate) fn submit(&self, batch: Vec<Mutation>) -> Commit {
         match &self.inner {
             Some(d) if !batch.is_empty() => match &*d.open.read() {
                 Some(open) => open.journal.submit(batch),
@@ -198,7 +198,7 @@ impl Store {
     /// Flushes what is queued, stops the journal and releases the database
     /// file, so it can be opened again (also from this process). Later
     /// submissions fail. Idempotent; blocks until the journal thread ends.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let open = self.inner.as_ref().and_then(|d| d.open.write().take());
         drop(open);
     }

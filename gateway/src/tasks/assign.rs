@@ -12,8 +12,8 @@ use aether_protocol::proto::{DownstreamMessage, TaskAssignment, downstream_messa
 use super::Txn;
 use super::index::Key;
 use super::model::{Status, TaskRecord};
-use crate::hub::Hub;
-use crate::session::handle::SessionHandle;
+use crate::context::Context;
+use crate::context::handle::SessionHandle;
 
 /// Most pending pool tasks handed to one consumer when it connects.
 const POOL_PER_CONNECT: usize = 100;
@@ -21,7 +21,7 @@ const POOL_PER_CONNECT: usize = 100;
 /// Whether `s` consumes pool tasks of `(workspace, implementation)`:
 /// agents of that workspace and implementation, and services of that
 /// implementation (any workspace) unless they opted out.
-pub(crate) fn consumes(s: &SessionHandle, workspace: &str, implementation: &str) -> bool {
+fn consumes(s: &SessionHandle, workspace: &str, implementation: &str) -> bool {
     match &s.principal {
         Principal::Agent {
             workspace: w,
@@ -42,8 +42,8 @@ fn serves(s: &SessionHandle, profile: &str) -> bool {
         if supported_profiles.iter().any(|p| p == profile))
 }
 
-fn live(hub: &Hub, pred: impl Fn(&SessionHandle) -> bool) -> Vec<Arc<SessionHandle>> {
-    hub.sessions()
+fn live(cx: &Context, pred: impl Fn(&SessionHandle) -> bool) -> Vec<Arc<SessionHandle>> {
+    cx.sessions()
         .into_iter()
         .filter(|s| pred(s) && s.pusher.is_open())
         .collect()
@@ -100,7 +100,7 @@ impl Txn<'_> {
     }
 
     /// Claims `r` for `s` and pushes the assignment.
-    pub fn hand_to(&mut self, mut r: TaskRecord, s: &SessionHandle) -> TaskRecord {
+    pub(crate) fn hand_to(&mut self, mut r: TaskRecord, s: &SessionHandle) -> TaskRecord {
         r.assigned_to = s.identity.clone();
         r.set_state(Status::Assigned, self.now);
         self.put(r.clone());
@@ -109,15 +109,15 @@ impl Txn<'_> {
     }
 
     /// Pushes the assignment of `r` (as stored) to `s`.
-    pub fn push_assignment(&mut self, r: &TaskRecord, s: &SessionHandle) {
+    pub(crate) fn push_assignment(&mut self, r: &TaskRecord, s: &SessionHandle) {
         self.fx.push(&s.pusher, wrap(assignment(r, self.now)));
     }
 
     /// Offers pending pool task `r` to a connected consumer; returns the
     /// task as stored (assigned when one was found).
-    pub fn offer_pool(&mut self, r: TaskRecord) -> TaskRecord {
+    pub(crate) fn offer_pool(&mut self, r: TaskRecord) -> TaskRecord {
         let (ws, imp) = (r.workspace.clone(), r.target_implementation.clone());
-        let cands = live(self.hub, |s| consumes(s, &ws, &imp));
+        let cands = live(self.cx, |s| consumes(s, &ws, &imp));
         match self.pick(cands) {
             Some(s) => self.hand_to(r, &s),
             None => r,
@@ -127,9 +127,9 @@ impl Txn<'_> {
     /// Offers pending startup task `r` to a connected orchestrator serving
     /// its profile; the assignment carries a fresh task token for the
     /// agent in `launch_params["auth_token"]`.
-    pub fn offer_startup(&mut self, r: TaskRecord) -> TaskRecord {
+    pub(crate) fn offer_startup(&mut self, r: TaskRecord) -> TaskRecord {
         let profile = r.profile.clone();
-        let cands = live(self.hub, |s| serves(s, &profile));
+        let cands = live(self.cx, |s| serves(s, &profile));
         match self.pick(cands) {
             Some(s) => self.hand_startup(r, &s),
             None => r,
@@ -167,7 +167,7 @@ impl Txn<'_> {
     /// pending targeted tasks, its assigned but unclaimed tasks again
     /// (at-least-once), pending pool tasks it consumes (up to 100), and,
     /// for orchestrators, pending startup tasks of their profiles.
-    pub fn deliver_waiting_work(&mut self, s: &SessionHandle) {
+    pub(crate) fn deliver_waiting_work(&mut self, s: &SessionHandle) {
         for id in self.st.table.ids(&Key::Assigned(s.identity.clone())) {
             if let Some(r) = self.get(&id).filter(|r| !r.is_startup()) {
                 self.fx.push(&s.pusher, wrap(assignment(&r, self.now)));
@@ -207,7 +207,7 @@ impl Txn<'_> {
 
     /// Returns the pool tasks `identity` held without claiming them to the
     /// pool (it left and is not back), offering each to another consumer.
-    pub fn return_unclaimed(&mut self, identity: &str) {
+    pub(crate) fn return_unclaimed(&mut self, identity: &str) {
         for id in self.st.table.ids(&Key::Assigned(identity.to_string())) {
             let Some(mut r) = self.get(&id) else { continue };
             if r.mode != aether_protocol::proto::TaskAssignmentMode::Pool as i32 || r.is_startup() {

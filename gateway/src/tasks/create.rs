@@ -6,7 +6,6 @@
 //! synchronous caller times out.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use aether_protocol::identity::{Topic, TopicPrefix, validate_segment};
 use aether_protocol::proto::{
@@ -14,26 +13,25 @@ use aether_protocol::proto::{
     TaskAssignmentMode, downstream_message,
 };
 
-use super::Txn;
 use super::model::{AGENT_STARTUP, DEFAULT_MAX_ATTEMPTS, Status, TaskRecord};
 use super::startup::StartAgent;
 use super::worker::grace_window_ms;
+use super::{Tasks, Txn};
 
 use crate::answer::Answer;
-use crate::hub::Hub;
+use crate::context::handle::SessionHandle;
 use crate::reply::{ErrorReply, code};
-use crate::session::handle::SessionHandle;
 
 /// Largest task payload (512 KiB).
-pub(crate) const MAX_PAYLOAD: usize = 512 * 1024;
+const MAX_PAYLOAD: usize = 512 * 1024;
 
 /// Codes of create failures.
 mod codes {
-    pub const TASK_PAYLOAD_TOO_LARGE: &str = "TASK_PAYLOAD_TOO_LARGE";
-    pub const INVALID_IDENTIFIER: &str = "ERR_INVALID_IDENTIFIER";
-    pub const TASK_CREATE_FAILED: &str = "ERR_TASK_CREATE_FAILED";
-    pub const TARGET_OFFLINE: &str = "ERR_TARGET_OFFLINE";
-    pub const INTERNAL: &str = "ERR_INTERNAL";
+    pub(super) const TASK_PAYLOAD_TOO_LARGE: &str = "TASK_PAYLOAD_TOO_LARGE";
+    pub(super) const INVALID_IDENTIFIER: &str = "ERR_INVALID_IDENTIFIER";
+    pub(super) const TASK_CREATE_FAILED: &str = "ERR_TASK_CREATE_FAILED";
+    pub(super) const TARGET_OFFLINE: &str = "ERR_TARGET_OFFLINE";
+    pub(super) const INTERNAL: &str = "ERR_INTERNAL";
 }
 
 /// A failed create: its code and message.
@@ -91,12 +89,14 @@ fn identity_topic(t: &str) -> Result<Topic, String> {
 
 /// Runs the pipeline for `caller` (currently on `caller_workspace`);
 /// answers the frames to send back (none for a fire-and-forget success)
-/// once the task is stored.
+/// once the task is stored. `launch_params` looks up the agent registry's
+/// launch parameters of an implementation (the defaults of a startup).
 pub(crate) fn create_task(
-    hub: &Arc<Hub>,
+    tasks: &Tasks,
     caller: &SessionHandle,
     caller_workspace: &str,
     req: CreateTaskRequest,
+    launch_params: impl FnOnce(&str) -> Option<HashMap<String, String>>,
 ) -> Answer {
     let rid = req.request_id.clone();
     let workspace = if req.workspace.is_empty() {
@@ -140,13 +140,13 @@ pub(crate) fn create_task(
     if let Err(f) = checked {
         return Answer::Now(failure(&rid, f));
     }
-    let registry = registry_defaults(hub, &req);
+    let registry = registry_defaults(&req, launch_params);
     let (result, settle) = {
-        let mut txn = Txn::begin(hub);
+        let mut txn = Txn::begin(tasks);
         let result = create_locked(&mut txn, caller, &workspace, &req, registry.as_ref());
         (result, txn.finish())
     };
-    settle.answer(hub, move |stored| {
+    settle.answer(move |stored| {
         let created = match (result, stored) {
             (Err(f), _) => return failure(&rid, f),
             (Ok(_), Err(e)) => {
@@ -172,14 +172,15 @@ pub(crate) fn create_task(
 }
 
 /// The registry launch parameters of a targeted agent's implementation.
-fn registry_defaults(hub: &Hub, req: &CreateTaskRequest) -> Option<HashMap<String, String>> {
+fn registry_defaults(
+    req: &CreateTaskRequest,
+    launch_params: impl FnOnce(&str) -> Option<HashMap<String, String>>,
+) -> Option<HashMap<String, String>> {
     if req.assignment_mode != TaskAssignmentMode::Targeted as i32 {
         return None;
     }
     match identity_topic(&req.target_agent_id).ok()? {
-        Topic::Agent { implementation, .. } => {
-            hub.agents.get(&implementation).map(|a| a.launch_params)
-        }
+        Topic::Agent { implementation, .. } => launch_params(&implementation),
         _ => None,
     }
 }
@@ -360,7 +361,7 @@ fn targeted(
             ..Default::default()
         });
     }
-    if let Some(session) = txn.hub.session_by_identity(&target) {
+    if let Some(session) = txn.cx.session_by_identity(&target) {
         let r = txn.hand_to(r, &session);
         return Ok(Created {
             task_id: r.id,

@@ -6,17 +6,21 @@ use aether_protocol::proto::{
 };
 
 use crate::answer::Answer;
-use crate::hub::Hub;
+use crate::checkpoint::Checkpoints;
 
-/// Checks that `identity` has checkpoint `key` (read through the
-/// checkpoint store's own LOAD, which writes nothing).
-pub(crate) fn require_checkpoint(hub: &Hub, identity: &str, key: &str) -> Result<(), String> {
+/// Checks that `identity` has checkpoint `key` in `checkpoints` (read
+/// through the checkpoint store's own LOAD, which writes nothing).
+pub(crate) fn require_checkpoint(
+    checkpoints: &Checkpoints,
+    identity: &str,
+    key: &str,
+) -> Result<(), String> {
     let load = CheckpointOperation {
         op: OpType::Load as i32,
         key: key.to_string(),
         ..Default::default()
     };
-    let found = match hub.checkpoints.handle(identity, load) {
+    let found = match checkpoints.handle(identity, load) {
         Answer::Now(frames) => frames.iter().any(
             |f| matches!(&f.payload, Some(Payload::Checkpoint(c)) if c.success && c.saved_at > 0),
         ),

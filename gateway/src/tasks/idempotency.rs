@@ -26,7 +26,7 @@ fn storage_key(workspace: &str, key: &str) -> String {
 
 impl Ledger {
     /// Loads entries from `Table::Meta` rows (others are ignored).
-    pub fn load(rows: &[(String, Vec<u8>)]) -> Self {
+    pub(crate) fn load(rows: &[(String, Vec<u8>)]) -> Self {
         let entries = rows
             .iter()
             .filter(|(k, _)| k.starts_with(PREFIX))
@@ -40,7 +40,7 @@ impl Ledger {
     }
 
     /// The task an unexpired `key` already created.
-    pub fn get(&self, workspace: &str, key: &str, now: i64) -> Option<&str> {
+    pub(crate) fn get(&self, workspace: &str, key: &str, now: i64) -> Option<&str> {
         self.entries
             .get(&storage_key(workspace, key))
             .filter(|(at, _)| now - at < TTL_MS)
@@ -48,7 +48,13 @@ impl Ledger {
     }
 
     /// Records that `key` created `task_id`.
-    pub fn record(&mut self, workspace: &str, key: &str, task_id: &str, now: i64) -> Mutation {
+    pub(crate) fn record(
+        &mut self,
+        workspace: &str,
+        key: &str,
+        task_id: &str,
+        now: i64,
+    ) -> Mutation {
         let k = storage_key(workspace, key);
         self.entries.insert(k.clone(), (now, task_id.to_string()));
         Mutation::put(Table::Meta, k, format!("{now}:{task_id}").into_bytes())

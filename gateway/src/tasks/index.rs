@@ -84,7 +84,7 @@ fn keys(r: &TaskRecord) -> Vec<Key> {
 impl Index {
     /// Moves a record from the buckets of `old` to those of `new` (either
     /// may be absent: insert, delete).
-    pub fn update(&mut self, old: Option<&TaskRecord>, new: Option<&TaskRecord>) {
+    pub(super) fn update(&mut self, old: Option<&TaskRecord>, new: Option<&TaskRecord>) {
         if let Some(o) = old {
             let e = (o.created_ms, o.id.clone());
             for k in keys(o) {
@@ -105,7 +105,7 @@ impl Index {
     }
 
     /// Task ids in bucket `k`, oldest first.
-    pub fn ids(&self, k: &Key) -> Vec<String> {
+    pub(super) fn ids(&self, k: &Key) -> Vec<String> {
         self.buckets
             .get(k)
             .map(|s| s.iter().map(|(_, id)| id.clone()).collect())
@@ -113,13 +113,13 @@ impl Index {
     }
 
     /// How many tasks bucket `k` holds.
-    pub fn len(&self, k: &Key) -> usize {
+    pub(super) fn len(&self, k: &Key) -> usize {
         self.buckets.get(k).map_or(0, BTreeSet::len)
     }
 
     /// Every pending-queue bucket key matching `pred` (used to find work
     /// for a newly connected consumer).
-    pub fn keys_where(&self, pred: impl Fn(&Key) -> bool) -> Vec<Key> {
+    pub(super) fn keys_where(&self, pred: impl Fn(&Key) -> bool) -> Vec<Key> {
         self.buckets.keys().filter(|k| pred(k)).cloned().collect()
     }
 }

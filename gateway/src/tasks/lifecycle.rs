@@ -13,22 +13,22 @@ use super::index::Key;
 use super::model::{Status, TaskRecord};
 
 /// `ProgressUpdate.source` of the gateway's own notifications.
-pub(crate) const GATEWAY_SOURCE: &str = "aether-gateway";
+const GATEWAY_SOURCE: &str = "aether-gateway";
 
 /// How a status change is announced.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Announce<'a> {
     /// `TaskStatusChangedEvent.reason`.
-    pub reason: &'a str,
+    pub(crate) reason: &'a str,
     /// Publish `status_changed` (not for retry, assignment, worker start).
-    pub event: bool,
+    pub(crate) event: bool,
     /// Notify the creator (`ProgressUpdate` kind TASK).
-    pub notify: bool,
+    pub(crate) notify: bool,
 }
 
 impl Announce<'_> {
     /// Event and notification.
-    pub const fn all(reason: &str) -> Announce<'_> {
+    pub(crate) const fn all(reason: &str) -> Announce<'_> {
         Announce {
             reason,
             event: true,
@@ -39,7 +39,12 @@ impl Announce<'_> {
 
 impl Txn<'_> {
     /// Moves `r` to `to` (the caller checked that it may) and stores it.
-    pub fn set_status(&mut self, mut r: TaskRecord, to: Status, how: Announce<'_>) -> TaskRecord {
+    pub(crate) fn set_status(
+        &mut self,
+        mut r: TaskRecord,
+        to: Status,
+        how: Announce<'_>,
+    ) -> TaskRecord {
         let from = r.state();
         let now = self.now;
         r.set_state(to, now);
@@ -77,7 +82,7 @@ impl Txn<'_> {
     }
 
     /// Publishes a `TaskEvent` about `r` to its subscribers.
-    pub fn publish(&mut self, r: &TaskRecord, event: task_event::Event) {
+    pub(crate) fn publish(&mut self, r: &TaskRecord, event: task_event::Event) {
         let e = TaskEvent {
             task_id: r.id.clone(),
             emitted_at_unix_ms: self.now,
@@ -146,7 +151,7 @@ impl Txn<'_> {
     }
 
     /// Whether a `waiting_dependency` task may run.
-    pub fn dependencies_met(&self, r: &TaskRecord) -> bool {
+    pub(crate) fn dependencies_met(&self, r: &TaskRecord) -> bool {
         let any = r.wait_spec.as_ref().is_some_and(|w| w.wake_on_any);
         let done = |id: &String| {
             self.st
@@ -162,7 +167,7 @@ impl Txn<'_> {
     }
 
     /// Moves a waiting task back to `running` and clears its wait.
-    pub fn resume_waiting(&mut self, mut r: TaskRecord, reason: &str) -> TaskRecord {
+    pub(crate) fn resume_waiting(&mut self, mut r: TaskRecord, reason: &str) -> TaskRecord {
         r.wait_spec = None;
         r.paused_ms = 0;
         self.set_status(r, Status::Running, Announce::all(reason))

@@ -12,7 +12,7 @@
 //! task stays in the store and is delivered again by the rules of
 //! [`worker`] and [`assign`].
 
-pub(crate) mod assign;
+mod assign;
 mod context;
 pub(crate) mod create;
 mod hibernation;
@@ -37,7 +37,8 @@ use parking_lot::{Mutex, MutexGuard};
 use tonic::Status;
 
 use crate::answer::Answer;
-use crate::hub::Hub;
+use crate::checkpoint::Checkpoints;
+use crate::context::Context;
 use crate::push::Pusher;
 use crate::store::{Commit, Mutation, Store, StoreError, Table};
 use idempotency::Ledger;
@@ -48,22 +49,30 @@ use tokens::Tokens;
 /// Everything the task component keeps.
 #[derive(Default)]
 pub(crate) struct State {
-    pub table: TaskTable,
-    pub tokens: Tokens,
-    pub ledger: Ledger,
-    pub subs: Subscriptions,
+    pub(crate) table: TaskTable,
+    pub(crate) tokens: Tokens,
+    pub(crate) ledger: Ledger,
+    pub(crate) subs: Subscriptions,
 }
 
-/// The task component of a hub.
+/// The task component: its state, and what it needs of the rest of the
+/// gateway (the live sessions it hands tasks to, the checkpoints that
+/// hibernation requires).
 pub(crate) struct Tasks {
     state: Mutex<State>,
     store: Store,
+    cx: Arc<Context>,
+    checkpoints: Arc<Checkpoints>,
 }
 
 impl Tasks {
     /// Loads tasks, tokens and idempotency keys from `store`, which the
     /// component then writes through.
-    pub fn load(store: Store) -> Result<Self, StoreError> {
+    pub(crate) fn load(
+        store: Store,
+        cx: Arc<Context>,
+        checkpoints: Arc<Checkpoints>,
+    ) -> Result<Self, StoreError> {
         let tasks = store.load(Table::Tasks)?;
         let meta = store.load(Table::Meta)?;
         let state = State {
@@ -75,6 +84,8 @@ impl Tasks {
         Ok(Tasks {
             state: Mutex::new(state),
             store,
+            cx,
+            checkpoints,
         })
     }
 
@@ -83,7 +94,7 @@ impl Tasks {
     /// token is one this gateway minted for `identity`, UNAUTHENTICATED
     /// for an unknown or revoked token, PERMISSION_DENIED for another
     /// identity's token.
-    pub fn check_token(
+    pub(crate) fn check_token(
         &self,
         credentials: &HashMap<String, String>,
         identity: &str,
@@ -100,7 +111,7 @@ impl Tasks {
 
     /// `ConfigSnapshot.task_context` for a connecting agent (§3.8): the
     /// active `agent_startup` task for its identity, if any.
-    pub fn task_context(&self, identity: &str) -> HashMap<String, String> {
+    pub(crate) fn task_context(&self, identity: &str) -> HashMap<String, String> {
         context::task_context(&self.state.lock().table, identity)
     }
 }
@@ -114,46 +125,49 @@ pub(crate) struct Effects {
 
 impl Effects {
     /// Queues a push to a session.
-    pub fn push(&mut self, to: &Pusher, msg: DownstreamMessage) {
+    pub(crate) fn push(&mut self, to: &Pusher, msg: DownstreamMessage) {
         self.pushes.push((to.clone(), msg));
     }
 
     /// Queues pushes returned by the subscription registry.
-    pub fn extend(&mut self, pushes: Vec<(Pusher, DownstreamMessage)>) {
+    pub(crate) fn extend(&mut self, pushes: Vec<(Pusher, DownstreamMessage)>) {
         self.pushes.extend(pushes);
     }
 
     /// Queues a progress update for routing.
-    pub fn progress(&mut self, update: ProgressUpdate) {
+    pub(crate) fn progress(&mut self, update: ProgressUpdate) {
         self.progress.push(update);
     }
 
-    fn deliver(self, hub: &Hub) {
+    fn deliver(self, cx: &Context) {
         for (to, msg) in self.pushes {
             to.push(msg);
         }
         for u in self.progress {
-            crate::progress::deliver(hub, u);
+            crate::context::progress::deliver(cx, u);
         }
     }
 }
 
 /// One change to the task state, under the lock.
 pub(crate) struct Txn<'a> {
-    pub hub: &'a Hub,
-    pub st: MutexGuard<'a, State>,
+    /// The live sessions.
+    pub(crate) cx: &'a Context,
+    tasks: &'a Tasks,
+    pub(crate) st: MutexGuard<'a, State>,
     /// The time of this change (ms since the epoch).
-    pub now: i64,
+    pub(crate) now: i64,
     muts: Vec<Mutation>,
-    pub fx: Effects,
+    pub(crate) fx: Effects,
 }
 
 impl<'a> Txn<'a> {
-    /// Takes the task lock of `hub`.
-    pub fn begin(hub: &'a Hub) -> Self {
+    /// Takes the task lock.
+    pub(crate) fn begin(tasks: &'a Tasks) -> Self {
         Txn {
-            st: hub.tasks.state.lock(),
-            hub,
+            st: tasks.state.lock(),
+            cx: &tasks.cx,
+            tasks,
             now: model::now_ms(),
             muts: Vec::new(),
             fx: Effects::default(),
@@ -161,28 +175,34 @@ impl<'a> Txn<'a> {
     }
 
     /// A copy of task `id`.
-    pub fn get(&self, id: &str) -> Option<model::TaskRecord> {
+    pub(crate) fn get(&self, id: &str) -> Option<model::TaskRecord> {
         self.st.table.get(id).cloned()
     }
 
     /// Stores `r` (memory now, disk at commit).
-    pub fn put(&mut self, r: model::TaskRecord) {
+    pub(crate) fn put(&mut self, r: model::TaskRecord) {
         let m = self.st.table.put(r);
         self.muts.push(m);
     }
 
     /// Adds a mutation of another table.
-    pub fn write(&mut self, m: Mutation) {
+    pub(crate) fn write(&mut self, m: Mutation) {
         self.muts.push(m);
     }
 
+    /// The checkpoint store (hibernation checks it).
+    pub(crate) fn checkpoints(&self) -> &'a Checkpoints {
+        &self.tasks.checkpoints
+    }
+
     /// Submits the mutations and releases the lock.
-    pub fn finish(self) -> Settle {
-        let commit = self.hub.tasks.store.submit(self.muts);
+    pub(crate) fn finish(self) -> Settle {
+        let commit = self.tasks.store.submit(self.muts);
         drop(self.st);
         Settle {
             commit,
             fx: self.fx,
+            cx: self.tasks.cx.clone(),
         }
     }
 }
@@ -192,34 +212,34 @@ impl<'a> Txn<'a> {
 pub(crate) struct Settle {
     commit: Commit,
     fx: Effects,
+    /// Where the pushes go.
+    cx: Arc<Context>,
 }
 
 impl Settle {
     /// The session's answer: `frames(outcome)` once the change is durable
     /// and its pushes are out (at once when nothing had to be written), so
     /// the session reads on while the journal commits.
-    pub fn answer(
+    pub(crate) fn answer(
         self,
-        hub: &Arc<Hub>,
         frames: impl FnOnce(Result<(), StoreError>) -> Vec<DownstreamMessage> + Send + 'static,
     ) -> Answer {
         if self.commit.is_done() {
-            self.fx.deliver(hub);
+            self.fx.deliver(&self.cx);
             return Answer::Now(frames(Ok(())));
         }
-        let hub = hub.clone();
         Answer::Later(Box::pin(async move {
-            let outcome = self.settle(&hub).await;
+            let outcome = self.settle().await;
             frames(outcome)
         }))
     }
 
     /// Waits until the change is durable, then sends its pushes. On a
     /// store failure nothing is pushed and the error is returned.
-    pub async fn settle(self, hub: &Hub) -> Result<(), StoreError> {
+    pub(crate) async fn settle(self) -> Result<(), StoreError> {
         match self.commit.await {
             Ok(()) => {
-                self.fx.deliver(hub);
+                self.fx.deliver(&self.cx);
                 Ok(())
             }
             Err(e) => {

@@ -52,7 +52,7 @@ impl Status {
     ];
 
     /// The internal status string (`"pending"`, `"waiting_input"`, ...).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
             Status::Assigned => "assigned",
@@ -71,12 +71,12 @@ impl Status {
     }
 
     /// Parses an internal status string.
-    pub fn parse(s: &str) -> Option<Status> {
+    pub(crate) fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
     /// The wire status.
-    pub fn wire(self) -> TaskStatus {
+    pub(crate) fn wire(self) -> TaskStatus {
         match self {
             Status::Pending | Status::Assigned | Status::Starting => TaskStatus::Queued,
             Status::Running => TaskStatus::Running,
@@ -93,7 +93,7 @@ impl Status {
 
     /// The internal status a wire status matches in a filter (lossy:
     /// QUEUED matches only `pending`, FAILED only `failed`).
-    pub fn from_filter(wire: i32) -> Option<Status> {
+    pub(crate) fn from_filter(wire: i32) -> Option<Status> {
         Some(match TaskStatus::try_from(wire).ok()? {
             TaskStatus::Unspecified => return None,
             TaskStatus::Queued => Status::Pending,
@@ -110,7 +110,7 @@ impl Status {
     }
 
     /// Whether the task is finished.
-    pub fn is_terminal(self) -> bool {
+    pub(crate) fn is_terminal(self) -> bool {
         matches!(
             self,
             Status::Completed | Status::Failed | Status::Dlq | Status::Cancelled | Status::Rejected
@@ -118,7 +118,7 @@ impl Status {
     }
 
     /// Whether the task waits (for input, authority, dependencies or a wake).
-    pub fn is_waiting(self) -> bool {
+    pub(crate) fn is_waiting(self) -> bool {
         matches!(
             self,
             Status::WaitingInput
@@ -129,7 +129,7 @@ impl Status {
     }
 
     /// Whether `self -> to` is an allowed transition (`ValidateTransition`).
-    pub fn can_become(self, to: Status) -> bool {
+    pub(crate) fn can_become(self, to: Status) -> bool {
         use Status::*;
         match self {
             Pending => matches!(
@@ -165,88 +165,88 @@ impl Status {
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct TaskRecord {
     #[prost(string, tag = "1")]
-    pub id: String,
+    pub(crate) id: String,
     #[prost(string, tag = "2")]
-    pub task_type: String,
+    pub(crate) task_type: String,
     /// Internal status string (see [`Status`]).
     #[prost(string, tag = "3")]
-    pub status: String,
+    pub(crate) status: String,
     #[prost(string, tag = "4")]
-    pub workspace: String,
+    pub(crate) workspace: String,
     /// `TaskAssignmentMode`.
     #[prost(int32, tag = "5")]
-    pub mode: i32,
+    pub(crate) mode: i32,
     /// TARGETED: the target's identity string.
     #[prost(string, tag = "6")]
-    pub target_agent_id: String,
+    pub(crate) target_agent_id: String,
     /// POOL: the implementation whose consumers may take it; startup
     /// tasks: the agent implementation to start.
     #[prost(string, tag = "7")]
-    pub target_implementation: String,
+    pub(crate) target_implementation: String,
     #[prost(string, tag = "8")]
-    pub assigned_to: String,
+    pub(crate) assigned_to: String,
     /// Creator's identity string.
     #[prost(string, tag = "9")]
-    pub creator: String,
+    pub(crate) creator: String,
     #[prost(string, tag = "10")]
-    pub parent_task_id: String,
+    pub(crate) parent_task_id: String,
     #[prost(int32, tag = "11")]
-    pub task_class: i32,
+    pub(crate) task_class: i32,
     #[prost(int32, tag = "12")]
-    pub priority: i32,
+    pub(crate) priority: i32,
     #[prost(map = "string, string", tag = "13")]
-    pub metadata: HashMap<String, String>,
+    pub(crate) metadata: HashMap<String, String>,
     /// Launch parameters (startup tasks: registry defaults + overrides;
     /// other tasks: the request's overrides).
     #[prost(map = "string, string", tag = "14")]
-    pub launch_params: HashMap<String, String>,
+    pub(crate) launch_params: HashMap<String, String>,
     #[prost(bytes = "vec", tag = "15")]
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
     #[prost(string, tag = "16")]
-    pub context_id: String,
+    pub(crate) context_id: String,
     #[prost(string, tag = "17")]
-    pub correlation_id: String,
+    pub(crate) correlation_id: String,
     #[prost(string, tag = "18")]
-    pub root_task_id: String,
+    pub(crate) root_task_id: String,
     #[prost(int64, tag = "19")]
-    pub created_ms: i64,
+    pub(crate) created_ms: i64,
     /// Last change of any kind (orders LIST).
     #[prost(int64, tag = "20")]
-    pub updated_ms: i64,
+    pub(crate) updated_ms: i64,
     #[prost(int64, tag = "21")]
-    pub started_ms: i64,
+    pub(crate) started_ms: i64,
     #[prost(int64, tag = "22")]
-    pub completed_ms: i64,
+    pub(crate) completed_ms: i64,
     #[prost(int64, tag = "23")]
-    pub disconnected_ms: i64,
+    pub(crate) disconnected_ms: i64,
     #[prost(int64, tag = "24")]
-    pub paused_ms: i64,
+    pub(crate) paused_ms: i64,
     /// Retry count (FAIL adds one).
     #[prost(int32, tag = "25")]
-    pub attempt: i32,
+    pub(crate) attempt: i32,
     #[prost(int32, tag = "26")]
-    pub max_attempts: i32,
+    pub(crate) max_attempts: i32,
     #[prost(string, tag = "27")]
-    pub error: String,
+    pub(crate) error: String,
     #[prost(message, optional, tag = "28")]
-    pub wait_spec: Option<WaitSpec>,
+    pub(crate) wait_spec: Option<WaitSpec>,
     #[prost(string, repeated, tag = "29")]
-    pub depends_on: Vec<String>,
+    pub(crate) depends_on: Vec<String>,
     #[prost(message, optional, tag = "30")]
-    pub completion_event: Option<TaskCompletionEvent>,
+    pub(crate) completion_event: Option<TaskCompletionEvent>,
     #[prost(message, optional, tag = "31")]
-    pub retry_policy: Option<RetryPolicy>,
+    pub(crate) retry_policy: Option<RetryPolicy>,
     #[prost(int64, tag = "32")]
-    pub grace_window_ms: i64,
+    pub(crate) grace_window_ms: i64,
     /// Startup tasks: the orchestrator profile.
     #[prost(string, tag = "33")]
-    pub profile: String,
+    pub(crate) profile: String,
     /// Startup tasks: the agent specifier to start.
     #[prost(string, tag = "34")]
-    pub target_specifier: String,
+    pub(crate) target_specifier: String,
     /// Time of the last status change.
     #[prost(int64, tag = "35")]
-    pub status_changed_ms: i64,
+    pub(crate) status_changed_ms: i64,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -260,24 +260,24 @@ pub(crate) fn now_ms() -> i64 {
 impl TaskRecord {
     /// The status (an unreadable one reads as `failed`, so it is never lost
     /// in a non-terminal limbo).
-    pub fn state(&self) -> Status {
+    pub(crate) fn state(&self) -> Status {
         Status::parse(&self.status).unwrap_or(Status::Failed)
     }
 
     /// Sets the status and stamps the change at `now`.
-    pub fn set_state(&mut self, to: Status, now: i64) {
+    pub(crate) fn set_state(&mut self, to: Status, now: i64) {
         self.status = to.as_str().to_string();
         self.status_changed_ms = now;
         self.updated_ms = now;
     }
 
     /// Whether this is an `agent_startup` task.
-    pub fn is_startup(&self) -> bool {
+    pub(crate) fn is_startup(&self) -> bool {
         self.task_type == AGENT_STARTUP
     }
 
     /// The identity of the agent a startup task starts.
-    pub fn startup_target(&self) -> String {
+    pub(crate) fn startup_target(&self) -> String {
         format!(
             "ag::{}::{}::{}",
             self.workspace, self.target_implementation, self.target_specifier
@@ -285,7 +285,7 @@ impl TaskRecord {
     }
 
     /// The stored priority (0 reads as NORMAL).
-    pub fn effective_priority(&self) -> i32 {
+    pub(crate) fn effective_priority(&self) -> i32 {
         if self.priority == 0 {
             TaskPriority::Normal as i32
         } else {
@@ -294,7 +294,7 @@ impl TaskRecord {
     }
 
     /// The wire projection (`taskToProto`).
-    pub fn info(&self) -> TaskInfo {
+    pub(crate) fn info(&self) -> TaskInfo {
         let secs = |ms: i64| ms / 1000;
         TaskInfo {
             task_id: self.id.clone(),

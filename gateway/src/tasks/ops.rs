@@ -7,22 +7,19 @@
 //! WAIT_FOR whose dependencies are already all finished resumes at once.
 //! A violation answers `success: false` with the reason in `error`.
 
-use std::sync::Arc;
-
 use aether_protocol::proto::{
     DownstreamMessage, TaskHibernated, TaskOperation, TaskOperationResponse, WaitReason, WaitSpec,
     downstream_message, task_operation::OpType,
 };
 
-use super::Txn;
 use super::hibernation;
 use super::lifecycle::Announce;
 use super::model::{Status, TaskRecord};
 use super::query::{NOT_FOUND, authorized};
+use super::{Tasks, Txn};
 
 use crate::answer::{Answer, frame};
-use crate::hub::Hub;
-use crate::session::handle::SessionHandle;
+use crate::context::handle::SessionHandle;
 
 /// A successful op: the task after it and the response message.
 type Done = (TaskRecord, &'static str);
@@ -33,7 +30,7 @@ fn cannot(op: &str, r: &TaskRecord) -> String {
 
 /// Runs `op` for `caller` (on `caller_ws`); the answer waits for the commit.
 pub(crate) fn task_op(
-    hub: &Arc<Hub>,
+    tasks: &Tasks,
     caller: &SessionHandle,
     caller_ws: &str,
     op: TaskOperation,
@@ -43,7 +40,7 @@ pub(crate) fn task_op(
         ..Default::default()
     };
     let (result, settle) = {
-        let mut txn = Txn::begin(hub);
+        let mut txn = Txn::begin(tasks);
         let result = match txn
             .get(&op.task_id)
             .filter(|r| authorized(caller, caller_ws, r))
@@ -53,7 +50,7 @@ pub(crate) fn task_op(
         };
         (result, txn.finish())
     };
-    settle.answer(hub, move |stored| {
+    settle.answer(move |stored| {
         match (result, stored) {
             (Err(e), _) => resp.error = e,
             (Ok(_), Err(e)) => resp.error = e.to_string(),
@@ -184,7 +181,7 @@ fn pause(
         if key.is_empty() {
             return Err("invalid request: hibernation.checkpoint_key required".to_string());
         }
-        hibernation::require_checkpoint(txn.hub, &r.assigned_to, &key)?;
+        hibernation::require_checkpoint(txn.checkpoints(), &r.assigned_to, &key)?;
         notice = spec.hibernation.clone();
     }
     if to == Status::WaitingDependency {
@@ -194,7 +191,7 @@ fn pause(
     r.paused_ms = txn.now;
     let r = txn.set_status(r, to, Announce::all(or(reason, to.as_str())));
     if let Some(descriptor) = notice
-        && let Some(s) = txn.hub.session_by_identity(&r.assigned_to)
+        && let Some(s) = txn.cx.session_by_identity(&r.assigned_to)
     {
         let msg = DownstreamMessage {
             payload: Some(downstream_message::Payload::TaskHibernated(Box::new(
@@ -262,14 +259,14 @@ impl Txn<'_> {
     /// to a consumer, startup tasks to an orchestrator, targeted tasks to
     /// their target if it is connected; others wait (self-assigned tasks
     /// can be claimed).
-    pub fn redeliver(&mut self, r: TaskRecord) -> TaskRecord {
+    fn redeliver(&mut self, r: TaskRecord) -> TaskRecord {
         use aether_protocol::proto::TaskAssignmentMode as M;
         if r.is_startup() {
             return self.offer_startup(r);
         }
         match M::try_from(r.mode) {
             Ok(M::Pool) => self.offer_pool(r),
-            Ok(M::Targeted) => match self.hub.session_by_identity(&r.target_agent_id) {
+            Ok(M::Targeted) => match self.cx.session_by_identity(&r.target_agent_id) {
                 Some(s) => self.hand_to(r, &s),
                 None => r,
             },

@@ -12,11 +12,10 @@ use std::collections::HashSet;
 
 use aether_protocol::proto::{PrincipalRef, TaskFilter, TaskQuery, TaskQueryResponse, task_query};
 
-use super::Txn;
 use super::model::{Status, TaskRecord};
 use super::table::TaskTable;
-use crate::hub::Hub;
-use crate::session::handle::SessionHandle;
+use super::{Tasks, Txn};
+use crate::context::handle::SessionHandle;
 
 /// Default LIST page.
 const DEFAULT_LIMIT: usize = 100;
@@ -37,7 +36,7 @@ pub(crate) fn authorized(caller: &SessionHandle, caller_ws: &str, r: &TaskRecord
 
 /// Answers a `TaskQuery`.
 pub(crate) fn task_query(
-    hub: &Hub,
+    tasks: &Tasks,
     caller: &SessionHandle,
     caller_ws: &str,
     q: TaskQuery,
@@ -46,7 +45,7 @@ pub(crate) fn task_query(
         request_id: q.request_id.clone(),
         ..Default::default()
     };
-    let txn = Txn::begin(hub);
+    let txn = Txn::begin(tasks);
     match task_query::OpType::try_from(q.op) {
         Ok(task_query::OpType::Get) => {
             match txn

@@ -15,22 +15,22 @@ use super::worker::grace_window_ms;
 
 /// What to start.
 pub(crate) struct StartAgent<'a> {
-    pub workspace: &'a str,
-    pub implementation: &'a str,
-    pub specifier: &'a str,
+    pub(crate) workspace: &'a str,
+    pub(crate) implementation: &'a str,
+    pub(crate) specifier: &'a str,
     /// The registry entry's launch parameters (defaults).
-    pub defaults: &'a HashMap<String, String>,
+    pub(crate) defaults: &'a HashMap<String, String>,
     /// Overrides from the request.
-    pub overrides: &'a HashMap<String, String>,
+    pub(crate) overrides: &'a HashMap<String, String>,
     /// Creator's identity string.
-    pub creator: &'a str,
+    pub(crate) creator: &'a str,
     /// Extra metadata (the trigger).
-    pub metadata: HashMap<String, String>,
+    pub(crate) metadata: HashMap<String, String>,
 }
 
 /// The profile of a start: the registry's `launch_params["profile"]`,
 /// else the request's override.
-pub(crate) fn profile_of(
+fn profile_of(
     defaults: &HashMap<String, String>,
     overrides: &HashMap<String, String>,
 ) -> Option<String> {
@@ -43,7 +43,7 @@ pub(crate) fn profile_of(
 
 impl Txn<'_> {
     /// The active startup task for agent `identity`, if any.
-    pub fn active_startup(&self, identity: &str) -> Option<TaskRecord> {
+    fn active_startup(&self, identity: &str) -> Option<TaskRecord> {
         self.st
             .table
             .ids(&Key::ActiveStartup(identity.to_string()))
@@ -53,7 +53,7 @@ impl Txn<'_> {
 
     /// Creates (or reuses) the startup task for `a` and offers it to an
     /// orchestrator; errors name what is missing.
-    pub fn start_agent(&mut self, a: StartAgent<'_>) -> Result<TaskRecord, String> {
+    pub(crate) fn start_agent(&mut self, a: StartAgent<'_>) -> Result<TaskRecord, String> {
         let Some(profile) = profile_of(a.defaults, a.overrides) else {
             return Err("launch params missing 'profile' field".to_string());
         };

@@ -7,10 +7,9 @@ use aether_protocol::proto::{
     downstream_message, task_subscription_operation::OpType,
 };
 
-use super::Txn;
 use super::query::{NOT_FOUND, authorized};
-use crate::hub::Hub;
-use crate::session::handle::SessionHandle;
+use super::{Tasks, Txn};
+use crate::context::handle::SessionHandle;
 
 /// Most descendants a recursive subscription watches.
 const MAX_DESCENDANTS: usize = 256;
@@ -26,7 +25,7 @@ fn wrap(r: TaskSubscriptionOperationResponse) -> DownstreamMessage {
 
 /// Runs `op` for `caller` (on `caller_ws`); the reply goes out as a push.
 pub(crate) fn task_subscription_op(
-    hub: &Hub,
+    tasks: &Tasks,
     caller: &SessionHandle,
     caller_ws: &str,
     op: TaskSubscriptionOperation,
@@ -36,7 +35,7 @@ pub(crate) fn task_subscription_op(
         task_id: op.task_id.clone(),
         ..Default::default()
     };
-    let mut txn = Txn::begin(hub);
+    let mut txn = Txn::begin(tasks);
     match OpType::try_from(op.op) {
         Ok(OpType::Subscribe) => {
             let task = (!op.task_id.is_empty())

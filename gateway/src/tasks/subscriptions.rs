@@ -50,7 +50,7 @@ fn stamped(event: &TaskEvent, subscription_id: &str) -> DownstreamMessage {
 impl Subscriptions {
     /// Registers a subscription of session `session_id` to `tasks`; returns
     /// its id and the logged events to replay (when `start_ms > 0`).
-    pub fn subscribe(
+    pub(crate) fn subscribe(
         &mut self,
         session_id: &str,
         pusher: &Pusher,
@@ -83,7 +83,7 @@ impl Subscriptions {
     }
 
     /// Ends subscription `subscription_id` of `session_id` (unknown ids are ignored).
-    pub fn unsubscribe(&mut self, session_id: &str, subscription_id: &str) {
+    pub(crate) fn unsubscribe(&mut self, session_id: &str, subscription_id: &str) {
         let Some(subs) = self.by_session.get_mut(session_id) else {
             return;
         };
@@ -97,7 +97,7 @@ impl Subscriptions {
     }
 
     /// Ends every subscription of a session.
-    pub fn end_session(&mut self, session_id: &str) {
+    pub(crate) fn end_session(&mut self, session_id: &str) {
         let Some(subs) = self.by_session.remove(session_id) else {
             return;
         };
@@ -117,7 +117,7 @@ impl Subscriptions {
     }
 
     /// Logs `event` and returns its pushes to the task's subscribers.
-    pub fn publish(&mut self, event: TaskEvent) -> Vec<(Pusher, DownstreamMessage)> {
+    pub(crate) fn publish(&mut self, event: TaskEvent) -> Vec<(Pusher, DownstreamMessage)> {
         let out = self
             .by_task
             .get(&event.task_id)

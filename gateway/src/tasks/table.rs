@@ -19,7 +19,7 @@ pub(crate) struct TaskTable {
 impl TaskTable {
     /// Rebuilds the table from stored rows; undecodable rows are skipped
     /// (and logged).
-    pub fn load(rows: Vec<(String, Vec<u8>)>) -> Self {
+    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>) -> Self {
         let mut t = TaskTable::default();
         for (key, bytes) in rows {
             match TaskRecord::decode(bytes.as_slice()) {
@@ -34,17 +34,17 @@ impl TaskTable {
     }
 
     /// The task `id`.
-    pub fn get(&self, id: &str) -> Option<&TaskRecord> {
+    pub(crate) fn get(&self, id: &str) -> Option<&TaskRecord> {
         self.records.get(id)
     }
 
     /// Every task.
-    pub fn all(&self) -> impl Iterator<Item = &TaskRecord> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &TaskRecord> {
         self.records.values()
     }
 
     /// Inserts or replaces `r`; returns the mutation to submit.
-    pub fn put(&mut self, r: TaskRecord) -> Mutation {
+    pub(crate) fn put(&mut self, r: TaskRecord) -> Mutation {
         let m = Mutation::put(Table::Tasks, r.id.clone(), r.encode_to_vec());
         let old = self.records.remove(&r.id);
         self.index.update(old.as_ref(), Some(&r));
@@ -53,22 +53,22 @@ impl TaskTable {
     }
 
     /// Task ids in an index bucket, oldest first.
-    pub fn ids(&self, k: &Key) -> Vec<String> {
+    pub(crate) fn ids(&self, k: &Key) -> Vec<String> {
         self.index.ids(k)
     }
 
     /// Size of an index bucket.
-    pub fn count(&self, k: &Key) -> usize {
+    pub(crate) fn count(&self, k: &Key) -> usize {
         self.index.len(k)
     }
 
     /// Index buckets matching `pred`.
-    pub fn keys_where(&self, pred: impl Fn(&Key) -> bool) -> Vec<Key> {
+    pub(crate) fn keys_where(&self, pred: impl Fn(&Key) -> bool) -> Vec<Key> {
         self.index.keys_where(pred)
     }
 
     /// Every descendant of `id` (breadth first), at most `max`.
-    pub fn descendants(&self, id: &str, max: usize) -> Vec<String> {
+    pub(crate) fn descendants(&self, id: &str, max: usize) -> Vec<String> {
         let mut out = Vec::new();
         let mut frontier = vec![id.to_string()];
         while let Some(p) = frontier.pop() {

@@ -23,12 +23,12 @@ const TTL_MS: i64 = 24 * 60 * 60 * 1000;
 pub(crate) struct Grant {
     /// The identity string the token is for.
     #[prost(string, tag = "1")]
-    pub identity: String,
+    pub(crate) identity: String,
     /// The task the worker is bound to.
     #[prost(string, tag = "2")]
-    pub task_id: String,
+    pub(crate) task_id: String,
     #[prost(int64, tag = "3")]
-    pub expires_ms: i64,
+    pub(crate) expires_ms: i64,
 }
 
 /// Every live token.
@@ -48,7 +48,7 @@ fn fresh() -> String {
 
 impl Tokens {
     /// Loads tokens from `Table::Meta` rows (others are ignored).
-    pub fn load(rows: &[(String, Vec<u8>)]) -> Self {
+    pub(crate) fn load(rows: &[(String, Vec<u8>)]) -> Self {
         let by_token = rows
             .iter()
             .filter_map(|(k, v)| {
@@ -62,7 +62,7 @@ impl Tokens {
     }
 
     /// Mints a token for `identity` bound to `task_id`.
-    pub fn mint(&mut self, identity: &str, task_id: &str, now: i64) -> (String, Mutation) {
+    pub(crate) fn mint(&mut self, identity: &str, task_id: &str, now: i64) -> (String, Mutation) {
         let token = fresh();
         let grant = Grant {
             identity: identity.to_string(),
@@ -80,7 +80,7 @@ impl Tokens {
 
     /// Checks `token` for a worker connecting as `identity`; returns the
     /// bound task id.
-    pub fn check(&self, token: &str, identity: &str, now: i64) -> Result<String, Status> {
+    pub(crate) fn check(&self, token: &str, identity: &str, now: i64) -> Result<String, Status> {
         let grant = self
             .by_token
             .get(token)
@@ -96,7 +96,7 @@ impl Tokens {
     }
 
     /// Revokes every token of `task_id` (and drops expired ones).
-    pub fn revoke_task(&mut self, task_id: &str, now: i64) -> Vec<Mutation> {
+    pub(crate) fn revoke_task(&mut self, task_id: &str, now: i64) -> Vec<Mutation> {
         let gone: Vec<String> = self
             .by_token
             .iter()

@@ -18,11 +18,10 @@ use std::time::Duration;
 
 use aether_protocol::proto::TaskClass;
 
-use super::Txn;
 use super::lifecycle::Announce;
 use super::model::{Status, TaskRecord};
-use crate::hub::Hub;
-use crate::session::handle::SessionHandle;
+use super::{Tasks, Txn};
+use crate::context::handle::SessionHandle;
 
 /// How a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +44,9 @@ pub(crate) fn grace_window_ms(task_class: i32) -> i64 {
 }
 
 /// Hands a new session its waiting work and starts its bound task.
-pub(crate) async fn session_started(hub: &Hub, s: &SessionHandle) {
+pub(crate) async fn session_started(tasks: &Tasks, s: &SessionHandle) {
     let settle = {
-        let mut txn = Txn::begin(hub);
+        let mut txn = Txn::begin(tasks);
         if let Some(id) = &s.worker_task
             && let Some(r) = txn.get(id)
         {
@@ -56,7 +55,7 @@ pub(crate) async fn session_started(hub: &Hub, s: &SessionHandle) {
         txn.deliver_waiting_work(s);
         txn.finish()
     };
-    let _ = settle.settle(hub).await;
+    let _ = settle.settle().await;
 }
 
 fn worker_connected(txn: &mut Txn<'_>, mut r: TaskRecord, s: &SessionHandle) {
@@ -88,12 +87,12 @@ fn worker_connected(txn: &mut Txn<'_>, mut r: TaskRecord, s: &SessionHandle) {
 }
 
 /// Cleans up after a session that ended.
-pub(crate) async fn session_ended(hub: &Arc<Hub>, s: &SessionHandle, how: Departure) {
+pub(crate) async fn session_ended(tasks: &Arc<Tasks>, s: &SessionHandle, how: Departure) {
     let mut timer = None;
     let settle = {
-        let mut txn = Txn::begin(hub);
+        let mut txn = Txn::begin(tasks);
         txn.st.subs.end_session(&s.session_id);
-        let back = hub.is_connected(&s.identity);
+        let back = txn.cx.is_connected(&s.identity);
         if let Some(id) = &s.worker_task
             && !back
             && let Some(mut r) = txn.get(id).filter(|r| !r.state().is_terminal())
@@ -117,21 +116,21 @@ pub(crate) async fn session_ended(hub: &Arc<Hub>, s: &SessionHandle, how: Depart
         }
         txn.finish()
     };
-    let _ = settle.settle(hub).await;
+    let _ = settle.settle().await;
     if let Some((id, at, grace)) = timer {
-        let hub = hub.clone();
+        let tasks = tasks.clone();
         let grace = if grace > 0 { grace } else { grace_window_ms(0) };
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(grace as u64)).await;
-            grace_expired(&hub, &id, at).await;
+            grace_expired(&tasks, &id, at).await;
         });
     }
 }
 
 /// Fails a worker's task if it is still disconnected since `at`.
-async fn grace_expired(hub: &Hub, id: &str, at: i64) {
+async fn grace_expired(tasks: &Tasks, id: &str, at: i64) {
     let settle = {
-        let mut txn = Txn::begin(hub);
+        let mut txn = Txn::begin(tasks);
         if let Some(mut r) = txn.get(id)
             && r.disconnected_ms == at
             && !r.state().is_terminal()
@@ -141,26 +140,36 @@ async fn grace_expired(hub: &Hub, id: &str, at: i64) {
         }
         txn.finish()
     };
-    let _ = settle.settle(hub).await;
+    let _ = settle.settle().await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::Checkpoints;
     use crate::config::GatewayConfig;
+    use crate::context::Context;
+    use crate::context::handle::NewSession;
+    use crate::mailbox::MailboxStore;
     use crate::outbound;
     use crate::push::Pusher;
-    use crate::session::handle::NewSession;
     use crate::store::Store;
     use aether_protocol::identity::Principal;
 
-    fn hub() -> Arc<Hub> {
-        Arc::new(Hub::new(GatewayConfig::dev(), Store::memory()).unwrap())
+    /// A task component over memory, with no session connected.
+    fn tasks() -> Arc<Tasks> {
+        let store = Store::memory();
+        let config = GatewayConfig::dev();
+        let mailboxes = MailboxStore::restore((&config.limits).into(), &store).unwrap();
+        let checkpoints =
+            Checkpoints::load(store.clone(), config.limits.max_checkpoint_bytes).unwrap();
+        let cx = Arc::new(Context::new(config, mailboxes));
+        Arc::new(Tasks::load(store, cx, Arc::new(checkpoints)).unwrap())
     }
 
     /// A worker session bound to `task` (its stream is discarded).
-    fn worker(hub: &Hub, task: &str) -> SessionHandle {
-        let (tx, outlet, _stream) = outbound::channel(8, hub.stats.clone());
+    fn worker(tasks: &Tasks, task: &str) -> SessionHandle {
+        let (tx, outlet, _stream) = outbound::channel(8, tasks.cx.stats.clone());
         let principal = Principal::agent("w", "i", "s").unwrap();
         SessionHandle::new(NewSession {
             session_id: uuid::Uuid::new_v4().to_string(),
@@ -175,8 +184,8 @@ mod tests {
         })
     }
 
-    fn put(hub: &Hub, status: Status) {
-        let mut txn = Txn::begin(hub);
+    fn put(tasks: &Tasks, status: Status) {
+        let mut txn = Txn::begin(tasks);
         txn.put(TaskRecord {
             id: "t".into(),
             status: status.as_str().into(),
@@ -187,42 +196,42 @@ mod tests {
         drop(txn.finish());
     }
 
-    fn status(hub: &Hub) -> Status {
-        Txn::begin(hub).get("t").map(|r| r.state()).unwrap()
+    fn status(tasks: &Tasks) -> Status {
+        Txn::begin(tasks).get("t").map(|r| r.state()).unwrap()
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_dropped_worker_fails_after_its_grace_window() {
-        let hub = hub();
-        put(&hub, Status::Assigned);
-        let w = worker(&hub, "t");
-        session_started(&hub, &w).await;
-        assert_eq!(status(&hub), Status::Running);
-        session_ended(&hub, &w, Departure::Abrupt).await;
-        assert!(Txn::begin(&hub).get("t").unwrap().disconnected_ms > 0);
+        let tasks = tasks();
+        put(&tasks, Status::Assigned);
+        let w = worker(&tasks, "t");
+        session_started(&tasks, &w).await;
+        assert_eq!(status(&tasks), Status::Running);
+        session_ended(&tasks, &w, Departure::Abrupt).await;
+        assert!(Txn::begin(&tasks).get("t").unwrap().disconnected_ms > 0);
         tokio::time::sleep(Duration::from_millis(29_000)).await;
-        assert_eq!(status(&hub), Status::Running, "still within the window");
+        assert_eq!(status(&tasks), Status::Running, "still within the window");
         tokio::time::sleep(Duration::from_millis(2_000)).await;
-        assert_eq!(status(&hub), Status::Failed);
+        assert_eq!(status(&tasks), Status::Failed);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_worker_that_reconnects_in_time_keeps_its_task() {
-        let hub = hub();
-        put(&hub, Status::Assigned);
-        let w = worker(&hub, "t");
-        session_started(&hub, &w).await;
-        session_ended(&hub, &w, Departure::Abrupt).await;
-        let again = worker(&hub, "t");
-        session_started(&hub, &again).await;
-        assert_eq!(Txn::begin(&hub).get("t").unwrap().disconnected_ms, 0);
+        let tasks = tasks();
+        put(&tasks, Status::Assigned);
+        let w = worker(&tasks, "t");
+        session_started(&tasks, &w).await;
+        session_ended(&tasks, &w, Departure::Abrupt).await;
+        let again = worker(&tasks, "t");
+        session_started(&tasks, &again).await;
+        assert_eq!(Txn::begin(&tasks).get("t").unwrap().disconnected_ms, 0);
         tokio::time::sleep(Duration::from_millis(31_000)).await;
-        assert_eq!(status(&hub), Status::Running);
+        assert_eq!(status(&tasks), Status::Running);
         // Ended by the gateway: only stamped; a graceful end completes it.
-        session_ended(&hub, &again, Departure::ByGateway).await;
-        assert_eq!(status(&hub), Status::Running);
-        session_ended(&hub, &again, Departure::Graceful).await;
-        assert_eq!(status(&hub), Status::Completed);
+        session_ended(&tasks, &again, Departure::ByGateway).await;
+        assert_eq!(status(&tasks), Status::Running);
+        session_ended(&tasks, &again, Departure::Graceful).await;
+        assert_eq!(status(&tasks), Status::Completed);
     }
 
     #[test]

@@ -14,50 +14,50 @@ use crate::outbound::{Kill, Outlet};
 use crate::push::Pusher;
 
 /// Message of the status that ends a session from outside.
-pub(crate) const DISCONNECTED_BY_ADMIN: &str = "session disconnected by administrator";
+const DISCONNECTED_BY_ADMIN: &str = "session disconnected by administrator";
 
 /// A live session, shared between its task and the registry.
 pub(crate) struct SessionHandle {
-    pub session_id: String,
+    pub(crate) session_id: String,
     /// Identity string (the lock key).
-    pub identity: String,
+    pub(crate) identity: String,
     /// Identity topic, if the principal has one.
-    pub topic: Option<String>,
-    pub principal: Principal,
-    pub kind: PrincipalKind,
+    pub(crate) topic: Option<String>,
+    pub(crate) principal: Principal,
+    pub(crate) kind: PrincipalKind,
     /// Whether this session may use session-admin operations.
-    pub admin: bool,
+    pub(crate) admin: bool,
     /// Current workspace (users change it with `SwitchWorkspace`).
-    pub workspace: Mutex<String>,
+    pub(crate) workspace: Mutex<String>,
     /// Broadcast lanes this session is subscribed to.
-    pub lanes: Mutex<Vec<String>>,
-    pub connected_at_unix_s: i64,
-    pub connected_at: Instant,
-    pub mailbox: Option<Arc<Mailbox>>,
+    pub(crate) lanes: Mutex<Vec<String>>,
+    pub(crate) connected_at_unix_s: i64,
+    pub(crate) connected_at: Instant,
+    pub(crate) mailbox: Option<Arc<Mailbox>>,
     outlet: Arc<Outlet>,
-    pub cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     /// Pushes (task assignments, progress, task events) to this session.
-    pub pusher: Pusher,
+    pub(crate) pusher: Pusher,
     /// The task this worker was started for (it connected with a task token).
-    pub worker_task: Option<String>,
+    pub(crate) worker_task: Option<String>,
 }
 
 /// Fields needed to build a [`SessionHandle`].
 pub(crate) struct NewSession {
-    pub session_id: String,
-    pub identity: String,
-    pub topic: Option<String>,
-    pub principal: Principal,
-    pub admin: bool,
-    pub mailbox: Option<Arc<Mailbox>>,
-    pub outlet: Arc<Outlet>,
-    pub pusher: Pusher,
-    pub worker_task: Option<String>,
+    pub(crate) session_id: String,
+    pub(crate) identity: String,
+    pub(crate) topic: Option<String>,
+    pub(crate) principal: Principal,
+    pub(crate) admin: bool,
+    pub(crate) mailbox: Option<Arc<Mailbox>>,
+    pub(crate) outlet: Arc<Outlet>,
+    pub(crate) pusher: Pusher,
+    pub(crate) worker_task: Option<String>,
 }
 
 impl SessionHandle {
     /// A handle for a session that is being admitted.
-    pub fn new(n: NewSession) -> Self {
+    pub(crate) fn new(n: NewSession) -> Self {
         let workspace = n.principal.workspace().unwrap_or_default().to_string();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -84,18 +84,18 @@ impl SessionHandle {
 
     /// Ends the session: its stream yields `signal` (if any), then ends with
     /// `status`; its task stops reading.
-    pub fn terminate(&self, signal: Option<Signal>, status: Status) {
+    pub(crate) fn terminate(&self, signal: Option<Signal>, status: Status) {
         self.outlet.kill(Kill { signal, status });
         self.cancel.cancel();
     }
 
     /// Ends the session with CANCELLED "session disconnected by administrator".
-    pub fn cancel_by_admin(&self, signal: Option<Signal>) {
+    pub(crate) fn cancel_by_admin(&self, signal: Option<Signal>) {
         self.terminate(signal, Status::cancelled(DISCONNECTED_BY_ADMIN));
     }
 
     /// The user id of a user session.
-    pub fn user_id(&self) -> Option<&str> {
+    pub(crate) fn user_id(&self) -> Option<&str> {
         match &self.principal {
             Principal::User { user_id, .. } => Some(user_id),
             _ => None,

@@ -1,0 +1,368 @@
+//! The shared context every domain reads: configuration, counters,
+//! mailboxes, and the directory of live sessions (identity lock, resume
+//! lineage, broadcast lanes, service instances), with the fan-out of
+//! progress updates to the sessions that receive them.
+//!
+//! It knows nothing of KV, checkpoints, tasks or the agent registry; the
+//! domains that need live sessions get a [`Context`] (the tasks component
+//! keeps an `Arc` of it), and the hub above them holds it next to them.
+//!
+//! Locks are never held across an await. Lock order: the task lock (taken
+//! by the tasks component, which may then consult the directory), then the
+//! directory, then a mailbox; never the other way round.
+
+pub(crate) mod handle;
+pub(crate) mod progress;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::{Signal, signal::SignalType};
+use parking_lot::RwLock;
+use tonic::Status;
+
+use crate::config::GatewayConfig;
+use crate::mailbox::{Mailbox, MailboxStore};
+use crate::stats::Stats;
+use handle::SessionHandle;
+
+/// Resume bookkeeping of one identity, kept after it disconnects.
+#[derive(Debug, Clone)]
+struct Lineage {
+    last_session_id: String,
+    reconnection_count: i32,
+    initial_connection_unix_ms: i64,
+}
+
+/// The outcome of admitting a session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admission {
+    pub(crate) resumed: bool,
+    pub(crate) reconnection_count: i32,
+    pub(crate) initial_connection_unix_ms: i64,
+}
+
+/// The live sessions, by session id and by identity.
+#[derive(Default)]
+struct Directory {
+    by_id: HashMap<String, Arc<SessionHandle>>,
+    by_identity: HashMap<String, Arc<SessionHandle>>,
+    lineage: HashMap<String, Lineage>,
+    /// Broadcast lane topic -> subscribed sessions.
+    lanes: HashMap<String, Vec<Arc<SessionHandle>>>,
+    /// Service implementation -> connected instance topics.
+    services: HashMap<String, Vec<String>>,
+}
+
+impl Directory {
+    fn subscribe(&mut self, handle: &Arc<SessionHandle>, lane: String) {
+        let subs = self.lanes.entry(lane.clone()).or_default();
+        if !subs.iter().any(|s| s.session_id == handle.session_id) {
+            subs.push(handle.clone());
+        }
+        handle.lanes.lock().push(lane);
+    }
+
+    fn unsubscribe(&mut self, handle: &SessionHandle, lane: &str) {
+        if let Some(subs) = self.lanes.get_mut(lane) {
+            subs.retain(|s| s.session_id != handle.session_id);
+            if subs.is_empty() {
+                self.lanes.remove(lane);
+            }
+        }
+        handle.lanes.lock().retain(|l| l != lane);
+    }
+
+    /// Removes every trace of `handle` that still belongs to it.
+    fn remove(&mut self, handle: &SessionHandle) -> bool {
+        let present = self.by_id.remove(&handle.session_id).is_some();
+        if self
+            .by_identity
+            .get(&handle.identity)
+            .is_some_and(|h| h.session_id == handle.session_id)
+        {
+            self.by_identity.remove(&handle.identity);
+        }
+        let lanes = std::mem::take(&mut *handle.lanes.lock());
+        for lane in &lanes {
+            self.unsubscribe(handle, lane);
+        }
+        if let (Principal::Service { implementation, .. }, Some(topic)) =
+            (&handle.principal, &handle.topic)
+            && let Some(list) = self.services.get_mut(implementation.as_str())
+        {
+            list.retain(|t| t != topic);
+            if list.is_empty() {
+                self.services.remove(implementation.as_str());
+            }
+        }
+        present
+    }
+}
+
+/// Broadcast lanes a principal joins at connect (§2.2, live-only lanes).
+fn initial_lanes(principal: &Principal) -> Vec<String> {
+    match principal {
+        Principal::Agent { workspace, .. } => vec![format!("ga::{workspace}")],
+        Principal::Task {
+            workspace,
+            implementation,
+            unique_specifier: None,
+        } => vec![format!("tb::{workspace}::{implementation}")],
+        Principal::User { user_id, .. } => vec![format!("uu::{user_id}")],
+        _ => Vec::new(),
+    }
+}
+
+/// Lanes a user window on `workspace` joins.
+fn workspace_lanes(user_id: &str, workspace: &str) -> [String; 2] {
+    [
+        format!("gu::{workspace}"),
+        format!("uw::{user_id}::{workspace}"),
+    ]
+}
+
+/// What every domain shares: configuration, counters, mailboxes and the
+/// live sessions.
+pub(crate) struct Context {
+    pub(crate) config: GatewayConfig,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) mailboxes: MailboxStore,
+    directory: RwLock<Directory>,
+    closing: AtomicBool,
+    rng: AtomicU64,
+}
+
+impl Context {
+    /// A context for `config` with the (restored) `mailboxes` and fresh
+    /// counters, and no session yet.
+    pub(crate) fn new(config: GatewayConfig, mailboxes: MailboxStore) -> Self {
+        let seed = {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(0u64) | 1
+        };
+        Context {
+            config,
+            stats: Arc::new(Stats::default()),
+            mailboxes,
+            directory: RwLock::new(Directory::default()),
+            closing: AtomicBool::new(false),
+            rng: AtomicU64::new(seed),
+        }
+    }
+
+    /// A pseudo-random number (xorshift; good enough to pick an instance).
+    fn random(&self) -> u64 {
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.store(x, Ordering::Relaxed);
+        x
+    }
+
+    /// Takes the identity lock for `handle` (§1.6), registers it and joins
+    /// its initial lanes.
+    pub(crate) fn admit(
+        &self,
+        handle: &Arc<SessionHandle>,
+        resume_session_id: &str,
+        now_ms: i64,
+    ) -> Result<Admission, Status> {
+        let mut dir = self.directory.write();
+        if self.closing.load(Ordering::Acquire) {
+            return Err(Status::unavailable("server shutting down"));
+        }
+        let lineage = dir.lineage.get(&handle.identity).cloned();
+        let resuming = !resume_session_id.is_empty()
+            && lineage
+                .as_ref()
+                .is_some_and(|l| l.last_session_id == resume_session_id);
+        if let Some(live) = dir.by_identity.get(&handle.identity).cloned() {
+            if resume_session_id.is_empty() || live.session_id != resume_session_id {
+                return Err(Status::already_exists(format!(
+                    "DuplicateIdentityError: identity ({}) already connected",
+                    handle.identity
+                )));
+            }
+            if dir.remove(&live) {
+                self.stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
+            }
+            live.cancel_by_admin(None);
+        }
+        let admission = match lineage {
+            Some(l) if resuming => Admission {
+                resumed: true,
+                reconnection_count: l.reconnection_count.saturating_add(1),
+                initial_connection_unix_ms: l.initial_connection_unix_ms,
+            },
+            _ => Admission {
+                resumed: false,
+                reconnection_count: 0,
+                initial_connection_unix_ms: now_ms,
+            },
+        };
+        dir.lineage.insert(
+            handle.identity.clone(),
+            Lineage {
+                last_session_id: handle.session_id.clone(),
+                reconnection_count: admission.reconnection_count,
+                initial_connection_unix_ms: admission.initial_connection_unix_ms,
+            },
+        );
+        dir.by_id.insert(handle.session_id.clone(), handle.clone());
+        dir.by_identity
+            .insert(handle.identity.clone(), handle.clone());
+        for lane in initial_lanes(&handle.principal) {
+            dir.subscribe(handle, lane);
+        }
+        if let (Principal::Service { implementation, .. }, Some(topic)) =
+            (&handle.principal, &handle.topic)
+        {
+            dir.services
+                .entry(implementation.to_string())
+                .or_default()
+                .push(topic.clone());
+        }
+        Stats::bump(&self.stats.sessions_total);
+        self.stats.sessions_active.fetch_add(1, Ordering::Relaxed);
+        Ok(admission)
+    }
+
+    /// Unregisters a session that ended (idempotent).
+    pub(crate) fn remove(&self, handle: &SessionHandle) {
+        let present = {
+            let mut dir = self.directory.write();
+            let present = dir.remove(handle);
+            if matches!(
+                handle.principal,
+                Principal::Task {
+                    unique_specifier: None,
+                    ..
+                }
+            ) {
+                // A pooled task's identity is minted per connection and can
+                // never be resumed or addressed again.
+                dir.lineage.remove(&handle.identity);
+            }
+            present
+        };
+        if present {
+            self.stats.sessions_active.fetch_sub(1, Ordering::Relaxed);
+        }
+        if matches!(
+            handle.principal,
+            Principal::Task {
+                unique_specifier: None,
+                ..
+            }
+        ) && let Some(topic) = &handle.topic
+        {
+            self.mailboxes.remove_if_empty(topic);
+        }
+    }
+
+    /// Moves a user window to `workspace`: leaves the old `gu`/`uw` lanes
+    /// and joins the new ones.
+    pub(crate) fn switch_workspace(&self, handle: &Arc<SessionHandle>, workspace: &str) {
+        let Some(user_id) = handle.user_id() else {
+            return;
+        };
+        let mut dir = self.directory.write();
+        let old = std::mem::replace(&mut *handle.workspace.lock(), workspace.to_string());
+        if old == workspace {
+            return;
+        }
+        if !old.is_empty() {
+            for lane in workspace_lanes(user_id, &old) {
+                dir.unsubscribe(handle, &lane);
+            }
+        }
+        if !workspace.is_empty() && dir.by_id.contains_key(&handle.session_id) {
+            for lane in workspace_lanes(user_id, workspace) {
+                dir.subscribe(handle, lane);
+            }
+        }
+    }
+
+    /// Calls `f` with the mailbox of every session subscribed to `lane`;
+    /// returns how many there were.
+    pub(crate) fn for_each_subscriber(&self, lane: &str, mut f: impl FnMut(&Mailbox)) -> usize {
+        let dir = self.directory.read();
+        let Some(subs) = dir.lanes.get(lane) else {
+            return 0;
+        };
+        let mut n = 0;
+        for s in subs {
+            if let Some(mb) = &s.mailbox {
+                f(mb);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The topic of a randomly chosen connected instance of service `implementation`.
+    pub(crate) fn pick_service(&self, implementation: &str) -> Option<String> {
+        let dir = self.directory.read();
+        let list = dir.services.get(implementation)?;
+        if list.is_empty() {
+            return None;
+        }
+        let i = (self.random() % list.len() as u64) as usize;
+        list.get(i).cloned()
+    }
+
+    /// The live session with this id.
+    pub(crate) fn session(&self, session_id: &str) -> Option<Arc<SessionHandle>> {
+        self.directory.read().by_id.get(session_id).cloned()
+    }
+
+    /// Every live session.
+    pub(crate) fn sessions(&self) -> Vec<Arc<SessionHandle>> {
+        self.directory.read().by_id.values().cloned().collect()
+    }
+
+    /// The live session holding `identity`.
+    pub(crate) fn session_by_identity(&self, identity: &str) -> Option<Arc<SessionHandle>> {
+        self.directory.read().by_identity.get(identity).cloned()
+    }
+
+    /// Whether `identity` holds a live session.
+    pub(crate) fn is_connected(&self, identity: &str) -> bool {
+        self.directory.read().by_identity.contains_key(identity)
+    }
+
+    /// Whether any window of user `user_id` is connected.
+    pub(crate) fn user_connected(&self, user_id: &str) -> bool {
+        let lane = format!("uu::{user_id}");
+        self.directory
+            .read()
+            .lanes
+            .get(&lane)
+            .is_some_and(|s| !s.is_empty())
+    }
+
+    /// Refuses new sessions and ends every live one with
+    /// `Signal{GRACEFUL_DISCONNECT, "server shutting down"}` then CANCELLED.
+    pub(crate) fn shut_down_sessions(&self) {
+        let sessions = {
+            let dir = self.directory.write();
+            self.closing.store(true, Ordering::Release);
+            dir.by_id.values().cloned().collect::<Vec<_>>()
+        };
+        for s in sessions {
+            s.cancel_by_admin(Some(Signal {
+                r#type: SignalType::GracefulDisconnect as i32,
+                reason: "server shutting down".to_string(),
+            }));
+        }
+    }
+
+    /// Whether the gateway is shutting down.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+}
