@@ -64,6 +64,11 @@ impl Outlet {
         }
     }
 
+    /// Whether the stream was killed (one atomic load, no lock).
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
     /// Ends the stream with `kill` (the first kill wins).
     pub(crate) fn kill(&self, kill: Kill) {
         {

@@ -1,6 +1,7 @@
 //! The driver task: connects, reads, reconnects.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -128,6 +129,7 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
     shared.pending.fail_all_with(stopped);
     shared.streams.fail_all(stopped);
     shared.subscribers.close_all();
+    shared.closed.store(true, Ordering::Release);
     shared
         .state
         .send_replace(ConnectionState::Closed { reason });
@@ -287,16 +289,27 @@ impl Reader<'_> {
         let shutdown = shared.shutdown.cancelled();
         tokio::pin!(shutdown);
         loop {
+            // The flag costs no lock; the future is polled only when no
+            // frame is ready.
+            if shared.closing.load(Ordering::Acquire) {
+                return self.drain_on_close(inbound).await;
+            }
             let next = tokio::select! {
                 biased;
-                _ = &mut shutdown => return self.drain_on_close(inbound).await,
                 m = inbound.message() => m,
+                _ = &mut shutdown => return self.drain_on_close(inbound).await,
             };
             match next {
                 Ok(Some(msg)) => {
+                    let Some(payload) = self.note(msg) else {
+                        continue;
+                    };
+                    let Some(payload) = self.router.route_now(payload) else {
+                        continue;
+                    };
                     // Routing waits only for a full consumer (see the
                     // router); close() must not wait behind it.
-                    let routed = self.route(msg);
+                    let routed = self.router.route(payload);
                     tokio::select! {
                         biased;
                         _ = routed => {}
@@ -330,12 +343,21 @@ impl Reader<'_> {
 
     /// Routes one frame (see the router), noting a forced disconnect.
     async fn route(&mut self, msg: DownstreamMessage) {
-        let Some(payload) = msg.payload else { return };
+        if let Some(payload) = self.note(msg)
+            && let Some(payload) = self.router.route_now(payload)
+        {
+            self.router.route(payload).await;
+        }
+    }
+
+    /// The frame's payload, noting a forced disconnect on the way.
+    fn note(&mut self, msg: DownstreamMessage) -> Option<Down> {
+        let payload = msg.payload?;
         if let Down::Signal(sig) = &payload
             && sig.r#type == proto::signal::SignalType::ForceDisconnect as i32
         {
             self.forced = Some(sig.reason.clone());
         }
-        self.router.route(payload).await;
+        Some(payload)
     }
 }

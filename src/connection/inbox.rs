@@ -71,8 +71,9 @@ struct Shared {
     lost: AtomicU64,
     /// Whether a `Lost` marker is queued and not yet taken.
     marker_queued: AtomicBool,
-    /// Woken when the receiver takes an item.
+    /// Woken when the receiver takes an item, if someone waits for room.
     room: Notify,
+    room_waiters: AtomicUsize,
     budget: Arc<OverflowBudget>,
 }
 
@@ -113,6 +114,7 @@ pub(crate) fn inbox<T>(
         lost: AtomicU64::new(0),
         marker_queued: AtomicBool::new(false),
         room: Notify::new(),
+        room_waiters: AtomicUsize::new(0),
         budget,
     });
     (
@@ -185,7 +187,17 @@ impl<T> InboxSender<T> {
 
     /// Waits until the receiver takes something (or goes away).
     pub(crate) async fn room(&self) {
-        let notified = self.shared.room.notified();
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let s = &*self.shared;
+        // SeqCst with the receiver's take: one of the two sees the other.
+        s.room_waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&s.room_waiters);
+        let notified = s.room.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if self.has_room() || self.is_closed() {
@@ -197,9 +209,18 @@ impl<T> InboxSender<T> {
         }
     }
 
-    fn has_room(&self) -> bool {
+    /// Whether `try_push` of an item of `bytes` would succeed now (and, the
+    /// reader being the only producer, still will when it pushes).
+    pub(crate) fn fits(&self, bytes: usize) -> bool {
         let s = &*self.shared;
         let len = s.len.load(Ordering::Acquire);
+        len == 0
+            || (len < s.capacity && s.bytes.load(Ordering::Acquire).saturating_add(bytes) <= s.max_bytes)
+    }
+
+    fn has_room(&self) -> bool {
+        let s = &*self.shared;
+        let len = s.len.load(Ordering::SeqCst);
         len == 0 || (len < s.capacity && s.bytes.load(Ordering::Acquire) < s.max_bytes)
     }
 
@@ -234,12 +255,15 @@ impl<T> InboxReceiver<T> {
                 bytes,
                 borrowed,
             } => {
-                s.len.fetch_sub(1, Ordering::AcqRel);
+                s.len.fetch_sub(1, Ordering::SeqCst);
                 s.bytes.fetch_sub(bytes, Ordering::AcqRel);
                 if borrowed > 0 {
                     s.budget.give_back(borrowed);
                 }
-                s.room.notify_waiters();
+                // Waking costs a lock: only when the reader waits for room.
+                if s.room_waiters.load(Ordering::SeqCst) > 0 {
+                    s.room.notify_waiters();
+                }
                 Slot::Item(item)
             }
             Entry::Lost => {

@@ -91,6 +91,10 @@ struct Shared {
     /// Items lost by inboxes (see the router's delivery policy).
     lost: Arc<AtomicU64>,
     shutdown: CancellationToken,
+    /// Set with `shutdown`: the reader checks it per frame without a lock.
+    closing: AtomicBool,
+    /// Set when the state becomes `Closed`: calls check it without a lock.
+    closed: AtomicBool,
     started: AtomicBool,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
@@ -119,6 +123,8 @@ impl Connection {
                 workspace: Mutex::new(None),
                 lost: Arc::new(AtomicU64::new(0)),
                 shutdown: CancellationToken::new(),
+                closing: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
                 started: AtomicBool::new(false),
                 driver: Mutex::new(None),
                 options,
@@ -156,12 +162,14 @@ impl Connection {
     /// cleanly and stops the driver. Idempotent.
     pub(crate) async fn close(&self) {
         let shared = &self.shared;
+        shared.closing.store(true, Ordering::Release);
         shared.shutdown.cancel();
         let handle = shared.driver.lock().take();
         if let Some(handle) = handle {
             let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
         }
         if !shared.state.borrow().is_closed() {
+            shared.closed.store(true, Ordering::Release);
             shared.state.send_replace(ConnectionState::Closed {
                 reason: "closed by the client".into(),
             });
@@ -173,6 +181,7 @@ impl Connection {
 
     /// Signals the driver to stop without waiting (used on drop).
     pub(crate) fn close_in_background(&self) {
+        self.shared.closing.store(true, Ordering::Release);
         self.shared.shutdown.cancel();
     }
 
@@ -264,6 +273,9 @@ impl Connection {
                 ErrorKind::NotConnected,
                 "call connect() before using the client",
             ));
+        }
+        if !self.shared.closed.load(Ordering::Acquire) {
+            return None;
         }
         match &*self.shared.state.borrow() {
             ConnectionState::Closed { reason } => Some(Error::new(

@@ -39,13 +39,33 @@ pub(crate) enum PushFilter {
     TaskAssignments,
 }
 
+/// What kind of push something is, as far as filters care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushClass {
+    Message,
+    Assignment,
+    OtherFrame,
+    Lifecycle,
+}
+
+impl PushClass {
+    pub(crate) fn of(push: &Push) -> Self {
+        match push {
+            Push::Frame(Down::Msg(_)) => PushClass::Message,
+            Push::Frame(Down::TaskAssignment(_)) => PushClass::Assignment,
+            Push::Frame(_) => PushClass::OtherFrame,
+            Push::Connected(_) | Push::Disconnected(_) => PushClass::Lifecycle,
+        }
+    }
+}
+
 impl PushFilter {
-    fn wants(self, push: &Push) -> bool {
-        match (self, push) {
+    fn wants(self, class: PushClass) -> bool {
+        match (self, class) {
             (PushFilter::Everything, _) => true,
-            (PushFilter::Messages, Push::Frame(Down::Msg(_))) => true,
-            (PushFilter::Frames, Push::Frame(f)) => !matches!(f, Down::Msg(_)),
-            (PushFilter::TaskAssignments, Push::Frame(Down::TaskAssignment(_))) => true,
+            (PushFilter::Messages, PushClass::Message) => true,
+            (PushFilter::Frames, PushClass::Assignment | PushClass::OtherFrame) => true,
+            (PushFilter::TaskAssignments, PushClass::Assignment) => true,
             _ => false,
         }
     }
@@ -59,8 +79,8 @@ pub(crate) struct Subscriber {
 }
 
 impl Subscriber {
-    pub(crate) fn wants(&self, push: &Push) -> bool {
-        self.filter.wants(push)
+    pub(crate) fn wants(&self, class: PushClass) -> bool {
+        self.filter.wants(class)
     }
 }
 
@@ -174,16 +194,16 @@ mod tests {
 
     #[test]
     fn filters_pick_their_pushes() {
-        let msg = Push::Frame(Down::Msg(Box::default()));
-        let assignment = Push::Frame(Down::TaskAssignment(Box::default()));
-        let up = Push::Disconnected("x".into());
-        assert!(PushFilter::Everything.wants(&up));
-        assert!(PushFilter::Messages.wants(&msg));
-        assert!(!PushFilter::Messages.wants(&assignment));
-        assert!(PushFilter::Frames.wants(&assignment));
-        assert!(!PushFilter::Frames.wants(&msg));
-        assert!(!PushFilter::Frames.wants(&up));
-        assert!(PushFilter::TaskAssignments.wants(&assignment));
+        let msg = PushClass::of(&Push::Frame(Down::Msg(Box::default())));
+        let assignment = PushClass::of(&Push::Frame(Down::TaskAssignment(Box::default())));
+        let up = PushClass::of(&Push::Disconnected("x".into()));
+        assert!(PushFilter::Everything.wants(up));
+        assert!(PushFilter::Messages.wants(msg));
+        assert!(!PushFilter::Messages.wants(assignment));
+        assert!(PushFilter::Frames.wants(assignment));
+        assert!(!PushFilter::Frames.wants(msg));
+        assert!(!PushFilter::Frames.wants(up));
+        assert!(PushFilter::TaskAssignments.wants(assignment));
     }
 
     #[test]

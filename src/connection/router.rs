@@ -23,7 +23,7 @@ use std::time::Duration;
 use super::inbox::InboxSender;
 use super::outbound::Frame;
 use super::pending::{Entry, PendingMap};
-use super::pushes::{Push, Subscriber, Subscribers};
+use super::pushes::{Push, PushClass, Subscriber, Subscribers};
 use super::streams;
 use super::streams::StreamTable;
 use crate::error::Error;
@@ -76,6 +76,46 @@ impl Router {
             lost,
             cached,
         }
+    }
+
+    /// Routes one frame at once if that needs no waiting and no decision
+    /// (a reply; a push every subscriber has room for: the common case),
+    /// without building the state of the asynchronous path. Gives the frame
+    /// back, untouched, when [`route`](Self::route) must handle it.
+    pub(super) fn route_now(&mut self, payload: Down) -> Option<Down> {
+        if let Some(id) = frames::downstream_request_id(&payload) {
+            // A reply nobody waits for any more is the slow path's to handle.
+            let Some(entry) = self.pending.take(id) else {
+                return Some(payload);
+            };
+            self.resolve(entry, payload);
+            return None;
+        }
+        if streams::stream_key(&payload).is_some() {
+            return Some(payload);
+        }
+        let subs = self.subscribers();
+        let bytes = frames::approx_size(&payload);
+        let push = Push::Frame(payload);
+        let class = PushClass::of(&push);
+        let mut targets = subs.iter().filter(|s| s.wants(class));
+        if !targets.clone().all(|s| s.tx.fits(bytes)) {
+            let Push::Frame(payload) = push else {
+                unreachable!("built as a frame above")
+            };
+            return Some(payload);
+        }
+        let Some(mut current) = targets.next() else {
+            tracing::debug!("pushed frame with no subscriber dropped");
+            return None;
+        };
+        for next in targets {
+            // Room was checked, and only the reader adds to these inboxes.
+            let _ = current.tx.try_push(push.clone(), bytes);
+            current = next;
+        }
+        let _ = current.tx.try_push(push, bytes);
+        None
     }
 
     /// Routes one frame. Waits only as the delivery policy says.
@@ -158,7 +198,8 @@ impl Router {
     /// lost, never waited for.
     pub(super) fn event(&mut self, push: Push) {
         let subs = self.subscribers();
-        for sub in subs.iter().filter(|s| s.wants(&push)) {
+        let class = PushClass::of(&push);
+        for sub in subs.iter().filter(|s| s.wants(class)) {
             sub.tx.push_always(push.clone());
         }
     }
@@ -176,7 +217,8 @@ impl Router {
             Push::Frame(f) => frames::approx_size(f),
             _ => EVENT_BYTES,
         };
-        let targets = subs.iter().filter(|s| s.wants(&push)).count();
+        let class = PushClass::of(&push);
+        let targets = subs.iter().filter(|s| s.wants(class)).count();
         if targets == 0 {
             tracing::debug!("pushed frame with no subscriber dropped");
             return;
@@ -184,8 +226,10 @@ impl Router {
         let mut push = Some(push);
         let mut seen = 0;
         for sub in subs.iter() {
-            let Some(current) = push.as_ref() else { break };
-            if !sub.wants(current) {
+            if push.is_none() {
+                break;
+            }
+            if !sub.wants(class) {
                 continue;
             }
             seen += 1;

@@ -2,6 +2,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::FutureExt;
 use parking_lot::RwLock;
@@ -15,7 +16,15 @@ use crate::proto::downstream_message::Payload;
 /// The handler registry of one client, served by its dispatch task.
 #[derive(Clone)]
 pub(crate) struct Dispatcher {
-    handlers: Arc<RwLock<Arc<Handlers>>>,
+    registry: Arc<Registry>,
+}
+
+/// The current handlers, and a version that changes with them, so the
+/// dispatch task takes the lock only when they changed.
+#[derive(Default)]
+struct Registry {
+    handlers: RwLock<Arc<Handlers>>,
+    version: AtomicU64,
 }
 
 impl Dispatcher {
@@ -23,24 +32,31 @@ impl Dispatcher {
     /// task on the current runtime; the task ends when the connection is
     /// gone.
     pub(crate) fn spawn(connection: &Connection) -> Self {
-        let handlers = Arc::new(RwLock::new(Arc::new(Handlers::default())));
+        let registry = Arc::new(Registry::default());
         let pushes = connection.subscribe(PushFilter::Everything);
-        tokio::spawn(run(handlers.clone(), pushes));
-        Dispatcher { handlers }
+        tokio::spawn(run(registry.clone(), pushes));
+        Dispatcher { registry }
     }
 
     /// Changes the handlers.
     pub(crate) fn update(&self, f: impl FnOnce(&mut Handlers)) {
-        let mut guard = self.handlers.write();
+        let mut guard = self.registry.handlers.write();
         let mut next = (**guard).clone();
         f(&mut next);
         *guard = Arc::new(next);
+        self.registry.version.fetch_add(1, Ordering::Release);
     }
 }
 
-async fn run(handlers: Arc<RwLock<Arc<Handlers>>>, mut pushes: PushReceiver) {
+async fn run(registry: Arc<Registry>, mut pushes: PushReceiver) {
+    let mut seen = registry.version.load(Ordering::Acquire);
+    let mut current = registry.handlers.read().clone();
     while let Some(slot) = pushes.recv().await {
-        let current = handlers.read().clone();
+        let version = registry.version.load(Ordering::Acquire);
+        if version != seen {
+            seen = version;
+            current = registry.handlers.read().clone();
+        }
         match slot {
             Slot::Item(push) => serve(&current, push).await,
             Slot::Lost(n) => match &current.on_error {

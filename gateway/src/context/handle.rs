@@ -89,6 +89,12 @@ impl SessionHandle {
         self.cancel.cancel();
     }
 
+    /// Whether the session was ended from outside (cheap: no lock, unlike
+    /// polling `cancel`).
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.outlet.is_killed()
+    }
+
     /// Ends the session with CANCELLED "session disconnected by administrator".
     pub(crate) fn cancel_by_admin(&self, signal: Option<Signal>) {
         self.terminate(signal, Status::cancelled(DISCONNECTED_BY_ADMIN));

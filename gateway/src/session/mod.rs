@@ -115,13 +115,17 @@ impl Session {
         let cancelled = cancel.cancelled();
         tokio::pin!(cancelled);
         loop {
+            // Checked per frame without a lock; the cancellation future is
+            // polled only when nothing else is ready.
+            if self.handle.is_terminated() {
+                return Exit::Killed;
+            }
             // Too many replies waiting for the journal: stop reading.
             let reading = !self.pipeline.is_full();
             // Branch futures are dropped before a handler runs, so the
             // handlers may use `self` again.
             tokio::select! {
                 biased;
-                _ = &mut cancelled => return Exit::Killed,
                 ready = self.pipeline.next() => {
                     if !self.send_all(ready).await {
                         return Exit::Killed;
@@ -136,6 +140,7 @@ impl Session {
                     Ok(None) => return self.drain().await,
                     Err(status) => return Exit::Status(status),
                 },
+                _ = &mut cancelled => return Exit::Killed,
             }
         }
     }
@@ -194,7 +199,11 @@ impl Session {
     /// Handles one upstream frame; `Some` ends the session.
     async fn dispatch(&mut self, msg: UpstreamMessage) -> Option<Exit> {
         let limit = self.hub.cx.config.limits.max_frame_bytes;
-        let size = msg.encoded_len();
+        let size = match cheap_size_bound(&msg) {
+            // Well under the limit: no need to walk the whole frame.
+            Some(bound) if bound <= limit => bound,
+            _ => msg.encoded_len(),
+        };
         if size > limit {
             let (op, id) = unimplemented::describe(msg.payload.as_ref());
             let e = ErrorReply::new(
@@ -365,5 +374,60 @@ fn downstream(payload: downstream_message::Payload) -> DownstreamMessage {
     DownstreamMessage {
         payload: Some(payload),
         active_extensions: Vec::new(),
+    }
+}
+
+/// An upper bound of the encoded size of the frames that are sent most
+/// (messages without authority fields), cheap to compute; `None` for the
+/// others, which are measured exactly.
+fn cheap_size_bound(msg: &UpstreamMessage) -> Option<usize> {
+    /// Tag, length prefix and varint of every field, with room to spare.
+    const PER_FIELD: usize = 16;
+    match &msg.payload {
+        Some(Payload::Send(s))
+            if s.authorization.is_none()
+                && s.checked_access.is_none()
+                && s.authority_continuation.is_none()
+                && msg.active_extensions.is_empty() =>
+        {
+            Some(
+                s.target_topic.len()
+                    + s.payload.len()
+                    + s.app_workspace.len()
+                    + 8 * PER_FIELD,
+            )
+        }
+        _ => None,
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_protocol::proto::SendMessage;
+
+    #[test]
+    fn the_cheap_bound_is_never_below_the_encoded_size() {
+        for (topic, payload, ws) in [
+            ("", 0, ""),
+            ("ag::w::i::s", 64, "w"),
+            ("ag::a-long-workspace::an-implementation::a-specifier", 70_000, "ws"),
+        ] {
+            let msg = UpstreamMessage {
+                payload: Some(Payload::Send(Box::new(SendMessage {
+                    target_topic: topic.into(),
+                    payload: vec![1u8; payload].into(),
+                    message_type: 4,
+                    app_workspace: ws.into(),
+                    ..Default::default()
+                }))),
+                active_extensions: Vec::new(),
+            };
+            let bound = cheap_size_bound(&msg).expect("a plain send has a bound");
+            assert!(bound >= msg.encoded_len(), "{bound} < {}", msg.encoded_len());
+        }
+        let other = UpstreamMessage::default();
+        assert_eq!(cheap_size_bound(&other), None);
     }
 }

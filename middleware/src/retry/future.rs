@@ -14,11 +14,39 @@ use super::RetryPolicy;
 pin_project! {
     /// Response future for [`Retry`](super::Retry).
     ///
-    /// Owns a clone of the inner service and of the policy and drives the
-    /// attempts: wait for the response, ask the policy, sleep, wait for the
-    /// service to be ready, send the next attempt. A request the policy will
-    /// never retry owns no service clone: it is a plain pass-through.
+    /// A request the policy will never retry is a plain pass-through: the
+    /// future is the inner one and nothing more. A request that may be
+    /// retried owns, in one allocation, a clone of the inner service and of
+    /// the policy and drives the attempts: wait for the response, ask the
+    /// policy, sleep, wait for the service to be ready, send the next
+    /// attempt.
     pub struct ResponseFuture<S, P, Req>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        state: State<S, P, Req>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, P, Req>
+    where
+        S: Service<Req>,
+    {
+        Direct {
+            #[pin]
+            response: S::Future,
+        },
+        Retrying {
+            attempts: Pin<Box<Attempts<S, P, Req>>>,
+        },
+    }
+}
+
+pin_project! {
+    struct Attempts<S, P, Req>
     where
         S: Service<Req>,
     {
@@ -41,27 +69,50 @@ impl<S, P, Req> ResponseFuture<S, P, Req>
 where
     S: Service<Req>,
 {
-    /// `service` was made ready and has already been called with the first
-    /// attempt, whose future is `response`.
-    pub(crate) fn new(
-        service: Option<S>,
-        policy: P,
-        backup: Option<Req>,
-        response: S::Future,
-    ) -> Self {
+    /// A request that is never retried: `response` is all there is.
+    pub(crate) fn direct(response: S::Future) -> Self {
         ResponseFuture {
-            service,
+            state: State::Direct { response },
+        }
+    }
+
+    /// `service` was made ready and has already been called with the first
+    /// attempt, whose future is `response`; `backup` is the copy for the
+    /// next attempt.
+    pub(crate) fn retrying(service: S, policy: P, backup: Req, response: S::Future) -> Self {
+        let attempts = Attempts {
+            service: Some(service),
             policy,
-            backup,
+            backup: Some(backup),
             pending: None,
             attempt: 1,
             response: Some(response),
             sleep: None,
+        };
+        ResponseFuture {
+            state: State::Retrying {
+                attempts: Box::pin(attempts),
+            },
         }
     }
 }
 
 impl<S, P, Req> Future for ResponseFuture<S, P, Req>
+where
+    S: Service<Req>,
+    P: RetryPolicy<Req, S::Response, S::Error>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Direct { response } => response.poll(cx),
+            StateProj::Retrying { attempts } => attempts.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<S, P, Req> Future for Attempts<S, P, Req>
 where
     S: Service<Req>,
     P: RetryPolicy<Req, S::Response, S::Error>,
@@ -113,10 +164,14 @@ where
     S: Service<Req>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture")
-            .field("attempt", &self.attempt)
-            .field("in_flight", &self.response.is_some())
-            .field("sleeping", &self.sleep.is_some())
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("ResponseFuture");
+        match &self.state {
+            State::Direct { .. } => d.field("retried", &false),
+            State::Retrying { attempts } => d
+                .field("attempt", &attempts.attempt)
+                .field("in_flight", &attempts.response.is_some())
+                .field("sleeping", &attempts.sleep.is_some()),
+        };
+        d.finish_non_exhaustive()
     }
 }

@@ -95,19 +95,16 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let policy = self.policy.clone();
-        let backup = policy.clone_request(&req);
-        if backup.is_none() {
-            // Never retried: no service clone needed (the fast path).
-            let response = self.inner.call(req);
-            return ResponseFuture::new(None, policy, None, response);
-        }
+        let Some(backup) = self.policy.clone_request(&req) else {
+            // Never retried: no service or policy clone needed (the fast path).
+            return ResponseFuture::direct(self.inner.call(req));
+        };
         // `self.inner` is the service that was driven to readiness; keep it
         // and leave a not-yet-ready clone behind.
         let clone = self.inner.clone();
         let mut service = std::mem::replace(&mut self.inner, clone);
         let response = service.call(req);
-        ResponseFuture::new(Some(service), policy, backup, response)
+        ResponseFuture::retrying(service, self.policy.clone(), backup, response)
     }
 }
 

@@ -15,16 +15,16 @@ pin_project! {
     ///
     /// Resolves to the inner response, or to [`Elapsed`] converted into the
     /// inner error type once the deadline passes. The deadline is fixed when
-    /// the request is called; the timer itself is only armed if the response
-    /// is not ready on the first poll, so calls that complete at once cost
-    /// no timer registration.
+    /// the request is called; the timer itself is only armed (in an
+    /// allocation of its own) if the response is not ready on the first
+    /// poll, so calls that complete at once cost no timer registration and
+    /// the future stays small.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         response: F,
         deadline: Option<Instant>,
-        #[pin]
-        sleep: Option<Sleep>,
+        sleep: Option<Pin<Box<Sleep>>>,
     }
 }
 
@@ -46,7 +46,7 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
 
         if let Poll::Ready(result) = this.response.poll(cx) {
             return Poll::Ready(result);
@@ -55,11 +55,11 @@ where
         if this.sleep.is_none()
             && let Some(deadline) = this.deadline.take()
         {
-            this.sleep.set(Some(tokio::time::sleep_until(deadline)));
+            *this.sleep = Some(Box::pin(tokio::time::sleep_until(deadline)));
         }
-        match this.sleep.as_pin_mut() {
+        match this.sleep.as_mut() {
             Some(sleep) => {
-                ready!(sleep.poll(cx));
+                ready!(sleep.as_mut().poll(cx));
                 Poll::Ready(Err(E::from(Elapsed::new())))
             }
             None => Poll::Pending,

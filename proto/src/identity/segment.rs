@@ -76,14 +76,17 @@ pub fn validate(value: &str) -> Result<(), SegmentError> {
     if value.len() > MAX_SEGMENT_BYTES {
         return Err(SegmentError::TooLong(value.len()));
     }
-    if value.contains("::") {
+    // Every forbidden character is ASCII, so bytes suffice (a UTF-8
+    // continuation byte is never ASCII); this runs on every send.
+    let bytes = value.as_bytes();
+    if bytes.windows(2).any(|w| w == b"::") {
         return Err(SegmentError::Separator);
     }
-    if let Some(c) = value
-        .chars()
-        .find(|&c| c == '*' || c == '>' || c == ' ' || c == '\u{7f}' || (c as u32) < 0x20)
+    if let Some(&b) = bytes
+        .iter()
+        .find(|&&b| b == b'*' || b == b'>' || b == b' ' || b == 0x7f || b < 0x20)
     {
-        return Err(SegmentError::ForbiddenChar(c));
+        return Err(SegmentError::ForbiddenChar(char::from(b)));
     }
     Ok(())
 }
