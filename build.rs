@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_transport(false)
         .build_client(true)
+        .codec_path("::aether_protocol::codec::WireCodec")
         .build_server(false)
         .extern_path(".aether.v1", "::aether_protocol::proto")
         .compile_with_config(config, &[proto], &[dir])?;

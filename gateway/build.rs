@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(false)
         .build_server(true)
         .extern_path(".aether.v1", "::aether_protocol::proto")
+        .codec_path("::aether_protocol::codec::WireCodec")
         .compile_with_config(config, &[proto], &[dir])?;
     Ok(())
 }

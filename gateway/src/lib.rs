@@ -35,9 +35,9 @@
 //! One domain per module or folder. From the bottom:
 //!
 //! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `reply`,
-//!    `rate`, `store`, `answer`, `proto`, `unimplemented`): configuration,
-//!    counters, error replies, the durable store and its journal, deferred
-//!    answers, the generated wire types.
+//!    `rate`, `store`, `answer`, `proto`, `unimplemented`):
+//!    configuration, counters, error replies, the durable store and its
+//!    journal, deferred answers, the generated wire types.
 //! 2. **Delivery** (`mailbox`, `outbound`, `push`): per-identity
 //!    mailboxes, each session's outbound stream, and pushes to it.
 //! 3. **Storage domains** (`kv`, `checkpoint`): the KV store and the

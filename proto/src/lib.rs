@@ -26,5 +26,6 @@
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]
 
+pub mod codec;
 pub mod identity;
 pub mod proto;

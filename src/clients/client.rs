@@ -1,6 +1,7 @@
 //! [`Client<P>`]: one connection, its operation stack and its handlers,
 //! typed by the principal it connects as.
 
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -175,14 +176,18 @@ impl<P: PrincipalType> Client<P> {
     }
 
     /// Sends one raw operation through the stack.
-    pub async fn call(&self, req: OpRequest) -> Result<Reply> {
-        self.core.ops.call(req).await
+    pub fn call(&self, req: OpRequest) -> impl Future<Output = Result<Reply>> + Send + 'static {
+        self.core.ops.call(req)
     }
 
     /// Runs one typed operation through the stack and decodes its reply.
-    pub async fn run<O: Operation>(&self, op: O) -> Result<O::Output> {
-        let reply = self.call(op.into_request()).await?;
-        O::decode(reply)
+    /// The request is built at once; it is sent on the first poll.
+    pub fn run<O: Operation>(
+        &self,
+        op: O,
+    ) -> impl Future<Output = Result<O::Output>> + Send + 'static {
+        let call = self.core.ops.call(op.into_request());
+        async move { O::decode(call.await?) }
     }
 
     /// Runs a fire-and-forget operation without waiting: it goes through

@@ -64,7 +64,7 @@ pub(super) async fn run(shared: Arc<Shared>, first: oneshot::Sender<Result<Sessi
                 shared
                     .state
                     .send_replace(ConnectionState::Connected(session.clone()));
-                router.event(Push::Connected(session.clone()));
+                router.event(Push::Connected(Box::new(session.clone())));
                 if let Some(tx) = first.take() {
                     let _ = tx.send(Ok(session));
                 }

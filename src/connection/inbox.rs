@@ -215,7 +215,8 @@ impl<T> InboxSender<T> {
         let s = &*self.shared;
         let len = s.len.load(Ordering::Acquire);
         len == 0
-            || (len < s.capacity && s.bytes.load(Ordering::Acquire).saturating_add(bytes) <= s.max_bytes)
+            || (len < s.capacity
+                && s.bytes.load(Ordering::Acquire).saturating_add(bytes) <= s.max_bytes)
     }
 
     fn has_room(&self) -> bool {

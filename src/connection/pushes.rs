@@ -20,8 +20,9 @@ use crate::proto::downstream_message::Payload as Down;
 pub(crate) enum Push {
     /// A frame from the gateway that is not a reply.
     Frame(Down),
-    /// The connection came up.
-    Connected(SessionInfo),
+    /// The connection came up (boxed: pushes move through queues, and a
+    /// session is large).
+    Connected(Box<SessionInfo>),
     /// The connection went down, with the reason.
     Disconnected(String),
 }
@@ -61,13 +62,16 @@ impl PushClass {
 
 impl PushFilter {
     fn wants(self, class: PushClass) -> bool {
-        match (self, class) {
-            (PushFilter::Everything, _) => true,
-            (PushFilter::Messages, PushClass::Message) => true,
-            (PushFilter::Frames, PushClass::Assignment | PushClass::OtherFrame) => true,
-            (PushFilter::TaskAssignments, PushClass::Assignment) => true,
-            _ => false,
-        }
+        matches!(
+            (self, class),
+            (PushFilter::Everything, _)
+                | (PushFilter::Messages, PushClass::Message)
+                | (
+                    PushFilter::Frames,
+                    PushClass::Assignment | PushClass::OtherFrame
+                )
+                | (PushFilter::TaskAssignments, PushClass::Assignment)
+        )
     }
 }
 

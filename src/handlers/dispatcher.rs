@@ -82,7 +82,7 @@ async fn serve(h: &Handlers, push: Push) {
     match push {
         Push::Connected(info) => {
             if let Some(f) = &h.on_connect {
-                call("on_connect", f, info).await;
+                call("on_connect", f, *info).await;
             }
         }
         Push::Disconnected(reason) => {

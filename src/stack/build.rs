@@ -15,8 +15,9 @@ use aether_middleware::retry::{DefaultRetryPolicy, Retry, RetryBudget, RetryLaye
 use aether_middleware::timeout::{MakeTimeout, Timeout, TimeoutLayer};
 use aether_middleware::trace::{DefaultMakeSpan, Trace, TraceLayer};
 use parking_lot::Mutex;
-use tower::{ServiceBuilder, ServiceExt};
 use tower::util::BoxCloneSyncService;
+use tower::util::Oneshot;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_service::Service;
 
 use crate::connection::{Multiplexer, OpRequest, Reply};
@@ -146,7 +147,10 @@ impl StackConfig {
 /// The default stack as a concrete type: calling it costs no boxing.
 pub(crate) type DefaultStack = Trace<
     Timeout<
-        Retry<Auth<Correlation<Multiplexer, SharedRequestIds>, StampAuthorization>, DefaultRetryPolicy>,
+        Retry<
+            Auth<Correlation<Multiplexer, SharedRequestIds>, StampAuthorization>,
+            DefaultRetryPolicy,
+        >,
         OpTimeout,
     >,
     DefaultMakeSpan,
@@ -170,10 +174,60 @@ impl Stack {
     }
 
     /// Runs one request through the stack.
-    pub(crate) async fn call(&self, req: OpRequest) -> Result<Reply, Error> {
-        match self {
-            Stack::Default(s) => s.clone().oneshot(req).await,
-            Stack::Layered(s) => s.clone().oneshot(req).await,
+    ///
+    /// The default stack is called at once: every one of its layers is
+    /// always ready (none reserves capacity, and the multiplexer waits for
+    /// queue room inside its future), so there is no readiness to wait for.
+    /// A stack with layers of the user's is driven to readiness first, on
+    /// the first poll, as tower requires.
+    pub(crate) fn call(&self, req: OpRequest) -> StackFuture {
+        StackFuture {
+            inner: match self {
+                Stack::Default(s) => Call::Default {
+                    call: always_ready(s).call(req),
+                },
+                Stack::Layered(s) => Call::Layered {
+                    call: s.clone().oneshot(req),
+                },
+            },
+        }
+    }
+}
+
+/// A clone of the default stack to call without `poll_ready` (checked in
+/// debug builds).
+fn always_ready(stack: &DefaultStack) -> DefaultStack {
+    let mut svc = stack.clone();
+    debug_assert!(matches!(
+        svc.poll_ready(&mut Context::from_waker(std::task::Waker::noop())),
+        Poll::Ready(Ok(()))
+    ));
+    svc
+}
+
+pin_project_lite::pin_project! {
+    /// One request on its way through a client's stack.
+    pub(crate) struct StackFuture {
+        #[pin]
+        inner: Call,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = CallProj]
+    enum Call {
+        Default { #[pin] call: <DefaultStack as Service<OpRequest>>::Future },
+        Layered { #[pin] call: Oneshot<OperationService, OpRequest> },
+    }
+}
+
+impl std::future::Future for StackFuture {
+    type Output = Result<Reply, Error>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().inner.project() {
+            CallProj::Default { call } => call.poll(cx),
+            CallProj::Layered { call } => call.poll(cx),
         }
     }
 }

@@ -59,7 +59,7 @@ mod build;
 
 pub use crate::connection::{Expect, OpRequest, Reply, ReplyStream, StreamBounds};
 pub use build::{OpTimeout, OperationService, StampAuthorization};
-pub(crate) use build::{SharedRequestIds, Stack, StackConfig, build};
+pub(crate) use build::{SharedRequestIds, Stack, StackConfig, StackFuture, build};
 
 use crate::error::Result;
 
@@ -73,7 +73,7 @@ pub trait Operation {
     /// The operation's name, in traces and errors.
     const NAME: &'static str;
     /// What a successful call yields.
-    type Output;
+    type Output: Send + 'static;
     /// The request as it enters the stack.
     fn into_request(self) -> OpRequest;
     /// The typed result of the stack's reply.

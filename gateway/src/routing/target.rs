@@ -30,7 +30,13 @@ pub(crate) fn parse(topic: &str) -> Result<Target<'_>, ErrorReply> {
             "invalid target topic: invalid topic prefix",
         )
     };
-    let (head, rest) = topic.split_once("::").ok_or_else(invalid)?;
+    // The prefix is short: a byte scan beats a substring searcher here.
+    let at = topic
+        .as_bytes()
+        .windows(2)
+        .position(|w| w == b"::")
+        .ok_or_else(invalid)?;
+    let (head, rest) = (&topic[..at], &topic[at + 2..]);
     let prefix = TopicPrefix::parse(head).ok_or_else(invalid)?;
     Ok(Target {
         prefix,

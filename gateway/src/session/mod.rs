@@ -390,17 +390,11 @@ fn cheap_size_bound(msg: &UpstreamMessage) -> Option<usize> {
                 && s.authority_continuation.is_none()
                 && msg.active_extensions.is_empty() =>
         {
-            Some(
-                s.target_topic.len()
-                    + s.payload.len()
-                    + s.app_workspace.len()
-                    + 8 * PER_FIELD,
-            )
+            Some(s.target_topic.len() + s.payload.len() + s.app_workspace.len() + 8 * PER_FIELD)
         }
         _ => None,
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -412,7 +406,11 @@ mod tests {
         for (topic, payload, ws) in [
             ("", 0, ""),
             ("ag::w::i::s", 64, "w"),
-            ("ag::a-long-workspace::an-implementation::a-specifier", 70_000, "ws"),
+            (
+                "ag::a-long-workspace::an-implementation::a-specifier",
+                70_000,
+                "ws",
+            ),
         ] {
             let msg = UpstreamMessage {
                 payload: Some(Payload::Send(Box::new(SendMessage {
@@ -425,7 +423,11 @@ mod tests {
                 active_extensions: Vec::new(),
             };
             let bound = cheap_size_bound(&msg).expect("a plain send has a bound");
-            assert!(bound >= msg.encoded_len(), "{bound} < {}", msg.encoded_len());
+            assert!(
+                bound >= msg.encoded_len(),
+                "{bound} < {}",
+                msg.encoded_len()
+            );
         }
         let other = UpstreamMessage::default();
         assert_eq!(cheap_size_bound(&other), None);

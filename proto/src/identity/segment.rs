@@ -77,18 +77,22 @@ pub fn validate(value: &str) -> Result<(), SegmentError> {
         return Err(SegmentError::TooLong(value.len()));
     }
     // Every forbidden character is ASCII, so bytes suffice (a UTF-8
-    // continuation byte is never ASCII); this runs on every send.
-    let bytes = value.as_bytes();
-    if bytes.windows(2).any(|w| w == b"::") {
-        return Err(SegmentError::Separator);
+    // continuation byte is never ASCII). One pass: this runs on every send.
+    let mut forbidden = None;
+    let mut previous = 0u8;
+    for &b in value.as_bytes() {
+        if b == b':' && previous == b':' {
+            return Err(SegmentError::Separator);
+        }
+        if forbidden.is_none() && (b == b'*' || b == b'>' || b == b' ' || b == 0x7f || b < 0x20) {
+            forbidden = Some(b);
+        }
+        previous = b;
     }
-    if let Some(&b) = bytes
-        .iter()
-        .find(|&&b| b == b'*' || b == b'>' || b == b' ' || b == 0x7f || b < 0x20)
-    {
-        return Err(SegmentError::ForbiddenChar(char::from(b)));
+    match forbidden {
+        Some(b) => Err(SegmentError::ForbiddenChar(char::from(b))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl Deref for Segment {

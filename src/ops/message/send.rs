@@ -16,12 +16,20 @@ use crate::error::Result;
 use crate::identity::wire_topic;
 use crate::message::MessageType;
 use crate::proto;
+use crate::stack::{Operation, StackFuture};
 
 impl<P: PrincipalType> Client<P> {
+    /// Starts a send of a built message: checked, then called on the stack
+    /// at once (the returned future is the stack's own, so an awaiting
+    /// caller holds one state machine, not a nest of them).
+    pub(crate) fn start_send(&self, message: OutgoingMessage) -> Result<StackFuture> {
+        message.check_size(self.core.max_payload)?;
+        Ok(self.core.ops.call(SendOp(message).into_request()))
+    }
+
     /// Sends a built message through the stack.
     pub(crate) async fn send_outgoing(&self, message: OutgoingMessage) -> Result<()> {
-        message.check_size(self.core.max_payload)?;
-        self.run(SendOp(message)).await
+        self.start_send(message)?.await.and_then(SendOp::decode)
     }
 
     /// Sends a built message through the stack if it can be queued now.
@@ -30,14 +38,13 @@ impl<P: PrincipalType> Client<P> {
         self.run_nowait(SendOp(message))
     }
 
-    async fn send_to(
+    fn send_to(
         &self,
         topic: String,
         payload: impl Into<Bytes>,
         message_type: MessageType,
-    ) -> Result<()> {
-        self.send_outgoing(OutgoingMessage::raw(topic, payload).message_type(message_type))
-            .await
+    ) -> Result<StackFuture> {
+        self.start_send(OutgoingMessage::raw(topic, payload).message_type(message_type))
     }
 }
 
@@ -59,7 +66,9 @@ impl<P: SendToAgents> Client<P> {
                 ("specifier", specifier),
             ],
         )?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 }
 
@@ -81,7 +90,9 @@ impl<P: SendToTasks> Client<P> {
                 ("unique_specifier", unique_specifier),
             ],
         )?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends to one pooled task instance (`ta::{workspace}::{implementation}::{id}`).
@@ -101,7 +112,9 @@ impl<P: SendToTasks> Client<P> {
                 ("id", id),
             ],
         )?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends to every pooled task instance of an implementation (`tb::{workspace}::{implementation}`).
@@ -116,7 +129,9 @@ impl<P: SendToTasks> Client<P> {
             "tb",
             &[("workspace", workspace), ("implementation", implementation)],
         )?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 }
 
@@ -130,7 +145,9 @@ impl<P: SendToUsers> Client<P> {
         message_type: MessageType,
     ) -> Result<()> {
         let topic = wire_topic("us", &[("user_id", user_id), ("window_id", window_id)])?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends to every window of a user that is on a workspace (`uw::{user_id}::{workspace}`).
@@ -142,7 +159,9 @@ impl<P: SendToUsers> Client<P> {
         message_type: MessageType,
     ) -> Result<()> {
         let topic = wire_topic("uw", &[("user_id", user_id), ("workspace", workspace)])?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 }
 
@@ -155,7 +174,9 @@ impl<P: SendToUserBroadcast> Client<P> {
         message_type: MessageType,
     ) -> Result<()> {
         let topic = wire_topic("uu", &[("user_id", user_id)])?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 }
 
@@ -172,7 +193,9 @@ impl<P: SendToServices> Client<P> {
             "sv",
             &[("implementation", implementation), ("specifier", specifier)],
         )?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends to any one connected instance of a service (`sv::{implementation}`).
@@ -183,7 +206,9 @@ impl<P: SendToServices> Client<P> {
         message_type: MessageType,
     ) -> Result<()> {
         let topic = wire_topic("sv", &[("implementation", implementation)])?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends to one bridge (`br::{implementation}::{specifier}`).
@@ -198,7 +223,9 @@ impl<P: SendToServices> Client<P> {
             "br",
             &[("implementation", implementation), ("specifier", specifier)],
         )?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 }
 
@@ -211,7 +238,9 @@ impl<P: SendBroadcasts> Client<P> {
         message_type: MessageType,
     ) -> Result<()> {
         let topic = wire_topic("ga", &[("workspace", workspace)])?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends to every user window on a workspace (`gu::{workspace}`).
@@ -222,7 +251,9 @@ impl<P: SendBroadcasts> Client<P> {
         message_type: MessageType,
     ) -> Result<()> {
         let topic = wire_topic("gu", &[("workspace", workspace)])?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 }
 
@@ -243,7 +274,9 @@ impl<P: SendStatus> Client<P> {
                 ("specifier", specifier),
             ],
         )?;
-        self.send_to(topic, payload, MessageType::Control).await
+        self.send_to(topic, payload, MessageType::Control)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends a status (CONTROL) message to a unique task.
@@ -262,7 +295,9 @@ impl<P: SendStatus> Client<P> {
                 ("unique_specifier", unique_specifier),
             ],
         )?;
-        self.send_to(topic, payload, MessageType::Control).await
+        self.send_to(topic, payload, MessageType::Control)?
+            .await
+            .and_then(SendOp::decode)
     }
 }
 
@@ -283,7 +318,9 @@ impl<P: SendCommands> Client<P> {
                 ("specifier", specifier),
             ],
         )?;
-        self.send_to(topic, payload, MessageType::Control).await
+        self.send_to(topic, payload, MessageType::Control)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends a command (CONTROL) message to a unique task.
@@ -302,7 +339,9 @@ impl<P: SendCommands> Client<P> {
                 ("unique_specifier", unique_specifier),
             ],
         )?;
-        self.send_to(topic, payload, MessageType::Control).await
+        self.send_to(topic, payload, MessageType::Control)?
+            .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends to one user window (the workflow engine's name for
@@ -315,7 +354,9 @@ impl<P: SendCommands> Client<P> {
         message_type: MessageType,
     ) -> Result<()> {
         let topic = wire_topic("us", &[("user_id", user_id), ("window_id", window_id)])?;
-        self.send_to(topic, payload, message_type).await
+        self.send_to(topic, payload, message_type)?
+            .await
+            .and_then(SendOp::decode)
     }
 }
 
@@ -323,8 +364,9 @@ impl<P: SendEvents> Client<P> {
     /// Sends an EVENT to the workflow engine (`event::*`, in this client's
     /// workspace).
     pub async fn send_event(&self, payload: impl Into<Bytes>) -> Result<()> {
-        self.send_to("event::*".to_string(), payload, MessageType::Event)
+        self.send_to("event::*".to_string(), payload, MessageType::Event)?
             .await
+            .and_then(SendOp::decode)
     }
 
     /// Sends a METRIC to the metrics bridge (`metric::*`); build it with
@@ -332,8 +374,9 @@ impl<P: SendEvents> Client<P> {
     pub async fn send_metric(&self, metric: proto::Metric) -> Result<()> {
         use prost::Message as _;
         let payload = Bytes::from(metric.encode_to_vec());
-        self.send_to("metric::*".to_string(), payload, MessageType::Metric)
+        self.send_to("metric::*".to_string(), payload, MessageType::Metric)?
             .await
+            .and_then(SendOp::decode)
     }
 }
 
