@@ -76,6 +76,33 @@ pub(super) fn refusal_kind(subject: &str, reason: &str) -> ErrorKind {
     }
 }
 
+/// The kind and stable code of a `ProxyError.kind` (HTTP over Aether).
+pub(super) fn proxy_kind(kind: i32) -> (ErrorKind, &'static str) {
+    use crate::proto::proxy_error::Kind;
+    match Kind::try_from(kind).unwrap_or(Kind::Unknown) {
+        Kind::SidecarUnavailable => (ErrorKind::Unavailable, "SIDECAR_UNAVAILABLE"),
+        Kind::DialFailed => (ErrorKind::Unavailable, "DIAL_FAILED"),
+        Kind::UpstreamReset => (ErrorKind::Unavailable, "UPSTREAM_RESET"),
+        Kind::Timeout => (ErrorKind::Timeout, "TIMEOUT"),
+        Kind::PayloadTooLarge => (ErrorKind::PayloadTooLarge, "PAYLOAD_TOO_LARGE"),
+        Kind::AclDenied => (ErrorKind::PermissionDenied, "ACL_DENIED"),
+        Kind::DecodeFailed => (ErrorKind::Protocol, "DECODE_FAILED"),
+        Kind::Unknown => (ErrorKind::Gateway, "UNKNOWN"),
+    }
+}
+
+/// The kind and stable code of a `TunnelClose.reason` other than NORMAL.
+pub(super) fn tunnel_close_kind(reason: i32) -> (ErrorKind, &'static str) {
+    use crate::proto::tunnel_close::Reason;
+    match Reason::try_from(reason).unwrap_or(Reason::Error) {
+        Reason::Normal => (ErrorKind::Closed, "NORMAL"),
+        Reason::PeerReset => (ErrorKind::Unavailable, "PEER_RESET"),
+        Reason::IdleTimeout => (ErrorKind::Timeout, "IDLE_TIMEOUT"),
+        Reason::Quota => (ErrorKind::RateLimited, "QUOTA"),
+        Reason::Error => (ErrorKind::Gateway, "ERROR"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +149,23 @@ mod tests {
             ErrorKind::PayloadTooLarge
         );
         assert_eq!(code_kind("ERR_SOMETHING", false), ErrorKind::Gateway);
+    }
+
+    #[test]
+    fn proxy_and_tunnel_kinds() {
+        use crate::proto::{proxy_error::Kind, tunnel_close::Reason};
+        assert_eq!(
+            proxy_kind(Kind::SidecarUnavailable as i32),
+            (ErrorKind::Unavailable, "SIDECAR_UNAVAILABLE")
+        );
+        assert_eq!(proxy_kind(Kind::AclDenied as i32).0, ErrorKind::PermissionDenied);
+        assert_eq!(proxy_kind(99), (ErrorKind::Gateway, "UNKNOWN"));
+        assert_eq!(
+            tunnel_close_kind(Reason::PeerReset as i32),
+            (ErrorKind::Unavailable, "PEER_RESET")
+        );
+        assert_eq!(tunnel_close_kind(Reason::Quota as i32).1, "QUOTA");
+        assert_eq!(tunnel_close_kind(Reason::IdleTimeout as i32).0, ErrorKind::Timeout);
     }
 
     #[test]
