@@ -78,6 +78,9 @@ pub mod coord;
 mod error;
 mod frames;
 mod handlers;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod message;
 mod ops;
 pub mod orchestrator;

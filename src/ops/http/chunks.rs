@@ -1,7 +1,10 @@
 //! Sending a body as `ProxyHttpBodyChunk` frames: pieces of at most
 //! 256 KiB, numbered from 0, the last one marked `fin` (an empty body is
-//! one empty `fin` chunk). Each frame waits only for room in the outbound
-//! queue, so a large upload is paced by the connection.
+//! one empty `fin` chunk). A body in memory marks its last piece; a
+//! streamed body sends each piece as soon as it is produced (a server-sent
+//! event is not held back until the next one) and ends with an empty `fin`
+//! chunk. Each frame waits only for room in the outbound queue, so a large
+//! upload is paced by the connection.
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -27,7 +30,10 @@ pub(crate) async fn send_body<P: PrincipalType>(
         held: None,
     };
     match body {
-        Body::Full(bytes) => sender.feed(bytes).await?,
+        Body::Full(bytes) => {
+            sender.feed(bytes).await?;
+            sender.finish().await
+        }
         Body::Stream(mut stream) => {
             while let Some(piece) = stream.next().await {
                 let piece = piece.map_err(|e| {
@@ -35,10 +41,13 @@ pub(crate) async fn send_body<P: PrincipalType>(
                         .with_source(e)
                 })?;
                 sender.feed(piece).await?;
+                if let Some(held) = sender.held.take() {
+                    sender.send(held, false).await?;
+                }
             }
+            sender.finish().await
         }
     }
-    sender.finish().await
 }
 
 /// Holds back one piece, so the last one can carry `fin`.

@@ -155,6 +155,27 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A caller known only by its identity topic (a tunnel's caller): the
+    /// principal type comes from the topic's prefix.
+    pub fn from_topic(topic: &str) -> Self {
+        let principal_type = match topic.split("::").next().unwrap_or("") {
+            "ag" => "agent",
+            "tk" => "task",
+            "us" => "user",
+            "or" => "orchestrator",
+            "wf" => "workflow_engine",
+            "mb" => "metrics_bridge",
+            "sv" => "service",
+            "br" => "bridge",
+            _ => "",
+        };
+        Caller {
+            topic: topic.to_string(),
+            principal_type: principal_type.to_string(),
+            ..Caller::default()
+        }
+    }
+
     fn from_request(r: &ProxyHttpRequest) -> Self {
         let header = |name: &str| {
             r.headers
@@ -202,6 +223,46 @@ pub enum ProxyErrorKind {
 }
 
 impl ProxyErrorKind {
+    /// The proxy error kind of an error, when it is a proxy failure (the
+    /// gateway or the terminator answered with a `ProxyError`).
+    ///
+    /// ```
+    /// use aether_client::proxy::ProxyErrorKind;
+    /// assert_eq!(ProxyErrorKind::from_code("SIDECAR_UNAVAILABLE"), Some(ProxyErrorKind::SidecarUnavailable));
+    /// ```
+    pub fn of(e: &Error) -> Option<Self> {
+        e.code().and_then(Self::from_code)
+    }
+
+    /// The kind named by its wire name (`SIDECAR_UNAVAILABLE`, ...).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "UNKNOWN" => ProxyErrorKind::Unknown,
+            "DIAL_FAILED" => ProxyErrorKind::DialFailed,
+            "TIMEOUT" => ProxyErrorKind::Timeout,
+            "UPSTREAM_RESET" => ProxyErrorKind::UpstreamReset,
+            "ACL_DENIED" => ProxyErrorKind::AclDenied,
+            "SIDECAR_UNAVAILABLE" => ProxyErrorKind::SidecarUnavailable,
+            "PAYLOAD_TOO_LARGE" => ProxyErrorKind::PayloadTooLarge,
+            "DECODE_FAILED" => ProxyErrorKind::DecodeFailed,
+            _ => return None,
+        })
+    }
+
+    /// Its wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyErrorKind::Unknown => "UNKNOWN",
+            ProxyErrorKind::DialFailed => "DIAL_FAILED",
+            ProxyErrorKind::Timeout => "TIMEOUT",
+            ProxyErrorKind::UpstreamReset => "UPSTREAM_RESET",
+            ProxyErrorKind::AclDenied => "ACL_DENIED",
+            ProxyErrorKind::SidecarUnavailable => "SIDECAR_UNAVAILABLE",
+            ProxyErrorKind::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ProxyErrorKind::DecodeFailed => "DECODE_FAILED",
+        }
+    }
+
     fn wire(self) -> i32 {
         use proxy_error::Kind;
         (match self {
@@ -306,8 +367,10 @@ impl Stream for IncomingBody {
     }
 }
 
-/// Answers one request. Dropping it unanswered answers `UPSTREAM_RESET`,
-/// so no caller waits for a response that will never come.
+/// Answers one request. Dropping it unanswered (or mid-way through a
+/// streamed response: a cancelled or panicking handler) answers
+/// `UPSTREAM_RESET`, so no caller waits for a response that will never
+/// come.
 pub struct Responder {
     client: Client<AnyPrincipal>,
     id: String,
@@ -340,7 +403,6 @@ impl Responder {
         headers: HashMap<String, String>,
         body: impl Into<Body>,
     ) -> Result<()> {
-        self.answered = true;
         let body = body.into();
         let chunked = body.is_chunked();
         let (inline, body) = match body {
@@ -355,11 +417,24 @@ impl Responder {
             body_chunked: chunked,
             error: None,
         };
-        self.client.call(response_frame(header)).await?;
-        match body {
-            Some(body) => send_body(&self.client, &self.id, false, body).await,
-            None => Ok(()),
+        let sent = self.client.call(response_frame(header)).await;
+        let Some(body) = body else {
+            self.answered = true;
+            return sent.map(drop);
+        };
+        sent?;
+        let sent = send_body(&self.client, &self.id, false, body).await;
+        self.answered = true;
+        if let Err(e) = &sent {
+            // The caller learns the body broke off rather than waiting for
+            // a last chunk that will not come.
+            let why = format!("the response body failed: {e}");
+            let _ = self
+                .client
+                .call(error_frame(&self.id, ProxyErrorKind::UpstreamReset, &why))
+                .await;
         }
+        sent
     }
 
     /// Answers with a proxy error instead of a response.

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures_util::Stream;
@@ -9,7 +11,7 @@ use prost::Message as _;
 use tokio::sync::mpsc;
 
 use super::options::{INITIAL_CREDITS, TunnelProtocol};
-use super::tunnel::{Frames, Tunnel};
+use super::tunnel::{Frames, RECEIVE_LIMIT, Tunnel};
 use crate::clients::Client;
 use crate::clients::principal::{AnyPrincipal, PrincipalType};
 use crate::connection::{OpRequest, Push, PushFilter, PushReceiver, Slot};
@@ -102,6 +104,12 @@ fn reset(id: &str, detail: &str) -> OpRequest {
     )
 }
 
+/// The frames on their way to one accepted tunnel.
+struct Feed {
+    tx: mpsc::Sender<Result<Down>>,
+    queued: Arc<AtomicU64>,
+}
+
 /// Turns the frames of tunnels opened to this client into tunnels, in
 /// arrival order.
 async fn demux(
@@ -109,7 +117,7 @@ async fn demux(
     mut pushes: PushReceiver,
     tx: mpsc::Sender<IncomingTunnel>,
 ) {
-    let mut feeds: HashMap<String, mpsc::Sender<Result<Down>>> = HashMap::new();
+    let mut feeds: HashMap<String, Feed> = HashMap::new();
     while let Some(slot) = pushes.recv().await {
         let frame = match slot {
             Slot::Item(Push::Frame(frame)) => frame,
@@ -127,13 +135,25 @@ async fn demux(
         };
         if let Some(feed) = feeds.get(&id) {
             let closing = matches!(frame, Down::TunnelClose(_));
-            match feed.try_send(Ok(frame)) {
+            let bytes = match &frame {
+                Down::TunnelData(d) => d.data.len() as u64,
+                _ => 0,
+            };
+            // Bytes queued for the tunnel but not yet received by it: a peer
+            // within its credits never has more in flight than the limit.
+            let queued = feed.queued.fetch_add(bytes, Ordering::Relaxed) + bytes;
+            let sent = if queued > RECEIVE_LIMIT {
+                Err(mpsc::error::TrySendError::Full(Ok(frame)))
+            } else {
+                feed.tx.try_send(Ok(frame))
+            };
+            match sent {
                 Ok(()) if closing => {
                     feeds.remove(&id);
                 }
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    let _ = feed.try_send(Err(Error::protocol("the peer sent past its credits")));
+                    let _ = feed.tx.try_send(Err(Error::protocol("the peer sent past its credits")));
                     feeds.remove(&id);
                     let _ = client.call(reset(&id, "flow control violated")).await;
                 }
@@ -155,12 +175,19 @@ async fn demux(
                 continue;
             }
         };
-        feeds.retain(|_, f| !f.is_closed());
-        let (feed, frames) = mpsc::channel(FEED_FRAMES);
-        feeds.insert(id.clone(), feed);
+        feeds.retain(|_, f| !f.tx.is_closed());
+        let (tx_frames, frames) = mpsc::channel(FEED_FRAMES);
+        let queued = Arc::new(AtomicU64::new(0));
+        feeds.insert(
+            id.clone(),
+            Feed {
+                tx: tx_frames,
+                queued: queued.clone(),
+            },
+        );
         let caller = open.metadata.get("x-aether-caller-topic").cloned();
         let incoming = IncomingTunnel {
-            tunnel: Tunnel::new(id, client.clone(), Frames::Accepted(frames), INITIAL_CREDITS),
+            tunnel: Tunnel::new(id, client.clone(), Frames::Accepted(frames, queued), INITIAL_CREDITS),
             protocol: TunnelProtocol::from_wire(open.protocol),
             remote_hint: open.remote_hint,
             metadata: open.metadata,

@@ -6,6 +6,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
@@ -26,21 +28,28 @@ use crate::stack::StackFuture;
 /// Unacknowledged bytes a peer may have in flight towards us before it is
 /// taken to ignore flow control (generous: peers may assume more initial
 /// credits than the reference SDK's 1 MiB).
-const RECEIVE_LIMIT: u64 = 4 * INITIAL_CREDITS as u64;
+pub(crate) const RECEIVE_LIMIT: u64 = 4 * INITIAL_CREDITS as u64;
 
 /// Where a tunnel's frames come from.
 pub(crate) enum Frames {
     /// A tunnel this client dialled: its stream in the stream table.
     Dialled(ReplyStream),
-    /// A tunnel this client accepted: fed by the listener.
-    Accepted(mpsc::Receiver<Result<Down>>),
+    /// A tunnel this client accepted: fed by the listener, which counts
+    /// the bytes it queued (taken off here as they are received).
+    Accepted(mpsc::Receiver<Result<Down>>, Arc<AtomicU64>),
 }
 
 impl Frames {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Down>>> {
         match self {
             Frames::Dialled(s) => Pin::new(s).poll_next(cx),
-            Frames::Accepted(rx) => rx.poll_recv(cx),
+            Frames::Accepted(rx, queued) => {
+                let frame = ready!(rx.poll_recv(cx));
+                if let Some(Ok(Down::TunnelData(d))) = &frame {
+                    queued.fetch_sub(d.data.len() as u64, Ordering::Relaxed);
+                }
+                Poll::Ready(frame)
+            }
         }
     }
 }
