@@ -6,7 +6,7 @@
 //! uu`) are live-only: each connected subscriber gets a copy in its own
 //! mailbox. `pg::` and `tk::` have no subscribers yet and are dropped.
 
-mod authorization;
+pub(crate) mod authorization;
 mod metric;
 mod permissions;
 mod target;
