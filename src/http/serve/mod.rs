@@ -7,6 +7,7 @@ mod handle;
 mod tunnels;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::StreamExt;
 use http::{Request, Response};
@@ -76,11 +77,19 @@ where
         .serve_tunnels
         .then(|| tunnels::spawn(client.tunnel_listener(), service.clone(), stopped.clone()));
     let config = Arc::new(config);
-    let task = tokio::spawn(run(requests, service, config, limit.clone(), capacity, stopped));
-    Server {
-        stop,
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let task = tokio::spawn(run(
+        requests,
+        service,
+        config,
         limit,
         capacity,
+        in_flight.clone(),
+        stopped,
+    ));
+    Server {
+        stop,
+        in_flight,
         task: Some(task),
         #[cfg(feature = "hyper")]
         tunnels,
@@ -92,8 +101,7 @@ where
 #[must_use = "dropping the Server stops serving"]
 pub struct Server {
     stop: watch::Sender<bool>,
-    limit: Arc<Semaphore>,
-    capacity: usize,
+    in_flight: Arc<AtomicUsize>,
     task: Option<JoinHandle<()>>,
     #[cfg(feature = "hyper")]
     tunnels: Option<JoinHandle<()>>,
@@ -108,7 +116,7 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Requests being handled now.
     pub fn in_flight(&self) -> usize {
-        self.capacity.saturating_sub(self.limit.available_permits())
+        self.in_flight.load(Ordering::Acquire)
     }
 
     /// Stops taking requests (new ones are answered `SIDECAR_UNAVAILABLE`,
@@ -140,6 +148,22 @@ impl Drop for Server {
     }
 }
 
+/// Counts a request as in flight while it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        InFlight(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Takes requests while a permit is free and hands each to its own task;
 /// once stopped, refuses new requests until the ones in flight are done.
 async fn run<S, B>(
@@ -148,6 +172,7 @@ async fn run<S, B>(
     config: Arc<ServeConfig>,
     limit: Arc<Semaphore>,
     capacity: usize,
+    in_flight: Arc<AtomicUsize>,
     mut stopped: watch::Receiver<bool>,
 ) where
     S: tower_service::Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
@@ -179,8 +204,10 @@ async fn run<S, B>(
         };
         let service = service.clone();
         let config = config.clone();
+        let busy = InFlight::enter(&in_flight);
         tokio::spawn(async move {
             handle::handle(service, request, config).await;
+            drop(busy);
             drop(permit);
         });
     }

@@ -11,7 +11,6 @@ use tower::ServiceExt;
 
 use super::super::body::Body;
 use crate::error::BoxError;
-use crate::ops::http::Caller;
 use crate::ops::tunnel::TunnelListener;
 
 /// Accepts tunnels until stopped, then lets their connections finish the
@@ -42,11 +41,7 @@ where
                 },
             };
             while connections.try_join_next().is_some() {}
-            let caller = incoming
-                .caller
-                .as_deref()
-                .map(Caller::from_topic)
-                .unwrap_or_default();
+            let caller = incoming.caller.clone();
             let service = service.clone();
             let hyper_service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let mut req = req.map(Body::hyper);

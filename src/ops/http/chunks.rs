@@ -36,10 +36,7 @@ pub(crate) async fn send_body<P: PrincipalType>(
         }
         Body::Stream(mut stream) => {
             while let Some(piece) = stream.next().await {
-                let piece = piece.map_err(|e| {
-                    Error::new(ErrorKind::InvalidArgument, format!("the body failed: {e}"))
-                        .with_source(e)
-                })?;
+                let piece = piece.map_err(body_failed)?;
                 sender.feed(piece).await?;
                 if let Some(held) = sender.held.take() {
                     sender.send(held, false).await?;
@@ -83,4 +80,19 @@ impl<P: PrincipalType> Chunker<'_, P> {
             .await
             .map(drop)
     }
+}
+
+/// A body that failed, as an SDK error: one that carries an SDK error (a
+/// body streamed over Aether, however wrapped) keeps its kind.
+fn body_failed(e: crate::BoxError) -> Error {
+    let mut kind = ErrorKind::InvalidArgument;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+    while let Some(c) = cause {
+        if let Some(sdk) = c.downcast_ref::<Error>() {
+            kind = sdk.kind();
+            break;
+        }
+        cause = c.source();
+    }
+    Error::new(kind, format!("the body failed: {e}")).with_source(e)
 }

@@ -177,17 +177,27 @@ impl Caller {
     }
 
     fn from_request(r: &ProxyHttpRequest) -> Self {
+        Self::from_minted(&r.headers, &r.app_workspace, r.authorization.clone())
+    }
+
+    /// The caller the gateway-minted entries of `headers` name (request
+    /// headers, or a tunnel's open metadata).
+    pub(crate) fn from_minted(
+        headers: &HashMap<String, String>,
+        app_workspace: &str,
+        authorization: Option<AuthorizationContext>,
+    ) -> Self {
         let header = |name: &str| {
-            r.headers
+            headers
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        let workspace = if r.app_workspace.is_empty() {
+        let workspace = if app_workspace.is_empty() {
             header("x-auth-tenant-id")
         } else {
-            r.app_workspace.clone()
+            app_workspace.to_string()
         };
         Caller {
             topic: header("x-aether-caller-topic"),
@@ -195,7 +205,7 @@ impl Caller {
             actor_id: header("x-auth-actor-id"),
             user_id: header("x-auth-user-id"),
             workspace,
-            authorization: r.authorization.clone(),
+            authorization,
         }
     }
 }
@@ -429,10 +439,12 @@ impl Responder {
             // The caller learns the body broke off rather than waiting for
             // a last chunk that will not come.
             let why = format!("the response body failed: {e}");
-            let _ = self
-                .client
-                .call(error_frame(&self.id, ProxyErrorKind::UpstreamReset, &why))
-                .await;
+            let kind = match e.kind() {
+                ErrorKind::PayloadTooLarge => ProxyErrorKind::PayloadTooLarge,
+                ErrorKind::Timeout => ProxyErrorKind::Timeout,
+                _ => ProxyErrorKind::UpstreamReset,
+            };
+            let _ = self.client.call(error_frame(&self.id, kind, &why)).await;
         }
         sent
     }

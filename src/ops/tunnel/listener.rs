@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::options::{INITIAL_CREDITS, TunnelProtocol};
 use super::tunnel::{Frames, RECEIVE_LIMIT, Tunnel};
+use crate::ops::http::Caller;
 use crate::clients::Client;
 use crate::clients::principal::{AnyPrincipal, PrincipalType};
 use crate::connection::{OpRequest, Push, PushFilter, PushReceiver, Slot};
@@ -37,9 +38,9 @@ pub struct IncomingTunnel {
     pub remote_hint: String,
     /// The caller's metadata.
     pub metadata: std::collections::HashMap<String, String>,
-    /// The caller's identity topic, when the gateway names it
-    /// (`x-aether-caller-topic` in the metadata).
-    pub caller: Option<String>,
+    /// Who opened it, from the entries the gateway minted into the
+    /// metadata (it removes any the caller sent itself).
+    pub caller: Caller,
     /// The idle timeout the caller asked for, in ms (0 = none).
     pub idle_timeout_ms: i64,
     /// The byte cap the caller asked for (0 = none).
@@ -185,7 +186,7 @@ async fn demux(
                 queued: queued.clone(),
             },
         );
-        let caller = open.metadata.get("x-aether-caller-topic").cloned();
+        let caller = Caller::from_minted(&open.metadata, "", open.authorization.clone());
         let incoming = IncomingTunnel {
             tunnel: Tunnel::new(id, client.clone(), Frames::Accepted(frames, queued), INITIAL_CREDITS),
             protocol: TunnelProtocol::from_wire(open.protocol),
