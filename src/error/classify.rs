@@ -91,6 +91,15 @@ pub(super) fn proxy_kind(kind: i32) -> (ErrorKind, &'static str) {
     }
 }
 
+/// The kind and code of the proxy error named at the start of a detail
+/// (`SIDECAR_UNAVAILABLE: …`), as the gateway words a refused tunnel.
+pub(super) fn proxy_code_prefix(detail: &str) -> Option<(ErrorKind, &'static str)> {
+    use crate::proto::proxy_error::Kind;
+    let (name, _) = detail.split_once(':')?;
+    let kind = Kind::from_str_name(name.trim())?;
+    Some(proxy_kind(kind as i32))
+}
+
 /// The kind and stable code of a `TunnelClose.reason` other than NORMAL.
 pub(super) fn tunnel_close_kind(reason: i32) -> (ErrorKind, &'static str) {
     use crate::proto::tunnel_close::Reason;
@@ -106,6 +115,20 @@ pub(super) fn tunnel_close_kind(reason: i32) -> (ErrorKind, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_tunnels_name_their_proxy_error() {
+        assert_eq!(
+            proxy_code_prefix("SIDECAR_UNAVAILABLE: no instance of sv::x"),
+            Some((ErrorKind::Unavailable, "SIDECAR_UNAVAILABLE"))
+        );
+        assert_eq!(
+            proxy_code_prefix("ACL_DENIED: proxy_chain_depth_exceeded"),
+            Some((ErrorKind::PermissionDenied, "ACL_DENIED"))
+        );
+        assert_eq!(proxy_code_prefix("tunnel_id is required"), None);
+        assert_eq!(proxy_code_prefix("NOT_A_KIND: x"), None);
+    }
 
     #[test]
     fn known_codes_map_exactly() {

@@ -169,9 +169,15 @@ impl Error {
     }
 
     /// A tunnel closed by its peer or the gateway for `reason` (not
-    /// NORMAL): `code()` is the reason name (e.g. `PEER_RESET`).
+    /// NORMAL): `code()` is the reason name (e.g. `PEER_RESET`), or, for a
+    /// refused open (`ERROR` whose detail starts with a proxy error name,
+    /// as in `SIDECAR_UNAVAILABLE: no instance`), that name.
     pub(crate) fn tunnel_closed(reason: i32, detail: &str) -> Self {
         let (k, code) = classify::tunnel_close_kind(reason);
+        let (k, code) = match (code, classify::proxy_code_prefix(detail)) {
+            ("ERROR", Some(refusal)) => refusal,
+            _ => (k, code),
+        };
         let message = if detail.is_empty() {
             format!("tunnel closed: {code}")
         } else {

@@ -8,7 +8,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -91,6 +91,11 @@ pub struct Tunnel {
     fin_sent: bool,
     close_sent: bool,
     runtime: tokio::runtime::Handle,
+    /// The tasks waiting to read and to write. Both halves take frames from
+    /// one source, which wakes only the last task that polled it, so the
+    /// half that takes in a frame the other one waits for wakes it.
+    read_waker: Option<Waker>,
+    write_waker: Option<Waker>,
 }
 
 impl std::fmt::Debug for Tunnel {
@@ -128,6 +133,8 @@ impl Tunnel {
             fin_sent: false,
             close_sent: false,
             runtime: tokio::runtime::Handle::current(),
+            read_waker: None,
+            write_waker: None,
         }
     }
 
@@ -215,20 +222,36 @@ impl Tunnel {
         }
     }
 
-    /// Absorbs every frame ready now; `Ready` when the source ended.
+    /// Absorbs every frame ready now; `Ready` when the source ended. Wakes
+    /// the reader when something to read (or the end) came in, and the
+    /// writer when credits (or the end) came in.
     fn poll_absorb(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
+        let (buffered, credits) = (self.buffer.len(), self.credits);
+        let (eof, failed, closed) = (self.read_eof, self.failure.is_some(), self.peer_closed);
+        let polled = loop {
             match self.frames.poll_next(cx) {
                 Poll::Ready(frame) => {
                     let end = frame.is_none();
                     self.absorb(frame);
                     if end {
-                        return Poll::Ready(());
+                        break Poll::Ready(());
                     }
                 }
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => break Poll::Pending,
             }
+        };
+        let ended = (self.read_eof, self.failure.is_some(), self.peer_closed) != (eof, failed, closed);
+        if (self.buffer.len() != buffered || ended)
+            && let Some(w) = self.read_waker.take()
+        {
+            w.wake();
         }
+        if (self.credits != credits || ended)
+            && let Some(w) = self.write_waker.take()
+        {
+            w.wake();
+        }
+        polled
     }
 
     /// Drives the frames this side is sending (data, acks) to the queue.
@@ -329,6 +352,7 @@ impl AsyncRead for Tunnel {
                 && !this.read_eof
                 && this.failure.is_none()
             {
+                this.read_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
         }
@@ -364,11 +388,20 @@ impl AsyncWrite for Tunnel {
             }
             // Credits come back in acks, on the same stream as data.
             if this.poll_absorb(cx).is_pending() && this.credits == 0 {
+                this.write_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
         }
+        // A close that came in (a quota, a reset) stops writing at once.
+        let _ = this.poll_absorb(cx);
         if let Some(e) = this.io_failure() {
             return Poll::Ready(Err(e));
+        }
+        if this.peer_closed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the peer closed the tunnel",
+            )));
         }
         let n = buf
             .len()
