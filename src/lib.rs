@@ -99,6 +99,7 @@ pub use connection::{
 pub use error::{BoxError, Error, ErrorKind, Result, RpcCode};
 pub use handlers::{FrameStream, MessageStream};
 pub use message::{Message, MessageType, MetricBuilder};
+pub use ops::admin;
 pub use ops::checkpoint::{Checkpoint, CheckpointTtl};
 pub use ops::kv::{self, KvPage, KvScope, KvStore};
 pub use ops::message::OutgoingMessage;
