@@ -1,4 +1,9 @@
 //! Session administration (§7.1) and connection status (§7.2).
+//!
+//! Gates (`authz`): LIST and GET need READ on `admin/sessions`, DISCONNECT
+//! needs ADMIN on it; anyone may GET its own session. Connection status of
+//! another principal needs READ on `capability/query_connections` or on
+//! `admin/sessions`. Superadmin sessions (the admin key, dev mode) pass.
 
 use std::time::Duration;
 
@@ -9,6 +14,9 @@ use aether_protocol::proto::{
     signal::SignalType,
 };
 
+use crate::authz::gates::Family;
+use crate::authz::resource::capability;
+use crate::authz::{Level, Resource};
 use crate::context::Context;
 use crate::context::handle::SessionHandle;
 
@@ -78,18 +86,26 @@ fn info(s: &SessionHandle) -> ConnectionInfo {
     }
 }
 
-/// Answers a `SessionOperation` from `caller`.
+/// Answers a `SessionOperation` from `caller` (in `caller_ws`).
 pub(crate) fn session_op(
     cx: &Context,
     caller: &SessionHandle,
+    caller_ws: &str,
     op: SessionOperation,
 ) -> SessionOperationResponse {
     let mut resp = SessionOperationResponse {
         request_id: op.request_id.clone(),
         ..Default::default()
     };
-    if !(cx.config.dev || caller.admin) {
-        resp.error = "admin sessions operations require system-level privileges".to_string();
+    let actor = caller.actor(caller_ws);
+    let own = op.op == OpType::Get as i32 && op.session_id == caller.session_id;
+    let need = if op.op == OpType::Disconnect as i32 {
+        Level::ADMIN
+    } else {
+        Level::READ
+    };
+    if !own && let Err(denied) = cx.authz.gate(&actor, Family::Sessions, need) {
+        resp.error = denied;
         return resp;
     }
     if op
@@ -198,10 +214,11 @@ fn resolve_principal(principal_type: &str, id: &str) -> Result<Named, String> {
     Ok(Named::Identity(format!("{prefix}::{id}")))
 }
 
-/// Answers a `ConnectionStatusRequest` from `caller`.
+/// Answers a `ConnectionStatusRequest` from `caller` (in `caller_ws`).
 pub(crate) fn connection_status(
     cx: &Context,
     caller: &SessionHandle,
+    caller_ws: &str,
     req: ConnectionStatusRequest,
 ) -> ConnectionStatusResponse {
     let mut resp = ConnectionStatusResponse {
@@ -223,7 +240,15 @@ pub(crate) fn connection_status(
         Named::Identity(id) => *id == caller.identity,
         Named::AnyWindowOf(uid) => caller.user_id() == Some(uid.as_str()),
     };
-    if !(cx.config.dev || caller.admin || is_self) {
+    let actor = caller.actor(caller_ws);
+    let may_query = || {
+        cx.authz.allows(
+            &actor,
+            Resource::capability(capability::QUERY_CONNECTIONS),
+            Level::READ,
+        ) || cx.authz.admin(&actor, Family::Sessions, Level::READ)
+    };
+    if !(is_self || may_query()) {
         resp.error = "not authorized".to_string();
         return resp;
     }

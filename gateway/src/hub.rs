@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use crate::authz::Authz;
 use crate::checkpoint::Checkpoints;
 use crate::config::GatewayConfig;
 use crate::context::Context;
@@ -51,7 +52,8 @@ impl Hub {
             store.clone(),
             limits.max_checkpoint_bytes,
         )?);
-        let cx = Arc::new(Context::new(config, mailboxes));
+        let authz = Arc::new(Authz::load(store.clone())?);
+        let cx = Arc::new(Context::new(config, mailboxes, authz));
         let tasks = Arc::new(Tasks::load(store.clone(), cx.clone(), checkpoints.clone())?);
         let agents = AgentRegistry::load(store.clone())?;
         let proxy = Arc::new(Proxy::new(cx.clone()));

@@ -41,8 +41,10 @@
 //! 2. **Delivery** (`mailbox`, `lane`, `outbound`, `push`): per-identity
 //!    mailboxes, each session's proxy lane and outbound stream, and
 //!    pushes to it.
-//! 3. **Storage domains** (`kv`, `checkpoint`): the KV store and the
-//!    checkpoints; they know nothing of sessions.
+//! 3. **Storage domains** (`authz`, `kv`, `checkpoint`): the
+//!    authorization engine (ACL rules, fallback policies, groups, roles),
+//!    the KV store and the checkpoints; they know nothing of sessions
+//!    (the engine decides for plain principal values, KV asks it).
 //! 4. **Context** (`context`): what every domain shares: configuration,
 //!    counters, mailboxes and the directory of live sessions (the
 //!    `SessionHandle`s, identity lock and resume lineage, broadcast lanes,
@@ -273,6 +275,7 @@
 
 mod admin;
 mod answer;
+mod authz;
 mod checkpoint;
 mod config;
 mod context;

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use crate::authz::{Actor, PrincipalId};
 use crate::lane::Lane;
 use crate::mailbox::Mailbox;
 use crate::outbound::{Kill, Outlet};
@@ -26,8 +27,10 @@ pub(crate) struct SessionHandle {
     pub(crate) topic: Option<String>,
     pub(crate) principal: Principal,
     pub(crate) kind: PrincipalKind,
-    /// Whether this session may use session-admin operations.
+    /// Whether this session holds every right (the admin key, dev mode).
     pub(crate) admin: bool,
+    /// The principal as the ACL names it.
+    pub(crate) acl: PrincipalId,
     /// Current workspace (users change it with `SwitchWorkspace`).
     pub(crate) workspace: Mutex<String>,
     /// Broadcast lanes this session is subscribed to.
@@ -64,11 +67,13 @@ impl SessionHandle {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
+        let acl = PrincipalId::of_session(&n.principal, &n.identity);
         SessionHandle {
             session_id: n.session_id,
             identity: n.identity,
             topic: n.topic,
             kind: n.principal.kind(),
+            acl,
             principal: n.principal,
             admin: n.admin,
             workspace: Mutex::new(workspace),
@@ -104,6 +109,12 @@ impl SessionHandle {
     /// The lane proxy and tunnel frames take to this session's stream.
     pub(crate) fn lane(&self) -> &Lane {
         &self.outlet.lane
+    }
+
+    /// This session as the authorization engine sees it, in `workspace`
+    /// (its current one).
+    pub(crate) fn actor<'a>(&'a self, workspace: &'a str) -> Actor<'a> {
+        Actor::direct(&self.acl, workspace, self.admin)
     }
 
     /// The user id of a user session.

@@ -1,5 +1,5 @@
 //! The shared context every domain reads: configuration, counters,
-//! mailboxes, and the directory of live sessions (identity lock, resume
+//! mailboxes, the authorization engine, and the directory of live sessions (identity lock, resume
 //! lineage, broadcast lanes, service instances), with the fan-out of
 //! progress updates to the sessions that receive them.
 //!
@@ -23,6 +23,7 @@ use aether_protocol::proto::{Signal, signal::SignalType};
 use parking_lot::RwLock;
 use tonic::Status;
 
+use crate::authz::Authz;
 use crate::config::GatewayConfig;
 use crate::mailbox::{Mailbox, MailboxStore};
 use crate::stats::Stats;
@@ -124,10 +125,12 @@ fn workspace_lanes(user_id: &str, workspace: &str) -> [String; 2] {
     ]
 }
 
-/// What every domain shares: configuration, counters, mailboxes and the
-/// live sessions.
+/// What every domain shares: configuration, counters, mailboxes, the
+/// authorization engine and the live sessions.
 pub(crate) struct Context {
     pub(crate) config: GatewayConfig,
+    /// Who may do what.
+    pub(crate) authz: Arc<Authz>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) mailboxes: MailboxStore,
     directory: RwLock<Directory>,
@@ -136,15 +139,16 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    /// A context for `config` with the (restored) `mailboxes` and fresh
-    /// counters, and no session yet.
-    pub(crate) fn new(config: GatewayConfig, mailboxes: MailboxStore) -> Self {
+    /// A context for `config` with the (restored) `mailboxes` and
+    /// authorization engine, fresh counters, and no session yet.
+    pub(crate) fn new(config: GatewayConfig, mailboxes: MailboxStore, authz: Arc<Authz>) -> Self {
         let seed = {
             use std::hash::{BuildHasher, RandomState};
             RandomState::new().hash_one(0u64) | 1
         };
         Context {
             config,
+            authz,
             stats: Arc::new(Stats::default()),
             mailboxes,
             directory: RwLock::new(Directory::default()),

@@ -8,6 +8,7 @@
 //! memory order. Reads answer at once; a change answers once its commit
 //! is on disk (the session does not wait for it before reading on).
 
+mod access;
 mod list;
 mod namespace;
 mod ops;
@@ -22,6 +23,7 @@ use aether_protocol::proto::{KvOperation, KvResponse, kv_operation::OpType};
 use parking_lot::RwLock;
 
 use crate::answer::Answer;
+use crate::authz::{Actor, Authz};
 use crate::expiring::unix_ms;
 use crate::store::{Commit, Store, StoreError};
 use namespace::{Scope, may_use_kv, namespace, owner_of, owner_of_identity};
@@ -93,10 +95,16 @@ impl Kv {
         })
     }
 
-    /// Runs `op` for `caller`.
-    pub(crate) fn handle(&self, caller: &Caller, op: KvOperation) -> Answer {
+    /// Runs `op` for `caller`, as far as `authz` lets `actor`.
+    pub(crate) fn handle(
+        &self,
+        authz: &Authz,
+        actor: &Actor<'_>,
+        caller: &Caller,
+        op: KvOperation,
+    ) -> Answer {
         let rid = op.request_id.clone();
-        match self.run(caller, &op) {
+        match self.run(authz, actor, caller, &op) {
             Ok((resp, commit)) => Answer::after(commit, reply::success(resp, &rid), move |e| {
                 reply::failure(&rid, &KvError::new(e.to_string()))
             }),
@@ -111,7 +119,13 @@ impl Kv {
         }
     }
 
-    fn run(&self, caller: &Caller, op: &KvOperation) -> Result<(KvResponse, Commit), Refusal> {
+    fn run(
+        &self,
+        authz: &Authz,
+        actor: &Actor<'_>,
+        caller: &Caller,
+        op: &KvOperation,
+    ) -> Result<(KvResponse, Commit), Refusal> {
         if !may_use_kv(caller.kind) {
             return Err(KvError::new(
                 "only agents, tasks, services, the metrics bridge, and the workflow engine can access KV store",
@@ -126,18 +140,27 @@ impl Kv {
             return Err(Refusal::TooLarge(op.value.len()));
         }
         let scope = Scope::from_wire(op.scope);
+        let workspace = match op.workspace.as_str() {
+            "" => caller.workspace.as_str(),
+            ws => ws,
+        };
         let ns = if kind == OpType::PurgeIdentity {
             purge_namespace(scope, &op.target_identity)?
         } else {
-            let workspace = match op.workspace.as_str() {
-                "" => caller.workspace.as_str(),
-                ws => ws,
-            };
             namespace(scope, caller.owner.as_deref(), workspace, &op.user_id)?
         };
         if !matches!(kind, OpType::List | OpType::PurgeIdentity) {
             ops::check_key(&op.key)?;
         }
+        access::check(
+            authz,
+            actor,
+            kind,
+            scope,
+            &op.key,
+            workspace,
+            &op.target_identity,
+        )?;
         let now = unix_ms();
         if matches!(kind, OpType::Get | OpType::List | OpType::SetCard) {
             let map = self.map.read();

@@ -90,60 +90,62 @@ pub(crate) fn may_use_kv(kind: PrincipalKind) -> bool {
     )
 }
 
-/// Replaces the characters that separate namespace components (`:`, `|`,
-/// and NUL, which separates namespace and key in the database).
-fn sanitize(component: &str) -> String {
-    component.replace([':', '|', '\0'], "_")
+/// Escapes a namespace component: `%`, the separators `:` and `|`, and
+/// NUL (which separates namespace and key in the database) become `%25`,
+/// `%3A`, `%7C` and `%00`, so that distinct components never share a
+/// namespace (upstream's `_` replacement made `svc:` and `svc_` one).
+fn escape(component: &str) -> String {
+    if !component.contains(['%', ':', '|', '\0']) {
+        return component.to_string();
+    }
+    let mut out = String::with_capacity(component.len() + 8);
+    for c in component.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ':' => out.push_str("%3A"),
+            '|' => out.push_str("%7C"),
+            '\0' => out.push_str("%00"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-/// The sanitized `impl|spec` that keys a principal's exclusive
-/// namespaces; `None` when it lacks either (pooled tasks, the workflow
-/// engine, the metrics bridge, users).
+/// What keys a principal's exclusive namespaces: its escaped identity
+/// string. `None` for principals without a stable identity with an
+/// implementation and specifier (pooled tasks, the workflow engine, the
+/// metrics bridge, users).
+///
+/// Upstream keys them by `impl|spec` alone, so that `ag::A::x::y`,
+/// `ag::B::x::y`, `tu::A::x::y` and `sv::x::y` share one namespace. Here
+/// the identity lock is per identity string (two of those can be
+/// connected at once, as different principals), so each identity owns its
+/// own exclusive data: another workspace's agent with the same
+/// implementation and specifier cannot read it.
 pub(crate) fn owner_of(principal: &Principal) -> Option<String> {
-    let (implementation, specifier): (&str, &str) = match principal {
-        Principal::Agent {
-            implementation,
-            specifier,
+    match principal {
+        Principal::Agent { .. }
+        | Principal::Service { .. }
+        | Principal::Bridge { .. }
+        | Principal::Orchestrator { .. }
+        | Principal::Task {
+            unique_specifier: Some(_),
             ..
-        }
-        | Principal::Service {
-            implementation,
-            specifier,
-            ..
-        }
-        | Principal::Bridge {
-            implementation,
-            specifier,
-        }
-        | Principal::Orchestrator {
-            implementation,
-            specifier,
-            ..
-        } => (implementation, specifier),
-        Principal::Task {
-            implementation,
-            unique_specifier: Some(specifier),
-            ..
-        } => (implementation, specifier),
-        _ => return None,
-    };
-    owner(implementation, specifier)
+        } => Some(escape(&principal.identity_string())),
+        _ => None,
+    }
 }
 
 /// The owner of an identity string (`PURGE_IDENTITY.target_identity`):
 /// `ag::w::i::s`, `tu::w::i::s`, `sv::i::s`, `br::i::s`, `orc::i::s`.
 pub(crate) fn owner_of_identity(identity: &str) -> Option<String> {
     let parts: Vec<&str> = identity.split("::").collect();
-    match parts.as_slice() {
-        ["ag" | "tu", _, implementation, specifier] => owner(implementation, specifier),
-        ["sv" | "br" | "orc", implementation, specifier] => owner(implementation, specifier),
-        _ => None,
-    }
-}
-
-fn owner(implementation: &str, specifier: &str) -> Option<String> {
-    (!implementation.is_empty() && !specifier.is_empty())
-        .then(|| format!("{}|{}", sanitize(implementation), sanitize(specifier)))
+    let well_formed = match parts.as_slice() {
+        ["ag" | "tu", w, i, s] => [w, i, s].iter().all(|p| !p.is_empty()),
+        ["sv" | "br" | "orc", i, s] => !i.is_empty() && !s.is_empty(),
+        _ => false,
+    };
+    well_formed.then(|| escape(identity))
 }
 
 /// Resolves the namespace of `scope` for a caller whose exclusive
@@ -176,8 +178,8 @@ pub(crate) fn namespace(
         }
         (_, o) => o.unwrap_or_default(),
     };
-    let ws = sanitize(workspace);
-    let uid = sanitize(user_id);
+    let ws = escape(workspace);
+    let uid = escape(user_id);
     Ok(match scope {
         Scope::Global => "kv:global".to_string(),
         Scope::Workspace => format!("kv:ws:{ws}"),
@@ -233,28 +235,36 @@ mod tests {
     }
 
     #[test]
-    fn components_are_sanitized() {
+    fn components_are_escaped_without_collisions() {
         assert_eq!(
             namespace(Scope::UserWorkspaceShared, None, "a:b", "c|d\0").unwrap(),
-            "kv:user:c_d_:ws:a_b"
+            "kv:user:c%7Cd%00:ws:a%3Ab"
         );
-        assert_eq!(owner("a:x", "b|y").as_deref(), Some("a_x|b_y"));
+        assert_eq!(escape("plain"), "plain");
+        assert_ne!(escape("svc:"), escape("svc_"));
+        assert_ne!(escape("a%3A"), escape("a:"));
+        let a = Principal::agent("w", "svc:", "s").unwrap();
+        let b = Principal::agent("w", "svc_", "s").unwrap();
+        assert_ne!(owner_of(&a), owner_of(&b));
     }
 
     #[test]
-    fn owners_come_from_implementation_and_specifier() {
+    fn owners_are_identities() {
         let agent = Principal::agent("w", "i", "s").unwrap();
-        let task = Principal::unique_task("w2", "i", "s").unwrap();
+        let other_ws = Principal::agent("w2", "i", "s").unwrap();
+        let task = Principal::unique_task("w", "i", "s").unwrap();
         let svc = Principal::service("i", "s", false).unwrap();
-        // Exclusive namespaces ignore the principal type and workspace.
-        assert_eq!(owner_of(&agent).as_deref(), Some("i|s"));
-        assert_eq!(owner_of(&task), owner_of(&agent));
-        assert_eq!(owner_of(&svc), owner_of(&agent));
+        // Each identity owns its exclusive namespaces.
+        assert_eq!(owner_of(&agent).as_deref(), Some("ag%3A%3Aw%3A%3Ai%3A%3As"));
+        assert_ne!(owner_of(&other_ws), owner_of(&agent));
+        assert_ne!(owner_of(&task), owner_of(&agent));
+        assert_ne!(owner_of(&svc), owner_of(&agent));
         assert_eq!(owner_of(&Principal::pooled_task("w", "i").unwrap()), None);
         assert_eq!(owner_of(&Principal::workflow_engine()), None);
-        assert_eq!(owner_of_identity("ag::w::i::s").as_deref(), Some("i|s"));
-        assert_eq!(owner_of_identity("sv::i::s").as_deref(), Some("i|s"));
+        assert_eq!(owner_of_identity("ag::w::i::s"), owner_of(&agent));
+        assert_eq!(owner_of_identity("sv::i::s"), owner_of(&svc));
         assert_eq!(owner_of_identity("ta::w::i::"), None);
+        assert_eq!(owner_of_identity("ag::w::i::"), None);
         assert_eq!(owner_of_identity("us::u::w"), None);
         assert_eq!(owner_of_identity(""), None);
     }

@@ -38,6 +38,14 @@ fn put(key: &str, value: &'static str, scope: W) -> KvOperation {
     }
 }
 
+/// Runs `o` as a superadmin session (the access rules have their own
+/// tests): KV's own checks only.
+fn handle(kv: &Kv, c: &Caller, o: KvOperation) -> Answer {
+    let authz = Authz::load(Store::memory()).unwrap();
+    let p = crate::authz::PrincipalId::parse_parts("agent", "w::i::s").unwrap();
+    kv.handle(&authz, &Actor::direct(&p, "w", true), c, o)
+}
+
 fn now(a: Answer) -> Vec<DownstreamMessage> {
     match a {
         Answer::Now(m) => m,
@@ -46,7 +54,7 @@ fn now(a: Answer) -> Vec<DownstreamMessage> {
 }
 
 fn resp(kv: &Kv, c: &Caller, o: KvOperation) -> KvResponse {
-    let msgs = now(kv.handle(c, o));
+    let msgs = now(handle(kv, c, o));
     match msgs.as_slice() {
         [
             DownstreamMessage {
@@ -99,8 +107,10 @@ fn every_scope_round_trips_and_echoes_the_request_id() {
 fn exclusive_scopes_are_per_caller_and_shared_scopes_shared() {
     let kv = kv();
     let (a, b) = (agent("a"), agent("b"));
-    // A task and a service with the same impl|spec share the exclusive namespace.
+    // A service, or an agent of another workspace, with the same
+    // implementation and specifier is another identity: it does not share.
     let twin = Caller::of(&Principal::service("i", "a", false).unwrap(), "");
+    let other_ws = Caller::of(&Principal::agent("x", "i", "a").unwrap(), "x");
     for scope in ALL {
         resp(&kv, &a, put(&format!("{scope:?}"), "a", scope));
     }
@@ -110,7 +120,13 @@ fn exclusive_scopes_are_per_caller_and_shared_scopes_shared() {
         let exclusive = Scope::from_wire(scope as i32).is_exclusive();
         assert_eq!(seen_by_b, if exclusive { "" } else { "a" }, "{scope:?}");
     }
-    assert_eq!(get(&kv, &twin, "GlobalExclusive", W::GlobalExclusive), "a");
+    assert_eq!(get(&kv, &twin, "GlobalExclusive", W::GlobalExclusive), "");
+    assert_eq!(
+        get(&kv, &other_ws, "GlobalExclusive", W::GlobalExclusive),
+        ""
+    );
+    let same = Caller::of(&Principal::agent("w", "i", "a").unwrap(), "w");
+    assert_eq!(get(&kv, &same, "GlobalExclusive", W::GlobalExclusive), "a");
     // The workspace scope defaults to the caller's workspace.
     let elsewhere = Caller::of(&Principal::agent("x", "i", "a").unwrap(), "x");
     assert_eq!(get(&kv, &elsewhere, "Workspace", W::Workspace), "");
@@ -126,39 +142,43 @@ fn refusals_follow_the_failure_sequences() {
     let user = Caller::of(&Principal::user("u", "w").unwrap(), "");
     let fail = ["kv:false:r", "KV_ERROR:r"];
     assert_eq!(
-        codes(&now(kv.handle(&user, put("k", "v", W::Global)))),
+        codes(&now(handle(&kv, &user, put("k", "v", W::Global)))),
         fail
     );
-    assert_eq!(codes(&now(kv.handle(&a, put("", "v", W::Global)))), fail);
+    assert_eq!(codes(&now(handle(&kv, &a, put("", "v", W::Global)))), fail);
     assert_eq!(
-        codes(&now(kv.handle(&a, put(&"k".repeat(257), "v", W::Global)))),
+        codes(&now(handle(&kv, &a, put(&"k".repeat(257), "v", W::Global)))),
         fail
     );
     let mut no_user = put("k", "v", W::UserShared);
     no_user.user_id.clear();
-    assert_eq!(codes(&now(kv.handle(&a, no_user))), fail);
+    assert_eq!(codes(&now(handle(&kv, &a, no_user))), fail);
     let mut unknown = op(OpType::Get, W::Global, "k");
     unknown.op = 99;
-    assert_eq!(codes(&now(kv.handle(&a, unknown))), fail);
+    assert_eq!(codes(&now(handle(&kv, &a, unknown))), fail);
     let pooled = Caller::of(&Principal::pooled_task("w", "i").unwrap(), "w");
     assert_eq!(
-        codes(&now(kv.handle(&pooled, put("k", "v", W::GlobalExclusive)))),
+        codes(&now(handle(
+            &kv,
+            &pooled,
+            put("k", "v", W::GlobalExclusive)
+        ))),
         fail
     );
     let mut obo = put("k", "v", W::Global);
     obo.authorization = Some(AuthorizationContext::default());
     assert_eq!(
-        codes(&now(kv.handle(&a, obo))),
+        codes(&now(handle(&kv, &a, obo))),
         ["ERR_PERMISSION_DENIED:r", "kv:false:r"]
     );
     let big = KvOperation {
         value: Bytes::from(vec![0; 17]),
         ..op(OpType::Put, W::Global, "k")
     };
-    assert_eq!(codes(&now(kv.handle(&a, big))), ["ERR_QUOTA_001:r"]);
+    assert_eq!(codes(&now(handle(&kv, &a, big))), ["ERR_QUOTA_001:r"]);
     let mut nowait = put("", "v", W::Global);
     nowait.request_id.clear();
-    assert_eq!(codes(&now(kv.handle(&a, nowait))), ["KV_ERROR:"]);
+    assert_eq!(codes(&now(handle(&kv, &a, nowait))), ["KV_ERROR:"]);
     assert_eq!(get(&kv, &a, "k", W::Global), "", "nothing was written");
 }
 
@@ -243,11 +263,11 @@ fn list_pages_and_purge_of_another_identity() {
     };
     let fail = ["kv:false:r", "KV_ERROR:r"];
     assert_eq!(
-        codes(&now(kv.handle(&b, purge(W::Global, "ag::w::i::a", "")))),
+        codes(&now(handle(&kv, &b, purge(W::Global, "ag::w::i::a", "")))),
         fail
     );
     assert_eq!(
-        codes(&now(kv.handle(&b, purge(W::GlobalExclusive, "", "")))),
+        codes(&now(handle(&kv, &b, purge(W::GlobalExclusive, "", "")))),
         fail
     );
     assert_eq!(
@@ -306,7 +326,7 @@ async fn durable_changes_survive_reloading() {
         op(OpType::Increment, W::Global, "c"),
         op(OpType::Increment, W::Global, "c"),
     ] {
-        match kv.handle(&a, o) {
+        match handle(&kv, &a, o) {
             Answer::Later(f) => assert!(codes(&f.await)[0].starts_with("kv:true")),
             Answer::Now(m) => panic!("a durable write waits for its commit: {m:?}"),
         }

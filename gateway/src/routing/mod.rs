@@ -1,6 +1,12 @@
 //! Routing of `SendMessage` (§2.3 pipeline, §2.4 matrix, §2.5 envelope,
 //! §2.6 fan-out).
 //!
+//! After the principal-type matrix, the sender needs READ_WRITE on the
+//! workspace of the target (`authz`): its own always, another one by a
+//! rule or fallback policy (superadmin sessions: always). Targets without
+//! a workspace (user sessions and broadcasts, services, bridges, the
+//! receivers) need nothing more.
+//!
 //! Identity topics (`ag tu ta us sv br` and the receiver topics) deliver to
 //! the identity's mailbox, online or not. Broadcast lanes (`ga tb gu uw
 //! uu`) are live-only: each connected subscriber gets a copy in its own
@@ -16,6 +22,7 @@ use aether_protocol::proto::{IncomingMessage, MessageType, SendMessage};
 
 use std::sync::Arc;
 
+use crate::authz::{Actor, Level, Resource};
 use crate::context::Context;
 use crate::mailbox::Mailbox;
 use crate::rate::TokenBucket;
@@ -31,6 +38,8 @@ pub(crate) struct Sender<'a> {
     pub(crate) source_topic: &'a str,
     /// The sender's current workspace (empty for workspace-less principals).
     pub(crate) workspace: &'a str,
+    /// The sender as the authorization engine sees it.
+    pub(crate) actor: Actor<'a>,
 }
 
 fn first_non_empty(candidates: [&str; 3]) -> &str {
@@ -86,6 +95,16 @@ pub(crate) fn route(
     let negative =
         send.message_type == MessageType::Metric as i32 && metric::validate(&send.payload)?;
     authorization::check(send.authorization.as_deref())?;
+    if let Some(ws) = target::workspace(&target, fan_in.as_ref())
+        && !cx
+            .authz
+            .allows(&sender.actor, Resource::workspace(ws), Level::READ_WRITE)
+    {
+        return Err(ErrorReply::new(
+            code::PERMISSION_DENIED,
+            format!("not authorized to send to workspace {ws}"),
+        ));
+    }
     if negative {
         return Err(metric::negative_forbidden());
     }

@@ -78,9 +78,49 @@ pub(crate) fn fan_in<'a>(target: &Target<'a>, sender_workspace: &'a str) -> Opti
     })
 }
 
+/// The workspace a target lives in, for the workspace access check:
+/// agents, tasks and the workspace broadcasts name it first, `uw::` names
+/// it second, events and metrics declare it (`fan_in`); user sessions,
+/// user broadcasts, services, bridges and the receivers have none.
+pub(crate) fn workspace<'a>(target: &Target<'a>, fan_in: Option<&FanIn<'a>>) -> Option<&'a str> {
+    use TopicPrefix as T;
+    let mut segments = target.rest.split("::");
+    let ws = match target.prefix {
+        T::Agent
+        | T::UniqueTask
+        | T::PooledTask
+        | T::TaskBroadcast
+        | T::AgentBroadcast
+        | T::WorkspaceUsers => segments.next(),
+        T::UserWorkspace => segments.nth(1),
+        T::Event | T::Metric => fan_in.and_then(|f| f.declared_workspace),
+        _ => None,
+    };
+    ws.filter(|w| !w.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workspaces_of_targets() {
+        let ws = |t: &str, sender: &str| {
+            let target = parse(t).unwrap();
+            let f = fan_in(&target, sender);
+            workspace(&target, f.as_ref()).map(str::to_string)
+        };
+        assert_eq!(ws("ag::w::i::s", "x").as_deref(), Some("w"));
+        assert_eq!(ws("ta::w::i::", "x").as_deref(), Some("w"));
+        assert_eq!(ws("ga::w", "x").as_deref(), Some("w"));
+        assert_eq!(ws("uw::alice::w", "x").as_deref(), Some("w"));
+        assert_eq!(ws("event::*", "mine").as_deref(), Some("mine"));
+        assert_eq!(ws("metric::other", "mine").as_deref(), Some("other"));
+        assert_eq!(ws("event::receiver0", "mine"), None);
+        assert_eq!(ws("us::alice::tab", "x"), None);
+        assert_eq!(ws("sv::i::s", "x"), None);
+        assert_eq!(ws("ag::", "x"), None);
+    }
 
     #[test]
     fn validates_length_and_prefix() {

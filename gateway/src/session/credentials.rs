@@ -64,12 +64,10 @@ pub(crate) fn authenticate(
         ));
     }
     if system {
-        // §6.1: the workflow engine and orchestrators are system principals.
-        let admin = matches!(
-            kind,
-            PrincipalKind::Orchestrator | PrincipalKind::WorkflowEngine
-        );
-        return Ok(Authenticated { admin });
+        // Admitted, but with no rights beyond the ACL's: upstream's system
+        // bypass (§6.1) would make any anonymous connection an
+        // administrator.
+        return Ok(Authenticated { admin: false });
     }
     Err(Status::unauthenticated(format!(
         "anonymous connection as {} requires credentials",

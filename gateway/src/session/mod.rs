@@ -22,6 +22,7 @@ pub(crate) use handshake::SERVER_VERSION;
 
 use crate::admin;
 use crate::answer::Answer;
+use crate::authz;
 use crate::context::handle::SessionHandle;
 use crate::hub::Hub;
 use crate::kv;
@@ -253,6 +254,7 @@ impl Session {
                     kind: self.handle.kind,
                     source_topic: &self.source_topic,
                     workspace: &self.workspace,
+                    actor: self.handle.actor(&self.workspace),
                 };
                 match routing::route(&sender, self.rate.as_mut(), *send) {
                     Ok(None) => true,
@@ -281,14 +283,15 @@ impl Session {
             }
             Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(*sw).await,
             Some(Payload::SessionOp(op)) => {
-                let resp = admin::session_op(&self.hub.cx, &self.handle, *op);
+                let resp = admin::session_op(&self.hub.cx, &self.handle, &self.workspace, *op);
                 self.reply(downstream(downstream_message::Payload::SessionResponse(
                     Box::new(resp),
                 )))
                 .await
             }
             Some(Payload::ConnectionStatusRequest(req)) => {
-                let resp = admin::connection_status(&self.hub.cx, &self.handle, *req);
+                let resp =
+                    admin::connection_status(&self.hub.cx, &self.handle, &self.workspace, *req);
                 self.reply(downstream(
                     downstream_message::Payload::ConnectionStatusResponse(Box::new(resp)),
                 ))
@@ -296,7 +299,8 @@ impl Session {
             }
             Some(Payload::KvOp(op)) => {
                 let caller = kv::Caller::of(&self.handle.principal, &self.workspace);
-                let answer = self.hub.kv.handle(&caller, *op);
+                let actor = self.handle.actor(&self.workspace);
+                let answer = self.hub.kv.handle(&self.hub.cx.authz, &actor, &caller, *op);
                 self.answer(answer).await
             }
             Some(Payload::CheckpointOp(op)) => {
@@ -367,6 +371,11 @@ impl Session {
                     resp,
                 ))))
                 .await
+            }
+            Some(Payload::AclOp(op)) => {
+                let actor = self.handle.actor(&self.workspace);
+                let answer = authz::acl_op::acl_op(&self.hub.cx.authz, &actor, *op);
+                self.answer(answer).await
             }
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };

@@ -40,6 +40,11 @@ pub(crate) enum Table {
     Registry,
     /// Small bookkeeping values (sequence numbers, lineage, ...).
     Meta,
+    /// Authorization: ACL rules, fallback policies, groups, roles,
+    /// authority grants and requests (one key prefix per kind).
+    Acl,
+    /// Workspace metadata, keyed by workspace id.
+    Workspaces,
 }
 
 impl Table {
@@ -51,16 +56,20 @@ impl Table {
             Table::Mailboxes => "mailboxes",
             Table::Registry => "registry",
             Table::Meta => "meta",
+            Table::Acl => "acl",
+            Table::Workspaces => "workspaces",
         })
     }
 
-    const ALL: [Table; 6] = [
+    const ALL: [Table; 8] = [
         Table::Kv,
         Table::Checkpoints,
         Table::Tasks,
         Table::Mailboxes,
         Table::Registry,
         Table::Meta,
+        Table::Acl,
+        Table::Workspaces,
     ];
 }
 

@@ -163,7 +163,8 @@ mod tests {
         let mailboxes = MailboxStore::restore((&config.limits).into(), &store).unwrap();
         let checkpoints =
             Checkpoints::load(store.clone(), config.limits.max_checkpoint_bytes).unwrap();
-        let cx = Arc::new(Context::new(config, mailboxes));
+        let authz = Arc::new(crate::authz::Authz::load(store.clone()).unwrap());
+        let cx = Arc::new(Context::new(config, mailboxes, authz));
         Arc::new(Tasks::load(store, cx, Arc::new(checkpoints)).unwrap())
     }
 

@@ -1,0 +1,133 @@
+//! The authorization engine: one place that decides what a principal may
+//! do. Routing, KV, tasks, sessions, the agent registry, workspaces and
+//! the HTTP proxy and tunnels ask it instead of each refusing on its own.
+//!
+//! * [`level`]: the access levels, NONE 0 ... SUPERADMIN 50.
+//! * [`principal`] and [`resource`]: what rules name.
+//! * [`rules`]: ACL rules, fallback policies, groups and roles, durable in
+//!   `Table::Acl`.
+//! * [`decide`]: how a level is decided (superadmin sessions, the owner's
+//!   own workspace, rules, fallback policies, built-in defaults).
+//! * [`gates`]: the administrative families (§6.1).
+//! * [`acl_op`]: `ACLOperation` (§6.7).
+//!
+//! Sessions authenticated with the admin key, and every session in dev
+//! mode, are superadmins: with no rule configured they behave as before.
+//! Every other session (orchestrators and the workflow engine included) is
+//! decided by the rules and defaults. Decisions read memory only; changes
+//! are journaled and answered once on disk.
+
+pub(crate) mod acl_op;
+pub(crate) mod decide;
+pub(crate) mod explain;
+pub(crate) mod gates;
+pub(crate) mod level;
+pub(crate) mod principal;
+pub(crate) mod resource;
+pub(crate) mod rules;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::store::{Commit, Mutation, Store, StoreError};
+pub(crate) use decide::{Actor, Decision, Limit};
+pub(crate) use level::Level;
+pub(crate) use principal::PrincipalId;
+pub(crate) use resource::Resource;
+use rules::AclData;
+
+/// The current time in unix seconds.
+pub(crate) fn now_s() -> i64 {
+    (crate::expiring::unix_ms() / 1000) as i64
+}
+
+/// The authorization engine of one gateway.
+pub(crate) struct Authz {
+    data: RwLock<AclData>,
+    store: Store,
+    /// Bumped by every change, for callers that cache decisions.
+    generation: AtomicU64,
+}
+
+impl Authz {
+    /// Loads the ACL from `store`, which it then writes through.
+    pub(crate) fn load(store: Store) -> Result<Authz, StoreError> {
+        let (data, _rest) = AclData::load(&store)?;
+        Ok(Authz {
+            data: RwLock::new(data),
+            store,
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// `a`'s level on `r`.
+    pub(crate) fn decide(&self, a: &Actor<'_>, r: Resource<'_>) -> Decision {
+        if a.superadmin && a.limit.is_none() {
+            return decide::decide(&AclData::default(), a, r, 0);
+        }
+        decide::decide(&self.data.read(), a, r, now_s())
+    }
+
+    /// Whether `a` has at least `need` on `r`. Superadmins and owners are
+    /// answered without taking the lock.
+    pub(crate) fn allows(&self, a: &Actor<'_>, r: Resource<'_>, need: Level) -> bool {
+        if a.limit.is_none() && (a.superadmin || decide::owner(a, r) >= need) {
+            return true;
+        }
+        self.decide(a, r).allows(need)
+    }
+
+    /// The level the live rules alone give `a` on `r`; `None` when no rule
+    /// covers it (then the caller falls back to its own defaults).
+    /// Superadmins get `None`: nothing restricts them.
+    pub(crate) fn rule_level(&self, a: &Actor<'_>, r: Resource<'_>) -> Option<Level> {
+        if a.superadmin && a.limit.is_none() {
+            return None;
+        }
+        let data = self.data.read();
+        let p = a.principal;
+        if data.rules.is_empty()
+            || (data.only_direct_rules() && !data.has_rules_for(p.ptype.name(), &p.id))
+        {
+            return None;
+        }
+        let now = now_s();
+        let subjects = data.subjects(p, now);
+        let level = data
+            .matching(p, &subjects, r, now)
+            .iter()
+            .filter_map(|rule| Level::from_wire(rule.access_level).ok())
+            .max()?;
+        Some(match a.limit {
+            Some(limit) => limit.cap(r, level),
+            None => level,
+        })
+    }
+
+    /// Changes the ACL: `f` edits the data and returns its result and the
+    /// mutations to journal (submitted under the lock, in memory order).
+    pub(crate) fn write<R>(
+        &self,
+        f: impl FnOnce(&mut AclData) -> (R, Vec<Mutation>),
+    ) -> (R, Commit) {
+        let mut data = self.data.write();
+        let (r, muts) = f(&mut data);
+        if muts.is_empty() {
+            return (r, Commit::done());
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let commit = self.store.submit(muts);
+        (r, commit)
+    }
+
+    /// Reads the ACL.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&AclData) -> R) -> R {
+        f(&self.data.read())
+    }
+
+    /// The change counter.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
