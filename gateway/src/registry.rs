@@ -1,9 +1,18 @@
 //! The agent registry and `AgentOperation` (§6.4): implementation ->
 //! registration (description, launch parameters with the orchestrator
 //! `profile`, capabilities, resource schema), durable in
-//! `Table::Registry`. Everyone may use it (dev gateway). Replies echo
-//! `request_id` (upstream leaves it empty). LIST ignores the filter, as
-//! upstream; LIST_ORCHESTRATORS lists the orchestrators connected now.
+//! `Table::Registry`. Replies echo `request_id` (upstream leaves it
+//! empty). LIST ignores the filter, as upstream; LIST_ORCHESTRATORS lists
+//! the orchestrators connected now.
+//!
+//! Gates (`authz`; superadmin sessions pass): LIST and LIST_ORCHESTRATORS
+//! need READ on `admin/agents`; GET needs that or READ on
+//! `agent/{implementation}`; REGISTER, UPDATE and DELETE need ADMIN on
+//! `admin/agents` or MANAGE on `agent/{implementation}`; LAUNCH needs
+//! ADMIN on `admin/agents`, or READ_WRITE on `agent/{implementation}` and
+//! MANAGE on the workspace the agent is launched in (its startup task
+//! carries a token that connects as that agent). Orchestrators get no
+//! bypass (upstream lets them register and launch anything).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +24,9 @@ use aether_protocol::proto::{
 use parking_lot::Mutex;
 use prost::Message;
 
+use crate::authz::gates::Family;
+use crate::authz::resource::rtype;
+use crate::authz::{Actor, Authz, Level, Resource};
 use crate::context::Context;
 use crate::context::handle::SessionHandle;
 use crate::store::{Store, StoreError, Table};
@@ -132,7 +144,20 @@ pub(crate) async fn agent_op(
     } else {
         op.implementation.clone()
     };
-    let result: Result<(), String> = match OpType::try_from(op.op) {
+    let kind = OpType::try_from(op.op);
+    if let Ok(kind) = kind
+        && let Err(denied) = gate(
+            &cx.authz,
+            &caller.actor(caller_ws),
+            kind,
+            &implementation,
+            &launch_workspace(&op, caller_ws),
+        )
+    {
+        resp.error = denied;
+        return resp;
+    }
+    let result: Result<(), String> = match kind {
         Ok(OpType::List) => {
             resp.agents = agents.entries.lock().values().cloned().collect();
             resp.total_count = resp.agents.len() as i32;
@@ -177,6 +202,43 @@ pub(crate) async fn agent_op(
         Err(e) => resp.error = e,
     }
     resp
+}
+
+/// The workspace LAUNCH starts the agent in.
+fn launch_workspace(op: &AgentOperation, caller_ws: &str) -> String {
+    match op.launch_params.as_ref().map(|l| l.workspace.as_str()) {
+        Some(ws) if !ws.is_empty() => ws.to_string(),
+        _ => caller_ws.to_string(),
+    }
+}
+
+/// Whether `actor` may run `kind` on `implementation`.
+fn gate(
+    authz: &Authz,
+    actor: &Actor<'_>,
+    kind: OpType,
+    implementation: &str,
+    workspace: &str,
+) -> Result<(), String> {
+    let family = |need| authz.admin(actor, Family::Agents, need);
+    let agent = |need| authz.allows(actor, Resource::new(rtype::AGENT, implementation), need);
+    let allowed = match kind {
+        OpType::List | OpType::ListOrchestrators => family(Level::READ),
+        OpType::Get => family(Level::READ) || agent(Level::READ),
+        OpType::Register | OpType::Update | OpType::Delete => {
+            family(Level::ADMIN) || agent(Level::MANAGE)
+        }
+        OpType::Launch => {
+            family(Level::ADMIN)
+                || (agent(Level::READ_WRITE)
+                    && authz.allows(actor, Resource::workspace(workspace), Level::MANAGE))
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Family::Agents.denial().to_string())
+    }
 }
 
 /// LAUNCH: an `agent_startup` task for

@@ -113,11 +113,12 @@ async fn exclusive_scopes_are_per_caller_shared_scopes_are_shared() {
             "{scope:?}"
         );
     }
-    // Exclusive namespaces are keyed by impl|spec only: a service named
-    // like the agent shares them (as upstream).
+    // Exclusive namespaces belong to one identity: a service with the
+    // agent's implementation and specifier does not share them (upstream
+    // keys them by impl|spec alone).
     assert_eq!(
         svc.kv_get(Scope::GlobalExclusive, "GlobalExclusive").await,
-        "from-a"
+        ""
     );
     // Services have no workspace: workspace scopes need one named.
     let frames = svc
@@ -130,11 +131,13 @@ async fn exclusive_scopes_are_per_caller_shared_scopes_are_shared() {
     // Another workspace is another namespace.
     let (mut other, _) = Conn::connect(&url, &Principal::agent("w2", "impl", "a").unwrap()).await;
     assert_eq!(other.kv_get(Scope::Workspace, "Workspace").await, "");
+    // The agent of another workspace with the same implementation and
+    // specifier does not read the global-exclusive scope either.
     assert_eq!(
         other
             .kv_get(Scope::GlobalExclusive, "GlobalExclusive")
             .await,
-        "from-a"
+        ""
     );
     assert_eq!(
         other
@@ -538,14 +541,15 @@ async fn config_snapshot_carries_the_callers_exclusive_entries() {
     assert_eq!(snap.workspace_exclusive_kv.len(), 1);
     assert_eq!(snap.workspace_exclusive_kv["wk"], "W");
     assert!(snap.kv.is_empty() && snap.global_kv.is_empty() && snap.task_context.is_empty());
-    // A task with the same impl|spec sees the same exclusive entries.
+    // A task with the same implementation and specifier is another
+    // identity: it does not see them.
     let mut t = Conn::open(
         &url,
         init(&Principal::unique_task("w", "impl", "a").unwrap()),
     )
     .await;
     t.ack().await;
-    assert_eq!(t.config().await.workspace_exclusive_kv["wk"], "W");
+    assert!(t.config().await.workspace_exclusive_kv.is_empty());
     // Another caller sees nothing.
     let mut b = Conn::open(&url, init(&agent("b"))).await;
     b.ack().await;

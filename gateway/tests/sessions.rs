@@ -9,8 +9,8 @@ use aether_protocol::proto::session_operation::OpType;
 use aether_protocol::proto::signal::SignalType;
 use aether_protocol::proto::{
     AdminQuery, ConnectionFilter, ConnectionStatusRequest, KvOperation, MessageType, PrincipalRef,
-    PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, TunnelOpen,
-    UpstreamMessage, downstream_message, upstream_message,
+    PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, UpstreamMessage,
+    downstream_message, upstream_message,
 };
 use bytes::Bytes;
 use common::{Conn, dev_gateway, init, up};
@@ -201,14 +201,6 @@ async fn unimplemented_ops_answer_at_once_with_their_id() {
             "audit-1",
             "submit_audit_event",
         ),
-        (
-            upstream_message::Payload::TunnelOpen(Box::new(TunnelOpen {
-                tunnel_id: "t-1".into(),
-                ..Default::default()
-            })),
-            "t-1",
-            "tunnel_open",
-        ),
     ];
     for (payload, id, op) in cases {
         c.send(up(payload)).await;
@@ -360,11 +352,32 @@ async fn outside_dev_mode_credentials_are_required() {
         &Principal::orchestrator("o", "1", vec!["p".into()]).unwrap(),
     )
     .await;
+    // Orchestrators are not administrators either (upstream's system
+    // bypass would let any anonymous one administer).
     let list = session_op(
         &mut orc,
         SessionOperation {
             op: OpType::List as i32,
             request_id: "x".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(!list.success);
+    assert_eq!(
+        list.error,
+        "admin sessions operations require system-level privileges"
+    );
+    // A session with the admin key is (its ConfigSnapshot comes first).
+    assert!(matches!(
+        c.payload().await,
+        downstream_message::Payload::Config(_)
+    ));
+    let list = session_op(
+        &mut c,
+        SessionOperation {
+            op: OpType::List as i32,
+            request_id: "y".into(),
             ..Default::default()
         },
     )

@@ -164,11 +164,8 @@ async fn recursive_subscriptions_cover_existing_descendants_and_replay() {
     let missing = w.subscription(subscribe("nope", false, 0)).await;
     assert!(!missing.success);
     assert_eq!(missing.error, "task not found");
-    let mut far = Peer::connect(&url, &Principal::agent("v", "i", "x").unwrap()).await;
-    assert_eq!(
-        far.subscription(subscribe(&root, false, 0)).await.error,
-        "task not found"
-    );
+    // Every session is a superadmin in dev mode, so an agent of another
+    // workspace would see the task here; tests/authz.rs covers hiding.
 }
 
 /// Now in ms since the epoch (minus a little, for clock granularity).

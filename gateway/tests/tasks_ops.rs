@@ -5,6 +5,7 @@ mod common;
 #[path = "common/tasks.rs"]
 mod th;
 
+use aether_gateway::GatewayConfig;
 use aether_protocol::identity::Principal;
 use aether_protocol::proto::{
     CheckpointOperation, HibernationDescriptor, TaskStatus, WaitReason, WaitSpec,
@@ -244,17 +245,29 @@ async fn hibernation_needs_the_assignees_checkpoint() {
 
 #[tokio::test]
 async fn tasks_of_another_workspace_are_not_found() {
-    let gw = dev_gateway().await;
+    // Outside dev mode: sessions with the admin key see every task; a
+    // principal without rights on the task's workspace sees none of it.
+    let gw = aether_gateway::start(GatewayConfig::default().with_admin_key("k"))
+        .await
+        .unwrap();
     let url = gw.url();
-    let mut a = Peer::connect(&url, &agent("w", "a")).await;
-    let mut same = Peer::connect(&url, &agent("w", "b")).await;
-    let mut other = Peer::connect(&url, &agent("v", "c")).await;
-    let mut svc = Peer::connect(&url, &Principal::service("s", "x", true).unwrap()).await;
+    let key = [("api_key", "k")];
+    let (mut a, _) = Peer::connect_with_credentials(&url, &agent("w", "a"), &key)
+        .await
+        .unwrap();
+    let (mut admin_elsewhere, _) = Peer::connect_with_credentials(&url, &agent("v", "c"), &key)
+        .await
+        .unwrap();
+    // An orchestrator connects without credentials, with no rights.
+    let mut orc = Peer::connect(
+        &url,
+        &Principal::orchestrator("o", "1", vec!["p".into()]).unwrap(),
+    )
+    .await;
     let id = a.create_ok(self_assign("w", "t")).await;
-    assert!(other.get(&id).await.is_none());
-    assert_eq!(other.op(OpType::Cancel, &id).await.error, "task not found");
-    assert!(same.get(&id).await.is_some(), "same workspace");
-    assert!(svc.get(&id).await.is_some(), "workspace-less callers");
+    assert!(orc.get(&id).await.is_none());
+    assert_eq!(orc.op(OpType::Cancel, &id).await.error, "task not found");
+    assert!(admin_elsewhere.get(&id).await.is_some(), "superadmin");
     // The creator may act from anywhere: a task it created in another workspace.
     let far = a.create_ok(self_assign("v", "t")).await;
     assert!(a.get(&far).await.is_some());

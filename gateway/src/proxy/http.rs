@@ -110,7 +110,13 @@ pub(super) fn request(
         Ok(to) => to,
         Err(why) => return refuse(ErrorKind::SidecarUnavailable, why),
     };
-    let grant = match access::check(sender.handle, &to, req.authorization.as_ref()) {
+    let grant = match access::check(
+        &env.cx.authz,
+        sender.handle,
+        sender.workspace,
+        &to,
+        req.authorization.as_ref(),
+    ) {
         Ok(g) => g,
         Err(why) => return refuse(ErrorKind::AclDenied, why),
     };

@@ -10,8 +10,8 @@
 //! * **Targets** ([`target`]): a bare `sv::{impl}` goes to the least loaded
 //!   connected instance; any other topic must be connected now, otherwise
 //!   the caller is refused at once.
-//! * **Who may call whom** ([`access`]): anyone, anything; the seam for an
-//!   ACL engine.
+//! * **Who may call whom** ([`access`]): READ_WRITE on the target's
+//!   workspace, as for sends.
 //! * **Headers** ([`identity`]): hygiene and the trusted identity headers.
 //! * **HTTP** ([`http`]) and **tunnels** ([`tunnel`]).
 //! * **Delivery** ([`outbox`]): frames enter the recipient's lane when it

@@ -89,7 +89,13 @@ pub(super) fn open(
         Ok(to) => to,
         Err(why) => return refuse(Reason::Error, format!("SIDECAR_UNAVAILABLE: {why}")),
     };
-    let grant = match access::check(sender.handle, &to, open.authorization.as_ref()) {
+    let grant = match access::check(
+        &env.cx.authz,
+        sender.handle,
+        sender.workspace,
+        &to,
+        open.authorization.as_ref(),
+    ) {
         Ok(g) => g,
         Err(why) => return refuse(Reason::Error, format!("ACL_DENIED: {why}")),
     };

@@ -399,6 +399,19 @@ impl Session {
                 ))
                 .await;
         }
+        let actor = self.handle.actor(&self.workspace);
+        if !self.hub.cx.authz.allows(
+            &actor,
+            authz::Resource::workspace(&sw.new_workspace_id),
+            authz::Level::READ,
+        ) {
+            return self
+                .error(ErrorReply::new(
+                    code::PERMISSION_DENIED,
+                    format!("not authorized for workspace {}", sw.new_workspace_id),
+                ))
+                .await;
+        }
         self.hub
             .cx
             .switch_workspace(&self.handle, &sw.new_workspace_id);

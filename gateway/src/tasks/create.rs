@@ -19,6 +19,8 @@ use super::worker::grace_window_ms;
 use super::{Tasks, Txn};
 
 use crate::answer::Answer;
+use crate::authz::gates::Family;
+use crate::authz::{Actor, Authz, Level, Resource};
 use crate::context::handle::SessionHandle;
 use crate::reply::{ErrorReply, code};
 
@@ -95,7 +97,7 @@ pub(crate) fn create_task(
     tasks: &Tasks,
     caller: &SessionHandle,
     caller_workspace: &str,
-    req: CreateTaskRequest,
+    mut req: CreateTaskRequest,
     launch_params: impl FnOnce(&str) -> Option<HashMap<String, String>>,
 ) -> Answer {
     let rid = req.request_id.clone();
@@ -135,10 +137,31 @@ pub(crate) fn create_task(
                 "invalid authorization context".into(),
             ));
         }
+        let actor = caller.actor(caller_workspace);
+        if !tasks
+            .cx
+            .authz
+            .allows(&actor, Resource::workspace(&workspace), Level::READ_WRITE)
+        {
+            return Err((
+                code::PERMISSION_DENIED,
+                format!("not authorized to create tasks in workspace {workspace}"),
+            ));
+        }
         Ok(())
     })();
     if let Err(f) = checked {
         return Answer::Now(failure(&rid, f));
+    }
+    if !req.target_identity.is_empty()
+        && !may_mint(
+            &tasks.cx.authz,
+            &caller.actor(caller_workspace),
+            &req.target_identity,
+        )
+    {
+        // Refused as upstream refuses: the task is created, without a token.
+        req.target_identity.clear();
     }
     let registry = registry_defaults(&req, launch_params);
     let (result, settle) = {
@@ -427,6 +450,25 @@ fn start(
         metadata,
     })
     .map_err(|m| (codes::TASK_CREATE_FAILED, m))
+}
+
+/// Whether `actor` may have a task token minted for `identity`: MANAGE on
+/// the identity's workspace, or (services, which have none) ADMIN on the
+/// agent registry. A token lets its bearer connect as that identity.
+fn may_mint(authz: &Authz, actor: &Actor<'_>, identity: &str) -> bool {
+    match identity_topic(identity) {
+        Ok(
+            Topic::Agent { workspace, .. }
+            | Topic::UniqueTask { workspace, .. }
+            | Topic::PooledTask { workspace, .. },
+        ) => authz.allows(
+            actor,
+            Resource::workspace(workspace.as_str()),
+            Level::MANAGE,
+        ),
+        Ok(_) => authz.admin(actor, Family::Agents, Level::ADMIN),
+        Err(_) => false,
+    }
 }
 
 /// A token for `identity` bound to `task_id`, or empty when refused (the

@@ -17,6 +17,7 @@ use super::lifecycle::Announce;
 use super::model::{Status, TaskRecord};
 use super::query::{NOT_FOUND, authorized};
 use super::{Tasks, Txn};
+use crate::authz::Level;
 
 use crate::answer::{Answer, frame};
 use crate::context::handle::SessionHandle;
@@ -43,7 +44,7 @@ pub(crate) fn task_op(
         let mut txn = Txn::begin(tasks);
         let result = match txn
             .get(&op.task_id)
-            .filter(|r| authorized(caller, caller_ws, r))
+            .filter(|r| authorized(&tasks.cx.authz, caller, caller_ws, r, Level::READ_WRITE))
         {
             None => Err(NOT_FOUND.to_string()),
             Some(r) => apply(&mut txn, caller, r, &op),

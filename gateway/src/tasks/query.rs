@@ -1,5 +1,11 @@
 //! `TaskQuery` GET and LIST (§5.7), and `authorizeTaskOp`.
 //!
+//! Who sees a task: its creator and its assignee, and whoever has READ on
+//! its workspace (`authz`: one's own workspace, or one a rule opens; every
+//! workspace for superadmin sessions). LIST applies the same check to
+//! every task it returns, so it never shows what GET hides (upstream's
+//! LIST does no per-task check).
+//!
 //! LIST orders by last update (newest first), then task id (descending).
 //! `page_token` is opaque to clients: it names the last task of the
 //! previous page (`{updated_ms}.{task_id}`), so pages stay stable while
@@ -8,13 +14,14 @@
 //! every workspace for a caller without one (services, orchestrators,
 //! users before `SwitchWorkspace`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use aether_protocol::proto::{PrincipalRef, TaskFilter, TaskQuery, TaskQueryResponse, task_query};
 
 use super::model::{Status, TaskRecord};
 use super::table::TaskTable;
 use super::{Tasks, Txn};
+use crate::authz::{Authz, Level, Resource};
 use crate::context::handle::SessionHandle;
 
 /// Default LIST page.
@@ -26,12 +33,22 @@ const MAX_LIMIT: usize = 1000;
 pub(crate) const NOT_FOUND: &str = "task not found";
 
 /// `authorizeTaskOp`: the creator and the assignee always; otherwise
-/// anyone in the task's workspace or without a workspace.
-pub(crate) fn authorized(caller: &SessionHandle, caller_ws: &str, r: &TaskRecord) -> bool {
+/// whoever has `need` on the task's workspace.
+pub(crate) fn authorized(
+    authz: &Authz,
+    caller: &SessionHandle,
+    caller_ws: &str,
+    r: &TaskRecord,
+    need: Level,
+) -> bool {
     if caller.identity == r.creator || caller.identity == r.assigned_to {
         return true;
     }
-    caller_ws.is_empty() || caller_ws == r.workspace
+    authz.allows(
+        &caller.actor(caller_ws),
+        Resource::workspace(&r.workspace),
+        need,
+    )
 }
 
 /// Answers a `TaskQuery`.
@@ -50,7 +67,7 @@ pub(crate) fn task_query(
         Ok(task_query::OpType::Get) => {
             match txn
                 .get(&q.task_id)
-                .filter(|r| authorized(caller, caller_ws, r))
+                .filter(|r| authorized(&tasks.cx.authz, caller, caller_ws, r, Level::READ))
             {
                 Some(r) => {
                     resp.success = true;
@@ -61,7 +78,19 @@ pub(crate) fn task_query(
         }
         Ok(task_query::OpType::List) => {
             let filter = q.filter.unwrap_or_default();
-            match list(&txn.st.table, caller_ws, &filter) {
+            let mut seen: HashMap<String, bool> = HashMap::new();
+            let mut visible = |r: &TaskRecord| {
+                if caller.identity == r.creator || caller.identity == r.assigned_to {
+                    return true;
+                }
+                if let Some(v) = seen.get(&r.workspace) {
+                    return *v;
+                }
+                let v = authorized(&tasks.cx.authz, caller, caller_ws, r, Level::READ);
+                seen.insert(r.workspace.clone(), v);
+                v
+            };
+            match list(&txn.st.table, caller_ws, &filter, &mut visible) {
                 Ok((tasks, next)) => {
                     resp.success = true;
                     resp.total_count = tasks.len() as i32;
@@ -96,6 +125,7 @@ fn list(
     table: &TaskTable,
     caller_ws: &str,
     f: &TaskFilter,
+    visible: &mut dyn FnMut(&TaskRecord) -> bool,
 ) -> Result<(Vec<TaskRecord>, String), String> {
     let after = if f.page_token.is_empty() {
         None
@@ -108,7 +138,7 @@ fn list(
     };
     let offset = usize::try_from(f.offset).unwrap_or(0);
     let m = Matcher::new(table, caller_ws, f);
-    let mut hits: Vec<&TaskRecord> = table.all().filter(|r| m.matches(r)).collect();
+    let mut hits: Vec<&TaskRecord> = table.all().filter(|r| m.matches(r) && visible(r)).collect();
     hits.sort_by(|a, b| order(a, b));
     let page: Vec<TaskRecord> = hits
         .into_iter()
@@ -265,7 +295,7 @@ mod tests {
     }
 
     fn ids(t: &TaskTable, ws: &str, f: TaskFilter) -> Vec<String> {
-        list(t, ws, &f)
+        list(t, ws, &f, &mut |_| true)
             .unwrap()
             .0
             .into_iter()
@@ -337,14 +367,14 @@ mod tests {
             limit: 2,
             ..Default::default()
         };
-        let (p1, next) = list(&t, "", &f).unwrap();
+        let (p1, next) = list(&t, "", &f, &mut |_| true).unwrap();
         assert_eq!(p1.len(), 2);
         assert!(!next.is_empty());
         let f2 = TaskFilter {
             page_token: next,
             ..f.clone()
         };
-        let (p2, next2) = list(&t, "", &f2).unwrap();
+        let (p2, next2) = list(&t, "", &f2, &mut |_| true).unwrap();
         let ids: Vec<&str> = p1.iter().chain(&p2).map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["d", "c", "b", "a"]);
         assert!(!next2.is_empty(), "a full page gets a token");
@@ -352,17 +382,20 @@ mod tests {
             page_token: next2,
             ..f.clone()
         };
-        assert_eq!(list(&t, "", &f3).unwrap(), (Vec::new(), String::new()));
+        assert_eq!(
+            list(&t, "", &f3, &mut |_| true).unwrap(),
+            (Vec::new(), String::new())
+        );
         let f4 = TaskFilter {
             offset: 3,
             ..f.clone()
         };
-        assert_eq!(list(&t, "", &f4).unwrap().0.len(), 1);
+        assert_eq!(list(&t, "", &f4, &mut |_| true).unwrap().0.len(), 1);
         let bad = TaskFilter {
             page_token: "zz".into(),
             ..f
         };
-        assert!(list(&t, "", &bad).is_err());
+        assert!(list(&t, "", &bad, &mut |_| true).is_err());
     }
 
     #[test]
