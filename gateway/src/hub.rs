@@ -1,15 +1,16 @@
 //! The hub: one gateway's state, wired together. It holds the shared
 //! [`Context`] (configuration, counters, mailboxes, live sessions) and the
 //! domain components beside it (KV, checkpoints, tasks, the agent
-//! registry, the HTTP proxy and tunnels), each loaded from the durable [`Store`], and hands every
+//! registry, workspaces, the HTTP proxy and tunnels), each loaded from the durable [`Store`], and hands every
 //! domain what it needs of the others (the tasks component gets the
 //! context and the checkpoints). Sessions and the server sit above it.
 //!
 //! Locks are never held across an await. Lock order: the task lock, then
 //! the session directory, then a mailbox; never the other way round. The
-//! KV, checkpoint and registry locks come after any of those and take no
-//! other lock but the store's (a journal submission), which is always
-//! last.
+//! KV, checkpoint, registry and workspace locks come after any of those
+//! and take no other lock but the ACL's and the store's; the ACL lock
+//! (authorization decisions) takes only the store's (a journal
+//! submission), which is always last.
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use crate::proxy::Proxy;
 use crate::registry::Registry as AgentRegistry;
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
+use crate::workspaces::Workspaces;
 
 /// Shared state of one gateway.
 pub(crate) struct Hub {
@@ -38,6 +40,8 @@ pub(crate) struct Hub {
     pub(crate) agents: AgentRegistry,
     /// HTTP proxying and tunnels (§8).
     pub(crate) proxy: Arc<Proxy>,
+    /// Created workspaces (§6.3).
+    pub(crate) workspaces: Workspaces,
     /// Durable state (memory-only without a data directory).
     pub(crate) store: Store,
 }
@@ -57,7 +61,9 @@ impl Hub {
         let tasks = Arc::new(Tasks::load(store.clone(), cx.clone(), checkpoints.clone())?);
         let agents = AgentRegistry::load(store.clone())?;
         let proxy = Arc::new(Proxy::new(cx.clone()));
+        let workspaces = Workspaces::load(store.clone())?;
         Ok(Hub {
+            workspaces,
             proxy,
             cx,
             kv,

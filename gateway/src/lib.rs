@@ -54,9 +54,10 @@
 //!    routing, tasks and orchestration, HTTP proxying and tunnels. The tasks component keeps the context and the
 //!    checkpoints it needs; the agent registry's launch parameters are
 //!    handed to task creation by its caller.
-//! 6. **Domains on tasks** (`progress`, `registry`): `ProgressReport`
-//!    (which also emits a task event) and the agent registry (whose LAUNCH
-//!    creates a startup task).
+//! 6. **Domains on tasks** (`progress`, `registry`, `workspaces`):
+//!    `ProgressReport` (which also emits a task event), the agent registry
+//!    (whose LAUNCH creates a startup task) and workspaces (whose listing
+//!    counts tasks).
 //! 7. **Hub** (`hub`): one gateway's state, wired together: the context
 //!    and every domain component, loaded from the store.
 //! 8. **Sessions** (`session`): the handshake, then each upstream frame
@@ -301,6 +302,7 @@ mod stats;
 mod store;
 mod tasks;
 mod unimplemented;
+mod workspaces;
 
 pub use config::{GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig};
 pub use error::GatewayError;

@@ -7,7 +7,6 @@ use crate::clients::principal::PrincipalType;
 /// [`crate::admin::AdminClient`] for threaded programs: every method blocks
 /// on the wrapped blocking client's runtime.
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // `client` and `block_on` serve the family files as they land
 pub struct AdminClient {
     admin: crate::admin::AdminClient,
     client: Client,
@@ -28,7 +27,6 @@ impl AdminClient {
     }
 
     /// Runs a future of the async API on the client's runtime.
-    #[allow(dead_code)]
     pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.client.block_on(f)
     }

@@ -25,6 +25,11 @@
 //! ```
 
 mod admin;
+mod admin_access;
+mod admin_acl;
+mod admin_agents;
+mod admin_sessions;
+mod admin_workspaces;
 mod checkpoint;
 mod client;
 mod handler_thread;

@@ -58,18 +58,27 @@ fn by_name(code: &str) -> ErrorKind {
 /// The kind of a typed reply's refusal reason, for an operation on a
 /// `subject` (`"task"`, `"session"`, ...): the subject itself is missing
 /// (`"task not found"`, `"session not found: s1"`; a missing dependency or
-/// parent is a refusal, not a missing subject), something is too large
-/// (`"checkpoint too large: ..."`), or it was refused for another reason.
+/// parent is a refusal, not a missing subject; `"workspace w not found"`
+/// is the subject), something is too large (`"checkpoint too large:
+/// ..."`), the caller lacks the rights (`"... require system-level
+/// privileges"`, `"not authorized ..."`, `"permission denied: ..."`), or it
+/// was refused for another reason.
 pub(super) fn refusal_kind(subject: &str, reason: &str) -> ErrorKind {
     let reason = reason.trim().to_ascii_lowercase();
     let missing = reason
         .strip_prefix(subject)
-        .is_some_and(|rest| rest.trim_start().starts_with("not found"));
+        .is_some_and(|rest| rest.trim_start().starts_with("not found"))
+        || (reason.starts_with(subject) && reason.ends_with("not found"));
     if missing {
         ErrorKind::NotFound
     } else if reason.contains("too large") {
         ErrorKind::PayloadTooLarge
-    } else if reason.contains("permission denied") {
+    } else if reason.contains("permission denied")
+        || reason.contains("privileges")
+        || reason.contains("not authorized")
+        || reason.contains("workspace-level access")
+        || reason.contains("workspace access")
+    {
         ErrorKind::PermissionDenied
     } else {
         ErrorKind::Rejected
@@ -222,6 +231,17 @@ mod tests {
                 "checkpoint too large: 9 bytes exceeds the limit of 8 bytes"
             ),
             ErrorKind::PayloadTooLarge
+        );
+        assert_eq!(
+            refusal_kind("workspace", "workspace w not found"),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            refusal_kind(
+                "session",
+                "admin sessions operations require system-level privileges"
+            ),
+            ErrorKind::PermissionDenied
         );
         assert_eq!(
             refusal_kind("task", "cannot complete a pending task"),

@@ -453,14 +453,14 @@ fn may_grant(
         return Ok(());
     }
     if level >= Level::SUPERADMIN {
-        return Err("only a superadmin session grants SUPERADMIN".to_string());
+        return Err("not authorized: only a superadmin session grants SUPERADMIN".to_string());
     }
     let acl_admin = authz.admin(caller, Family::Acl, Level::ADMIN);
     if matches!(r.rtype, rtype::ADMIN | rtype::CAPABILITY) {
         gate(acl_admin)?;
         if !authz.allows(caller, r, level) {
             return Err(format!(
-                "cannot grant {} on {}:{}: the caller does not hold it",
+                "not authorized to grant {} on {}:{}: the caller does not hold it",
                 level.name(),
                 r.rtype,
                 clip(r.id)

@@ -18,6 +18,7 @@
 //! are journaled and answered once on disk.
 
 pub(crate) mod acl_op;
+pub(crate) mod check_op;
 pub(crate) mod decide;
 pub(crate) mod explain;
 pub(crate) mod gates;

@@ -3,7 +3,10 @@
 //!
 //! * Exclusive scopes are the caller's own: always allowed.
 //! * A rule on `kv_key/{key}` decides when one covers the key (READ for
-//!   GET, LIST and SET_CARD, READ_WRITE for changes).
+//!   GET, LIST and SET_CARD, READ_WRITE for changes) in the tenant-wide
+//!   scopes; in the workspace-bound ones it can only lower the level the
+//!   workspace gives (key names are not per workspace, so a key rule must
+//!   not open every workspace's key of that name).
 //! * Otherwise `global` and `user-shared` are checked as `kv_scope/{name}`
 //!   (agents, tasks and services have READ_WRITE by default; the workflow
 //!   engine and the metrics bridge nothing, except the workflow engine's
@@ -59,15 +62,17 @@ pub(super) fn check(
     } else {
         Level::READ_WRITE
     };
-    if kind != OpType::List
-        && let Some(level) = authz.rule_level(actor, Resource::new(rtype::KV_KEY, key))
-    {
-        return allowed(level >= need, scope, workspace);
-    }
+    let key_level = if kind == OpType::List {
+        None
+    } else {
+        authz.rule_level(actor, Resource::new(rtype::KV_KEY, key))
+    };
     let ok = match scope {
         Scope::Workspace | Scope::UserWorkspaceShared => {
-            authz.allows(actor, Resource::workspace(workspace), need)
+            key_level.is_none_or(|l| l >= need)
+                && authz.allows(actor, Resource::workspace(workspace), need)
         }
+        _ if key_level.is_some() => key_level.is_some_and(|l| l >= need),
         _ => {
             (actor.principal.ptype == PType::WorkflowEngine
                 && scope == Scope::Global

@@ -36,6 +36,7 @@ use crate::routing::{self, Sender};
 use crate::stats::Stats;
 use crate::tasks::{self, worker::Departure};
 use crate::unimplemented;
+use crate::workspaces;
 use pipeline::Pipeline;
 
 /// How the main loop ended.
@@ -372,6 +373,32 @@ impl Session {
                 ))))
                 .await
             }
+            Some(Payload::WorkspaceOp(op)) => {
+                let actor = self.handle.actor(&self.workspace);
+                let hub = &self.hub;
+                let answer =
+                    workspaces::workspace_op(&hub.workspaces, &hub.cx, &hub.tasks, &actor, *op);
+                self.answer(answer).await
+            }
+            Some(Payload::AccessCheck(op)) => {
+                let actor = self.handle.actor(&self.workspace);
+                let parties = self.direct_parties();
+                let resp = authz::check_op::access_check(&self.hub.cx.authz, &actor, &parties, *op);
+                self.reply(downstream(
+                    downstream_message::Payload::AccessCheckResponse(Box::new(resp)),
+                ))
+                .await
+            }
+            Some(Payload::BatchAccessCheck(op)) => {
+                let actor = self.handle.actor(&self.workspace);
+                let parties = self.direct_parties();
+                let resp =
+                    authz::check_op::batch_access_check(&self.hub.cx.authz, &actor, &parties, *op);
+                self.reply(downstream(
+                    downstream_message::Payload::BatchAccessCheckResponse(Box::new(resp)),
+                ))
+                .await
+            }
             Some(Payload::AclOp(op)) => {
                 let actor = self.handle.actor(&self.workspace);
                 let answer = authz::acl_op::acl_op(&self.hub.cx.authz, &actor, *op);
@@ -380,6 +407,17 @@ impl Session {
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };
         (!ok).then_some(Exit::Killed)
+    }
+
+    /// The parties of a decision the caller asks for itself.
+    fn direct_parties(&self) -> authz::check_op::Parties<'_> {
+        authz::check_op::Parties {
+            actor: &self.handle.acl,
+            mode: "direct",
+            grant_id: "",
+            root_grant_id: "",
+            expires_at_ms: 0,
+        }
     }
 
     async fn switch_workspace(&mut self, sw: SwitchWorkspace) -> bool {

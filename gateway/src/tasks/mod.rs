@@ -109,6 +109,16 @@ impl Tasks {
             .map(Some)
     }
 
+    /// The number of tasks of each workspace.
+    pub(crate) fn counts_by_workspace(&self) -> HashMap<String, i64> {
+        let st = self.state.lock();
+        let mut counts = HashMap::new();
+        for r in st.table.all() {
+            *counts.entry(r.workspace.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
     /// `ConfigSnapshot.task_context` for a connecting agent (§3.8): the
     /// active `agent_startup` task for its identity, if any.
     pub(crate) fn task_context(&self, identity: &str) -> HashMap<String, String> {

@@ -5,6 +5,23 @@
 //! with typed results. The gateway decides what the connection's
 //! principal may do; a refusal is a typed [`Error`](crate::Error).
 
+mod access;
+mod acl;
+mod agents;
+mod sessions;
+mod workspaces;
+
+pub use access::{AccessDecision, AccessRequest};
+pub use acl::{
+    AccessExplanation, AccessLevel, AclGrant, AclPrincipal, AclResource, AclRule, AclSet,
+    Contribution, FallbackPolicy, Membership, RuleFilter, RulePage,
+};
+pub use agents::{
+    AgentLaunch, AgentRegistration, ConnectedOrchestrator, RegisteredAgent, ResourceSchema,
+};
+pub use sessions::SessionFilter;
+pub use workspaces::{Workspace, WorkspaceSpec};
+
 use crate::clients::Client;
 use crate::clients::principal::{AnyPrincipal, PrincipalType};
 

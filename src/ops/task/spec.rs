@@ -311,8 +311,13 @@ impl CreatedTask {
             } else {
                 r.error_message.clone()
             };
+            let kind = if r.error_code == "ERR_PERMISSION_DENIED" {
+                ErrorKind::PermissionDenied
+            } else {
+                ErrorKind::Rejected
+            };
             let mut err = Error::new(
-                ErrorKind::Rejected,
+                kind,
                 format!("create_task rejected by the gateway: {message}"),
             );
             if !r.error_code.is_empty() {
