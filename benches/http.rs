@@ -165,7 +165,7 @@ fn app() -> Router {
 #[derive(Clone)]
 enum Way {
     Aether(AetherHttp<aether_client::principal::Agent>),
-    Plain(HyperClient<HttpConnector, Full<Bytes>>, String),
+    Plain(Box<HyperClient<HttpConnector, Full<Bytes>>>, String),
 }
 
 impl Way {
@@ -365,7 +365,7 @@ async fn run(opts: Opts) {
     let hyper: HyperClient<HttpConnector, Full<Bytes>> = HyperClient::builder(TokioExecutor::new())
         .pool_max_idle_per_host(128)
         .build(connector);
-    let plain = Way::Plain(hyper, base);
+    let plain = Way::Plain(Box::new(hyper), base);
 
     // Warm-up, then the gateway's memory baseline.
     for way in [&aether, &plain] {
