@@ -22,8 +22,9 @@
 //!   session ends (the other end is told at once), or a frame breaks the
 //!   protocol or a limit — and then both ends that remain are told.
 //!
-//! The table lives behind one lock, never held across an await; lane locks
-//! are taken inside it, never the other way round.
+//! The table lives behind one lock, never held across an await; the
+//! session directory (read) and lane locks are taken inside it, never the
+//! other way round.
 
 mod access;
 mod frames;
