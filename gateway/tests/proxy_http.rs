@@ -490,5 +490,18 @@ async fn a_request_nobody_finishes_expires_for_both_ends() {
     let e = sv.proxy_failure(&wire).await;
     assert_eq!(kind(&e), Kind::Timeout);
     assert_eq!(gw.stats().proxy_pins, 0);
+
+    // A target that never answers: the request's timeout (plus the slack)
+    // ends it.
+    let mut r = request("unanswered", "sv::web::1", "/");
+    r.timeout_ms = 100;
+    caller.send_request(r).await;
+    let wire = sv.proxy_request().await.request_id;
+    assert_eq!(
+        kind(&caller.proxy_failure("unanswered").await),
+        Kind::Timeout
+    );
+    assert_eq!(kind(&sv.proxy_failure(&wire).await), Kind::Timeout);
+    assert_eq!(gw.stats().proxy_pins, 0);
     gw.shutdown().await;
 }

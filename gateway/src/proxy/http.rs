@@ -364,3 +364,35 @@ pub(super) fn abort(
             .push(Push::notice(&flow.target, http_fin(wire, 0)));
     }
 }
+
+#[cfg(test)]
+impl HttpState {
+    /// A request awaiting its response, with an inline body.
+    pub(super) fn fresh() -> Self {
+        HttpState {
+            request_next: None,
+            response: Response::Awaiting,
+            refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_lifetimes() {
+        let (slack, default) = (Duration::from_secs(30), Duration::from_secs(60));
+        assert_eq!(lifetime(0, slack, default), default);
+        assert_eq!(lifetime(-5, slack, default), default);
+        assert_eq!(
+            lifetime(1500, slack, default),
+            Duration::from_millis(31_500)
+        );
+        assert_eq!(
+            lifetime(i64::MAX, slack, default),
+            Duration::from_millis(MAX_TIMEOUT_MS as u64) + slack
+        );
+    }
+}

@@ -324,3 +324,18 @@ pub(super) fn abort(
 pub(super) fn idle_of(st: &TunnelState) -> Duration {
     st.idle
 }
+
+#[cfg(test)]
+impl TunnelState {
+    /// A fresh tunnel of `workspace` with idle timeout `idle`.
+    pub(super) fn fresh(workspace: &str, idle: Duration) -> Self {
+        TunnelState {
+            workspace: workspace.to_string(),
+            bytes: 0,
+            cap: 0,
+            idle,
+            from_caller: Direction::default(),
+            from_target: Direction::default(),
+        }
+    }
+}
