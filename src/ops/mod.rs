@@ -4,7 +4,9 @@
 //! clients whose principal may use them.
 
 pub(crate) mod checkpoint;
+pub mod http;
 pub mod kv;
 pub(crate) mod message;
 pub(crate) mod session;
 pub mod task;
+pub mod tunnel;

@@ -180,11 +180,10 @@ pub(super) fn chunk(
         t.served_by(me, Family::Http, &c.request_id)
     };
     let Some(wire) = wire else {
-        fx.replies.push(http_error(
-            &c.request_id,
-            ErrorKind::SidecarUnavailable,
-            UNKNOWN,
-        ));
+        // Through the sender's lane, behind any abort notice of the same
+        // request, so the sender learns the first reason first.
+        let refusal = http_error(&c.request_id, ErrorKind::SidecarUnavailable, UNKNOWN);
+        fx.pushes.push(Push::notice(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {
@@ -276,11 +275,8 @@ pub(super) fn response(
 ) {
     let me = &sender.handle.session_id;
     let Some(wire) = t.served_by(me, Family::Http, &r.request_id) else {
-        fx.replies.push(http_error(
-            &r.request_id,
-            ErrorKind::SidecarUnavailable,
-            UNKNOWN,
-        ));
+        let refusal = http_error(&r.request_id, ErrorKind::SidecarUnavailable, UNKNOWN);
+        fx.pushes.push(Push::notice(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {

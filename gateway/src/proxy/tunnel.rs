@@ -169,11 +169,11 @@ pub(super) fn data(
 ) {
     let me = &sender.handle.session_id;
     let Some((wire, from_caller)) = t.resolve(me, Family::Tunnel, &d.tunnel_id) else {
-        fx.replies.push(tunnel_close(
-            &d.tunnel_id,
-            Reason::PeerReset,
-            "tunnel pin expired or unknown",
-        ));
+        // Through the sender's lane, behind any close notice of the same
+        // tunnel (a quota, an idle timeout), so its first reason arrives
+        // first.
+        let refusal = tunnel_close(&d.tunnel_id, Reason::PeerReset, "tunnel pin expired or unknown");
+        fx.pushes.push(Push::notice(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {
