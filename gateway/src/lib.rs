@@ -326,7 +326,11 @@
 //!   tunnel data `TunnelClose{PEER_RESET, "tunnel pin expired or
 //!   unknown"}`; tunnel acks and closes are dropped (they race with
 //!   closes). An empty id is refused (`DECODE_FAILED "request_id is
-//!   required"`, `TunnelClose{ERROR, "tunnel_id is required"}`).
+//!   required"`, `TunnelClose{ERROR, "tunnel_id is required"}`). Every
+//!   refusal goes through the sender's own lane, behind any notice about
+//!   the same id (so the first reason arrives first), and waits for room
+//!   like a forwarded frame (a session sending bad frames without reading
+//!   is slowed, not buffered).
 //! * **Request lifetimes**: a request is open until both its request body
 //!   and its response are complete (a response may finish first; the rest
 //!   of the body still reaches the target). Its pins live `timeout_ms` +

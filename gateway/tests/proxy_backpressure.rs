@@ -136,6 +136,31 @@ async fn an_http_caller_that_does_not_read_slows_the_streaming_service() {
 }
 
 #[tokio::test]
+async fn a_session_sending_bad_frames_without_reading_is_slowed() {
+    let gw = gateway(LANE, PARK).await;
+    let caller = connect(&gw, Principal::agent("ws", "caller", "1").unwrap()).await;
+    // Chunks for requests that do not exist, each refused; the caller reads
+    // none of the refusals (about 26 MB of them).
+    let tx = caller.tx.clone();
+    let sending = tokio::spawn(async move {
+        for i in 0..100_000 {
+            let c = chunk(&format!("{i:0>200}"), true, 0, b"", true);
+            tx.send(up(Up::ProxyHttpBodyChunk(Box::new(c))))
+                .await
+                .unwrap();
+        }
+    });
+    held_back(&gw, &sending).await;
+    drop(caller);
+    sending.abort();
+    until(&gw, "released", |s| {
+        s.proxy_queued_bytes == 0 && s.proxy_senders_waiting == 0
+    })
+    .await;
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn below_its_bound_a_sender_keeps_working_while_its_frames_wait() {
     // A small lane and a large park: megabytes wait for the silent service.
     let gw = gateway(64 * 1024, BIG_PARK).await;

@@ -72,7 +72,8 @@ pub(super) fn request(
     let limits = env.limits;
     let id = std::mem::take(&mut req.request_id);
     let mut refuse = |kind: ErrorKind, message: String| {
-        fx.replies.push(http_error(&id, kind, message));
+        fx.pushes
+            .push(Push::reply(sender.handle, http_error(&id, kind, message)));
     };
     if id.is_empty() {
         return refuse(ErrorKind::DecodeFailed, "request_id is required".into());
@@ -183,7 +184,7 @@ pub(super) fn chunk(
         // Through the sender's lane, behind any abort notice of the same
         // request, so the sender learns the first reason first.
         let refusal = http_error(&c.request_id, ErrorKind::SidecarUnavailable, UNKNOWN);
-        fx.pushes.push(Push::notice(sender.handle, refusal));
+        fx.pushes.push(Push::reply(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {
@@ -276,7 +277,7 @@ pub(super) fn response(
     let me = &sender.handle.session_id;
     let Some(wire) = t.served_by(me, Family::Http, &r.request_id) else {
         let refusal = http_error(&r.request_id, ErrorKind::SidecarUnavailable, UNKNOWN);
-        fx.pushes.push(Push::notice(sender.handle, refusal));
+        fx.pushes.push(Push::reply(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {

@@ -52,7 +52,10 @@ pub(super) fn open(
     let limits = env.limits;
     let id = std::mem::take(&mut open.tunnel_id);
     let mut refuse = |reason: Reason, detail: String| {
-        fx.replies.push(tunnel_close(&id, reason, detail));
+        fx.pushes.push(Push::reply(
+            sender.handle,
+            tunnel_close(&id, reason, detail),
+        ));
     };
     if id.is_empty() {
         return refuse(Reason::Error, "tunnel_id is required".into());
@@ -172,8 +175,12 @@ pub(super) fn data(
         // Through the sender's lane, behind any close notice of the same
         // tunnel (a quota, an idle timeout), so its first reason arrives
         // first.
-        let refusal = tunnel_close(&d.tunnel_id, Reason::PeerReset, "tunnel pin expired or unknown");
-        fx.pushes.push(Push::notice(sender.handle, refusal));
+        let refusal = tunnel_close(
+            &d.tunnel_id,
+            Reason::PeerReset,
+            "tunnel pin expired or unknown",
+        );
+        fx.pushes.push(Push::reply(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {
