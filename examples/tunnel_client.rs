@@ -59,10 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             eprintln!("tunnel {} ended: {e}", tunnel.id());
                         }
                     }
-                    Err(e) => eprintln!(
-                        "cannot open a tunnel to {target}: {} ({e})",
-                        e.code().unwrap_or("")
-                    ),
+                    Err(e) => eprintln!("cannot open a tunnel to {target}: {} ({e})", e.code().unwrap_or("")),
                 }
             });
         }

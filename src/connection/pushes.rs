@@ -86,7 +86,8 @@ impl PushFilter {
                     | PushClass::Assignment
                     | PushClass::OtherFrame
                     | PushClass::Lifecycle
-            ) | (PushFilter::Messages, PushClass::Message)
+            )
+                | (PushFilter::Messages, PushClass::Message)
                 | (
                     PushFilter::Frames,
                     PushClass::Assignment | PushClass::OtherFrame
