@@ -95,7 +95,12 @@ async fn run(args: Args) -> Result<(), String> {
     if args.include {
         let _ = writeln!(out, "HTTP {}", response.status().as_u16());
         for (name, value) in response.headers() {
-            let _ = writeln!(out, "{}: {}", name, String::from_utf8_lossy(value.as_bytes()));
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                name,
+                String::from_utf8_lossy(value.as_bytes())
+            );
         }
         let _ = writeln!(out);
     }
@@ -124,10 +129,9 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         }
         if let Some(reqwest_middleware::Error::Middleware(inner)) =
             c.downcast_ref::<reqwest_middleware::Error>()
+            && let Some(aether) = inner.downcast_ref::<aether_client::Error>()
         {
-            if let Some(aether) = inner.downcast_ref::<aether_client::Error>() {
-                return describe(aether);
-            }
+            return describe(aether);
         }
         cause = c.source();
     }

@@ -99,10 +99,11 @@ pub use connection::{
 pub use error::{BoxError, Error, ErrorKind, Result, RpcCode};
 pub use handlers::{FrameStream, MessageStream};
 pub use message::{Message, MessageType, MetricBuilder};
+pub use ops::admin;
 pub use ops::checkpoint::{Checkpoint, CheckpointTtl};
+pub use ops::http as proxy;
 pub use ops::kv::{self, KvPage, KvScope, KvStore};
 pub use ops::message::OutgoingMessage;
-pub use ops::http as proxy;
 pub use ops::task as tasks;
 pub use ops::tunnel;
 

@@ -3,6 +3,7 @@
 //! decoding, and the client-facing methods, async and blocking, on the
 //! clients whose principal may use them.
 
+pub mod admin;
 pub(crate) mod checkpoint;
 pub mod http;
 pub mod kv;
