@@ -20,20 +20,31 @@ use axum::{Extension, Router};
 use common::{fast_reconnect, gateway, within};
 use futures_util::{StreamExt, stream};
 use http_body_util::BodyExt;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 /// What the test handlers share with the test.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Hooks {
-    /// `/gate` waits on this before answering.
-    gate: Arc<Notify>,
+    /// `/gate` takes a permit of this before answering (none to start).
+    gate: Arc<Semaphore>,
     /// `/gate` says it started.
     started: Option<mpsc::UnboundedSender<()>>,
     /// `/drip` sends its pieces from here.
     drip: Option<Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Bytes>>>>,
     /// Panics so far.
     panics: Arc<AtomicUsize>,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            gate: Arc::new(Semaphore::new(0)),
+            started: None,
+            drip: None,
+            panics: Arc::default(),
+        }
+    }
 }
 
 fn app(hooks: Hooks) -> Router {
@@ -93,7 +104,7 @@ fn app(hooks: Hooks) -> Router {
                     if let Some(tx) = &hooks.started {
                         let _ = tx.send(());
                     }
-                    hooks.gate.notified().await;
+                    hooks.gate.acquire().await.expect("gate open").forget();
                     "opened"
                 }
             }),
@@ -456,7 +467,7 @@ async fn timeouts_are_typed_errors() {
     .await
     .unwrap_err();
     assert_eq!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::Timeout), "{e}");
-    gate.notify_waiters();
+    gate.add_permits(1);
 }
 
 #[tokio::test]
@@ -551,7 +562,7 @@ async fn graceful_shutdown_finishes_the_requests_in_flight() {
         Some(ProxyErrorKind::SidecarUnavailable)
     );
     assert!(!shutdown.is_finished());
-    gate.notify_waiters();
+    gate.add_permits(1);
     let resp = within("the request in flight", in_flight)
         .await
         .unwrap()
@@ -576,4 +587,47 @@ async fn uris_that_name_no_service_are_invalid() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let e = http.send(get_req("/relative")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+}
+
+#[tokio::test]
+async fn the_concurrency_limit_holds_requests_back() {
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let hooks = Hooks {
+        started: Some(started_tx),
+        ..Hooks::default()
+    };
+    let gate = hooks.gate.clone();
+    let mut s = setup_with(hooks, ServeConfig::new().concurrency_limit(2)).await;
+    let http = AetherHttp::new(&s.agent);
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let http = http.clone();
+            tokio::spawn(async move { http.send(get_req("aether+sv://web--1/gate")).await })
+        })
+        .collect();
+    within("two handlers", started.recv()).await.unwrap();
+    within("two handlers", started.recv()).await.unwrap();
+    let server = s.server.take().unwrap();
+    assert_eq!(server.in_flight(), 2);
+    // The third waits for a free slot: after a round trip through the
+    // gateway and the service's connection, it still has not started.
+    assert!(
+        s.agent
+            .connection_status("service", "sv::web::1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        started.try_recv().is_err(),
+        "a third handler started past the limit"
+    );
+    // Releasing the two lets the third run.
+    gate.add_permits(2);
+    within("the third handler", started.recv()).await.unwrap();
+    gate.add_permits(1);
+    for call in calls {
+        let resp = within("a response", call).await.unwrap().unwrap();
+        assert_eq!(body_of(resp).await, "opened");
+    }
+    drop(server);
 }

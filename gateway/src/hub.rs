@@ -1,8 +1,9 @@
 //! The hub: one gateway's state, wired together. It holds the shared
 //! [`Context`] (configuration, counters, mailboxes, live sessions) and the
 //! domain components beside it (KV, checkpoints, tasks, the agent
-//! registry, workspaces, the HTTP proxy and tunnels), each loaded from the durable [`Store`], and hands every
-//! domain what it needs of the others (the tasks component gets the
+//! registry, workspaces, the HTTP proxy and tunnels), each loaded from
+//! the durable [`Store`] (the proxy holds nothing durable), and hands
+//! every domain what it needs of the others (the tasks component gets the
 //! context and the checkpoints). Sessions and the server sit above it.
 //!
 //! Locks are never held across an await. Lock order: the task lock, then
@@ -10,7 +11,9 @@
 //! KV, checkpoint, registry and workspace locks come after any of those
 //! and take no other lock but the ACL's and the store's; the ACL lock
 //! (authorization decisions) takes only the store's (a journal
-//! submission), which is always last.
+//! submission), which is always last. The proxy table lock is taken alone
+//! or before the directory (read) and the sessions' lanes, which take no
+//! other lock.
 
 use std::sync::Arc;
 

@@ -9,8 +9,8 @@ use aether_protocol::proto::session_operation::OpType;
 use aether_protocol::proto::signal::SignalType;
 use aether_protocol::proto::{
     AdminQuery, ConnectionFilter, ConnectionStatusRequest, KvOperation, MessageType, PrincipalRef,
-    PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, UpstreamMessage,
-    downstream_message, upstream_message,
+    PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, TokenOperation,
+    UpstreamMessage, downstream_message, upstream_message,
 };
 use bytes::Bytes;
 use common::{Conn, dev_gateway, init, up};
@@ -200,6 +200,14 @@ async fn unimplemented_ops_answer_at_once_with_their_id() {
             })),
             "audit-1",
             "submit_audit_event",
+        ),
+        (
+            upstream_message::Payload::TokenOp(Box::new(TokenOperation {
+                request_id: "token-1".into(),
+                ..Default::default()
+            })),
+            "token-1",
+            "token_op",
         ),
     ];
     for (payload, id, op) in cases {

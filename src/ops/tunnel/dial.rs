@@ -1,7 +1,7 @@
 //! `tunnel_dial`: opens a tunnel to a topic.
 
 use super::options::TunnelOptions;
-use super::tunnel::{Frames, Tunnel};
+use super::stream::{Frames, Tunnel};
 use crate::clients::Client;
 use crate::clients::principal::PrincipalType;
 use crate::connection::{Expect, OpRequest, Reply, StreamBounds};
@@ -17,7 +17,7 @@ impl<P: PrincipalType> Client<P> {
     /// refuses shows as an error on the first read or write.
     ///
     /// ```no_run
-    /// # async fn demo(agent: aether_client::AgentClient) -> aether_client::Result<()> {
+    /// # async fn demo(agent: aether_client::AgentClient) -> Result<(), aether_client::BoxError> {
     /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
     /// use aether_client::tunnel::TunnelOptions;
     /// let mut tunnel = agent.tunnel_dial("sv::echo", &TunnelOptions::new()).await?;
