@@ -113,7 +113,9 @@ pub(crate) fn session_op(
         .as_ref()
         .is_some_and(|a| a.authority_mode == "on_behalf_of")
     {
-        resp.error = "authority grants require ACL service".to_string();
+        // Session administration is never delegated.
+        resp.error =
+            "session operations are not accepted on behalf of another principal".to_string();
         return resp;
     }
     match OpType::try_from(op.op) {

@@ -241,7 +241,7 @@ async fn bad_requests_get_the_failure_sequences() {
         .success
     );
 
-    // An authorization context (OBO) cannot be validated here.
+    // An authorization context (OBO) that does not resolve.
     let mut obo = kv_put(Scope::Global, "k", b"v", "obo");
     obo.authorization = Some(AuthorizationContext {
         authority_mode: "on_behalf_of".into(),

@@ -10,7 +10,8 @@ use std::time::Duration;
 use aether_gateway::{GatewayConfig, Limits, ProxyLimits, RunningGateway};
 use aether_protocol::identity::Principal;
 use aether_protocol::proto::{
-    AuthorizationContext, SwitchWorkspace, downstream_message::Payload as Down,
+    AuthorityGrantExchangeRequest, AuthorityGrantOperation, AuthorizationContext, PrincipalRef,
+    SwitchWorkspace, authority_grant_operation, downstream_message::Payload as Down,
     upstream_message::Payload as Up,
 };
 use common::proxy::{Kind, chunk, kind, request, response, sorted, until};
@@ -450,20 +451,65 @@ async fn chunks_out_of_order_repeated_or_unknown_are_refused() {
 }
 
 #[tokio::test]
-async fn on_behalf_of_contexts_are_refused_without_an_acl_engine() {
+async fn on_behalf_of_contexts_need_a_valid_grant_and_are_named_to_the_target() {
     let gw = dev_gateway().await;
-    let _sv = service(&gw, "1").await;
+    let mut sv = service(&gw, "1").await;
     let mut caller = agent(&gw, "1").await;
     let mut r = request("obo", "sv::web::1", "/");
     r.authorization = Some(AuthorizationContext {
         authority_mode: "on_behalf_of".into(),
+        subject: Some(PrincipalRef {
+            principal_type: "agent".into(),
+            principal_id: "ag::w2::a::alice".into(),
+        }),
         grant_id: "g".into(),
         ..Default::default()
     });
-    caller.send_request(r).await;
+    caller.send_request(r.clone()).await;
     let e = caller.proxy_refusal("obo").await;
     assert_eq!(kind(&e), Kind::AclDenied);
-    assert_eq!(e.message, "authority grants require ACL service");
+    assert_eq!(
+        e.message,
+        "authority grant is not valid for this actor and subject"
+    );
+
+    // Alice lends her rights to the caller.
+    let (mut alice, _) =
+        Conn::connect(&gw.url(), &Principal::agent("w2", "a", "alice").unwrap()).await;
+    alice
+        .send(up(Up::AuthorityGrantOp(Box::new(
+            AuthorityGrantOperation {
+                op: authority_grant_operation::OpType::Exchange as i32,
+                request_id: "x".into(),
+                exchange_request: Some(AuthorityGrantExchangeRequest {
+                    audience_type: "agent".into(),
+                    audience_id: "ag::ws::caller::1".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))))
+        .await;
+    let grant = loop {
+        if let Down::AuthorityGrant(g) = alice.payload().await {
+            assert!(g.success, "{}", g.error);
+            assert_eq!(g.request_id, "x");
+            break g.grant.unwrap();
+        }
+    };
+    r.request_id = "obo2".into();
+    r.authorization.as_mut().unwrap().grant_id = grant.grant_id.clone();
+    caller.send_request(r).await;
+    let got = sv.proxy_request().await;
+    let h = &got.headers;
+    assert_eq!(h["X-Auth-Authority-Mode"], "on_behalf_of");
+    assert_eq!(h["X-Auth-Subject-Type"], "agent");
+    assert_eq!(h["X-Auth-Subject-ID"], "ag::w2::a::alice");
+    assert_eq!(h["X-Auth-Grant-ID"], grant.grant_id);
+    assert_eq!(h["X-Auth-Actor-ID"], "ag::ws::caller::1");
+    // Decided as the subject (never a superadmin), in its workspace.
+    assert_eq!(h["X-Auth-Tenant-ID"], "w2");
+    assert_eq!(h["X-Auth-Workspace-Access"], "20");
     gw.shutdown().await;
 }
 

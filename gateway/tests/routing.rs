@@ -257,7 +257,7 @@ async fn permission_matrix_and_topic_rules() {
         .await;
     assert_eq!(&calc.msg().await.payload[..], b"any");
 
-    // On-behalf-of needs an ACL engine.
+    // On-behalf-of needs a subject and a grant.
     user.send(up(upstream_message::Payload::Send(Box::new(SendMessage {
         target_topic: "ag::w::i::s".into(),
         authorization: Some(Box::new(AuthorizationContext {
@@ -270,7 +270,7 @@ async fn permission_matrix_and_topic_rules() {
     .await;
     assert_eq!(
         expect_error(&mut user, "ERR_PERMISSION_DENIED").await,
-        "authority grants require ACL service"
+        "invalid authorization context: subject is required"
     );
 
     // Only users switch workspaces; the new one must be a valid identifier.

@@ -28,6 +28,7 @@ mod admin;
 mod admin_access;
 mod admin_acl;
 mod admin_agents;
+mod admin_grants;
 mod admin_sessions;
 mod admin_workspaces;
 mod checkpoint;
@@ -40,6 +41,8 @@ mod principals;
 mod session;
 mod tasks;
 
+/// Runs blocking calls on behalf of a subject (see [`crate::stack::authority`]).
+pub use crate::stack::authority::on_behalf_of_sync as on_behalf_of;
 pub use admin::AdminClient;
 pub use client::{Client, MessageIter};
 pub use kv::KvListIter;

@@ -199,9 +199,24 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// An authorization context stamped on every operation that carries one.
+    /// An authorization context stamped on every operation that carries one
+    /// (and has none of its own); replaces any
+    /// [`authorization_hook`](Self::authorization_hook).
     pub fn authorization(mut self, ctx: AuthorizationContext) -> Self {
-        self.stack.authorization = Some(ctx);
+        self.stack.authorization = Some(std::sync::Arc::new(
+            crate::stack::authority::StaticAuthorization(Some(ctx)),
+        ));
+        self
+    }
+
+    /// Replaces the hook that decides the authorization context of each
+    /// operation without one (see [`crate::stack::authority`]); e.g. an
+    /// on-behalf-of context as the client's default.
+    pub fn authorization_hook(
+        mut self,
+        hook: impl crate::stack::authority::AuthorizationHook,
+    ) -> Self {
+        self.stack.authorization = Some(std::sync::Arc::new(hook));
         self
     }
 

@@ -187,6 +187,14 @@ impl OpRequest {
         }
     }
 
+    /// Whether the frame can carry an authorization context and has none.
+    pub fn lacks_authorization(&mut self) -> bool {
+        if let Up::Send(x) = &self.payload {
+            return x.authorization.is_none();
+        }
+        matches!(self.authorization_mut(), Some(None))
+    }
+
     /// The `authorization` field of the frame, for the types that hold it
     /// inline (every type but `SendMessage`, which boxes it: use
     /// [`stamp_authorization`](Self::stamp_authorization)).

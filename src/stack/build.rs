@@ -20,6 +20,7 @@ use tower::util::Oneshot;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_service::Service;
 
+use super::authority::{AuthorizationHook, StaticAuthorization};
 use crate::connection::{Multiplexer, OpRequest, Reply};
 use crate::error::Error;
 use crate::proto::AuthorizationContext;
@@ -71,23 +72,43 @@ impl MakeTimeout<OpRequest> for OpTimeout {
     }
 }
 
-/// The default auth hook: stamps the client's authorization context on
-/// every frame that carries one and has none yet.
-#[derive(Clone, Debug, Default)]
-pub struct StampAuthorization(Option<Arc<AuthorizationContext>>);
+/// The auth layer's credentials: stamps each frame that carries an
+/// authorization context and has none yet with the scoped context
+/// ([`on_behalf_of`](super::authority::on_behalf_of)), else the client's
+/// [`AuthorizationHook`]'s.
+#[derive(Clone, Default)]
+pub struct StampAuthorization(Option<Arc<dyn AuthorizationHook>>);
+
+impl std::fmt::Debug for StampAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StampAuthorization")
+            .field(&self.0.is_some())
+            .finish()
+    }
+}
 
 impl StampAuthorization {
     /// Stamps `ctx` (or nothing, with `None`).
     pub fn new(ctx: Option<AuthorizationContext>) -> Self {
-        StampAuthorization(ctx.map(Arc::new))
+        StampAuthorization(ctx.map(|c| Arc::new(StaticAuthorization(Some(c))) as _))
+    }
+
+    /// Stamps what `hook` decides.
+    pub fn hook(hook: Arc<dyn AuthorizationHook>) -> Self {
+        StampAuthorization(Some(hook))
     }
 }
 
 impl aether_middleware::auth::MakeCredentials<OpRequest> for StampAuthorization {
     type Error = Error;
     fn apply(&mut self, req: &mut OpRequest) -> Result<(), Error> {
-        if let Some(ctx) = &self.0 {
-            req.stamp_authorization(ctx);
+        if !req.lacks_authorization() {
+            return Ok(());
+        }
+        if let Some(ctx) = super::authority::scoped() {
+            req.stamp_authorization(&ctx);
+        } else if let Some(ctx) = self.0.as_ref().and_then(|h| h.authorization(req)) {
+            req.stamp_authorization(&ctx);
         }
         Ok(())
     }
@@ -125,7 +146,7 @@ pub(crate) struct StackConfig {
     pub(crate) retry_backoff: Backoff,
     pub(crate) retry_attempts: u32,
     pub(crate) retry_budget: RetryBudget,
-    pub(crate) authorization: Option<AuthorizationContext>,
+    pub(crate) authorization: Option<Arc<dyn AuthorizationHook>>,
     pub(crate) request_ids: SharedRequestIds,
     pub(crate) layers: Vec<UserLayer>,
 }
@@ -243,7 +264,7 @@ pub(crate) fn build(mux: Multiplexer, cfg: &StackConfig) -> Stack {
         .layer(TraceLayer::new(DefaultMakeSpan::default()))
         .layer(TimeoutLayer::new(OpTimeout(cfg.timeout)))
         .layer(RetryLayer::new(policy))
-        .layer(AuthLayer::new(StampAuthorization::new(
+        .layer(AuthLayer::new(StampAuthorization(
             cfg.authorization.clone(),
         )))
         .layer(CorrelationLayer::new(cfg.request_ids.clone()))

@@ -55,6 +55,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod authority;
 mod build;
 
 pub use crate::connection::{Expect, OpRequest, Reply, ReplyStream, StreamBounds};

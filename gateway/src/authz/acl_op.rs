@@ -25,7 +25,7 @@ use aether_protocol::proto::{
 };
 use prost::Message;
 
-use super::decide::{Actor, builtin, category};
+use super::decide::{Actor, builtin};
 use super::explain::explain;
 use super::gates::Family;
 use super::level::Level;
@@ -392,7 +392,7 @@ fn normalize_subject(t: &str, id: &str, filter: bool) -> Result<Edge, String> {
     let lower = t.to_ascii_lowercase();
     match lower.as_str() {
         WILDCARD => {
-            if !(filter && id.is_empty()) && !WILDCARDS.contains(&id) {
+            if !(WILDCARDS.contains(&id) || filter && id.is_empty()) {
                 return Err(format!(
                     "unknown wildcard {:?}: use one of {}",
                     clip(id),

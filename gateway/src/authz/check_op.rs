@@ -8,6 +8,7 @@ use aether_protocol::proto::{
     BatchAccessCheckResponse, ResourceAccessRequest,
 };
 
+use super::grants::obo::OnBehalf;
 use super::principal::check_id;
 use super::resource::check_type;
 use super::{Actor, Authz, Level, Resource};
@@ -24,6 +25,19 @@ pub(crate) struct Parties<'a> {
     pub(crate) root_grant_id: &'a str,
     /// Unix ms when the grant expires (0: none).
     pub(crate) expires_at_ms: i64,
+}
+
+impl<'a> Parties<'a> {
+    /// `actor` acting on behalf of `o`'s subject.
+    pub(crate) fn on_behalf(actor: &'a super::PrincipalId, o: &'a OnBehalf) -> Self {
+        Parties {
+            actor,
+            mode: "on_behalf_of",
+            grant_id: &o.grant_id,
+            root_grant_id: &o.root_grant_id,
+            expires_at_ms: o.expires_at_ms,
+        }
+    }
 }
 
 fn receipt(

@@ -10,8 +10,11 @@
 
 use super::{Actor, Authz, Level, Resource, resource::rtype};
 
-/// An administrative family.
+/// An administrative family. (`Tokens` and `Audit` are gated here for the
+/// token and audit operations of the authentication work, which this
+/// engine does not implement.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)]
 pub(crate) enum Family {
     Workspaces,
     Agents,

@@ -47,6 +47,7 @@ impl Level {
     }
 
     /// This level as an `AccessLevel` enum value.
+    #[cfg(test)]
     pub(crate) fn to_enum(self) -> AccessLevel {
         match self.0 {
             10 => AccessLevel::Read,

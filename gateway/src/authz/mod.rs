@@ -10,6 +10,7 @@
 //!   own workspace, rules, fallback policies, built-in defaults).
 //! * [`gates`]: the administrative families (§6.1).
 //! * [`acl_op`]: `ACLOperation` (§6.7).
+//! * [`grants`]: authority grants and requests, on-behalf-of contexts (§6.9).
 //!
 //! Sessions authenticated with the admin key, and every session in dev
 //! mode, are superadmins: with no rule configured they behave as before.
@@ -22,17 +23,17 @@ pub(crate) mod check_op;
 pub(crate) mod decide;
 pub(crate) mod explain;
 pub(crate) mod gates;
+pub(crate) mod grants;
 pub(crate) mod level;
 pub(crate) mod principal;
 pub(crate) mod resource;
 pub(crate) mod rules;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use parking_lot::RwLock;
 
 use crate::store::{Commit, Mutation, Store, StoreError};
-pub(crate) use decide::{Actor, Decision, Limit};
+pub(crate) use decide::{Actor, Decision};
+use grants::book::GrantBook;
 pub(crate) use level::Level;
 pub(crate) use principal::PrincipalId;
 pub(crate) use resource::Resource;
@@ -46,19 +47,18 @@ pub(crate) fn now_s() -> i64 {
 /// The authorization engine of one gateway.
 pub(crate) struct Authz {
     data: RwLock<AclData>,
+    grants: RwLock<GrantBook>,
     store: Store,
-    /// Bumped by every change, for callers that cache decisions.
-    generation: AtomicU64,
 }
 
 impl Authz {
     /// Loads the ACL from `store`, which it then writes through.
     pub(crate) fn load(store: Store) -> Result<Authz, StoreError> {
-        let (data, _rest) = AclData::load(&store)?;
+        let (data, rest) = AclData::load(&store)?;
         Ok(Authz {
             data: RwLock::new(data),
+            grants: RwLock::new(GrantBook::load(rest)),
             store,
-            generation: AtomicU64::new(0),
         })
     }
 
@@ -117,7 +117,6 @@ impl Authz {
         if muts.is_empty() {
             return (r, Commit::done());
         }
-        self.generation.fetch_add(1, Ordering::AcqRel);
         let commit = self.store.submit(muts);
         (r, commit)
     }
@@ -127,8 +126,23 @@ impl Authz {
         f(&self.data.read())
     }
 
-    /// The change counter.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// Changes the grants and requests, as [`write`](Self::write) does the
+    /// ACL.
+    pub(crate) fn write_grants<R>(
+        &self,
+        f: impl FnOnce(&mut GrantBook) -> (R, Vec<Mutation>),
+    ) -> (R, Commit) {
+        let mut book = self.grants.write();
+        let (r, muts) = f(&mut book);
+        if muts.is_empty() {
+            return (r, Commit::done());
+        }
+        let commit = self.store.submit(muts);
+        (r, commit)
+    }
+
+    /// Reads the grants and requests.
+    pub(crate) fn read_grants<R>(&self, f: impl FnOnce(&GrantBook) -> R) -> R {
+        f(&self.grants.read())
     }
 }

@@ -34,9 +34,11 @@ pub(crate) mod capability {
     pub(crate) const EXCHANGE_AUTHORITY_GRANTS: &str = "capability/exchange_authority_grants";
     /// Resolve authority grants held by principals other than oneself.
     pub(crate) const RESOLVE_AUTHORITY: &str = "capability/resolve_authority";
-    /// Mint API tokens for users.
+    /// Mint API tokens for users (for the token operations).
+    #[allow(dead_code)]
     pub(crate) const MINT_USER_TOKENS: &str = "capability/mint_user_tokens";
-    /// Submit audit events into another workspace.
+    /// Submit audit events into another workspace (for audit submission).
+    #[allow(dead_code)]
     pub(crate) const AUDIT_SUBMIT: &str = "capability/audit_submit";
 }
 

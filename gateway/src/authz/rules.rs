@@ -54,6 +54,9 @@ pub(crate) fn expired(expires_at: i64, now_s: i64) -> bool {
     at > 0 && at <= now_s
 }
 
+/// Database rows (key, value).
+pub(crate) type Rows = Vec<(String, Vec<u8>)>;
+
 /// A (type, id) pair as stored in edges.
 pub(crate) type Edge = (String, String);
 
@@ -101,7 +104,7 @@ pub(crate) fn edge_key(prefix: &str, name: &str, t: &str, id: &str) -> String {
 impl AclData {
     /// Loads the ACL part of `Table::Acl`; returns the rows it did not
     /// handle (grants and requests).
-    pub(crate) fn load(store: &Store) -> Result<(AclData, Vec<(String, Vec<u8>)>), StoreError> {
+    pub(crate) fn load(store: &Store) -> Result<(AclData, Rows), StoreError> {
         let mut d = AclData::default();
         let mut rest = Vec::new();
         for (k, v) in store.load(Table::Acl)? {

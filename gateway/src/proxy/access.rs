@@ -5,21 +5,34 @@
 //! sends: the caller needs READ_WRITE on the resolved target's workspace
 //! when it has one (its own always; another by a rule; superadmin
 //! sessions everything); targets without a workspace (services, bridges,
-//! users) need nothing more. An authorization context is checked as for
-//! sends. The caller's level on the workspace (the target's, else its
-//! own) is minted into `X-Auth-Workspace-Access`.
+//! users) need nothing more. An authorization context is resolved as for
+//! sends: on behalf of a subject, the subject's rights capped by the grant
+//! decide. The deciding level on the workspace (the target's, else the
+//! caller's or subject's own) is minted into `X-Auth-Workspace-Access`.
 
 use aether_protocol::proto::AuthorizationContext;
 
+use crate::authz::grants::obo;
 use crate::authz::{Authz, Level, Resource};
 use crate::context::handle::SessionHandle;
-use crate::routing::authorization;
 
 /// What a caller is granted on a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Grant {
     /// Access level on the workspace (0: none).
     pub(super) workspace_access: i32,
+    /// The subject and grant of an on-behalf-of call.
+    pub(super) on_behalf: Option<OnBehalfOf>,
+}
+
+/// Who an on-behalf-of call is for, as the target is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OnBehalfOf {
+    pub(super) subject_type: &'static str,
+    pub(super) subject_id: String,
+    pub(super) grant_id: String,
+    /// The subject's own workspace (the tenant the call is made in).
+    pub(super) workspace: String,
 }
 
 /// Whether `caller` (in `caller_ws`) may reach `target`; the refusal's
@@ -31,24 +44,33 @@ pub(super) fn check(
     target: &SessionHandle,
     context: Option<&AuthorizationContext>,
 ) -> Result<Grant, String> {
-    authorization::check(context).map_err(|e| e.message)?;
-    let actor = caller.actor(caller_ws);
+    let on_behalf = obo::resolve(authz, &caller.acl, context)?;
+    let (actor, caller_ws) = match &on_behalf {
+        Some(o) => (o.actor(), o.workspace.as_str()),
+        None => (caller.actor(caller_ws), caller_ws),
+    };
     let target_ws = target.workspace.lock().clone();
     let ws = if target_ws.is_empty() {
         caller_ws
     } else {
         target_ws.as_str()
     };
-    if ws.is_empty() {
-        return Ok(Grant {
-            workspace_access: 0,
-        });
-    }
-    let level = authz.decide(&actor, Resource::workspace(ws)).level;
-    if !target_ws.is_empty() && level < Level::READ_WRITE {
-        return Err(format!("not authorized to reach workspace {target_ws}"));
-    }
+    let level = if ws.is_empty() {
+        0
+    } else {
+        let level = authz.decide(&actor, Resource::workspace(ws)).level;
+        if !target_ws.is_empty() && level < Level::READ_WRITE {
+            return Err(format!("not authorized to reach workspace {target_ws}"));
+        }
+        level.get()
+    };
     Ok(Grant {
-        workspace_access: level.get(),
+        workspace_access: level,
+        on_behalf: on_behalf.map(|o| OnBehalfOf {
+            subject_type: o.subject.ptype.name(),
+            subject_id: o.subject.id,
+            grant_id: o.grant_id,
+            workspace: o.workspace,
+        }),
     })
 }

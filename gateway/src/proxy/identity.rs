@@ -5,6 +5,9 @@
 //! minted with upstream's exact key casing. The same is done to a tunnel's
 //! `TunnelOpen.metadata`, so the target of a tunnel learns who opened it
 //! from entries it can trust (upstream forwards the metadata untouched).
+//! On behalf of a subject, the mode is `on_behalf_of` and
+//! `X-Auth-Subject-Type`, `X-Auth-Subject-ID` and `X-Auth-Grant-ID` name
+//! the subject and the grant (the actor headers still name the caller).
 
 use std::collections::HashMap;
 
@@ -36,6 +39,10 @@ pub(super) fn stamp(
     grant: &Grant,
 ) {
     headers.retain(|name, _| !reserved(name));
+    let workspace = match &grant.on_behalf {
+        Some(o) => o.workspace.as_str(),
+        None => workspace,
+    };
     let topic = caller_topic(caller);
     // Users are named by user id (so grants apply across windows), every
     // other principal by its identity string.
@@ -53,9 +60,23 @@ pub(super) fn stamp(
         ("X-Auth-Principal-Type", kind),
         ("X-Auth-Actor-Type", kind),
         ("X-Auth-Actor-ID", id),
-        ("X-Auth-Authority-Mode", "direct"),
     ] {
         headers.insert(name.to_string(), value.to_string());
+    }
+    match &grant.on_behalf {
+        None => {
+            headers.insert("X-Auth-Authority-Mode".to_string(), "direct".to_string());
+        }
+        Some(o) => {
+            for (name, value) in [
+                ("X-Auth-Authority-Mode", "on_behalf_of"),
+                ("X-Auth-Subject-Type", o.subject_type),
+                ("X-Auth-Subject-ID", &o.subject_id),
+                ("X-Auth-Grant-ID", &o.grant_id),
+            ] {
+                headers.insert(name.to_string(), value.to_string());
+            }
+        }
     }
 }
 

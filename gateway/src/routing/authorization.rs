@@ -1,4 +1,6 @@
-//! `AuthorizationContext` on sends (§6.9), without an ACL engine.
+//! `AuthorizationContext` on sends (§6.9) once the session has resolved
+//! any on-behalf-of context (`authz::grants::obo`) and taken it off: what
+//! is left must be direct.
 
 use aether_protocol::proto::AuthorizationContext;
 
@@ -16,7 +18,7 @@ pub(crate) fn check(auth: Option<&AuthorizationContext>) -> Result<(), ErrorRepl
         "" | "direct" => denied(
             "invalid authorization context: direct mode carries no subject or grant".to_string(),
         ),
-        "on_behalf_of" => denied("authority grants require ACL service".to_string()),
+        "on_behalf_of" => denied("on-behalf-of context was not resolved".to_string()),
         other => denied(format!(
             "invalid authorization context: unknown authority mode {other:?}"
         )),
@@ -40,7 +42,7 @@ mod tests {
         assert!(check(Some(&ctx("direct", "g"))).is_err());
         assert_eq!(
             check(Some(&ctx("on_behalf_of", "g"))).unwrap_err().message,
-            "authority grants require ACL service"
+            "on-behalf-of context was not resolved"
         );
     }
 }

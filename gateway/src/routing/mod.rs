@@ -22,7 +22,7 @@ use aether_protocol::proto::{IncomingMessage, MessageType, SendMessage};
 
 use std::sync::Arc;
 
-use crate::authz::{Actor, Level, Resource};
+use crate::authz::{Actor, Level, PrincipalId, Resource};
 use crate::context::Context;
 use crate::mailbox::Mailbox;
 use crate::rate::TokenBucket;
@@ -38,8 +38,12 @@ pub(crate) struct Sender<'a> {
     pub(crate) source_topic: &'a str,
     /// The sender's current workspace (empty for workspace-less principals).
     pub(crate) workspace: &'a str,
-    /// The sender as the authorization engine sees it.
+    /// The sender as the authorization engine sees it (the subject,
+    /// capped, when it acts on behalf of one).
     pub(crate) actor: Actor<'a>,
+    /// The subject it acts for under an authority grant, stamped on the
+    /// delivered message.
+    pub(crate) on_behalf_of: Option<&'a PrincipalId>,
 }
 
 fn first_non_empty(candidates: [&str; 3]) -> &str {
@@ -126,6 +130,7 @@ pub(crate) fn route(
         payload: send.payload,
         message_type: send.message_type,
         workspace: workspace.to_string(),
+        on_behalf_subject: sender.on_behalf_of.map(|p| Box::new(p.to_ref())),
         ..Default::default()
     };
     Stats::bump(&cx.stats.messages_routed);

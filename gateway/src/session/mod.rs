@@ -249,13 +249,26 @@ impl Session {
                     "InitConnection already sent",
                 )));
             }
-            Some(Payload::Send(send)) => {
+            Some(Payload::Send(mut send)) => {
+                let obo = match self.on_behalf(send.authorization.as_deref()) {
+                    Ok(obo) => obo,
+                    Err(m) => {
+                        Stats::bump(&self.hub.cx.stats.send_errors);
+                        let e = ErrorReply::new(code::PERMISSION_DENIED, m);
+                        return (!self.error(e).await).then_some(Exit::Killed);
+                    }
+                };
+                send.authorization = None;
                 let sender = Sender {
                     cx: &self.hub.cx,
                     kind: self.handle.kind,
                     source_topic: &self.source_topic,
                     workspace: &self.workspace,
-                    actor: self.handle.actor(&self.workspace),
+                    actor: match &obo {
+                        Some(o) => o.actor(),
+                        None => self.handle.actor(&self.workspace),
+                    },
+                    on_behalf_of: obo.as_ref().map(|o| &o.subject),
                 };
                 match routing::route(&sender, self.rate.as_mut(), *send) {
                     Ok(None) => true,
@@ -298,9 +311,18 @@ impl Session {
                 ))
                 .await
             }
-            Some(Payload::KvOp(op)) => {
+            Some(Payload::KvOp(mut op)) => {
                 let caller = kv::Caller::of(&self.handle.principal, &self.workspace);
-                let actor = self.handle.actor(&self.workspace);
+                // A context that does not resolve stays on the op, which
+                // the KV store then refuses (typed, with its request id).
+                let obo = self.on_behalf(op.authorization.as_ref());
+                if obo.is_ok() {
+                    op.authorization = None;
+                }
+                let actor = match &obo {
+                    Ok(Some(o)) => o.actor(),
+                    _ => self.handle.actor(&self.workspace),
+                };
                 let answer = self.hub.kv.handle(&self.hub.cx.authz, &actor, &caller, *op);
                 self.answer(answer).await
             }
@@ -310,10 +332,12 @@ impl Session {
             }
             Some(Payload::CreateTask(req)) => {
                 let agents = &self.hub.agents;
+                let obo = self.on_behalf(req.authorization.as_ref());
                 let answer = tasks::create::create_task(
                     &self.hub.tasks,
                     &self.handle,
                     &self.workspace,
+                    obo,
                     *req,
                     |implementation| agents.get(implementation).map(|a| a.launch_params),
                 );
@@ -381,9 +405,22 @@ impl Session {
                 self.answer(answer).await
             }
             Some(Payload::AccessCheck(op)) => {
-                let actor = self.handle.actor(&self.workspace);
-                let parties = self.direct_parties();
-                let resp = authz::check_op::access_check(&self.hub.cx.authz, &actor, &parties, *op);
+                let resp = match self.on_behalf(op.authorization.as_ref()) {
+                    Err(error) => aether_protocol::proto::AccessCheckResponse {
+                        request_id: op.request_id,
+                        error,
+                        ..Default::default()
+                    },
+                    Ok(Some(o)) => {
+                        let parties = authz::check_op::Parties::on_behalf(&self.handle.acl, &o);
+                        authz::check_op::access_check(&self.hub.cx.authz, &o.actor(), &parties, *op)
+                    }
+                    Ok(None) => {
+                        let actor = self.handle.actor(&self.workspace);
+                        let parties = self.direct_parties();
+                        authz::check_op::access_check(&self.hub.cx.authz, &actor, &parties, *op)
+                    }
+                };
                 self.reply(downstream(
                     downstream_message::Payload::AccessCheckResponse(Box::new(resp)),
                 ))
@@ -399,6 +436,25 @@ impl Session {
                 ))
                 .await
             }
+            Some(Payload::AuthorityGrantOp(op)) => {
+                let caller = self.grant_caller();
+                let answer = authz::grants::grant_op::grant_op(&self.hub.cx, &caller, *op);
+                self.answer(answer).await
+            }
+            Some(Payload::AuthorityRequestOp(op)) => {
+                let caller = self.grant_caller();
+                let answer = authz::grants::request_op::request_op(&self.hub.cx, &caller, *op);
+                self.answer(answer).await
+            }
+            Some(Payload::ResolveAuthorityRequest(req)) => {
+                let caller = self.grant_caller();
+                let resp =
+                    authz::grants::resolve_op::resolve_authority(&self.hub.cx, &caller, *req);
+                self.reply(downstream(
+                    downstream_message::Payload::ResolveAuthorityResponse(Box::new(resp)),
+                ))
+                .await
+            }
             Some(Payload::AclOp(op)) => {
                 let actor = self.handle.actor(&self.workspace);
                 let answer = authz::acl_op::acl_op(&self.hub.cx.authz, &actor, *op);
@@ -407,6 +463,22 @@ impl Session {
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };
         (!ok).then_some(Exit::Killed)
+    }
+
+    /// Resolves the authorization context of a request from this session.
+    fn on_behalf(
+        &self,
+        ctx: Option<&aether_protocol::proto::AuthorizationContext>,
+    ) -> Result<Option<authz::grants::obo::OnBehalf>, String> {
+        authz::grants::obo::resolve(&self.hub.cx.authz, &self.handle.acl, ctx)
+    }
+
+    /// This session as the authority operations see it.
+    fn grant_caller(&self) -> authz::grants::grant_op::Caller<'_> {
+        authz::grants::grant_op::Caller {
+            handle: &self.handle,
+            workspace: &self.workspace,
+        }
     }
 
     /// The parties of a decision the caller asks for itself.

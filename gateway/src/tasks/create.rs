@@ -20,6 +20,7 @@ use super::{Tasks, Txn};
 
 use crate::answer::Answer;
 use crate::authz::gates::Family;
+use crate::authz::grants::obo::OnBehalf;
 use crate::authz::{Actor, Authz, Level, Resource};
 use crate::context::handle::SessionHandle;
 use crate::reply::{ErrorReply, code};
@@ -97,6 +98,7 @@ pub(crate) fn create_task(
     tasks: &Tasks,
     caller: &SessionHandle,
     caller_workspace: &str,
+    on_behalf: Result<Option<OnBehalf>, String>,
     mut req: CreateTaskRequest,
     launch_params: impl FnOnce(&str) -> Option<HashMap<String, String>>,
 ) -> Answer {
@@ -127,17 +129,13 @@ pub(crate) fn create_task(
         if workspace.is_empty() {
             return Err((code::INVALID_ARGUMENT, "task workspace is required".into()));
         }
-        if req
-            .authorization
+        let on_behalf = on_behalf
             .as_ref()
-            .is_some_and(|a| a.authority_mode == "on_behalf_of")
-        {
-            return Err((
-                code::PERMISSION_DENIED,
-                "invalid authorization context".into(),
-            ));
-        }
-        let actor = caller.actor(caller_workspace);
+            .map_err(|e| (code::PERMISSION_DENIED, e.clone()))?;
+        let actor = match on_behalf {
+            Some(o) => o.actor(),
+            None => caller.actor(caller_workspace),
+        };
         if !tasks
             .cx
             .authz

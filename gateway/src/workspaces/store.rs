@@ -32,11 +32,6 @@ impl Workspaces {
         })
     }
 
-    /// The stored metadata of `id`.
-    pub(crate) fn get(&self, id: &str) -> Option<WorkspaceInfo> {
-        self.entries.lock().get(id).cloned()
-    }
-
     /// Every stored workspace.
     pub(crate) fn all(&self) -> Vec<WorkspaceInfo> {
         self.entries.lock().values().cloned().collect()

@@ -8,6 +8,8 @@
 mod access;
 mod acl;
 mod agents;
+mod grants;
+mod requests;
 mod sessions;
 mod workspaces;
 
@@ -19,6 +21,8 @@ pub use acl::{
 pub use agents::{
     AgentLaunch, AgentRegistration, ConnectedOrchestrator, RegisteredAgent, ResourceSchema,
 };
+pub use grants::{AuthorityGrant, GrantFilter, GrantPage, GrantRequest, ResolvedAuthority};
+pub use requests::{AuthorityAsk, AuthorityDecision, AuthorityRequest, RequestStatus};
 pub use sessions::SessionFilter;
 pub use workspaces::{Workspace, WorkspaceSpec};
 

@@ -1,0 +1,98 @@
+//! The grants and requests in memory, and the database rows mirroring them.
+
+use std::collections::BTreeMap;
+
+use aether_protocol::proto::{AclAuthorityGrantInfo, AuthorityRequest};
+use prost::Message;
+
+use super::super::rules::key;
+use crate::store::{Mutation, Table};
+
+/// Most grants plus requests kept (revoked and expired ones included
+/// until they are pruned).
+pub(crate) const MAX_ENTRIES: usize = 100_000;
+
+/// Every grant and request.
+#[derive(Default)]
+pub(crate) struct GrantBook {
+    pub(crate) grants: BTreeMap<String, AclAuthorityGrantInfo>,
+    pub(crate) requests: BTreeMap<String, AuthorityRequest>,
+}
+
+impl GrantBook {
+    /// The book from the `Table::Acl` rows the ACL did not take.
+    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>) -> GrantBook {
+        let mut b = GrantBook::default();
+        for (k, v) in rows {
+            if let Some(id) = k.strip_prefix(key::GRANT) {
+                match AclAuthorityGrantInfo::decode(v.as_slice()) {
+                    Ok(g) => {
+                        b.grants.insert(id.to_string(), g);
+                    }
+                    Err(e) => {
+                        tracing::error!(key = %id.escape_debug(), error = %e, "unreadable grant")
+                    }
+                }
+            } else if let Some(id) = k.strip_prefix(key::REQUEST) {
+                match AuthorityRequest::decode(v.as_slice()) {
+                    Ok(r) => {
+                        b.requests.insert(id.to_string(), r);
+                    }
+                    Err(e) => {
+                        tracing::error!(key = %id.escape_debug(), error = %e, "unreadable authority request")
+                    }
+                }
+            }
+        }
+        b
+    }
+
+    /// Whether another entry fits.
+    pub(crate) fn full(&self) -> bool {
+        self.grants.len() + self.requests.len() >= MAX_ENTRIES
+    }
+
+    /// Stores `g` (replacing the grant with its id).
+    pub(crate) fn put_grant(&mut self, g: AclAuthorityGrantInfo) -> Mutation {
+        let m = Mutation::put(
+            Table::Acl,
+            format!("{}{}", key::GRANT, g.grant_id),
+            g.encode_to_vec(),
+        );
+        self.grants.insert(g.grant_id.clone(), g);
+        m
+    }
+
+    /// Stores `r` (replacing the request with its id).
+    pub(crate) fn put_request(&mut self, r: AuthorityRequest) -> Mutation {
+        let m = Mutation::put(
+            Table::Acl,
+            format!("{}{}", key::REQUEST, r.request_id),
+            r.encode_to_vec(),
+        );
+        self.requests.insert(r.request_id.clone(), r);
+        m
+    }
+
+    /// `id` and every grant derived from it, directly or not.
+    pub(crate) fn with_descendants(&self, id: &str) -> Vec<String> {
+        let mut out = vec![id.to_string()];
+        let mut i = 0;
+        while i < out.len() {
+            let parent = out[i].clone();
+            out.extend(
+                self.grants
+                    .values()
+                    .filter(|g| g.parent_grant_id == parent)
+                    .map(|g| g.grant_id.clone()),
+            );
+            i += 1;
+        }
+        out
+    }
+}
+
+/// Whether `g` is in force at `now_ms`: not revoked, not expired.
+pub(crate) fn live(g: &AclAuthorityGrantInfo, now_ms: i64) -> bool {
+    !g.revoked && (g.expires_at == 0 || super::to_ms(g.expires_at) > now_ms)
+}
