@@ -173,6 +173,10 @@ pub struct Limits {
     pub init_timeout: Duration,
     /// Per-session send rate limit; `None` (the default) disables it.
     pub send_rate: Option<RateLimit>,
+    /// Per-identity request rate limit, shared by all the sessions of a
+    /// principal and taken by every request but HTTP/tunnel frames; `None`
+    /// (the default) disables it. Refusals are `ERR_RATE_LIMITED`.
+    pub identity_rate: Option<RateLimit>,
     /// Longest a sender waits for an online receiver's mailbox to drain
     /// below half its bound before sending on (default 5 s); after that the
     /// oldest messages are dropped as usual.
@@ -197,6 +201,7 @@ impl Default for Limits {
             mailbox_max_age: Duration::from_secs(24 * 60 * 60),
             init_timeout: Duration::from_secs(30),
             send_rate: None,
+            identity_rate: None,
             backpressure_wait: Duration::from_secs(5),
             max_kv_value_bytes: 1024 * 1024,
             max_checkpoint_bytes: 4 * 1024 * 1024,
@@ -254,6 +259,11 @@ impl Limits {
     /// Sets (or clears) the per-session send rate limit.
     pub fn with_send_rate(mut self, rate: Option<RateLimit>) -> Self {
         self.send_rate = rate;
+        self
+    }
+    /// Sets (or clears) the per-identity request rate limit.
+    pub fn with_identity_rate(mut self, rate: Option<RateLimit>) -> Self {
+        self.identity_rate = rate;
         self
     }
     /// Replaces the HTTP-proxy and tunnel limits.

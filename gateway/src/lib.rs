@@ -390,6 +390,7 @@ mod context;
 mod error;
 mod expiring;
 mod hub;
+mod identity_rate;
 mod kv;
 mod lane;
 mod mailbox;

@@ -38,6 +38,13 @@ impl TokenBucket {
         }
     }
 
+    /// Whether the bucket has refilled completely (as good as a new one).
+    pub(crate) fn is_full(&self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.rate >= self.burst
+    }
+
     /// `retry_after_ms` for a refusal: `max(10, 1000 / rate)`.
     pub(crate) fn retry_after_ms(&self) -> i64 {
         ((1000.0 / self.rate) as i64).max(10)

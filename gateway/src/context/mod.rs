@@ -133,6 +133,8 @@ pub(crate) struct Context {
     pub(crate) authz: Arc<Authz>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) mailboxes: MailboxStore,
+    /// Per-identity rate limits, when configured.
+    pub(crate) identity_rates: Option<crate::identity_rate::IdentityRates>,
     directory: RwLock<Directory>,
     closing: AtomicBool,
     rng: AtomicU64,
@@ -147,6 +149,10 @@ impl Context {
             RandomState::new().hash_one(0u64) | 1
         };
         Context {
+            identity_rates: config
+                .limits
+                .identity_rate
+                .map(crate::identity_rate::IdentityRates::new),
             config,
             authz,
             stats: Arc::new(Stats::default()),

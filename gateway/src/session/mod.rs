@@ -243,6 +243,19 @@ impl Session {
             .with_request_id(id);
             return (!self.error(e).await).then_some(Exit::Killed);
         }
+        if let Some(rates) = &self.hub.cx.identity_rates
+            && !matches!(msg.payload, Some(Payload::Init(_)) | None)
+            && let Err(retry_after) = rates.take(&self.handle.acl)
+        {
+            let (op, id) = unimplemented::describe(msg.payload.as_ref());
+            let e = ErrorReply::new(
+                code::RATE_LIMITED,
+                format!("rate limit exceeded for this identity ({op})"),
+            )
+            .with_request_id(id)
+            .retryable(retry_after);
+            return (!self.error(e).await).then_some(Exit::Killed);
+        }
         let ok = match msg.payload {
             Some(Payload::Init(_)) => {
                 return Some(Exit::Status(Status::invalid_argument(
