@@ -189,6 +189,9 @@ pub struct Limits {
     pub max_checkpoint_bytes: usize,
     /// HTTP-proxy and tunnel limits.
     pub proxy: ProxyLimits,
+    /// How long a relayed `workflow_op` waits for the workflow engine's
+    /// answer (default 30 s).
+    pub workflow_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -206,6 +209,7 @@ impl Default for Limits {
             max_kv_value_bytes: 1024 * 1024,
             max_checkpoint_bytes: 4 * 1024 * 1024,
             proxy: ProxyLimits::default(),
+            workflow_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -259,6 +263,11 @@ impl Limits {
     /// Sets (or clears) the per-session send rate limit.
     pub fn with_send_rate(mut self, rate: Option<RateLimit>) -> Self {
         self.send_rate = rate;
+        self
+    }
+    /// Sets how long a relayed workflow operation waits for its answer.
+    pub fn with_workflow_timeout(mut self, d: Duration) -> Self {
+        self.workflow_timeout = d;
         self
     }
     /// Sets (or clears) the per-identity request rate limit.

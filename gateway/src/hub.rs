@@ -27,6 +27,7 @@ use crate::proxy::Proxy;
 use crate::registry::Registry as AgentRegistry;
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
+use crate::workflow::WorkflowRelay;
 use crate::workspaces::Workspaces;
 
 /// Shared state of one gateway.
@@ -45,6 +46,8 @@ pub(crate) struct Hub {
     pub(crate) proxy: Arc<Proxy>,
     /// Created workspaces (§6.3).
     pub(crate) workspaces: Workspaces,
+    /// Workflow operations relayed to the workflow engine (§6.6).
+    pub(crate) workflows: Arc<WorkflowRelay>,
     /// Durable state (memory-only without a data directory).
     pub(crate) store: Store,
 }
@@ -53,6 +56,7 @@ impl Hub {
     /// A hub for `config`, with the state journaled in `store`.
     pub(crate) fn new(config: GatewayConfig, store: Store) -> Result<Self, StoreError> {
         let limits = &config.limits;
+        let config_timeout = limits.workflow_timeout;
         let mailboxes = MailboxStore::restore(limits.into(), &store)?;
         let kv = Kv::load(store.clone(), limits.max_kv_value_bytes)?;
         let checkpoints = Arc::new(Checkpoints::load(
@@ -65,7 +69,9 @@ impl Hub {
         let agents = AgentRegistry::load(store.clone())?;
         let proxy = Arc::new(Proxy::new(cx.clone()));
         let workspaces = Workspaces::load(store.clone())?;
+        let workflows = WorkflowRelay::new(config_timeout);
         Ok(Hub {
+            workflows,
             workspaces,
             proxy,
             cx,

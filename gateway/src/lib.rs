@@ -410,6 +410,7 @@ mod stats;
 mod store;
 mod tasks;
 mod unimplemented;
+mod workflow;
 mod workspaces;
 
 pub use config::{GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig};

@@ -131,6 +131,15 @@ impl AdminClient {
         )
     }
 
+    /// Sends `op` to the workflow engine through the gateway and returns
+    /// its answer.
+    pub fn workflow_op(
+        &self,
+        op: crate::proto::WorkflowOperation,
+    ) -> Result<crate::proto::WorkflowResponse> {
+        self.block_on(self.as_async().workflow_op(op))
+    }
+
     /// Withdraws a pending request (the requester only).
     pub fn cancel_authority_request(
         &self,

@@ -449,6 +449,22 @@ impl Session {
                 ))
                 .await
             }
+            Some(Payload::WorkflowOp(op)) => {
+                let workflows = self.hub.workflows.clone();
+                match workflows.forward(&self.hub.cx, &self.handle, *op) {
+                    None => true,
+                    Some(resp) => {
+                        self.reply(downstream(downstream_message::Payload::WorkflowResponse(
+                            Box::new(resp),
+                        )))
+                        .await
+                    }
+                }
+            }
+            Some(Payload::WorkflowResponse(resp)) => {
+                self.hub.workflows.answer(&self.handle, *resp);
+                true
+            }
             Some(Payload::AuthorityGrantOp(op)) => {
                 let caller = self.grant_caller();
                 let answer = authz::grants::grant_op::grant_op(&self.hub.cx, &caller, *op);

@@ -11,6 +11,7 @@ mod agents;
 mod grants;
 mod requests;
 mod sessions;
+mod workflows;
 mod workspaces;
 
 pub use access::{AccessDecision, AccessRequest};
