@@ -1,0 +1,293 @@
+//! Durability of authorization state: ACL rules, created workspaces,
+//! authority grants (live and revoked) and authority requests survive a
+//! crash (`kill -9` of the binary, outside dev mode) and still decide
+//! after the restart.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use aether_protocol::identity::Principal;
+use aether_protocol::proto::downstream_message::Payload as Down;
+use aether_protocol::proto::upstream_message::Payload as Up;
+use aether_protocol::proto::{
+    AclAuthorityGrantInfo, AclGrantRequest, AclOperation, AclResponse,
+    AuthorityGrantExchangeRequest, AuthorityGrantOperation, AuthorityRequestOperation,
+    AuthorityRequestOperationResponse, AuthorityRequestStatus, AuthorizationContext,
+    CreateAuthorityRequestPayload, CreateTaskRequest, PrincipalRef, WorkspaceInfo,
+    WorkspaceOperation, WorkspaceResponse, acl_operation, authority_grant_operation,
+    authority_request_operation, workspace_operation,
+};
+use common::{Conn, GUARD, init, up};
+
+const KEY: &str = "durable-admin-key";
+
+/// Starts the binary with the admin key on `dir`; returns it and its URL.
+async fn spawn_binary(dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aether-gateway"))
+        .args(["--port", "0", "--admin-key", KEY, "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(GUARD, line)
+        .await
+        .expect("prints in time")
+        .expect("join")
+        .expect("reads");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, format!("http://{addr}"))
+}
+
+/// An agent of `ws` connected with the admin key.
+async fn admin_agent(url: &str, ws: &str, spec: &str) -> Conn {
+    let mut i = init(&Principal::agent(ws, "admin", spec).unwrap());
+    i.credentials.insert("api_key".into(), KEY.into());
+    Conn::open(url, i).await
+}
+
+/// The first payload `pick` accepts.
+async fn until<T>(c: &mut Conn, mut pick: impl FnMut(Down) -> Option<T>) -> T {
+    loop {
+        if let Some(t) = pick(c.payload().await) {
+            return t;
+        }
+    }
+}
+
+async fn acl(c: &mut Conn, op: AclOperation) -> AclResponse {
+    c.send(up(Up::AclOp(Box::new(op)))).await;
+    until(c, |p| match p {
+        Down::Acl(r) => Some(*r),
+        _ => None,
+    })
+    .await
+}
+
+async fn workspace(c: &mut Conn, op: WorkspaceOperation) -> WorkspaceResponse {
+    c.send(up(Up::WorkspaceOp(Box::new(op)))).await;
+    until(c, |p| match p {
+        Down::Workspace(r) => Some(*r),
+        _ => None,
+    })
+    .await
+}
+
+async fn grant_op(c: &mut Conn, op: AuthorityGrantOperation) -> AclAuthorityGrantInfo {
+    c.send(up(Up::AuthorityGrantOp(Box::new(op)))).await;
+    until(c, |p| match p {
+        Down::AuthorityGrant(r) => {
+            assert!(r.success, "{}", r.error);
+            Some(r.grant.expect("a grant"))
+        }
+        _ => None,
+    })
+    .await
+}
+
+async fn request_op(
+    c: &mut Conn,
+    op: AuthorityRequestOperation,
+) -> AuthorityRequestOperationResponse {
+    c.send(up(Up::AuthorityRequestOp(Box::new(op)))).await;
+    until(c, |p| match p {
+        Down::AuthorityRequestResponse(r) => Some(*r),
+        _ => None,
+    })
+    .await
+}
+
+fn grant(kind: authority_grant_operation::OpType, id: &str) -> AuthorityGrantOperation {
+    AuthorityGrantOperation {
+        op: kind as i32,
+        grant_id: id.into(),
+        request_id: "g".into(),
+        ..Default::default()
+    }
+}
+
+/// Whether the orchestrator may create a task in `w` on behalf of alice
+/// under `grant_id`.
+async fn create_on_behalf(url: &str, grant_id: &str) -> bool {
+    let o = Principal::orchestrator("launcher", "o1", vec!["local".into()]).unwrap();
+    let (mut orc, _) = Conn::connect(url, &o).await;
+    orc.send(up(Up::CreateTask(Box::new(CreateTaskRequest {
+        task_type: "report".into(),
+        workspace: "w".into(),
+        request_id: "t".into(),
+        authorization: Some(AuthorizationContext {
+            authority_mode: "on_behalf_of".into(),
+            subject: Some(PrincipalRef {
+                principal_type: "agent".into(),
+                principal_id: "ag::w::admin::alice".into(),
+            }),
+            grant_id: grant_id.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))))
+    .await;
+    until(&mut orc, |p| match p {
+        Down::CreateTask(r) => Some(r.success),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn rules_workspaces_grants_and_requests_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = spawn_binary(dir.path()).await;
+    let mut root = admin_agent(&url, "ops", "root").await;
+    let mut alice = admin_agent(&url, "w", "alice").await;
+
+    let rule = acl(
+        &mut root,
+        AclOperation {
+            op: acl_operation::OpType::Grant as i32,
+            request_id: "r".into(),
+            grant_request: Some(AclGrantRequest {
+                principal_type: "workflow_engine".into(),
+                principal_id: "wfe::shard0".into(),
+                resource_type: "workspace".into(),
+                resource_id: "w".into(),
+                access_level: 10,
+                reason: "kept".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(rule.success, "{}", rule.error);
+    let rule_id = rule.rule.unwrap().rule_id;
+    let created = workspace(
+        &mut root,
+        WorkspaceOperation {
+            op: workspace_operation::OpType::Create as i32,
+            workspace: Some(WorkspaceInfo {
+                workspace_id: "kept".into(),
+                display_name: "Kept".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(created.success, "{}", created.error);
+    let exchange = || AuthorityGrantOperation {
+        exchange_request: Some(AuthorityGrantExchangeRequest {
+            audience_type: "orchestrator".into(),
+            audience_id: "orc::launcher::o1".into(),
+            ..Default::default()
+        }),
+        ..grant(authority_grant_operation::OpType::Exchange, "")
+    };
+    let live = grant_op(&mut alice, exchange()).await;
+    let revoked = grant_op(&mut alice, exchange()).await;
+    grant_op(
+        &mut alice,
+        grant(authority_grant_operation::OpType::Revoke, &revoked.grant_id),
+    )
+    .await;
+    assert!(create_on_behalf(&url, &live.grant_id).await);
+    let asked = request_op(
+        &mut alice,
+        AuthorityRequestOperation {
+            op: authority_request_operation::OpType::Create as i32,
+            client_request_id: "c".into(),
+            create: Some(CreateAuthorityRequestPayload {
+                target_subject: Some(PrincipalRef {
+                    principal_type: "agent".into(),
+                    principal_id: "ag::ops::admin::root".into(),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(asked.success, "{}", asked.error);
+    let request_id = asked.request.unwrap().request_id;
+
+    // Every change above was acknowledged, so it is on disk: crash now.
+    let killed = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+
+    let (mut child, url) = spawn_binary(dir.path()).await;
+    let mut root = admin_agent(&url, "ops", "root").await;
+    let mut alice = admin_agent(&url, "w", "alice").await;
+    let got = acl(
+        &mut root,
+        AclOperation {
+            op: acl_operation::OpType::GetRule as i32,
+            rule_id: rule_id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(got.success, "{}", got.error);
+    let got = got.rule.unwrap();
+    assert_eq!((got.access_level, got.reason.as_str()), (10, "kept"));
+    let ws = workspace(
+        &mut root,
+        WorkspaceOperation {
+            op: workspace_operation::OpType::Get as i32,
+            workspace_id: "kept".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(ws.workspace.unwrap().display_name, "Kept");
+    let g = grant_op(
+        &mut alice,
+        grant(authority_grant_operation::OpType::Get, &live.grant_id),
+    )
+    .await;
+    assert_eq!(g, live);
+    let g = grant_op(
+        &mut alice,
+        grant(authority_grant_operation::OpType::Get, &revoked.grant_id),
+    )
+    .await;
+    assert!(g.revoked);
+    // And they still decide.
+    assert!(create_on_behalf(&url, &live.grant_id).await);
+    assert!(!create_on_behalf(&url, &revoked.grant_id).await);
+    let r = request_op(
+        &mut alice,
+        AuthorityRequestOperation {
+            op: authority_request_operation::OpType::Get as i32,
+            request_id,
+            client_request_id: "g".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(r.success, "{}", r.error);
+    assert_eq!(
+        r.request.unwrap().status,
+        AuthorityRequestStatus::Pending as i32
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
