@@ -278,6 +278,33 @@ mod tests {
     }
 
     #[test]
+    fn wildcard_and_glob_rules_apply() {
+        let mut d = AclData::default();
+        let p = agent();
+        let a = Actor::direct(&p, "w", false);
+        let rule = |id: &str, pt: &str, pid: &str, ws: &str| AclRuleInfo {
+            rule_id: id.into(),
+            principal_type: pt.into(),
+            principal_id: pid.into(),
+            resource_type: "workspace".into(),
+            resource_id: ws.into(),
+            access_level: 10,
+            ..Default::default()
+        };
+        d.insert_rule(rule("any", "wildcard", "*", "open"));
+        d.insert_rule(rule("glob", "agent", "ag::w::*", "team"));
+        d.insert_rule(rule("other", "agent", "ag::x::*", "secret"));
+        let ws = |d: &AclData, w| decide(d, &a, Resource::workspace(w), 0).level;
+        assert_eq!(ws(&d, "open"), Level::READ);
+        assert_eq!(ws(&d, "team"), Level::READ);
+        assert_eq!(ws(&d, "secret"), Level::NONE);
+        d.remove_rule("glob");
+        d.remove_rule("any");
+        assert_eq!(ws(&d, "team"), Level::NONE);
+        assert_eq!(ws(&d, "open"), Level::NONE);
+    }
+
+    #[test]
     fn grants_cap_the_subject() {
         let d = AclData::default();
         let p = agent();

@@ -54,6 +54,12 @@ pub(crate) fn expired(expires_at: i64, now_s: i64) -> bool {
     at > 0 && at <= now_s
 }
 
+/// Whether `r` names principals by a glob over their ids (wildcard,
+/// group and role rules name their subject exactly, `*` included).
+fn globbed(r: &AclRuleInfo) -> bool {
+    ![WILDCARD, GROUP, ROLE].contains(&r.principal_type.as_str()) && is_glob(&r.principal_id)
+}
+
 /// Database rows (key, value).
 pub(crate) type Rows = Vec<(String, Vec<u8>)>;
 
@@ -66,8 +72,9 @@ pub(crate) struct AclData {
     pub(crate) rules: BTreeMap<String, AclRuleInfo>,
     /// Subject type -> subject id -> rule ids (exact subject ids).
     by_subject: HashMap<String, HashMap<String, Vec<String>>>,
-    /// Rules whose principal id is a glob.
-    glob_rules: Vec<String>,
+    /// Rules whose principal id is a glob, by principal type: (pattern,
+    /// rule id). A decision scans only its own type's.
+    glob_rules: HashMap<String, Vec<(String, String)>>,
     pub(crate) fallbacks: BTreeMap<String, AclFallbackPolicyInfo>,
     pub(crate) groups: BTreeMap<String, AclGroupInfo>,
     /// (group, member type, member id) -> membership.
@@ -147,8 +154,11 @@ impl AclData {
             r.encode_to_vec(),
         );
         self.remove_rule(&r.rule_id);
-        if is_glob(&r.principal_id) {
-            self.glob_rules.push(r.rule_id.clone());
+        if globbed(&r) {
+            self.glob_rules
+                .entry(r.principal_type.clone())
+                .or_default()
+                .push((r.principal_id.clone(), r.rule_id.clone()));
         } else {
             self.by_subject
                 .entry(r.principal_type.clone())
@@ -164,8 +174,13 @@ impl AclData {
     /// Removes rule `id`; its mutation if it existed.
     pub(crate) fn remove_rule(&mut self, id: &str) -> Option<(AclRuleInfo, Mutation)> {
         let r = self.rules.remove(id)?;
-        if is_glob(&r.principal_id) {
-            self.glob_rules.retain(|g| g != id);
+        if globbed(&r) {
+            if let Some(list) = self.glob_rules.get_mut(&r.principal_type) {
+                list.retain(|(_, g)| g != id);
+                if list.is_empty() {
+                    self.glob_rules.remove(&r.principal_type);
+                }
+            }
         } else if let Some(ids) = self.by_subject.get_mut(&r.principal_type) {
             if let Some(list) = ids.get_mut(&r.principal_id) {
                 list.retain(|g| g != id);
@@ -255,12 +270,11 @@ impl AclData {
                 ids.iter().for_each(&mut consider);
             }
         }
-        for id in &self.glob_rules {
-            if let Some(rule) = self.rules.get(id)
-                && rule.principal_type == p.ptype.name()
-                && covers(&rule.principal_id, &p.id)
-            {
-                consider(id);
+        if let Some(globs) = self.glob_rules.get(p.ptype.name()) {
+            for (pattern, id) in globs {
+                if covers(pattern, &p.id) {
+                    consider(id);
+                }
             }
         }
         out
