@@ -653,3 +653,60 @@ async fn bad_authority_input_is_refused_and_nothing_is_stored() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn acl_operations_on_behalf_use_the_subjects_rights() {
+    use aether_client::admin::{AclResource, RuleFilter};
+    let gw = secured().await;
+    let url = gw.url();
+    let root = AdminClient::new(&agent(&url, "ops", "root").await);
+    let w = AclResource::workspace("w");
+    root.grant_access(AclPrincipal::user("carol"), w.clone(), AccessLevel::Read)
+        .await
+        .unwrap();
+    let subject = AdminClient::new(&agent(&url, "w", "alice").await);
+    let engine = wfe(&url).await;
+    let as_engine = AdminClient::new(&engine);
+    // Directly: the engine may not read the rules of w.
+    let direct = as_engine.list_rules(RuleFilter::resource(&w)).await;
+    assert!(
+        direct.as_ref().map_or(true, |p| p.rules.is_empty()),
+        "{direct:?}"
+    );
+    let grant = subject
+        .exchange_authority_grant(GrantRequest::to(AclPrincipal::workflow_engine()))
+        .await
+        .unwrap();
+    // On behalf of alice (who may read w): the rule on w.
+    let page = on_behalf_of(
+        grant.context(),
+        as_engine.list_rules(RuleFilter::resource(&w)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.rules.len(), 1);
+    assert_eq!(page.rules[0].principal, AclPrincipal::user("carol"));
+    // But not alice's superadmin session rights: no granting.
+    let e = on_behalf_of(
+        grant.context(),
+        as_engine.grant_access(
+            AclPrincipal::workflow_engine(),
+            w.clone(),
+            AccessLevel::Admin,
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    // A forged context is refused.
+    let e = on_behalf_of(
+        obo_context(
+            &AclPrincipal::agent("ops", "admin", "root"),
+            &grant.grant_id,
+        ),
+        as_engine.list_rules(RuleFilter::resource(&w)),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains(NOT_VALID), "{e}");
+}

@@ -485,8 +485,23 @@ impl Session {
                 .await
             }
             Some(Payload::AclOp(op)) => {
-                let actor = self.handle.actor(&self.workspace);
-                let answer = authz::acl_op::acl_op(&self.hub.cx.authz, &actor, *op);
+                // On behalf of a subject, the subject's rights (capped by
+                // the grant) decide, never the caller's.
+                let answer = match self.on_behalf(op.authorization.as_ref()) {
+                    Err(error) => Answer::Now(vec![downstream(downstream_message::Payload::Acl(
+                        Box::new(aether_protocol::proto::AclResponse {
+                            success: false,
+                            error,
+                            request_id: op.request_id.clone(),
+                            ..Default::default()
+                        }),
+                    ))]),
+                    Ok(Some(o)) => authz::acl_op::acl_op(&self.hub.cx.authz, &o.actor(), *op),
+                    Ok(None) => {
+                        let actor = self.handle.actor(&self.workspace);
+                        authz::acl_op::acl_op(&self.hub.cx.authz, &actor, *op)
+                    }
+                };
                 self.answer(answer).await
             }
             other => self.error(unimplemented::reply(other.as_ref())).await,
