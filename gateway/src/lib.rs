@@ -23,8 +23,11 @@
 //! `ConfigSnapshot`; tasks in all three assignment modes with
 //! orchestration, task tokens, queries, operations, progress and task
 //! subscriptions; the agent registry; HTTP proxying and tunnels between
-//! sessions; durable state under a data directory (an embedded redb
-//! database). Every other upstream operation is
+//! sessions; the authorization engine (ACL rules, fallback policies,
+//! groups, roles, access checks), workspaces, authority grants and
+//! requests with on-behalf-of contexts, the `workflow_op` relay and
+//! per-identity rate limits; durable state under a data directory (an
+//! embedded redb database). Every other upstream operation is
 //! answered at once with `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its
 //! correlation id.
 //!
@@ -43,16 +46,20 @@
 //!    mailboxes, each session's proxy lane and outbound stream, and
 //!    pushes to it.
 //! 3. **Storage domains** (`authz`, `kv`, `checkpoint`): the
-//!    authorization engine (ACL rules, fallback policies, groups, roles),
+//!    authorization engine (ACL rules, fallback policies, groups, roles,
+//!    authority grants and the resolution of on-behalf-of contexts),
 //!    the KV store and the checkpoints; they know nothing of sessions
 //!    (the engine decides for plain principal values, KV asks it).
-//! 4. **Context** (`context`): what every domain shares: configuration,
-//!    counters, mailboxes and the directory of live sessions (the
-//!    `SessionHandle`s, identity lock and resume lineage, broadcast lanes,
-//!    service instances, the fan-out of progress updates).
-//! 5. **Domains on the context** (`admin`, `routing`, `tasks`, `proxy`):
-//!    session administration and connection status, `SendMessage`
-//!    routing, tasks and orchestration, HTTP proxying and tunnels. The tasks component keeps the context and the
+//! 4. **Context** (`context`, `identity_rate`): what every domain shares:
+//!    configuration, counters, mailboxes, the per-identity rate limits and
+//!    the directory of live sessions (the `SessionHandle`s, identity lock
+//!    and resume lineage, broadcast lanes, service instances, the fan-out
+//!    of progress updates).
+//! 5. **Domains on the context** (`admin`, `routing`, `tasks`, `proxy`,
+//!    `authority`, `workflow`): session administration and connection
+//!    status, `SendMessage` routing, tasks and orchestration, HTTP
+//!    proxying and tunnels, authority grant and request operations, the
+//!    `workflow_op` relay. The tasks component keeps the context and the
 //!    checkpoints it needs; the agent registry's launch parameters are
 //!    handed to task creation by its caller.
 //! 6. **Domains on tasks** (`progress`, `registry`, `workspaces`):
@@ -100,11 +107,16 @@
 //!   metrics bridge can connect outside dev mode.
 //! * **Admin rights**: in dev mode every session is an administrator
 //!   (session LIST/GET/DISCONNECT, any connection status). Otherwise
-//!   sessions authenticated with the admin key, orchestrators and the
-//!   workflow engine are; other sessions get the upstream refusal texts.
+//!   only sessions authenticated with the admin key are (orchestrators
+//!   and the workflow engine no longer are); every other session has what
+//!   the authorization engine's rules give it (`authz`), and gets the
+//!   upstream refusal texts otherwise.
 //! * **Rate limit**: the upstream per-session token bucket (100 msg/s,
 //!   burst 200) is available as [`Limits::send_rate`] but **off by
-//!   default**, because it would cripple benchmarks and tests.
+//!   default**, because it would cripple benchmarks and tests. So is
+//!   [`Limits::identity_rate`], one bucket per principal shared by all its
+//!   sessions and taken by every request (`ERR_RATE_LIMITED`, retryable,
+//!   with the request's id).
 //! * **Mailboxes** ("lite" semantics): every identity topic and the two
 //!   receiver topics have a mailbox that exists whether or not the owner is
 //!   online, bounded by [`Limits`] (10 000 messages, 64 MiB, 24 h). Overflow
@@ -163,9 +175,12 @@
 //! * **KV failures**: the `KV_ERROR` message is upstream's text followed by
 //!   the reason (`internal error processing KV operation: key must not be
 //!   empty`). Checks run in this order: principal type, `authorization`,
-//!   value size (PUT), scope parameters, key. Any `authorization` (OBO)
-//!   context is refused (`ERR_PERMISSION_DENIED` + `KVResponse{false}`):
-//!   no authority grants exist here. The metrics bridge may use KV (shared
+//!   value size (PUT), scope parameters, key. An `authorization` (OBO)
+//!   context that does not resolve against a live grant held by the
+//!   caller is refused (`ERR_PERMISSION_DENIED "invalid authorization
+//!   context"` + `KVResponse{false}`); one that does decides with the
+//!   subject's rights capped by the grant (namespaces stay the caller's).
+//!   The metrics bridge may use KV (shared
 //!   scopes only, like the workflow engine: it has no implementation and
 //!   specifier).
 //! * **KV storage keys**: namespace and key are stored apart, so keys that
@@ -279,10 +294,9 @@
 //!   waits for its own timeout). A session becomes a target once its
 //!   handshake is over, so nothing overtakes its `ConnectionAck`.
 //! * **Who may call whom**: any principal may call and any topic be a
-//!   target; the authorization context is checked as for sends (direct
-//!   passes; on-behalf-of is refused with `ACL_DENIED "authority grants
-//!   require ACL service"`). `proxy/access.rs` is the seam for an ACL
-//!   engine; `X-Auth-Workspace-Access` is `0` without one. A caller's
+//!   target; the caller needs READ_WRITE on a target's workspace, and an
+//!   on-behalf-of context is resolved as for sends (refused with
+//!   `ACL_DENIED`). `X-Auth-Workspace-Access` is the deciding level. A caller's
 //!   `authorization.resolved` and `access_receipt` are cleared: only the
 //!   gateway may fill them in.
 //! * **Wire ids and pins**: every request and tunnel (a *flow*) gets a
@@ -306,7 +320,9 @@
 //!   `X-Auth-Workspace-Access`, `X-Auth-User-ID` and `X-Auth-Actor-ID`
 //!   (the user id for users, the identity string otherwise),
 //!   `X-Auth-Principal-Type` and `X-Auth-Actor-Type` (`Agent`, `User`,
-//!   …) and `X-Auth-Authority-Mode: direct`. The same hygiene and set are
+//!   …) and `X-Auth-Authority-Mode: direct` (on behalf of a subject:
+//!   `on_behalf_of`, with `X-Auth-Subject-Type`, `X-Auth-Subject-ID` and
+//!   `X-Auth-Grant-ID`, and the subject's workspace as tenant). The same hygiene and set are
 //!   applied to `TunnelOpen.metadata` (upstream forwards it untouched), so
 //!   a tunnel's target can tell who opened it.
 //! * **Proxy frame sizes**: proxy and tunnel frames are not held to
@@ -374,7 +390,7 @@
 //!   and their sender is told how the flow ended. The gateway's own
 //!   notices (a few per flow) ignore the bound. Proxy memory is thus at
 //!   most a lane and an outbox per session plus the notices.
-//! * **Unimplemented operations** (workspaces, ACL, tokens, audit, ...)
+//! * **Unimplemented operations** (tokens, audit, admin queries, ...)
 //!   answer `ERR_NOT_IMPLEMENTED` with the correlation id (request_id or
 //!   client_request_id) rather than upstream's id-less reply.
 #![forbid(unsafe_code)]
@@ -383,6 +399,7 @@
 
 mod admin;
 mod answer;
+mod authority;
 mod authz;
 mod checkpoint;
 mod config;

@@ -66,7 +66,8 @@ async fn open_data_ack_and_close_cross_with_translated_ids() {
         ("x-aether-actor-topic", topic),
         ("X-Aether-Caller-Topic", topic),
         ("X-Auth-Tenant-ID", "ws"),
-        ("X-Auth-Workspace-Access", "0"),
+        // Dev mode: every session is a superadmin (50).
+        ("X-Auth-Workspace-Access", "50"),
         ("X-Auth-User-ID", topic),
         ("X-Auth-Principal-Type", "Agent"),
         ("X-Auth-Actor-Type", "Agent"),

@@ -467,18 +467,18 @@ impl Session {
             }
             Some(Payload::AuthorityGrantOp(op)) => {
                 let caller = self.grant_caller();
-                let answer = authz::grants::grant_op::grant_op(&self.hub.cx, &caller, *op);
+                let answer = crate::authority::grant_op::grant_op(&self.hub.cx, &caller, *op);
                 self.answer(answer).await
             }
             Some(Payload::AuthorityRequestOp(op)) => {
                 let caller = self.grant_caller();
-                let answer = authz::grants::request_op::request_op(&self.hub.cx, &caller, *op);
+                let answer = crate::authority::request_op::request_op(&self.hub.cx, &caller, *op);
                 self.answer(answer).await
             }
             Some(Payload::ResolveAuthorityRequest(req)) => {
                 let caller = self.grant_caller();
                 let resp =
-                    authz::grants::resolve_op::resolve_authority(&self.hub.cx, &caller, *req);
+                    crate::authority::resolve_op::resolve_authority(&self.hub.cx, &caller, *req);
                 self.reply(downstream(
                     downstream_message::Payload::ResolveAuthorityResponse(Box::new(resp)),
                 ))
@@ -518,8 +518,8 @@ impl Session {
     }
 
     /// This session as the authority operations see it.
-    fn grant_caller(&self) -> authz::grants::grant_op::Caller<'_> {
-        authz::grants::grant_op::Caller {
+    fn grant_caller(&self) -> crate::authority::grant_op::Caller<'_> {
+        crate::authority::grant_op::Caller {
             handle: &self.handle,
             workspace: &self.workspace,
         }

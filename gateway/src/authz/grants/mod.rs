@@ -5,11 +5,9 @@
 //! * [`book`]: the grants and requests in memory, durable in `Table::Acl`
 //!   (`grant/`, `request/`).
 //! * [`obo`]: resolving an `AuthorizationContext` against the grants.
-//! * [`grant_op`]: `AuthorityGrantOperation` (EXCHANGE, DERIVE, GET,
-//!   RENEW, REVOKE, the two LISTs, BATCH_EXCHANGE, DERIVE_FOR_TARGET).
-//! * [`request_op`]: `AuthorityRequestOperation` (the "sudo" flow).
-//! * [`resolve_op`]: the `ResolveAuthorityRequest` operation.
-//! * [`notify`]: revocation and request-event pushes to live sessions.
+//!
+//! The operations on them (which need the live sessions) are the
+//! `authority` domain's.
 //!
 //! Choices (upstream leaves them open):
 //! * `expires_at` is unix milliseconds on every grant we return (seconds
@@ -24,11 +22,7 @@
 //!   tells the caller nothing about grants it does not hold.
 
 pub(crate) mod book;
-pub(crate) mod grant_op;
-pub(crate) mod notify;
 pub(crate) mod obo;
-pub(crate) mod request_op;
-pub(crate) mod resolve_op;
 
 /// How long a grant lasts when the request names no expiry (1 hour).
 pub(crate) const DEFAULT_TTL_MS: i64 = 3_600_000;

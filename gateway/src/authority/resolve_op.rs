@@ -7,12 +7,12 @@ use aether_protocol::proto::{
     AuthorityGrantInfo, ResolveAuthorityRequest, ResolveAuthorityResponse, ResolvedAuthority,
 };
 
-use super::super::level::Level;
-use super::super::principal::PrincipalId;
-use super::super::resource::{Resource, capability};
 use super::grant_op::Caller;
-use super::obo::check_grant;
-use super::{NOT_VALID, to_ms};
+use crate::authz::Level;
+use crate::authz::grants::obo::check_grant;
+use crate::authz::grants::{NOT_VALID, to_ms};
+use crate::authz::principal::PrincipalId;
+use crate::authz::resource::{Resource, capability};
 use crate::context::Context;
 
 /// Answers `req` from `caller`.

@@ -5,8 +5,8 @@ use aether_protocol::proto::{
     PrincipalRef, authority_request_event::EventType, downstream_message::Payload,
 };
 
-use super::super::principal::PrincipalId;
 use crate::answer::frame;
+use crate::authz::principal::PrincipalId;
 use crate::context::Context;
 
 /// Pushes `payload` to every live session of a principal in `whom`
@@ -50,7 +50,7 @@ pub(crate) fn request_event(cx: &Context, r: &AuthorityRequest, event: EventType
     let payload = Payload::AuthorityRequestEvent(Box::new(AuthorityRequestEvent {
         event_type: event as i32,
         request: Some(r.clone()),
-        emitted_at: super::now_ms(),
+        emitted_at: crate::authz::grants::now_ms(),
     }));
     let routed = r.routing_target.as_ref().and_then(|t| t.principal.as_ref());
     let whom: Vec<&PrincipalRef> = [

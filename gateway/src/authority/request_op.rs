@@ -26,12 +26,13 @@ use aether_protocol::proto::{
     resolve_authority_request_payload::Decision,
 };
 
-use super::super::level::Level;
-use super::super::principal::{PrincipalId, check_id, clip};
-use super::super::resource::{check_id_pattern, check_type};
 use super::grant_op::Caller;
-use super::{notify, now_ms};
+use super::notify;
 use crate::answer::{Answer, frame};
+use crate::authz::Level;
+use crate::authz::grants::now_ms;
+use crate::authz::principal::{PrincipalId, check_id, clip};
+use crate::authz::resource::{check_id_pattern, check_type};
 use crate::context::Context;
 use crate::store::Commit;
 

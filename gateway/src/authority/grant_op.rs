@@ -28,14 +28,15 @@ use aether_protocol::proto::{
     AuthorityGrantResponse, authority_grant_operation::OpType, downstream_message::Payload,
 };
 
-use super::super::Authz;
-use super::super::level::Level;
-use super::super::principal::{PrincipalId, check_id, clip};
-use super::super::resource::{Resource, capability, check_id_pattern, check_type, covers};
-use super::book::live;
-use super::obo::max_level;
-use super::{DEFAULT_TTL_MS, notify, now_ms, to_ms};
+use super::notify;
 use crate::answer::{Answer, frame};
+use crate::authz::Authz;
+use crate::authz::Level;
+use crate::authz::grants::book::live;
+use crate::authz::grants::obo::max_level;
+use crate::authz::grants::{DEFAULT_TTL_MS, now_ms, to_ms};
+use crate::authz::principal::{PrincipalId, check_id, clip};
+use crate::authz::resource::{Resource, capability, check_id_pattern, check_type, covers};
 use crate::context::Context;
 use crate::context::handle::SessionHandle;
 use crate::store::{Commit, Mutation};
@@ -239,7 +240,9 @@ fn store_all(
     grants: Vec<AclAuthorityGrantInfo>,
 ) -> Result<(Vec<AclAuthorityGrantInfo>, Commit), String> {
     let (r, commit) = authz.write_grants(|b| {
-        if b.grants.len() + b.requests.len() + grants.len() > super::book::MAX_ENTRIES {
+        if b.grants.len() + b.requests.len() + grants.len()
+            > crate::authz::grants::book::MAX_ENTRIES
+        {
             return (Err("too many authority grants".to_string()), Vec::new());
         }
         let muts: Vec<Mutation> = grants.iter().map(|g| b.put_grant(g.clone())).collect();
