@@ -474,7 +474,12 @@ async fn an_invalid_authorization_context_is_permission_denied() {
     let a = AgentClient::builder("ws", "kv", "obo")
         .unwrap()
         .gateway(gw.url())
-        .authorization(AuthorizationContext::default())
+        // Direct mode names no grant: this one does not resolve.
+        .authorization(AuthorizationContext {
+            authority_mode: "direct".into(),
+            grant_id: "g".into(),
+            ..Default::default()
+        })
         .build();
     a.connect().await.unwrap();
     let err = a.kv_get("k", &KvScope::Global).await.unwrap_err();

@@ -44,7 +44,7 @@ pub(crate) fn task_op(
         let mut txn = Txn::begin(tasks);
         let result = match txn
             .get(&op.task_id)
-            .filter(|r| authorized(&tasks.cx.authz, caller, caller_ws, r, Level::READ_WRITE))
+            .filter(|r| authorized(&tasks.cx, caller, caller_ws, r, Level::READ_WRITE))
         {
             None => Err(NOT_FOUND.to_string()),
             Some(r) => apply(&mut txn, caller, r, &op),

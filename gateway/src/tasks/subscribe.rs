@@ -42,7 +42,7 @@ pub(crate) fn task_subscription_op(
             let task = (!op.task_id.is_empty())
                 .then(|| txn.get(&op.task_id))
                 .flatten()
-                .filter(|r| authorized(&tasks.cx.authz, caller, caller_ws, r, Level::READ));
+                .filter(|r| authorized(&tasks.cx, caller, caller_ws, r, Level::READ));
             match task {
                 None if op.task_id.is_empty() => resp.error = "task_id is required".into(),
                 None => resp.error = NOT_FOUND.into(),
