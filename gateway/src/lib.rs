@@ -34,10 +34,11 @@
 //! `tests/layers.rs` reads the sources and checks both against this list.
 //! One domain per module or folder. From the bottom:
 //!
-//! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `reply`,
-//!    `rate`, `store`, `answer`, `proto`, `unimplemented`):
-//!    configuration, counters, error replies, the durable store and its
-//!    journal, deferred answers, the generated wire types.
+//! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `clock`,
+//!    `reply`, `rate`, `store`, `answer`, `proto`, `unimplemented`):
+//!    configuration, counters, error replies, the clock of task timers, the
+//!    durable store and its journal, deferred answers, the generated wire
+//!    types.
 //! 2. **Delivery** (`mailbox`, `outbound`, `push`): per-identity
 //!    mailboxes, each session's outbound stream, and pushes to it.
 //! 3. **Storage domains** (`kv`, `checkpoint`): the KV store and the
@@ -273,6 +274,7 @@
 mod admin;
 mod answer;
 mod checkpoint;
+mod clock;
 mod config;
 mod context;
 mod error;

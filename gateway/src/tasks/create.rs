@@ -13,7 +13,8 @@ use aether_protocol::proto::{
     TaskAssignmentMode, downstream_message,
 };
 
-use super::model::{AGENT_STARTUP, DEFAULT_MAX_ATTEMPTS, Status, TaskRecord};
+use super::model::{AGENT_STARTUP, Status, TaskRecord};
+use super::retry;
 use super::startup::StartAgent;
 use super::worker::grace_window_ms;
 use super::{Tasks, Txn};
@@ -295,12 +296,7 @@ fn record(
             })
             .unwrap_or_default()
     };
-    let max_attempts = req
-        .retry_policy
-        .as_ref()
-        .map(|p| p.max_attempts)
-        .filter(|&m| m > 0)
-        .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+    let max_attempts = retry::max_attempts(req.retry_policy.as_ref());
     TaskRecord {
         id: uuid::Uuid::new_v4().to_string(),
         task_type: req.task_type.clone(),
@@ -385,6 +381,9 @@ fn targeted(
             },
         ) => {
             start(txn, &r, workspace, implementation, specifier, registry, req)?;
+            let mut r = r;
+            r.orchestrated = true;
+            r.startup_defaults = registry.cloned().unwrap_or_default();
             txn.put(r.clone());
             Ok(Created {
                 task_id: r.id,
