@@ -52,9 +52,10 @@
 //!    and orchestration. The tasks component keeps the context and the
 //!    checkpoints it needs; the agent registry's launch parameters are
 //!    handed to task creation by its caller.
-//! 6. **Domains on tasks** (`progress`, `registry`): `ProgressReport`
-//!    (which also emits a task event) and the agent registry (whose LAUNCH
-//!    creates a startup task).
+//! 6. **Domains on tasks** (`progress`, `registry`, `triggers`):
+//!    `ProgressReport` (which also emits a task event), the agent registry
+//!    (whose LAUNCH creates a startup task), and the orchestration that a
+//!    message to an offline agent triggers.
 //! 7. **Hub** (`hub`): one gateway's state, wired together: the context
 //!    and every domain component, loaded from the store.
 //! 8. **Sessions** (`session`): the handshake, then each upstream frame
@@ -296,6 +297,7 @@ mod session;
 mod stats;
 mod store;
 mod tasks;
+mod triggers;
 mod unimplemented;
 
 pub use config::{GatewayConfig, Limits, RateLimit, TlsConfig};

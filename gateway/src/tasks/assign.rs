@@ -278,6 +278,7 @@ impl Txn<'_> {
         ]
         .into();
         let started = self.start_agent(StartAgent {
+            unique_task: false,
             workspace: &workspace,
             implementation: &implementation,
             specifier: &specifier,

@@ -417,6 +417,7 @@ fn start(
     metadata.insert("trigger".to_string(), "create_task".to_string());
     metadata.insert("target_task_id".to_string(), r.id.clone());
     txn.start_agent(StartAgent {
+        unique_task: false,
         workspace,
         implementation,
         specifier,
