@@ -23,9 +23,9 @@
 //!   fails (an attempt).
 //! * **Stale** — an unfinished task did not change for the stuck-task TTL:
 //!   it is cancelled ("stuck: …"), counted in `tasks_expired`.
-//! * **Purge** — a finished task's retention is over: it is deleted, after
-//!   a `progress` event `purged` to its subscribers; counted in
-//!   `tasks_purged`.
+//! * **Purge** — a finished task's retention is over: it is deleted (with
+//!   its idempotency key), after a `progress` event `purged` to its
+//!   subscribers; counted in `tasks_purged`.
 //!
 //! Every firing changes the record in the same commit, which removes the
 //! timer, so a timer fires once, also across a crash (before the commit it
@@ -221,6 +221,14 @@ impl Txn<'_> {
         let meta = [("status".to_string(), r.status.clone())].into();
         self.note(&r, "purged", &why, meta);
         if let Some((_, m)) = self.st.table.remove(&r.id) {
+            self.write(m);
+        }
+        if !r.idempotency_key.is_empty()
+            && let Some(m) = self
+                .st
+                .ledger
+                .forget(&r.workspace, &r.idempotency_key, &r.id)
+        {
             self.write(m);
         }
         self.st.subs.forget(&r.id);

@@ -321,6 +321,7 @@ fn record(
         max_attempts,
         completion_event: req.completion_event.clone(),
         retry_policy: req.retry_policy.clone(),
+        idempotency_key: req.idempotency_key.clone(),
         grace_window_ms: grace_window_ms(req.task_class),
         ..Default::default()
     }

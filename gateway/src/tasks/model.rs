@@ -276,6 +276,9 @@ pub(crate) struct TaskRecord {
     /// Whether the create started the target through an orchestrator.
     #[prost(bool, tag = "40")]
     pub(crate) orchestrated: bool,
+    /// The create's idempotency key (its ledger entry goes with the task).
+    #[prost(string, tag = "41")]
+    pub(crate) idempotency_key: String,
 }
 
 /// Milliseconds since the Unix epoch.
