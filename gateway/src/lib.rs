@@ -317,7 +317,7 @@
 //!   recommends; upstream publishes bare JSON) from `aether-gateway` with
 //!   the task's workspace goes to `event::receiver0`, queued durably for
 //!   an engine that is offline. The payload is upstream's JSON
-//!   `EventPayload` (plus `error` when set). `on_statuses` empty selects
+//!   `EventPayload` (plus `error` for a task that did not complete). `on_statuses` empty selects
 //!   every final status, REJECTED included; a failed attempt that will be
 //!   retried publishes nothing. The message is queued before the status
 //!   change is submitted to the journal, so a durable change implies a

@@ -10,7 +10,8 @@
 //! upstream's JSON `EventPayload`:
 //! `{"source_agent":"orchestrator","workspace":…,"event_names":[…],
 //! "data":{"task_id","status","task_type","correlation_id","root_task_id",
-//! "metadata"}}`, plus `"error"` for a task that has one. The event name is
+//! "metadata"}}`, plus `"error"` for a task that did not complete and has
+//! one (a completed task may keep an earlier attempt's). The event name is
 //! `completion_event.event_name`, else `task.<status>`.
 //!
 //! Choices: `on_statuses` empty selects every final status, REJECTED
@@ -86,7 +87,7 @@ pub(crate) fn payload(r: &TaskRecord, status: &str, name: &str) -> String {
         &r.root_task_id
     };
     json_str(&mut out, root);
-    if !r.error.is_empty() {
+    if !r.error.is_empty() && status != "completed" {
         out.push_str(",\"error\":");
         json_str(&mut out, &r.error);
     }
@@ -167,6 +168,7 @@ mod tests {
         );
         r.error = "bad\u{1}".into();
         assert!(payload(&r, "failed", "x").contains("\"error\":\"bad\\u0001\""));
+        assert!(!payload(&r, "completed", "x").contains("error"));
     }
 
     #[test]
