@@ -252,7 +252,7 @@ async fn run(opts: Opts) -> Res<()> {
             .map_err(|_| "probes did not all fire within a minute")?;
     }
     let mut hist = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
-    let stamps = fired.lock();
+    let stamps = std::mem::take(&mut *fired.lock());
     for (id, due) in &probes {
         let at = stamps.get(id).ok_or("a probe fired without a stamp")?;
         hist.record(u64::try_from(at - due).unwrap_or(0))
