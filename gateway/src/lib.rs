@@ -239,7 +239,9 @@
 //!   stamped `disconnected_at` when the gateway ended the session, and
 //!   failed after its grace window (30 s interactive, 5 min batch, 10 min
 //!   background; a durable timer per drop instead of a 10 s reaper) when
-//!   the stream broke and it did not reconnect. The agent's `ConfigSnapshot`
+//!   the stream broke and it did not reconnect; a worker that was working
+//!   when the gateway stopped (a crash included) gets its window from the
+//!   restart. The agent's `ConfigSnapshot`
 //!   carries `task_context` (no OBO `user`/`root_user`). A worker bound by
 //!   a `target_identity` token to an ordinary task also gets that task's
 //!   `TaskAssignment` on connect. Tokens are stored in clear in the

@@ -104,13 +104,17 @@ impl Tasks {
         cx.stats
             .task_timers_pending
             .store(state.table.timers.len() as u64, Relaxed);
-        Ok(Tasks {
+        let tasks = Tasks {
             state: Mutex::new(state),
             store,
             cx,
             checkpoints,
             wake: Arc::new(Notify::new()),
-        })
+        };
+        // Committed in the background: if it does not make it to disk, the
+        // next start does it again.
+        drop(worker::after_restart(&tasks));
+        Ok(tasks)
     }
 
     /// Checks a `credentials["token"]` for a worker connecting as

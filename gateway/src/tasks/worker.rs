@@ -11,7 +11,9 @@
 //! interactive, 5 min batch, 10 min background) when the stream broke and
 //! the worker did not come back. The window's end is a durable timer
 //! (`grace_deadline_ms` in the record, fired by the clockwork) rather than
-//! upstream's 10 s reaper, so it also runs out across a restart. A task
+//! upstream's 10 s reaper, so it also runs out across a restart; and a
+//! worker that was working when the gateway stopped (crash included) gets
+//! its window from the restart ([`after_restart`]). A task
 //! that waits (hibernated, waiting for input, authority or dependencies)
 //! is left alone whichever way its worker leaves: a hibernating worker is
 //! expected to go (upstream's reaper skips waiting tasks too). Pool tasks
@@ -43,6 +45,39 @@ pub(crate) fn grace_window_ms(task_class: i32) -> i64 {
         Ok(TaskClass::Background) => 10 * 60 * 1000,
         _ => 30 * 1000,
     }
+}
+
+/// After a restart no worker is connected: the task of every worker bound
+/// by a live token that was working (assigned, starting, running) gets
+/// its grace window from now, as if its stream had broken, so a worker
+/// that does not come back cannot leave its task running for ever. Returns
+/// the change to settle.
+pub(crate) fn after_restart(tasks: &Tasks) -> super::Settle {
+    let mut txn = Txn::begin(tasks);
+    for (task_id, identity) in txn.st.tokens.bound(txn.now) {
+        let Some(mut r) = txn.get(&task_id) else {
+            continue;
+        };
+        let working = matches!(
+            r.state(),
+            Status::Assigned | Status::Starting | Status::Running
+        );
+        if !working || r.grace_deadline_ms > 0 || r.assigned_to != identity {
+            continue;
+        }
+        let grace = if r.grace_window_ms > 0 {
+            r.grace_window_ms
+        } else {
+            grace_window_ms(0)
+        };
+        if r.disconnected_ms == 0 {
+            r.disconnected_ms = txn.now;
+        }
+        r.grace_deadline_ms = txn.now.saturating_add(grace);
+        r.updated_ms = txn.now;
+        txn.put(r);
+    }
+    txn.finish()
 }
 
 /// Hands a new session its waiting work and starts its bound task.
@@ -206,6 +241,46 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert_eq!(status(&k), Status::Hibernated, "no grace window");
         assert_eq!(k.get("t").unwrap().grace_deadline_ms, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_restart_a_working_worker_gets_its_grace_window() {
+        let k = kit(Limits::default());
+        for (id, status, to) in [
+            ("t", Status::Running, "ag::w::i::s"),
+            ("other", Status::Assigned, "orc::o::x"),
+            ("idle", Status::Running, "ag::w::i::s"),
+        ] {
+            k.put(TaskRecord {
+                id: id.into(),
+                status: status.as_str().into(),
+                assigned_to: to.into(),
+                grace_window_ms: grace_window_ms(0),
+                ..Default::default()
+            })
+            .await;
+        }
+        {
+            let mut txn = Txn::begin(&k.tasks);
+            let now = txn.now;
+            for task in ["t", "other"] {
+                let (_, m) = txn.st.tokens.mint("ag::w::i::s", task, now);
+                txn.write(m);
+            }
+            txn.finish().settle().await.unwrap();
+        }
+        after_restart(&k.tasks).settle().await.unwrap();
+        let t = k.get("t").unwrap();
+        assert_eq!(t.grace_deadline_ms, t.disconnected_ms + 30_000);
+        assert_eq!(
+            k.get("other").unwrap().grace_deadline_ms,
+            0,
+            "its worker never started"
+        );
+        assert_eq!(k.get("idle").unwrap().grace_deadline_ms, 0, "no token");
+        tokio::time::sleep(Duration::from_millis(30_001)).await;
+        assert_eq!(status(&k), Status::Failed);
+        assert_eq!(k.get("idle").unwrap().state(), Status::Running);
     }
 
     #[test]
