@@ -78,6 +78,9 @@ pub mod coord;
 mod error;
 mod frames;
 mod handlers;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod message;
 mod ops;
 pub mod orchestrator;
@@ -93,13 +96,16 @@ pub use clients::{
 pub use connection::{
     ConnectOptions, ConnectionState, Credentials, Pem, ReconnectPolicy, SessionInfo, TlsOptions,
 };
-pub use error::{Error, ErrorKind, Result, RpcCode};
+pub use error::{BoxError, Error, ErrorKind, Result, RpcCode};
 pub use handlers::{FrameStream, MessageStream};
 pub use message::{Message, MessageType, MetricBuilder};
+pub use ops::admin;
 pub use ops::checkpoint::{Checkpoint, CheckpointTtl};
+pub use ops::http as proxy;
 pub use ops::kv::{self, KvPage, KvScope, KvStore};
 pub use ops::message::OutgoingMessage;
 pub use ops::task as tasks;
+pub use ops::tunnel;
 
 /// Typed, validated identities and topics (from `aether-protocol`, shared
 /// with the gateway).

@@ -190,6 +190,8 @@ pub struct Limits {
     /// this long is cancelled as stuck; `None` (the default) never cancels.
     /// A pending retry or a scheduled wake counts from its due time.
     pub task_stuck_ttl: Option<Duration>,
+    /// HTTP-proxy and tunnel limits.
+    pub proxy: ProxyLimits,
 }
 
 impl Default for Limits {
@@ -207,6 +209,7 @@ impl Default for Limits {
             max_checkpoint_bytes: 4 * 1024 * 1024,
             task_retention: Duration::from_secs(7 * 24 * 60 * 60),
             task_stuck_ttl: None,
+            proxy: ProxyLimits::default(),
         }
     }
 }
@@ -270,6 +273,121 @@ impl Limits {
     /// Sets (or clears) the per-session send rate limit.
     pub fn with_send_rate(mut self, rate: Option<RateLimit>) -> Self {
         self.send_rate = rate;
+        self
+    }
+    /// Replaces the HTTP-proxy and tunnel limits.
+    pub fn with_proxy(mut self, proxy: ProxyLimits) -> Self {
+        self.proxy = proxy;
+        self
+    }
+}
+
+/// HTTP-proxy and tunnel limits (§8.4, and the bounds of the gateway's
+/// queues for them).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProxyLimits {
+    /// Largest inline `ProxyHttpRequest.body` (default 8 MiB); larger ones
+    /// get `ProxyHttpResponse{error: PAYLOAD_TOO_LARGE}`. The rest of a
+    /// request frame is held to [`Limits::max_frame_bytes`].
+    pub max_body_bytes: usize,
+    /// Hop limit: a request or tunnel arriving with `proxy_chain_depth` at
+    /// or above it is refused (default 8).
+    pub max_chain_depth: u32,
+    /// Live tunnels per workspace of their callers (default 256); more get
+    /// `TunnelClose{QUOTA}`.
+    pub max_tunnels_per_workspace: usize,
+    /// Bytes one tunnel may carry, both directions together (default 0:
+    /// unlimited); beyond it both ends get `TunnelClose{QUOTA}`. A tunnel's
+    /// own `max_bytes`, when set and lower, applies instead.
+    pub max_tunnel_bytes: u64,
+    /// HTTP requests plus tunnels one session may have open as caller
+    /// (default 16 384); more are refused.
+    pub max_flows_per_session: usize,
+    /// Bytes of proxy and tunnel frames queued for one session's stream
+    /// (default 4 MiB); senders to a session whose queue is full wait.
+    pub lane_bytes: usize,
+    /// Bytes of proxy and tunnel frames one session may have waiting for
+    /// full queues (default 4 MiB); at the bound the gateway stops reading
+    /// that session's stream until they move on.
+    pub park_bytes: usize,
+    /// Pin lifetime of a request without `timeout_ms`, and the least each
+    /// body chunk extends it to (default 60 s).
+    pub pin_ttl: Duration,
+    /// Added to a request's `timeout_ms` (or `stream_idle_timeout_ms`) for
+    /// its pin lifetime (default 30 s).
+    pub pin_slack: Duration,
+    /// Idle timeout of a tunnel opened without `idle_timeout_ms` (default
+    /// 5 min).
+    pub tunnel_idle_timeout: Duration,
+}
+
+impl Default for ProxyLimits {
+    fn default() -> Self {
+        ProxyLimits {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_chain_depth: 8,
+            max_tunnels_per_workspace: 256,
+            max_tunnel_bytes: 0,
+            max_flows_per_session: 16_384,
+            lane_bytes: 4 * 1024 * 1024,
+            park_bytes: 4 * 1024 * 1024,
+            pin_ttl: Duration::from_secs(60),
+            pin_slack: Duration::from_secs(30),
+            tunnel_idle_timeout: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl ProxyLimits {
+    /// Sets the largest inline request body.
+    pub fn with_max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+    /// Sets the hop limit.
+    pub fn with_max_chain_depth(mut self, n: u32) -> Self {
+        self.max_chain_depth = n;
+        self
+    }
+    /// Sets the live tunnels allowed per workspace.
+    pub fn with_max_tunnels_per_workspace(mut self, n: usize) -> Self {
+        self.max_tunnels_per_workspace = n;
+        self
+    }
+    /// Sets the per-tunnel byte cap (0: unlimited).
+    pub fn with_max_tunnel_bytes(mut self, n: u64) -> Self {
+        self.max_tunnel_bytes = n;
+        self
+    }
+    /// Sets how many requests and tunnels one caller session may have open.
+    pub fn with_max_flows_per_session(mut self, n: usize) -> Self {
+        self.max_flows_per_session = n;
+        self
+    }
+    /// Sets the bound of each session's queue of proxy frames.
+    pub fn with_lane_bytes(mut self, n: usize) -> Self {
+        self.lane_bytes = n;
+        self
+    }
+    /// Sets how many bytes of a sender's frames may wait for full queues.
+    pub fn with_park_bytes(mut self, n: usize) -> Self {
+        self.park_bytes = n;
+        self
+    }
+    /// Sets the pin lifetime of requests without a timeout.
+    pub fn with_pin_ttl(mut self, d: Duration) -> Self {
+        self.pin_ttl = d;
+        self
+    }
+    /// Sets the slack added to a request's timeout for its pin lifetime.
+    pub fn with_pin_slack(mut self, d: Duration) -> Self {
+        self.pin_slack = d;
+        self
+    }
+    /// Sets the idle timeout of tunnels opened without one.
+    pub fn with_tunnel_idle_timeout(mut self, d: Duration) -> Self {
+        self.tunnel_idle_timeout = d;
         self
     }
 }

@@ -1,7 +1,7 @@
 //! The hub: one gateway's state, wired together. It holds the shared
 //! [`Context`] (configuration, counters, mailboxes, live sessions) and the
 //! domain components beside it (KV, checkpoints, tasks, the agent
-//! registry), each loaded from the durable [`Store`], and hands every
+//! registry, the HTTP proxy and tunnels), each loaded from the durable [`Store`], and hands every
 //! domain what it needs of the others (the tasks component gets the
 //! context and the checkpoints). Sessions and the server sit above it.
 //!
@@ -18,6 +18,7 @@ use crate::config::GatewayConfig;
 use crate::context::Context;
 use crate::kv::Kv;
 use crate::mailbox::MailboxStore;
+use crate::proxy::Proxy;
 use crate::registry::Registry as AgentRegistry;
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
@@ -34,6 +35,8 @@ pub(crate) struct Hub {
     pub(crate) tasks: Arc<Tasks>,
     /// The agent registry (§6.4).
     pub(crate) agents: AgentRegistry,
+    /// HTTP proxying and tunnels (§8).
+    pub(crate) proxy: Arc<Proxy>,
     /// Durable state (memory-only without a data directory).
     pub(crate) store: Store,
 }
@@ -51,7 +54,9 @@ impl Hub {
         let cx = Arc::new(Context::new(config, mailboxes));
         let tasks = Arc::new(Tasks::load(store.clone(), cx.clone(), checkpoints.clone())?);
         let agents = AgentRegistry::load(store.clone())?;
+        let proxy = Arc::new(Proxy::new(cx.clone()));
         Ok(Hub {
+            proxy,
             cx,
             kv,
             checkpoints,

@@ -42,17 +42,18 @@
 //!    configuration, counters, error replies, the clock of task timers, the
 //!    durable store and its journal, deferred answers, the generated wire
 //!    types.
-//! 2. **Delivery** (`mailbox`, `outbound`, `push`): per-identity
-//!    mailboxes, each session's outbound stream, and pushes to it.
+//! 2. **Delivery** (`mailbox`, `lane`, `outbound`, `push`): per-identity
+//!    mailboxes, each session's proxy lane and outbound stream, and
+//!    pushes to it.
 //! 3. **Storage domains** (`kv`, `checkpoint`): the KV store and the
 //!    checkpoints; they know nothing of sessions.
 //! 4. **Context** (`context`): what every domain shares: configuration,
 //!    counters, mailboxes and the directory of live sessions (the
 //!    `SessionHandle`s, identity lock and resume lineage, broadcast lanes,
 //!    service instances, the fan-out of progress updates).
-//! 5. **Domains on the context** (`admin`, `routing`, `tasks`): session
-//!    administration and connection status, `SendMessage` routing, tasks
-//!    and orchestration. The tasks component keeps the context and the
+//! 5. **Domains on the context** (`admin`, `routing`, `tasks`, `proxy`):
+//!    session administration and connection status, `SendMessage`
+//!    routing, tasks and orchestration, HTTP proxying and tunnels. The tasks component keeps the context and the
 //!    checkpoints it needs; the agent registry's launch parameters are
 //!    handed to task creation by its caller.
 //! 6. **Domains on tasks** (`progress`, `registry`, `triggers`):
@@ -365,10 +366,12 @@ mod error;
 mod expiring;
 mod hub;
 mod kv;
+mod lane;
 mod mailbox;
 mod outbound;
 mod progress;
 pub mod proto;
+mod proxy;
 mod push;
 mod rate;
 mod registry;
@@ -383,7 +386,7 @@ mod tasks;
 mod triggers;
 mod unimplemented;
 
-pub use config::{GatewayConfig, Limits, RateLimit, TlsConfig};
+pub use config::{GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig};
 pub use error::GatewayError;
 pub use server::{RunningGateway, start};
 pub use stats::GatewayStats;

@@ -1,7 +1,8 @@
 //! A session's response stream, written by hand (no extra task hop).
 //!
 //! It yields, in priority order: direct replies from the session task
-//! (acks, errors, responses), then messages from the identity's mailbox.
+//! (acks, errors, responses), then, taking turns, frames from the
+//! session's proxy [`Lane`] and messages from the identity's mailbox.
 //! It ends when the session task ends it (optionally with a final status)
 //! or when the session is killed from outside (admin disconnect, takeover,
 //! shutdown): then it yields the kill's signal, if any, and its status.
@@ -22,6 +23,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tonic::Status;
 
+use crate::lane::Lane;
 use crate::mailbox::{Mailbox, Popped};
 use crate::stats::Stats;
 
@@ -46,12 +48,15 @@ pub(crate) struct Kill {
     pub(crate) status: Status,
 }
 
-/// The part of a stream other tasks can reach: the kill switch.
+/// The part of a stream other tasks can reach: the kill switch and the
+/// proxy lane.
 pub(crate) struct Outlet {
     epoch: u64,
     killed: AtomicBool,
     kill: Mutex<Option<Kill>>,
     waker: AtomicWaker,
+    /// HTTP-proxy and tunnel frames on their way to this stream.
+    pub(crate) lane: Lane,
 }
 
 impl Outlet {
@@ -61,6 +66,7 @@ impl Outlet {
             killed: AtomicBool::new(false),
             kill: Mutex::new(None),
             waker: AtomicWaker::new(),
+            lane: Lane::default(),
         }
     }
 
@@ -92,6 +98,8 @@ pub(crate) struct OutboundStream {
     buffer: VecDeque<IncomingMessage>,
     tail: VecDeque<Result<DownstreamMessage, Status>>,
     done: bool,
+    /// Whether the lane goes before the mailbox next time.
+    lane_turn: bool,
 }
 
 /// Creates a stream, its direct-reply sender and its kill switch.
@@ -109,6 +117,7 @@ pub(crate) fn channel(
         buffer: VecDeque::new(),
         tail: VecDeque::new(),
         done: false,
+        lane_turn: true,
     };
     (tx, outlet, stream)
 }
@@ -121,8 +130,10 @@ fn wrap(payload: downstream_message::Payload) -> DownstreamMessage {
 }
 
 impl OutboundStream {
-    /// Stops delivering: unsent messages go back, the mailbox is released.
+    /// Stops delivering: unsent messages go back, the mailbox is released,
+    /// the lane is closed.
     fn release(&mut self) {
+        self.outlet.lane.close();
         if let Some(mb) = self.mailbox.take() {
             mb.unpop(&mut self.buffer);
             mb.detach(self.outlet.epoch);
@@ -187,7 +198,14 @@ impl Stream for OutboundStream {
                 }
                 Poll::Pending => {}
             }
+            if this.lane_turn
+                && let Poll::Ready(m) = this.outlet.lane.poll_pop(cx)
+            {
+                this.lane_turn = false;
+                return Poll::Ready(Some(Ok(m)));
+            }
             if let Some(m) = this.buffer.pop_front() {
+                this.lane_turn = true;
                 Stats::bump(&this.stats.messages_delivered);
                 return Poll::Ready(Some(Ok(wrap(downstream_message::Payload::Msg(Box::new(
                     m,
@@ -210,6 +228,10 @@ impl Stream for OutboundStream {
                         continue;
                     }
                 }
+            }
+            if let Poll::Ready(m) = this.outlet.lane.poll_pop(cx) {
+                this.lane_turn = false;
+                return Poll::Ready(Some(Ok(m)));
             }
             this.outlet.waker.register(cx.waker());
             if this.outlet.killed.load(Ordering::Acquire) {

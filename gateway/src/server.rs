@@ -94,7 +94,12 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         tracing::info!(path = %path.display(), "durable state loaded");
     }
     let hub = Arc::new(hub);
-    let sweeper = tokio::spawn(sweep(Arc::downgrade(&hub)));
+    let sweeper = tokio::spawn({
+        let (hub, proxy) = (Arc::downgrade(&hub), Arc::downgrade(&hub.proxy));
+        async move {
+            tokio::join!(sweep(hub), crate::proxy::run_timers(proxy));
+        }
+    });
     let clockwork = tokio::spawn(clockwork::run(Arc::downgrade(&hub.tasks)));
     let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })
         .max_decoding_message_size(hard_cap)

@@ -42,6 +42,21 @@ pub struct GatewayStats {
     /// Agents started by orchestration because a message reached them
     /// offline (§5.5) since start.
     pub message_triggered_starts: u64,
+    /// Proxy and tunnel pins held: one wire-id pin plus one
+    /// `caller@original` pin per open HTTP request or tunnel.
+    pub proxy_pins: u64,
+    /// HTTP requests in flight through the gateway.
+    pub proxy_requests_active: u64,
+    /// Tunnels open.
+    pub tunnels_active: u64,
+    /// Bytes of proxy and tunnel frames held by the gateway: queued for
+    /// recipients' streams or waiting for room.
+    pub proxy_queued_bytes: u64,
+    /// Sessions whose stream is not being read right now because their
+    /// proxy frames wait for recipients that do not read.
+    pub proxy_senders_waiting: u64,
+    /// Times a session stopped being read for that reason since start.
+    pub proxy_backpressure_waits: u64,
 }
 
 /// The live counters behind [`GatewayStats`].
@@ -64,6 +79,12 @@ pub(crate) struct Stats {
     pub(crate) tasks_expired: AtomicU64,
     pub(crate) task_completion_events: AtomicU64,
     pub(crate) message_triggered_starts: AtomicU64,
+    pub(crate) proxy_pins: AtomicU64,
+    pub(crate) proxy_requests_active: AtomicU64,
+    pub(crate) tunnels_active: AtomicU64,
+    pub(crate) proxy_queued_bytes: AtomicU64,
+    pub(crate) proxy_senders_waiting: AtomicU64,
+    pub(crate) proxy_backpressure_waits: AtomicU64,
 }
 
 impl Stats {
@@ -92,6 +113,12 @@ impl Stats {
             tasks_expired: self.tasks_expired.load(Relaxed),
             task_completion_events: self.task_completion_events.load(Relaxed),
             message_triggered_starts: self.message_triggered_starts.load(Relaxed),
+            proxy_pins: self.proxy_pins.load(Relaxed),
+            proxy_requests_active: self.proxy_requests_active.load(Relaxed),
+            tunnels_active: self.tunnels_active.load(Relaxed),
+            proxy_queued_bytes: self.proxy_queued_bytes.load(Relaxed),
+            proxy_senders_waiting: self.proxy_senders_waiting.load(Relaxed),
+            proxy_backpressure_waits: self.proxy_backpressure_waits.load(Relaxed),
         }
     }
 }

@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod checkpoint;
 mod client;
 mod handler_thread;
@@ -34,6 +35,7 @@ mod principals;
 mod session;
 mod tasks;
 
+pub use admin::AdminClient;
 pub use client::{Client, MessageIter};
 pub use kv::KvListIter;
 pub use orchestrator::OrchestratorRunner;

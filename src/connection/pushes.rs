@@ -38,6 +38,11 @@ pub(crate) enum PushFilter {
     Frames,
     /// Task assignments.
     TaskAssignments,
+    /// HTTP requests for this client (a terminator), with their request
+    /// body chunks, in order.
+    ProxyRequests,
+    /// Frames of tunnels this client did not dial (a listener), in order.
+    Tunnels,
 }
 
 /// What kind of push something is, as far as filters care.
@@ -47,6 +52,10 @@ pub(crate) enum PushClass {
     Assignment,
     OtherFrame,
     Lifecycle,
+    /// An HTTP request to serve, or a chunk of its body.
+    Proxy,
+    /// A frame of a tunnel this client was dialled on.
+    Tunnel,
 }
 
 impl PushClass {
@@ -54,6 +63,11 @@ impl PushClass {
         match push {
             Push::Frame(Down::Msg(_)) => PushClass::Message,
             Push::Frame(Down::TaskAssignment(_)) => PushClass::Assignment,
+            Push::Frame(Down::ProxyHttpRequest(_)) => PushClass::Proxy,
+            Push::Frame(Down::ProxyHttpBodyChunk(c)) if c.is_request => PushClass::Proxy,
+            Push::Frame(Down::TunnelData(_) | Down::TunnelAck(_) | Down::TunnelClose(_)) => {
+                PushClass::Tunnel
+            }
             Push::Frame(_) => PushClass::OtherFrame,
             Push::Connected(_) | Push::Disconnected(_) => PushClass::Lifecycle,
         }
@@ -61,16 +75,25 @@ impl PushClass {
 }
 
 impl PushFilter {
+    /// HTTP and tunnel frames go only to their own consumers: handlers
+    /// have no use for them, and they can be large.
     fn wants(self, class: PushClass) -> bool {
         matches!(
             (self, class),
-            (PushFilter::Everything, _)
-                | (PushFilter::Messages, PushClass::Message)
+            (
+                PushFilter::Everything,
+                PushClass::Message
+                    | PushClass::Assignment
+                    | PushClass::OtherFrame
+                    | PushClass::Lifecycle
+            ) | (PushFilter::Messages, PushClass::Message)
                 | (
                     PushFilter::Frames,
                     PushClass::Assignment | PushClass::OtherFrame
                 )
                 | (PushFilter::TaskAssignments, PushClass::Assignment)
+                | (PushFilter::ProxyRequests, PushClass::Proxy)
+                | (PushFilter::Tunnels, PushClass::Tunnel)
         )
     }
 }
@@ -208,6 +231,12 @@ mod tests {
         assert!(!PushFilter::Frames.wants(msg));
         assert!(!PushFilter::Frames.wants(up));
         assert!(PushFilter::TaskAssignments.wants(assignment));
+        let request = PushClass::of(&Push::Frame(Down::ProxyHttpRequest(Box::default())));
+        let tunnel = PushClass::of(&Push::Frame(Down::TunnelData(Box::default())));
+        assert!(PushFilter::ProxyRequests.wants(request));
+        assert!(PushFilter::Tunnels.wants(tunnel));
+        assert!(!PushFilter::Everything.wants(request) && !PushFilter::Everything.wants(tunnel));
+        assert!(!PushFilter::Frames.wants(tunnel));
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl Router {
             return Some(payload);
         }
         let Some(mut current) = targets.next() else {
-            tracing::debug!("pushed frame with no subscriber dropped");
+            self.unserved(push);
             return None;
         };
         for next in targets {
@@ -177,6 +177,45 @@ impl Router {
         }
     }
 
+    /// A pushed frame nobody takes. A request that waits for an answer (an
+    /// HTTP request, a tunnel's open) is refused at once, so its caller
+    /// does not wait for its timeout; anything else is dropped.
+    fn unserved(&self, push: Push) {
+        let refusal = match push {
+            Push::Frame(Down::ProxyHttpRequest(r)) if !r.request_id.is_empty() => {
+                Up::ProxyHttpResponse(Box::new(proto::ProxyHttpResponse {
+                    request_id: r.request_id,
+                    error: Some(proto::ProxyError {
+                        kind: proto::proxy_error::Kind::SidecarUnavailable as i32,
+                        message: "this client does not serve HTTP".to_string(),
+                    }),
+                    ..Default::default()
+                }))
+            }
+            Push::Frame(Down::TunnelData(d)) if d.seq == 0 && !d.tunnel_id.is_empty() => {
+                Up::TunnelClose(Box::new(proto::TunnelClose {
+                    tunnel_id: d.tunnel_id,
+                    reason: proto::tunnel_close::Reason::PeerReset as i32,
+                    detail: "this client does not accept tunnels".to_string(),
+                }))
+            }
+            _ => {
+                tracing::debug!("pushed frame with no subscriber dropped");
+                return;
+            }
+        };
+        let frame = Frame {
+            msg: proto::UpstreamMessage {
+                payload: Some(refusal),
+                active_extensions: Vec::new(),
+            },
+            flag: None,
+        };
+        if self.outbound.try_send(frame).is_err() {
+            tracing::debug!("outbound queue full: an unserved request waits for its timeout");
+        }
+    }
+
     /// Hands a reply to the call waiting for it; a reply that opens a
     /// stream keys that stream before the next frame is read.
     fn resolve(&self, entry: Entry, payload: Down) {
@@ -220,7 +259,7 @@ impl Router {
         let class = PushClass::of(&push);
         let targets = subs.iter().filter(|s| s.wants(class)).count();
         if targets == 0 {
-            tracing::debug!("pushed frame with no subscriber dropped");
+            self.unserved(push);
             return;
         }
         let mut push = Some(push);

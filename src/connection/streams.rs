@@ -290,6 +290,16 @@ pub struct ReplyStream {
 }
 
 impl ReplyStream {
+    /// The id its frames are correlated by (a request or tunnel id, or a
+    /// subscription id), once known.
+    pub fn id(&self) -> Option<String> {
+        self.guard.slot.lock().key.as_ref().map(|key| match key {
+            StreamKey::Request(id) | StreamKey::Subscription(id) | StreamKey::Tunnel(id) => {
+                id.clone()
+            }
+        })
+    }
+
     /// Frames queued and not yet read.
     pub fn queued(&self) -> usize {
         self.rx.len()

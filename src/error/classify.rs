@@ -76,9 +76,59 @@ pub(super) fn refusal_kind(subject: &str, reason: &str) -> ErrorKind {
     }
 }
 
+/// The kind and stable code of a `ProxyError.kind` (HTTP over Aether).
+pub(super) fn proxy_kind(kind: i32) -> (ErrorKind, &'static str) {
+    use crate::proto::proxy_error::Kind;
+    match Kind::try_from(kind).unwrap_or(Kind::Unknown) {
+        Kind::SidecarUnavailable => (ErrorKind::Unavailable, "SIDECAR_UNAVAILABLE"),
+        Kind::DialFailed => (ErrorKind::Unavailable, "DIAL_FAILED"),
+        Kind::UpstreamReset => (ErrorKind::Unavailable, "UPSTREAM_RESET"),
+        Kind::Timeout => (ErrorKind::Timeout, "TIMEOUT"),
+        Kind::PayloadTooLarge => (ErrorKind::PayloadTooLarge, "PAYLOAD_TOO_LARGE"),
+        Kind::AclDenied => (ErrorKind::PermissionDenied, "ACL_DENIED"),
+        Kind::DecodeFailed => (ErrorKind::Protocol, "DECODE_FAILED"),
+        Kind::Unknown => (ErrorKind::Gateway, "UNKNOWN"),
+    }
+}
+
+/// The kind and code of the proxy error named at the start of a detail
+/// (`SIDECAR_UNAVAILABLE: …`), as the gateway words a refused tunnel.
+pub(super) fn proxy_code_prefix(detail: &str) -> Option<(ErrorKind, &'static str)> {
+    use crate::proto::proxy_error::Kind;
+    let (name, _) = detail.split_once(':')?;
+    let kind = Kind::from_str_name(name.trim())?;
+    Some(proxy_kind(kind as i32))
+}
+
+/// The kind and stable code of a `TunnelClose.reason` other than NORMAL.
+pub(super) fn tunnel_close_kind(reason: i32) -> (ErrorKind, &'static str) {
+    use crate::proto::tunnel_close::Reason;
+    match Reason::try_from(reason).unwrap_or(Reason::Error) {
+        Reason::Normal => (ErrorKind::Closed, "NORMAL"),
+        Reason::PeerReset => (ErrorKind::Unavailable, "PEER_RESET"),
+        Reason::IdleTimeout => (ErrorKind::Timeout, "IDLE_TIMEOUT"),
+        Reason::Quota => (ErrorKind::RateLimited, "QUOTA"),
+        Reason::Error => (ErrorKind::Gateway, "ERROR"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_tunnels_name_their_proxy_error() {
+        assert_eq!(
+            proxy_code_prefix("SIDECAR_UNAVAILABLE: no instance of sv::x"),
+            Some((ErrorKind::Unavailable, "SIDECAR_UNAVAILABLE"))
+        );
+        assert_eq!(
+            proxy_code_prefix("ACL_DENIED: proxy_chain_depth_exceeded"),
+            Some((ErrorKind::PermissionDenied, "ACL_DENIED"))
+        );
+        assert_eq!(proxy_code_prefix("tunnel_id is required"), None);
+        assert_eq!(proxy_code_prefix("NOT_A_KIND: x"), None);
+    }
 
     #[test]
     fn known_codes_map_exactly() {
@@ -122,6 +172,29 @@ mod tests {
             ErrorKind::PayloadTooLarge
         );
         assert_eq!(code_kind("ERR_SOMETHING", false), ErrorKind::Gateway);
+    }
+
+    #[test]
+    fn proxy_and_tunnel_kinds() {
+        use crate::proto::{proxy_error::Kind, tunnel_close::Reason};
+        assert_eq!(
+            proxy_kind(Kind::SidecarUnavailable as i32),
+            (ErrorKind::Unavailable, "SIDECAR_UNAVAILABLE")
+        );
+        assert_eq!(
+            proxy_kind(Kind::AclDenied as i32).0,
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(proxy_kind(99), (ErrorKind::Gateway, "UNKNOWN"));
+        assert_eq!(
+            tunnel_close_kind(Reason::PeerReset as i32),
+            (ErrorKind::Unavailable, "PEER_RESET")
+        );
+        assert_eq!(tunnel_close_kind(Reason::Quota as i32).1, "QUOTA");
+        assert_eq!(
+            tunnel_close_kind(Reason::IdleTimeout as i32).0,
+            ErrorKind::Timeout
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use crate::proto;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// A boxed error of any kind, as bodies and sources carry them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong, in a form to match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +160,32 @@ impl Error {
         )
     }
 
+    /// An HTTP-over-Aether failure (`ProxyError`): its kind names the
+    /// proxy error (`code()` is e.g. `SIDECAR_UNAVAILABLE`).
+    pub(crate) fn proxy(kind: i32, message: &str) -> Self {
+        let (k, code) = classify::proxy_kind(kind);
+        let message = if message.is_empty() { code } else { message };
+        Error::new(k, message.to_string()).with_code(code)
+    }
+
+    /// A tunnel closed by its peer or the gateway for `reason` (not
+    /// NORMAL): `code()` is the reason name (e.g. `PEER_RESET`), or, for a
+    /// refused open (`ERROR` whose detail starts with a proxy error name,
+    /// as in `SIDECAR_UNAVAILABLE: no instance`), that name.
+    pub(crate) fn tunnel_closed(reason: i32, detail: &str) -> Self {
+        let (k, code) = classify::tunnel_close_kind(reason);
+        let (k, code) = match (code, classify::proxy_code_prefix(detail)) {
+            ("ERROR", Some(refusal)) => refusal,
+            _ => (k, code),
+        };
+        let message = if detail.is_empty() {
+            format!("tunnel closed: {code}")
+        } else {
+            format!("tunnel closed: {code}: {detail}")
+        };
+        Error::new(k, message).with_code(code)
+    }
+
     /// A reply of the wrong type for `op`.
     pub(crate) fn unexpected(op: &str, got: &proto::downstream_message::Payload) -> Self {
         Error::protocol(format!(
@@ -177,6 +204,22 @@ impl Error {
             ErrorKind::ConnectionLost { may_have_been_sent },
             format!("connection to the gateway lost ({why}); the request {sent}"),
         )
+    }
+
+    /// A copy without the source chain (which is not `Clone`): kind,
+    /// message, code, retry hints.
+    pub(crate) fn clone_lossy(&self) -> Error {
+        Error {
+            kind: self.kind,
+            message: self.message.clone(),
+            code: self.code.clone(),
+            status: self.status,
+            retryable: self.retryable,
+            retry_after: self.retry_after,
+            source: None,
+            permanent: self.permanent,
+            lagged: self.lagged,
+        }
     }
 
     /// What went wrong.

@@ -3,8 +3,11 @@
 //! decoding, and the client-facing methods, async and blocking, on the
 //! clients whose principal may use them.
 
+pub mod admin;
 pub(crate) mod checkpoint;
+pub mod http;
 pub mod kv;
 pub(crate) mod message;
 pub(crate) mod session;
 pub mod task;
+pub mod tunnel;

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use crate::lane::Lane;
 use crate::mailbox::Mailbox;
 use crate::outbound::{Kill, Outlet};
 use crate::push::Pusher;
@@ -98,6 +99,11 @@ impl SessionHandle {
     /// Ends the session with CANCELLED "session disconnected by administrator".
     pub(crate) fn cancel_by_admin(&self, signal: Option<Signal>) {
         self.terminate(signal, Status::cancelled(DISCONNECTED_BY_ADMIN));
+    }
+
+    /// The lane proxy and tunnel frames take to this session's stream.
+    pub(crate) fn lane(&self) -> &Lane {
+        &self.outlet.lane
     }
 
     /// The user id of a user session.

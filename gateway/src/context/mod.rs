@@ -319,6 +319,19 @@ impl Context {
         list.get(i).cloned()
     }
 
+    /// The live sessions of the connected instances of service
+    /// `implementation`.
+    pub(crate) fn service_instances(&self, implementation: &str) -> Vec<Arc<SessionHandle>> {
+        let dir = self.directory.read();
+        let Some(topics) = dir.services.get(implementation) else {
+            return Vec::new();
+        };
+        topics
+            .iter()
+            .filter_map(|t| dir.by_identity.get(t).cloned())
+            .collect()
+    }
+
     /// The live session with this id.
     pub(crate) fn session(&self, session_id: &str) -> Option<Arc<SessionHandle>> {
         self.directory.read().by_id.get(session_id).cloned()

@@ -9,7 +9,7 @@
 //! ([`Routed::offline_target`]), so the session can have the agent started
 //! (§5.5).
 
-mod authorization;
+pub(crate) mod authorization;
 mod metric;
 mod permissions;
 mod target;

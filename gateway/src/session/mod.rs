@@ -27,6 +27,7 @@ use crate::hub::Hub;
 use crate::kv;
 use crate::outbound::{Out, Outlet};
 use crate::progress;
+use crate::proxy::{self, Outbox};
 use crate::rate::TokenBucket;
 use crate::registry;
 use crate::reply::{ErrorReply, code};
@@ -59,6 +60,8 @@ struct Session {
     rate: Option<TokenBucket>,
     /// Replies waiting for their changes to be journaled.
     pipeline: Pipeline,
+    /// Proxy and tunnel frames waiting for room at their recipients.
+    outbox: Outbox,
 }
 
 /// Runs a session to its end.
@@ -78,7 +81,9 @@ pub(crate) async fn run(
         }
     };
     let workspace = handle.workspace.lock().clone();
+    hub.proxy.session_started(&handle);
     let mut session = Session {
+        outbox: hub.proxy.outbox(),
         source_topic: handle.topic.clone().unwrap_or_default(),
         workspace,
         rate: hub.cx.config.limits.send_rate.map(TokenBucket::new),
@@ -90,9 +95,14 @@ pub(crate) async fn run(
     tasks::worker::session_started(&session.hub.tasks, &session.handle).await;
     let exit = session.main_loop(&mut upstream).await;
     let Session {
-        hub, handle, tx, ..
+        hub,
+        handle,
+        tx,
+        outbox,
+        ..
     } = session;
     hub.cx.remove(&handle);
+    hub.proxy.session_ended(&handle, outbox);
     let departure = match &exit {
         Exit::Eof => Departure::Graceful,
         _ if handle.cancel.is_cancelled() => Departure::ByGateway,
@@ -121,8 +131,10 @@ impl Session {
             if self.handle.is_terminated() {
                 return Exit::Killed;
             }
-            // Too many replies waiting for the journal: stop reading.
-            let reading = !self.pipeline.is_full();
+            // Too many replies waiting for the journal, or too many proxy
+            // frames waiting for their recipients: stop reading.
+            let reading = !self.pipeline.is_full() && !self.outbox.is_full();
+            let room = self.outbox.room();
             // Branch futures are dropped before a handler runs, so the
             // handlers may use `self` again.
             tokio::select! {
@@ -131,6 +143,9 @@ impl Session {
                     if !self.send_all(ready).await {
                         return Exit::Killed;
                     }
+                }
+                _ = room.notified(), if self.outbox.is_parked() => {
+                    self.hub.proxy.flush(&mut self.outbox);
                 }
                 next = upstream.message(), if reading => match next {
                     Ok(Some(msg)) => {
@@ -205,6 +220,19 @@ impl Session {
             Some(bound) if bound <= limit => bound,
             _ => msg.encoded_len(),
         };
+        if proxy::is_frame(msg.payload.as_ref()) {
+            // Proxy frames have their own limits and refusals.
+            let payload = msg.payload?;
+            let sender = proxy::Sender {
+                handle: &self.handle,
+                workspace: &self.workspace,
+            };
+            let refusals = self
+                .hub
+                .proxy
+                .handle(&sender, &mut self.outbox, payload, size);
+            return (!self.send_all(refusals).await).then_some(Exit::Killed);
+        }
         if size > limit {
             let (op, id) = unimplemented::describe(msg.payload.as_ref());
             let e = ErrorReply::new(

@@ -71,23 +71,43 @@ impl Segment {
     }
 }
 
+/// The bytes a segment may not contain: control characters, space, `*`,
+/// `>` and DEL.
+static FORBIDDEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x21 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'*' as usize] = true;
+    table[b'>' as usize] = true;
+    table[0x7f] = true;
+    table
+};
+
 /// Checks a raw string against the gateway's segment rules.
 pub fn validate(value: &str) -> Result<(), SegmentError> {
     if value.len() > MAX_SEGMENT_BYTES {
         return Err(SegmentError::TooLong(value.len()));
     }
     // Every forbidden character is ASCII, so bytes suffice (a UTF-8
-    // continuation byte is never ASCII). One pass: this runs on every send.
+    // continuation byte is never ASCII). One pass over a lookup table: this
+    // runs on every send.
     let mut forbidden = None;
-    let mut previous = 0u8;
+    let mut after_colon = false;
     for &b in value.as_bytes() {
-        if b == b':' && previous == b':' {
-            return Err(SegmentError::Separator);
+        if b == b':' {
+            if after_colon {
+                return Err(SegmentError::Separator);
+            }
+            after_colon = true;
+            continue;
         }
-        if forbidden.is_none() && (b == b'*' || b == b'>' || b == b' ' || b == 0x7f || b < 0x20) {
+        after_colon = false;
+        if FORBIDDEN[usize::from(b)] && forbidden.is_none() {
             forbidden = Some(b);
         }
-        previous = b;
     }
     match forbidden {
         Some(b) => Err(SegmentError::ForbiddenChar(char::from(b))),

@@ -1,0 +1,38 @@
+//! Administration over any connected client: [`AdminClient`] groups the
+//! gateway's administrative operation families (tokens, workspaces, ACL
+//! rules, authority grants and requests, audit, the agent registry,
+//! sessions), each in a file of this folder as `impl AdminClient` blocks
+//! with typed results. The gateway decides what the connection's
+//! principal may do; a refusal is a typed [`Error`](crate::Error).
+
+use crate::clients::Client;
+use crate::clients::principal::{AnyPrincipal, PrincipalType};
+
+/// The administrative operations, sent over an existing client's
+/// connection (any principal; the gateway authorizes each call).
+///
+/// ```no_run
+/// # async fn demo(orchestrator: aether_client::OrchestratorClient) -> aether_client::Result<()> {
+/// use aether_client::admin::AdminClient;
+/// let admin = AdminClient::new(&orchestrator);
+/// # let _ = admin;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct AdminClient {
+    client: Client<AnyPrincipal>,
+}
+
+impl AdminClient {
+    /// Administration over `client`'s connection.
+    pub fn new<P: PrincipalType>(client: &Client<P>) -> Self {
+        AdminClient {
+            client: client.erase(),
+        }
+    }
+
+    /// The client whose connection carries the operations.
+    pub fn client(&self) -> &Client<AnyPrincipal> {
+        &self.client
+    }
+}
