@@ -21,7 +21,7 @@ use th::{Peer, self_assign};
 async fn stuck_tasks_are_cancelled_and_finished_tasks_purged() {
     let limits = Limits::default()
         .with_task_stuck_ttl(Some(Duration::from_millis(500)))
-        .with_task_retention(Duration::from_millis(300));
+        .with_task_retention(Duration::from_millis(1_000));
     let gw = aether_gateway::start(GatewayConfig::dev().with_limits(limits))
         .await
         .expect("starts");
