@@ -1,15 +1,17 @@
 //! The hub: one gateway's state, wired together. It holds the shared
 //! [`Context`] (configuration, counters, mailboxes, live sessions) and the
 //! domain components beside it (KV, checkpoints, tasks, the agent
-//! registry, the HTTP proxy and tunnels), each loaded from the durable [`Store`], and hands every
-//! domain what it needs of the others (the tasks component gets the
-//! context and the checkpoints). Sessions and the server sit above it.
+//! registry, the HTTP proxy and tunnels), each loaded from the durable
+//! [`Store`] (the proxy holds nothing durable), and hands every domain
+//! what it needs of the others (the tasks component gets the context and
+//! the checkpoints). Sessions and the server sit above it.
 //!
 //! Locks are never held across an await. Lock order: the task lock, then
 //! the session directory, then a mailbox; never the other way round. The
 //! KV, checkpoint and registry locks come after any of those and take no
 //! other lock but the store's (a journal submission), which is always
-//! last.
+//! last. The proxy table lock is taken alone or before the directory
+//! (read) and the sessions' lanes, which take no other lock.
 
 use std::sync::Arc;
 

@@ -25,10 +25,10 @@
 //! subscriptions; the task clockwork (retries by `RetryPolicy`, scheduled
 //! wakes, wait timeouts, grace windows, stuck-task TTL, purge of finished
 //! tasks), completion events, orchestration triggered by messages; the
-//! agent registry; durable state under a data
-//! directory (an embedded redb database). Every other upstream operation is
-//! answered at once with `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its
-//! correlation id.
+//! agent registry; HTTP proxying and tunnels between sessions; durable
+//! state under a data directory (an embedded redb database). Every other
+//! upstream operation is answered at once with
+//! `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its correlation id.
 //!
 //! # Layers
 //!
@@ -349,9 +349,115 @@
 //! * **Agent registry** is durable; `AgentResponse` echoes `request_id`
 //!   (upstream leaves it empty); LIST ignores its filter;
 //!   LIST_ORCHESTRATORS lists the orchestrators connected now.
-//! * **Unimplemented operations** (proxy, workspaces, ACL, ...) answer
-//!   `ERR_NOT_IMPLEMENTED` with the correlation id (request_id,
-//!   client_request_id or tunnel_id) rather than upstream's id-less reply.
+//! * **Proxy targets** (§8.1): a bare `sv::{impl}` goes to the connected
+//!   instance serving the fewest open requests and tunnels (ties take
+//!   turns; upstream picks at random). Any other topic must name a
+//!   session connected now (its identity topic; `event::receiver0` and
+//!   `metric::receiver0` name the workflow engine and the metrics
+//!   bridge); otherwise the caller gets `ProxyHttpResponse{error:
+//!   SIDECAR_UNAVAILABLE}` or `TunnelClose{ERROR, "SIDECAR_UNAVAILABLE:
+//!   …"}` at once (upstream parks the frame in the mailbox and the caller
+//!   waits for its own timeout). A session becomes a target once its
+//!   handshake is over, so nothing overtakes its `ConnectionAck`.
+//! * **Who may call whom**: any principal may call and any topic be a
+//!   target; the authorization context is checked as for sends (direct
+//!   passes; on-behalf-of is refused with `ACL_DENIED "authority grants
+//!   require ACL service"`). `proxy/access.rs` is the seam for an ACL
+//!   engine; `X-Auth-Workspace-Access` is `0` without one. A caller's
+//!   `authorization.resolved` and `access_receipt` are cleared: only the
+//!   gateway may fill them in.
+//! * **Wire ids and pins**: every request and tunnel (a *flow*) gets a
+//!   wire id `_aether/wire/<uuid>`, the only id its target sees; the
+//!   caller sees only its own id. The `caller@original` pin is kept per
+//!   caller *session* (upstream: per topic), so callers may reuse each
+//!   other's ids and a reconnecting caller inherits nothing. A frame that
+//!   names a flow its session is not an end of names nothing. An id the
+//!   same caller already has in flight is refused (`DECODE_FAILED`, or
+//!   `TunnelClose{ERROR}` for tunnels) rather than overwriting the pin. A
+//!   session may have [`ProxyLimits::max_flows_per_session`] (16 384)
+//!   flows open as caller; more are refused (`SIDECAR_UNAVAILABLE`,
+//!   tunnels `QUOTA`).
+//! * **Trusted headers** (§8.2 step 5): every caller header starting with
+//!   `x-auth-` or `x-aether-` (any case) is removed, then the direct-mode
+//!   set is minted with upstream's casing: `x-aether-actor-topic` and
+//!   `X-Aether-Caller-Topic` (the identity topic; orchestrators, which
+//!   have none, their identity string where upstream leaves it empty),
+//!   `X-Auth-Tenant-ID` (no tenant id is configurable: the caller's
+//!   current workspace, empty for workspace-less principals),
+//!   `X-Auth-Workspace-Access`, `X-Auth-User-ID` and `X-Auth-Actor-ID`
+//!   (the user id for users, the identity string otherwise),
+//!   `X-Auth-Principal-Type` and `X-Auth-Actor-Type` (`Agent`, `User`,
+//!   …) and `X-Auth-Authority-Mode: direct`. The same hygiene and set are
+//!   applied to `TunnelOpen.metadata` (upstream forwards it untouched), so
+//!   a tunnel's target can tell who opened it.
+//! * **Proxy frame sizes**: proxy and tunnel frames are not held to
+//!   [`Limits::max_frame_bytes`] as a whole: an inline request body may
+//!   have up to [`ProxyLimits::max_body_bytes`] (8 MiB; larger:
+//!   `PAYLOAD_TOO_LARGE`) and the rest of the request frame up to
+//!   `max_frame_bytes`. Any other proxy frame above `max_frame_bytes`
+//!   ends its flow for both ends (`PAYLOAD_TOO_LARGE`, tunnels `QUOTA`)
+//!   instead of an `ERR_FRAME_TOO_LARGE` the SDKs would not correlate.
+//! * **Order** (upstream forwards whatever comes): body chunks must come
+//!   with seq 0, 1, 2, … in each direction, and after a chunked response
+//!   header only body chunks or an error response may follow; tunnel data
+//!   must carry consecutive seqs in each direction, starting anywhere (the
+//!   SDKs start at 0, upstream's sidecar at 1), and nothing after its
+//!   `fin`. A gap, a repeat or a frame out of place ends the flow for both
+//!   ends (`DECODE_FAILED`; tunnels `TunnelClose{ERROR}`).
+//! * **Frames that name no flow**: body chunks and responses get
+//!   `ProxyHttpResponse{id, error: SIDECAR_UNAVAILABLE "request pin
+//!   expired or unknown"}` (upstream drops those from targets silently),
+//!   tunnel data `TunnelClose{PEER_RESET, "tunnel pin expired or
+//!   unknown"}`; tunnel acks and closes are dropped (they race with
+//!   closes). An empty id is refused (`DECODE_FAILED "request_id is
+//!   required"`, `TunnelClose{ERROR, "tunnel_id is required"}`). Every
+//!   refusal goes through the sender's own lane, behind any notice about
+//!   the same id (so the first reason arrives first), and waits for room
+//!   like a forwarded frame (a session sending bad frames without reading
+//!   is slowed, not buffered).
+//! * **Request lifetimes**: a request is open until both its request body
+//!   and its response are complete (a response may finish first; the rest
+//!   of the body still reaches the target). Its pins live `timeout_ms` +
+//!   30 s (60 s without a timeout; [`ProxyLimits::pin_ttl`],
+//!   [`ProxyLimits::pin_slack`]); each frame extends them to at least
+//!   60 s, or `stream_idle_timeout_ms` + 30 s, from now (upstream resets
+//!   them to 60 s, which can shorten them). When they expire both ends are
+//!   told — `ProxyHttpResponse{error: TIMEOUT}` then a closing chunk — the
+//!   caller only while its response is incomplete (upstream expires them
+//!   silently and the caller hangs).
+//! * **Tunnel limits**: 256 live tunnels per workspace of their callers
+//!   (services share the workspace-less bucket), more get
+//!   `TunnelClose{QUOTA}`. A tunnel idle (no data and no ack) for its
+//!   `idle_timeout_ms`, or [`ProxyLimits::tunnel_idle_timeout`] (5 min)
+//!   without one, is closed for both ends with `IDLE_TIMEOUT`. The byte
+//!   cap, both directions together, is [`ProxyLimits::max_tunnel_bytes`]
+//!   (default none) or the open's own lower `max_bytes`; the frame that
+//!   would pass it is not forwarded and both ends get `QUOTA`.
+//! * **Peer loss**: when a session ends, every flow it is an end of ends
+//!   at once. The other end of a request gets (§8.5)
+//!   `ProxyHttpResponse{error: SIDECAR_UNAVAILABLE "peer session ended
+//!   (<topic>)"}` and a closing chunk (its seq is the next response seq);
+//!   the other end of a tunnel gets `TunnelClose{PEER_RESET, "tunnel peer
+//!   disconnected"}` at once (upstream waits for its next frame). Frames
+//!   the leaving session had waiting for room are delivered first.
+//! * **Proxy delivery and backpressure**: frames routed to a session go
+//!   through its lane, bounded by [`ProxyLimits::lane_bytes`] (4 MiB), in
+//!   the order they were routed; its stream yields direct replies first,
+//!   then lane frames and mailbox messages by turns. A frame for a full
+//!   lane waits in its sender's outbox, with every later frame of that
+//!   sender to the same recipient; frames to other recipients and the
+//!   sender's other work go on. When a sender's waiting frames reach
+//!   [`ProxyLimits::park_bytes`] (4 MiB) the gateway stops reading its
+//!   stream until they move on, so HTTP/2 flow control slows the client
+//!   ([`GatewayStats::proxy_senders_waiting`]). Nothing is dropped
+//!   silently: waiting frames move on as their recipient reads; if the
+//!   recipient leaves, or the gateway ends their flow, they are discarded
+//!   and their sender is told how the flow ended. The gateway's own
+//!   notices (a few per flow) ignore the bound. Proxy memory is thus at
+//!   most a lane and an outbox per session plus the notices.
+//! * **Unimplemented operations** (workspaces, ACL, tokens, audit, ...)
+//!   answer `ERR_NOT_IMPLEMENTED` with the correlation id (request_id or
+//!   client_request_id) rather than upstream's id-less reply.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]

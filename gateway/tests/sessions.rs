@@ -9,7 +9,7 @@ use aether_protocol::proto::session_operation::OpType;
 use aether_protocol::proto::signal::SignalType;
 use aether_protocol::proto::{
     AdminQuery, ConnectionFilter, ConnectionStatusRequest, KvOperation, MessageType, PrincipalRef,
-    PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, TunnelOpen,
+    PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, TokenOperation,
     UpstreamMessage, downstream_message, upstream_message,
 };
 use bytes::Bytes;
@@ -202,12 +202,12 @@ async fn unimplemented_ops_answer_at_once_with_their_id() {
             "submit_audit_event",
         ),
         (
-            upstream_message::Payload::TunnelOpen(Box::new(TunnelOpen {
-                tunnel_id: "t-1".into(),
+            upstream_message::Payload::TokenOp(Box::new(TokenOperation {
+                request_id: "token-1".into(),
                 ..Default::default()
             })),
-            "t-1",
-            "tunnel_open",
+            "token-1",
+            "token_op",
         ),
     ];
     for (payload, id, op) in cases {

@@ -69,7 +69,7 @@ mod tests {
         assert_eq!(target_of_host("web--1").unwrap(), "sv::web::1");
         assert_eq!(target_of_host("web").unwrap(), "sv::web");
         assert_eq!(target_of_host("a--b--c").unwrap(), "sv::a::b--c");
-        assert!(target_of_host("a::b").is_err());
+        assert!(target_of_host("a::b::c").is_err());
     }
 
     #[test]

@@ -72,7 +72,8 @@ pub(super) fn request(
     let limits = env.limits;
     let id = std::mem::take(&mut req.request_id);
     let mut refuse = |kind: ErrorKind, message: String| {
-        fx.replies.push(http_error(&id, kind, message));
+        fx.pushes
+            .push(Push::reply(sender.handle, http_error(&id, kind, message)));
     };
     if id.is_empty() {
         return refuse(ErrorKind::DecodeFailed, "request_id is required".into());
@@ -183,7 +184,7 @@ pub(super) fn chunk(
         // Through the sender's lane, behind any abort notice of the same
         // request, so the sender learns the first reason first.
         let refusal = http_error(&c.request_id, ErrorKind::SidecarUnavailable, UNKNOWN);
-        fx.pushes.push(Push::notice(sender.handle, refusal));
+        fx.pushes.push(Push::reply(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {
@@ -276,7 +277,7 @@ pub(super) fn response(
     let me = &sender.handle.session_id;
     let Some(wire) = t.served_by(me, Family::Http, &r.request_id) else {
         let refusal = http_error(&r.request_id, ErrorKind::SidecarUnavailable, UNKNOWN);
-        fx.pushes.push(Push::notice(sender.handle, refusal));
+        fx.pushes.push(Push::reply(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {
@@ -358,5 +359,37 @@ pub(super) fn abort(
             .push(Push::notice(&flow.target, http_error(wire, kind, message)));
         fx.pushes
             .push(Push::notice(&flow.target, http_fin(wire, 0)));
+    }
+}
+
+#[cfg(test)]
+impl HttpState {
+    /// A request awaiting its response, with an inline body.
+    pub(super) fn fresh() -> Self {
+        HttpState {
+            request_next: None,
+            response: Response::Awaiting,
+            refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_lifetimes() {
+        let (slack, default) = (Duration::from_secs(30), Duration::from_secs(60));
+        assert_eq!(lifetime(0, slack, default), default);
+        assert_eq!(lifetime(-5, slack, default), default);
+        assert_eq!(
+            lifetime(1500, slack, default),
+            Duration::from_millis(31_500)
+        );
+        assert_eq!(
+            lifetime(i64::MAX, slack, default),
+            Duration::from_millis(MAX_TIMEOUT_MS as u64) + slack
+        );
     }
 }

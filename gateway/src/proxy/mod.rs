@@ -14,16 +14,20 @@
 //!   ACL engine.
 //! * **Headers** ([`identity`]): hygiene and the trusted identity headers.
 //! * **HTTP** ([`http`]) and **tunnels** ([`tunnel`]).
-//! * **Delivery** ([`outbox`]): frames enter the recipient's lane when it
-//!   has room; otherwise they wait in the sender's outbox, and at its bound
-//!   the sender's stream is no longer read.
+//! * **Delivery** ([`outbox`]): every frame for a session — forwarded
+//!   frames, refusals of its own frames, the gateway's notices — goes
+//!   through that session's lane. Forwarded frames and refusals enter it
+//!   when it has room; otherwise they wait in the sender's outbox, and at
+//!   its bound the sender's stream is no longer read. Notices (a few per
+//!   flow) enter at once.
 //! * **Ends**: a flow ends when its ends finish it, or when the gateway ends
 //!   it — a deadline passes (request pins, tunnel idle timeouts), an end's
 //!   session ends (the other end is told at once), or a frame breaks the
 //!   protocol or a limit — and then both ends that remain are told.
 //!
-//! The table lives behind one lock, never held across an await; lane locks
-//! are taken inside it, never the other way round.
+//! The table lives behind one lock, never held across an await; the
+//! session directory (read) and lane locks are taken inside it, never the
+//! other way round.
 
 mod access;
 mod frames;
@@ -37,7 +41,7 @@ mod tunnel;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use aether_protocol::proto::{DownstreamMessage, upstream_message::Payload};
+use aether_protocol::proto::upstream_message::Payload;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -130,14 +134,15 @@ impl Proxy {
     }
 
     /// Handles one proxy or tunnel frame of `size` encoded bytes from
-    /// `sender`; returns the refusals to send on its direct channel.
+    /// `sender`. Everything it causes, refusals to the sender included,
+    /// goes through lanes.
     pub(crate) fn handle(
         &self,
         sender: &Sender<'_>,
         outbox: &mut Outbox,
         payload: Payload,
         size: usize,
-    ) -> Vec<DownstreamMessage> {
+    ) {
         let env = self.env();
         let mut fx = outbox::Effects::default();
         let mut t = self.table.lock();
@@ -162,7 +167,6 @@ impl Proxy {
         if fx.wake_timer {
             self.timer.notify_one();
         }
-        fx.replies
     }
 
     /// Moves a session's parked frames on as far as there is room.

@@ -9,7 +9,9 @@
 //! recipient's lane drains. Only when a sender's parked frames reach
 //! `ProxyLimits::park_bytes` does its session stop reading its stream
 //! (HTTP/2 flow control then slows the client); its other work (messages,
-//! KV, tasks) is read and served until then.
+//! KV, tasks) is read and served until then. Refusals of a session's own
+//! frames take the same way into its own lane, so a session that sends
+//! bad frames without reading its stream is slowed, never buffered.
 //!
 //! Every push happens under the proxy table lock, so a flow's frames and
 //! the gateway's notices about it enter a lane in a consistent order.
@@ -54,6 +56,21 @@ impl Push {
         }
     }
 
+    /// A refusal of a frame from `to` itself: through its own lane, behind
+    /// any notice about the same id, and bounded like forwarded frames (a
+    /// session that sends bad frames without reading is slowed, not
+    /// buffered).
+    pub(super) fn reply(to: &Arc<SessionHandle>, msg: DownstreamMessage) -> Self {
+        use prost::Message;
+        Push {
+            size: msg.encoded_len(),
+            to: to.clone(),
+            msg,
+            forwarded: true,
+            flow: None,
+        }
+    }
+
     /// A notice from the gateway.
     pub(super) fn notice(to: &Arc<SessionHandle>, msg: DownstreamMessage) -> Self {
         use prost::Message;
@@ -81,9 +98,6 @@ impl Push {
 /// What handling one frame produced.
 #[derive(Default)]
 pub(super) struct Effects {
-    /// Refusals of frames that match no flow, for the sender's own direct
-    /// channel.
-    pub(super) replies: Vec<DownstreamMessage>,
     /// Frames for lanes, in order.
     pub(super) pushes: Vec<Push>,
     /// A deadline earlier than every other was filed.
@@ -131,8 +145,8 @@ impl Outbox {
     }
 
     /// Notified when a lane a parked frame waits for has room.
-    pub(crate) fn room(&self) -> Arc<Notify> {
-        self.room.clone()
+    pub(crate) fn room(&self) -> &Notify {
+        &self.room
     }
 
     /// Delivers a push from this session (table lock held).

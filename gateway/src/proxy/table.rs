@@ -323,3 +323,116 @@ impl Table {
         stats.tunnels_active.store(flows - http, Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_protocol::identity::Principal;
+
+    use crate::context::handle::NewSession;
+    use crate::push::Pusher;
+
+    fn session(spec: &str) -> Arc<SessionHandle> {
+        let (tx, outlet, _stream) = crate::outbound::channel(1, Arc::new(Stats::default()));
+        let principal = Principal::service("t", spec, false).unwrap();
+        Arc::new(SessionHandle::new(NewSession {
+            session_id: format!("s-{spec}"),
+            identity: principal.identity_string(),
+            topic: principal.topic_with(None),
+            principal,
+            admin: false,
+            mailbox: None,
+            outlet,
+            pusher: Pusher::new(&tx),
+            worker_task: None,
+        }))
+    }
+
+    #[test]
+    fn pins_are_found_from_both_ends_and_removed_together() {
+        let (caller, target) = (session("c"), session("t"));
+        let mut t = Table::default();
+        let now = Instant::now();
+        let new = |kind| NewFlow {
+            original: "same-id".into(),
+            caller: caller.clone(),
+            target: target.clone(),
+            kind,
+            ttl: Duration::from_secs(10),
+        };
+        let (http, first) = t.insert(new(Kind::Http(HttpState::fresh())), now);
+        assert!(first && http.starts_with(WIRE_PREFIX));
+        let tunnel_kind = Kind::Tunnel(TunnelState::fresh("ws", Duration::from_secs(1)));
+        let (tunnel, _) = t.insert(new(tunnel_kind), now);
+        // One id, two families.
+        assert_eq!(
+            t.by_caller("s-c", Family::Http, "same-id"),
+            Some(http.clone())
+        );
+        assert_eq!(
+            t.resolve("s-c", Family::Tunnel, "same-id"),
+            Some((tunnel.clone(), true))
+        );
+        assert_eq!(
+            t.resolve("s-t", Family::Tunnel, &tunnel),
+            Some((tunnel.clone(), false))
+        );
+        // The caller cannot use a wire id, nor the wrong family.
+        assert_eq!(t.served_by("s-c", Family::Tunnel, &tunnel), None);
+        assert_eq!(t.served_by("s-t", Family::Http, &tunnel), None);
+        assert_eq!(
+            (t.load("s-t"), t.called_by("s-c"), t.tunnels_in("ws")),
+            (2, 2, 1)
+        );
+        assert_eq!(t.flows_of("s-c").len(), 2);
+        let stats = Stats::default();
+        t.publish(&stats);
+        assert_eq!(stats.proxy_pins.load(Relaxed), 4);
+
+        assert!(t.remove(&tunnel).is_some());
+        assert!(t.remove(&http).is_some());
+        assert!(t.remove(&http).is_none());
+        assert_eq!(
+            (t.load("s-t"), t.called_by("s-c"), t.tunnels_in("ws")),
+            (0, 0, 0)
+        );
+        assert!(t.sessions.is_empty() && t.deadlines.is_empty());
+        t.publish(&stats);
+        assert_eq!(stats.proxy_pins.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn deadlines_expire_unless_extended() {
+        let (caller, target) = (session("c"), session("t"));
+        let mut t = Table::default();
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        let mut add = |id: &str, ttl| {
+            t.insert(
+                NewFlow {
+                    original: id.into(),
+                    caller: caller.clone(),
+                    target: target.clone(),
+                    kind: Kind::Http(HttpState::fresh()),
+                    ttl,
+                },
+                now,
+            )
+            .0
+        };
+        let (long, short) = (add("long", secs(10)), add("short", secs(1)));
+        assert_eq!(t.next_deadline(), Some(now + secs(1)));
+        assert!(t.expired(now).is_empty());
+        assert_eq!(t.expired(now + secs(2)), vec![short.clone()]);
+        t.remove(&short);
+        // Extended: filed again at its new deadline, not expired.
+        t.get_mut(&long).unwrap().extend(now + secs(5), secs(10));
+        assert!(t.expired(now + secs(11)).is_empty());
+        assert_eq!(t.next_deadline(), Some(now + secs(15)));
+        // Extending never shortens.
+        t.get_mut(&long).unwrap().extend(now, secs(1));
+        assert_eq!(t.expired(now + secs(16)), vec![long.clone()]);
+        t.remove(&long);
+        assert_eq!(t.next_deadline(), None);
+    }
+}

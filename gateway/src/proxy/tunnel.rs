@@ -52,7 +52,10 @@ pub(super) fn open(
     let limits = env.limits;
     let id = std::mem::take(&mut open.tunnel_id);
     let mut refuse = |reason: Reason, detail: String| {
-        fx.replies.push(tunnel_close(&id, reason, detail));
+        fx.pushes.push(Push::reply(
+            sender.handle,
+            tunnel_close(&id, reason, detail),
+        ));
     };
     if id.is_empty() {
         return refuse(Reason::Error, "tunnel_id is required".into());
@@ -177,7 +180,7 @@ pub(super) fn data(
             Reason::PeerReset,
             "tunnel pin expired or unknown",
         );
-        fx.pushes.push(Push::notice(sender.handle, refusal));
+        fx.pushes.push(Push::reply(sender.handle, refusal));
         return;
     };
     if size > env.max_frame {
@@ -327,4 +330,19 @@ pub(super) fn abort(
 /// The idle timeout of an open tunnel.
 pub(super) fn idle_of(st: &TunnelState) -> Duration {
     st.idle
+}
+
+#[cfg(test)]
+impl TunnelState {
+    /// A fresh tunnel of `workspace` with idle timeout `idle`.
+    pub(super) fn fresh(workspace: &str, idle: Duration) -> Self {
+        TunnelState {
+            workspace: workspace.to_string(),
+            bytes: 0,
+            cap: 0,
+            idle,
+            from_caller: Direction::default(),
+            from_target: Direction::default(),
+        }
+    }
 }

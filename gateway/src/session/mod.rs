@@ -134,7 +134,6 @@ impl Session {
             // Too many replies waiting for the journal, or too many proxy
             // frames waiting for their recipients: stop reading.
             let reading = !self.pipeline.is_full() && !self.outbox.is_full();
-            let room = self.outbox.room();
             // Branch futures are dropped before a handler runs, so the
             // handlers may use `self` again.
             tokio::select! {
@@ -144,9 +143,11 @@ impl Session {
                         return Exit::Killed;
                     }
                 }
-                _ = room.notified(), if self.outbox.is_parked() => {
+                _ = self.outbox.room().notified(), if self.outbox.is_parked() => {
                     self.hub.proxy.flush(&mut self.outbox);
                 }
+                // Not reading: notice a client that went away meanwhile.
+                _ = self.tx.closed(), if !reading => return Exit::Killed,
                 next = upstream.message(), if reading => match next {
                     Ok(Some(msg)) => {
                         if let Some(exit) = self.dispatch(msg).await {
@@ -227,11 +228,10 @@ impl Session {
                 handle: &self.handle,
                 workspace: &self.workspace,
             };
-            let refusals = self
-                .hub
+            self.hub
                 .proxy
                 .handle(&sender, &mut self.outbox, payload, size);
-            return (!self.send_all(refusals).await).then_some(Exit::Killed);
+            return None;
         }
         if size > limit {
             let (op, id) = unimplemented::describe(msg.payload.as_ref());
