@@ -174,7 +174,7 @@ async fn hostile_request_bodies_fail_the_handler_not_the_terminator() {
             post(|req: Request| async move { Response::new(req.into_body()) }),
         )
         .route("/hello", get(|| async { "hello" }))
-        .route("/never", get(|| std::future::pending::<&'static str>()));
+        .route("/never", get(std::future::pending::<&'static str>));
     let config = ServeConfig::new()
         .body_idle_timeout(Duration::from_millis(300))
         .handler_timeout(Duration::from_millis(300));

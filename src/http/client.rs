@@ -46,7 +46,7 @@ use crate::ops::http::{ProxyOptions, ProxyRequest, ProxyResponse};
 /// use aether_client::http::AetherHttp;
 /// use aether_client::proxy::ProxyOptions;
 /// use http::header::{HeaderValue, USER_AGENT};
-/// use tower::{Service, ServiceBuilder, ServiceExt};
+/// use tower::{ServiceBuilder, ServiceExt};
 /// use tower_http::set_header::SetRequestHeaderLayer;
 ///
 /// let mut svc = ServiceBuilder::new()
@@ -54,7 +54,7 @@ use crate::ops::http::{ProxyOptions, ProxyRequest, ProxyResponse};
 ///     .service(AetherHttp::new(&agent));
 /// let mut req = http::Request::get("aether+sv://search--1/health").body(String::new())?;
 /// req.extensions_mut().insert(ProxyOptions::new().timeout(Duration::from_secs(5)));
-/// let resp = svc.ready().await?.call(req).await?;
+/// let resp = svc.oneshot(req).await?;
 /// println!("{}", resp.status());
 /// # Ok(()) }
 /// ```

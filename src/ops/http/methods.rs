@@ -26,7 +26,8 @@ impl<P: PrincipalType> Client<P> {
     /// use aether_client::proxy::{ProxyOptions, ProxyRequest};
     /// let req = ProxyRequest::new("sv::search", "GET", "/health")?;
     /// let resp = agent.proxy_http(req, &ProxyOptions::new()).await?;
-    /// println!("{} {:?}", resp.status, resp.bytes().await?);
+    /// let status = resp.status;
+    /// println!("{status} {:?}", resp.bytes().await?);
     /// # Ok(()) }
     /// ```
     pub async fn proxy_http(

@@ -17,7 +17,7 @@ impl<P: PrincipalType> Client<P> {
     /// refuses shows as an error on the first read or write.
     ///
     /// ```no_run
-    /// # async fn demo(agent: aether_client::AgentClient) -> aether_client::Result<()> {
+    /// # async fn demo(agent: aether_client::AgentClient) -> Result<(), aether_client::BoxError> {
     /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
     /// use aether_client::tunnel::TunnelOptions;
     /// let mut tunnel = agent.tunnel_dial("sv::echo", &TunnelOptions::new()).await?;
