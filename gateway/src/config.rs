@@ -183,6 +183,13 @@ pub struct Limits {
     /// Largest checkpoint (default 4 MiB); larger SAVEs get
     /// `success=false, error="checkpoint too large: ..."`.
     pub max_checkpoint_bytes: usize,
+    /// How long a finished task (completed, failed for good, cancelled,
+    /// rejected) is kept before it is purged (default 7 days).
+    pub task_retention: Duration,
+    /// A task that has not finished and whose status has not changed for
+    /// this long is cancelled as stuck; `None` (the default) never cancels.
+    /// A pending retry or a scheduled wake counts from its due time.
+    pub task_stuck_ttl: Option<Duration>,
     /// HTTP-proxy and tunnel limits.
     pub proxy: ProxyLimits,
 }
@@ -200,6 +207,8 @@ impl Default for Limits {
             backpressure_wait: Duration::from_secs(5),
             max_kv_value_bytes: 1024 * 1024,
             max_checkpoint_bytes: 4 * 1024 * 1024,
+            task_retention: Duration::from_secs(7 * 24 * 60 * 60),
+            task_stuck_ttl: None,
             proxy: ProxyLimits::default(),
         }
     }
@@ -249,6 +258,16 @@ impl Limits {
     /// Sets the largest checkpoint.
     pub fn with_max_checkpoint_bytes(mut self, n: usize) -> Self {
         self.max_checkpoint_bytes = n;
+        self
+    }
+    /// Sets how long finished tasks are kept.
+    pub fn with_task_retention(mut self, retention: Duration) -> Self {
+        self.task_retention = retention;
+        self
+    }
+    /// Sets (or clears) the time after which a stuck task is cancelled.
+    pub fn with_task_stuck_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.task_stuck_ttl = ttl;
         self
     }
     /// Sets (or clears) the per-session send rate limit.

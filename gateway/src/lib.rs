@@ -22,11 +22,13 @@
 //! operations over the eight scopes), checkpoints and the connect-time
 //! `ConfigSnapshot`; tasks in all three assignment modes with
 //! orchestration, task tokens, queries, operations, progress and task
-//! subscriptions; the agent registry; HTTP proxying and tunnels between
-//! sessions; durable state under a data directory (an embedded redb
-//! database). Every other upstream operation is
-//! answered at once with `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its
-//! correlation id.
+//! subscriptions; the task clockwork (retries by `RetryPolicy`, scheduled
+//! wakes, wait timeouts, grace windows, stuck-task TTL, purge of finished
+//! tasks), completion events, orchestration triggered by messages; the
+//! agent registry; HTTP proxying and tunnels between sessions; durable
+//! state under a data directory (an embedded redb database). Every other
+//! upstream operation is answered at once with
+//! `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its correlation id.
 //!
 //! # Layers
 //!
@@ -35,10 +37,11 @@
 //! `tests/layers.rs` reads the sources and checks both against this list.
 //! One domain per module or folder. From the bottom:
 //!
-//! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `reply`,
-//!    `rate`, `store`, `answer`, `proto`, `unimplemented`):
-//!    configuration, counters, error replies, the durable store and its
-//!    journal, deferred answers, the generated wire types.
+//! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `clock`,
+//!    `reply`, `rate`, `store`, `answer`, `proto`, `unimplemented`):
+//!    configuration, counters, error replies, the clock of task timers, the
+//!    durable store and its journal, deferred answers, the generated wire
+//!    types.
 //! 2. **Delivery** (`mailbox`, `lane`, `outbound`, `push`): per-identity
 //!    mailboxes, each session's proxy lane and outbound stream, and
 //!    pushes to it.
@@ -53,9 +56,10 @@
 //!    routing, tasks and orchestration, HTTP proxying and tunnels. The tasks component keeps the context and the
 //!    checkpoints it needs; the agent registry's launch parameters are
 //!    handed to task creation by its caller.
-//! 6. **Domains on tasks** (`progress`, `registry`): `ProgressReport`
-//!    (which also emits a task event) and the agent registry (whose LAUNCH
-//!    creates a startup task).
+//! 6. **Domains on tasks** (`progress`, `registry`, `triggers`):
+//!    `ProgressReport` (which also emits a task event), the agent registry
+//!    (whose LAUNCH creates a startup task), and the orchestration that a
+//!    message to an offline agent triggers.
 //! 7. **Hub** (`hub`): one gateway's state, wired together: the context
 //!    and every domain component, loaded from the store.
 //! 8. **Sessions** (`session`): the handshake, then each upstream frame
@@ -207,8 +211,9 @@
 //!   name, rather than in GLOBAL KV: a repeated key answers `success`, the
 //!   original task id and status `""`.
 //! * **POOL** tasks go to a connected consumer chosen by the power of two
-//!   choices on the tasks each holds: agents of `{workspace}:{impl}` and
-//!   services of `{impl}` (any workspace) unless `no_pool_consumer`.
+//!   choices on the tasks each holds: agents and pooled task instances
+//!   (`ta::`) of `{workspace}:{impl}`, and services of `{impl}` (any
+//!   workspace) unless `no_pool_consumer`.
 //!   Without one they wait and are handed (oldest first, up to 100) to the
 //!   next Agent **or Service** consumer that connects (upstream serves
 //!   services only at creation). The response reports `"pending_pool"` and
@@ -234,8 +239,10 @@
 //!   runs on connect, is completed on a graceful end of stream, only
 //!   stamped `disconnected_at` when the gateway ended the session, and
 //!   failed after its grace window (30 s interactive, 5 min batch, 10 min
-//!   background; a timer per drop instead of a 10 s reaper) when the
-//!   stream broke and it did not reconnect. The agent's `ConfigSnapshot`
+//!   background; a durable timer per drop instead of a 10 s reaper) when
+//!   the stream broke and it did not reconnect; a worker that was working
+//!   when the gateway stopped (a crash included) gets its window from the
+//!   restart. The agent's `ConfigSnapshot`
 //!   carries `task_context` (no OBO `user`/`root_user`). A worker bound by
 //!   a `target_identity` token to an ordinary task also gets that task's
 //!   `TaskAssignment` on connect. Tokens are stored in clear in the
@@ -246,9 +253,86 @@
 //!   terminal, whatever its outcome, and a WAIT_FOR whose dependencies are
 //!   all finished resumes at once. Violations answer `success: false` with
 //!   the reason. Hibernation checks the assignee's checkpoint in the
-//!   checkpoint store. Not implemented: the retry scheduler (FAIL only
-//!   counts attempts), scheduled and timed wakes, `completion_event`
-//!   publication, authority lineage (authority filters match nothing).
+//!   checkpoint store. Not implemented: authority lineage (authority
+//!   filters match nothing), wakes on input messages and authority
+//!   approvals.
+//! * **The task clockwork** (upstream's task waker, retry scheduler,
+//!   stale-task cleanup and disconnect reaper, §5.8): every change a task
+//!   makes by itself at a given time is a timer derived from its record
+//!   (a retry's scheduled start, `scheduled_wake_unix_ms`, `timeout_ms`
+//!   since the pause, a dropped worker's grace deadline, the stuck-task
+//!   TTL, the end of a finished task's retention), kept in one
+//!   time-ordered index and fired by one task that sleeps until the
+//!   earliest is due (upstream scans every 10 s). Records are durable, so
+//!   timers are: one that fell due while the gateway was down fires right
+//!   after the restart, and firing changes the record in the same commit,
+//!   so it fires once. Timestamps and timers follow one clock that moves
+//!   with tokio's (paused test time works).
+//! * **Retries**: only tasks with a `retry_policy` are retried.
+//!   `max_attempts` counts all attempts (0 = 3); `TaskInfo.attempt` is the
+//!   number of failed ones. A failed attempt with retries left is not a
+//!   failed task: it goes back to `pending` (QUEUED) with its assignment
+//!   cleared and `error` kept, is not offered before its next attempt, and
+//!   announces itself with `status_changed` to QUEUED (reason `attempt N of
+//!   M failed: …; next attempt at T`) and a `progress` event
+//!   `retry_scheduled` (metadata `attempt`, `max_attempts`,
+//!   `next_attempt_at_unix_ms`, `delay_ms`, `error`, `status_code`);
+//!   upstream marks it `failed` with a hidden `next_retry_at`. `TaskInfo`
+//!   has no field for the next attempt, so it shows in
+//!   `metadata["_next_attempt_at_unix_ms"]` while one is scheduled. When it
+//!   is due: `progress` event `retry_started`, then it is offered by its
+//!   mode; a self-assigned task goes back to its creator; a TARGETED task
+//!   whose create started its target through an orchestrator starts it
+//!   again when it is offline. The last failure reaches `failed` with the
+//!   reason it was not retried appended to the event's reason. A FAIL
+//!   carries a status code and a retry-after in its (otherwise unused)
+//!   `wait_spec.input_match["status_code"]` / `["retry_after_ms"]`; a
+//!   value that does not parse refuses the FAIL. With
+//!   `retryable_status_codes`, an unlisted code is final and a failure
+//!   without a code is retried; with `honor_retry_after` the retry-after is
+//!   the delay exactly. Backoff: FIXED, EXPLICIT_SCHEDULE (last entry
+//!   repeats), EXPONENTIAL/UNSPECIFIED (`initial * 2^(n-1)`, 1 s when
+//!   unset), jitter clamped to [0, 1], `max_delay_ms` capping every
+//!   computed delay after the jitter (upstream: exponential only, before
+//!   it). Wait timeouts and expired grace windows are failed attempts too.
+//! * **Wakes**: a hibernated task's wake (scheduled, or a timeout with
+//!   escalation `retry`) puts it back to `pending` for a fresh worker; its
+//!   checkpoint key and resume session id stay in the reserved metadata
+//!   keys `_hibernation_checkpoint_key` / `_hibernation_resume_session_id`
+//!   (as upstream) and travel in its next `TaskAssignment`. Other waits
+//!   resume to `running` with their worker. A timeout fails the task
+//!   ("wait timeout"); escalation `alert` keeps it hibernated and publishes
+//!   a `progress` event `hibernation_timeout` once; an unknown escalation
+//!   fails it. A waiting task is left alone when its token-bound worker
+//!   leaves (a hibernating worker is expected to go; a graceful end of
+//!   stream no longer completes it).
+//! * **Cleanup**: a finished task is purged after
+//!   [`Limits::task_retention`] (default 7 days for every final status;
+//!   upstream keeps failed ones 14), with its idempotency key, after a
+//!   `progress` event `purged`. With [`Limits::task_stuck_ttl`] (off by
+//!   default) an unfinished task whose status has not changed for that
+//!   long (counted from its scheduled start or wake when later) is
+//!   cancelled with `error` `stuck: no status change for …`. Both are
+//!   counted in [`GatewayStats`] (`tasks_purged`, `tasks_expired`), with
+//!   the pending and fired timers.
+//! * **Completion events**: when a task with `completion_event.enabled`
+//!   finishes with a selected status, an EVENT message (as 5.9
+//!   recommends; upstream publishes bare JSON) from `aether-gateway` with
+//!   the task's workspace goes to `event::receiver0`, queued durably for
+//!   an engine that is offline. The payload is upstream's JSON
+//!   `EventPayload` (plus `error` for a task that did not complete). `on_statuses` empty selects
+//!   every final status, REJECTED included; a failed attempt that will be
+//!   retried publishes nothing. The message is queued before the status
+//!   change is submitted to the journal, so a durable change implies a
+//!   durable event.
+//! * **Messages to offline agents** (`ag::`, `tu::`) whose implementation
+//!   is registered with a `profile` start them through an orchestrator
+//!   (§5.5), once while a startup task for them is active (that is the
+//!   de-duplication; the gateway knows who is connected exactly, so
+//!   upstream's 5 s negative cache has no counterpart). The startup task's
+//!   creator is `aether-gateway`; the sender is in its metadata
+//!   (`triggered_by`) with `trigger`, `target_topic` and
+//!   `trigger_timestamp_ms`.
 //! * **TaskQuery LIST** with an empty workspace uses the caller's, or
 //!   every workspace for callers without one; `exclude_statuses` maps
 //!   statuses as `statuses` does (QUEUED is `pending` only); the opaque
@@ -381,6 +465,7 @@
 mod admin;
 mod answer;
 mod checkpoint;
+mod clock;
 mod config;
 mod context;
 mod error;
@@ -404,6 +489,7 @@ mod session;
 mod stats;
 mod store;
 mod tasks;
+mod triggers;
 mod unimplemented;
 
 pub use config::{GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig};

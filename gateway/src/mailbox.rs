@@ -237,13 +237,15 @@ impl Mailbox {
         dropped
     }
 
-    /// Appends `msg`, dropping the oldest messages if a bound is exceeded.
-    pub(crate) fn push(&self, msg: IncomingMessage, stats: &Stats) {
+    /// Appends `msg`, dropping the oldest messages if a bound is exceeded;
+    /// returns whether nobody reads the mailbox (its owner is offline).
+    pub(crate) fn push(&self, msg: IncomingMessage, stats: &Stats) -> bool {
         let size = size_of(&msg);
         let now = Instant::now();
-        let (expired, dropped, waker) = {
+        let (expired, dropped, waker, offline) = {
             let mut muts = Vec::new();
             let mut inner = self.inner.lock();
+            let offline = inner.owner == 0;
             let expired = self.expire(&mut inner, now, &mut muts);
             // The owner is offline: the message waits, durably.
             let seq = match &self.persist {
@@ -263,7 +265,7 @@ impl Mailbox {
             });
             let dropped = self.enforce_bounds(&mut inner, &mut muts);
             self.submit(muts);
-            (expired, dropped, inner.waker.take())
+            (expired, dropped, inner.waker.take(), offline)
         };
         if let Some(w) = waker {
             w.wake();
@@ -285,6 +287,7 @@ impl Mailbox {
                 );
             }
         }
+        offline
     }
 
     /// Makes `epoch` the only reader allowed to pop.

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use aether_gateway::{GatewayConfig, TlsConfig};
 use clap::Parser;
@@ -39,6 +40,13 @@ struct Args {
     /// CA (PEM) that client certificates must chain to (mTLS).
     #[arg(long, requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
+    /// Seconds a finished task is kept before it is purged (default 7 days).
+    #[arg(long)]
+    task_retention_secs: Option<u64>,
+    /// Cancel an unfinished task whose status has not changed for this many
+    /// seconds (default: never).
+    #[arg(long)]
+    task_stuck_ttl_secs: Option<u64>,
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
@@ -70,9 +78,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    let mut limits = aether_gateway::Limits::default()
+        .with_task_stuck_ttl(args.task_stuck_ttl_secs.map(Duration::from_secs));
+    if let Some(secs) = args.task_retention_secs {
+        limits = limits.with_task_retention(Duration::from_secs(secs));
+    }
     let mut config = GatewayConfig::default()
         .with_bind(SocketAddr::new(args.host, args.port))
-        .with_dev(args.dev);
+        .with_dev(args.dev)
+        .with_limits(limits);
     if let Some(dir) = args.data_dir {
         config = config.with_data_dir(dir);
     }

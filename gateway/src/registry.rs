@@ -215,6 +215,7 @@ async fn launch(
         let mut txn = Txn::begin(tasks);
         let metadata = [("trigger".to_string(), "agent_launch".to_string())].into();
         let r = txn.start_agent(StartAgent {
+            unique_task: false,
             workspace: &workspace,
             implementation,
             specifier: &specifier,

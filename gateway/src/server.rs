@@ -16,6 +16,7 @@ use crate::proto::aether_gateway_server::AetherGatewayServer;
 use crate::service::GatewayService;
 use crate::stats::GatewayStats;
 use crate::store::Store;
+use crate::tasks::clockwork;
 
 /// Hard cap for tonic's decoder; frames between `max_frame_bytes` and this
 /// are decoded and refused in-stream, so the session survives.
@@ -35,6 +36,8 @@ pub struct RunningGateway {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     sweeper: JoinHandle<()>,
+    /// Fires the task timers.
+    clockwork: JoinHandle<()>,
 }
 
 /// Sweeps expired state until the gateway is gone.
@@ -104,6 +107,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
             tokio::join!(sweep(hub), crate::proxy::run_timers(proxy));
         }
     });
+    let clockwork = tokio::spawn(clockwork::run(Arc::downgrade(&hub.tasks)));
     let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })
         .max_decoding_message_size(hard_cap)
         .max_encoding_message_size(ENCODE_LIMIT);
@@ -125,6 +129,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         stop: Some(stop_tx),
         server: Some(server),
         sweeper,
+        clockwork,
     })
 }
 
@@ -175,6 +180,7 @@ impl RunningGateway {
             server.abort();
         }
         self.sweeper.abort();
+        self.clockwork.abort();
         self.hub.store.close();
         tracing::info!(addr = %self.addr, "gateway stopped");
     }
@@ -190,6 +196,7 @@ impl Drop for RunningGateway {
             let _ = stop.send(());
         }
         self.sweeper.abort();
+        self.clockwork.abort();
         self.hub.store.close();
     }
 }

@@ -26,6 +26,22 @@ pub struct GatewayStats {
     pub senders_waiting: u64,
     /// Times a sender waited for a congested receiver since start.
     pub backpressure_waits: u64,
+    /// Task timers waiting right now (scheduled retries, wait timeouts,
+    /// scheduled wakes, grace windows, purges, stuck-task deadlines).
+    pub task_timers_pending: u64,
+    /// Task timers that fired since start.
+    pub task_timers_fired: u64,
+    /// Failed attempts for which a retry was scheduled since start.
+    pub task_retries_scheduled: u64,
+    /// Finished tasks purged after their retention since start.
+    pub tasks_purged: u64,
+    /// Stuck tasks cancelled by the stuck-task TTL since start.
+    pub tasks_expired: u64,
+    /// Task completion events published to the workflow engine since start.
+    pub task_completion_events: u64,
+    /// Agents started by orchestration because a message reached them
+    /// offline (§5.5) since start.
+    pub message_triggered_starts: u64,
     /// Proxy and tunnel pins held: one wire-id pin plus one
     /// `caller@original` pin per open HTTP request or tunnel.
     pub proxy_pins: u64,
@@ -56,6 +72,13 @@ pub(crate) struct Stats {
     pub(crate) mailbox_expired: AtomicU64,
     pub(crate) senders_waiting: AtomicU64,
     pub(crate) backpressure_waits: AtomicU64,
+    pub(crate) task_timers_pending: AtomicU64,
+    pub(crate) task_timers_fired: AtomicU64,
+    pub(crate) task_retries_scheduled: AtomicU64,
+    pub(crate) tasks_purged: AtomicU64,
+    pub(crate) tasks_expired: AtomicU64,
+    pub(crate) task_completion_events: AtomicU64,
+    pub(crate) message_triggered_starts: AtomicU64,
     pub(crate) proxy_pins: AtomicU64,
     pub(crate) proxy_requests_active: AtomicU64,
     pub(crate) tunnels_active: AtomicU64,
@@ -83,6 +106,13 @@ impl Stats {
             mailbox_expired: self.mailbox_expired.load(Relaxed),
             senders_waiting: self.senders_waiting.load(Relaxed),
             backpressure_waits: self.backpressure_waits.load(Relaxed),
+            task_timers_pending: self.task_timers_pending.load(Relaxed),
+            task_timers_fired: self.task_timers_fired.load(Relaxed),
+            task_retries_scheduled: self.task_retries_scheduled.load(Relaxed),
+            tasks_purged: self.tasks_purged.load(Relaxed),
+            tasks_expired: self.tasks_expired.load(Relaxed),
+            task_completion_events: self.task_completion_events.load(Relaxed),
+            message_triggered_starts: self.message_triggered_starts.load(Relaxed),
             proxy_pins: self.proxy_pins.load(Relaxed),
             proxy_requests_active: self.proxy_requests_active.load(Relaxed),
             tunnels_active: self.tunnels_active.load(Relaxed),

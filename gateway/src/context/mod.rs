@@ -23,6 +23,7 @@ use aether_protocol::proto::{Signal, signal::SignalType};
 use parking_lot::RwLock;
 use tonic::Status;
 
+use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::mailbox::{Mailbox, MailboxStore};
 use crate::stats::Stats;
@@ -128,6 +129,8 @@ fn workspace_lanes(user_id: &str, workspace: &str) -> [String; 2] {
 /// live sessions.
 pub(crate) struct Context {
     pub(crate) config: GatewayConfig,
+    /// Task timestamps and timers.
+    pub(crate) clock: Clock,
     pub(crate) stats: Arc<Stats>,
     pub(crate) mailboxes: MailboxStore,
     directory: RwLock<Directory>,
@@ -145,6 +148,7 @@ impl Context {
         };
         Context {
             config,
+            clock: Clock::new(),
             stats: Arc::new(Stats::default()),
             mailboxes,
             directory: RwLock::new(Directory::default()),

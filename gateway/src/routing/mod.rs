@@ -5,6 +5,9 @@
 //! the identity's mailbox, online or not. Broadcast lanes (`ga tb gu uw
 //! uu`) are live-only: each connected subscriber gets a copy in its own
 //! mailbox. `pg::` and `tk::` have no subscribers yet and are dropped.
+//! A message to an `ag::` or `tu::` identity nobody reads is reported back
+//! ([`Routed::offline_target`]), so the session can have the agent started
+//! (§5.5).
 
 pub(crate) mod authorization;
 mod metric;
@@ -40,14 +43,23 @@ fn first_non_empty(candidates: [&str; 3]) -> &str {
         .unwrap_or_default()
 }
 
-/// Runs the send pipeline; `Ok` means accepted (delivery is silent). `Ok`
-/// carries the receiver's mailbox when it is congested, so the sending
-/// session can wait for it to drain before reading more.
+/// What became of an accepted message.
+#[derive(Default)]
+pub(crate) struct Routed {
+    /// The receiver's mailbox, when it is congested: the sending session
+    /// waits for it to drain before reading more.
+    pub(crate) congested: Option<Arc<Mailbox>>,
+    /// The target, when it is an agent or unique task identity whose
+    /// mailbox nobody reads (its owner is offline).
+    pub(crate) offline_target: Option<String>,
+}
+
+/// Runs the send pipeline; `Ok` means accepted (delivery is silent).
 pub(crate) fn route(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
     send: SendMessage,
-) -> Result<Option<Arc<Mailbox>>, ErrorReply> {
+) -> Result<Routed, ErrorReply> {
     let cx = sender.cx;
     let target = target::parse(&send.target_topic)?;
     let fan_in = target::fan_in(&target, sender.workspace);
@@ -110,11 +122,15 @@ pub(crate) fn route(
         ..Default::default()
     };
     Stats::bump(&cx.stats.messages_routed);
-    let (delivered, congested) = deliver(cx, target.prefix, destination, msg);
+    let (delivered, congested, offline) = deliver(cx, target.prefix, destination, msg);
     if delivered == 0 {
         Stats::bump(&cx.stats.messages_unroutable);
     }
-    Ok(congested)
+    let wakes = matches!(target.prefix, TopicPrefix::Agent | TopicPrefix::UniqueTask);
+    Ok(Routed {
+        congested,
+        offline_target: (offline && wakes).then(|| destination.to_string()),
+    })
 }
 
 /// Whether `topic` is a well-formed identity topic of `prefix`, i.e. one a
@@ -124,38 +140,42 @@ fn is_identity_topic(prefix: TopicPrefix, topic: &str) -> bool {
 }
 
 /// Hands `msg` to every receiver of `topic`; returns how many there were,
-/// and the receiver's mailbox if it is now congested.
+/// the receiver's mailbox if it is now congested, and whether the one
+/// receiver's mailbox has no reader.
 fn deliver(
     cx: &Context,
     prefix: TopicPrefix,
     topic: &str,
     msg: IncomingMessage,
-) -> (usize, Option<Arc<Mailbox>>) {
+) -> (usize, Option<Arc<Mailbox>>, bool) {
     use TopicPrefix as T;
     let congested = |mb: Arc<Mailbox>| mb.congested().then_some(mb);
     match prefix {
         T::Event | T::Metric => {
             let mailbox = cx.mailboxes.get_or_create(topic);
-            mailbox.push(msg, &cx.stats);
-            (1, congested(mailbox))
+            let offline = mailbox.push(msg, &cx.stats);
+            (1, congested(mailbox), offline)
         }
         T::Agent | T::UniqueTask | T::PooledTask | T::UserSession | T::Service | T::Bridge => {
             let mailbox = match cx.mailboxes.get(topic) {
                 Some(m) => m,
                 None if is_identity_topic(prefix, topic) => cx.mailboxes.get_or_create(topic),
-                None => return (0, None),
+                None => return (0, None, false),
             };
-            mailbox.push(msg, &cx.stats);
-            (1, congested(mailbox))
+            let offline = mailbox.push(msg, &cx.stats);
+            (1, congested(mailbox), offline)
         }
         T::AgentBroadcast
         | T::TaskBroadcast
         | T::WorkspaceUsers
         | T::UserWorkspace
         | T::UserBroadcast => (
-            cx.for_each_subscriber(topic, |mb| mb.push(msg.clone(), &cx.stats)),
+            cx.for_each_subscriber(topic, |mb| {
+                mb.push(msg.clone(), &cx.stats);
+            }),
             None,
+            false,
         ),
-        _ => (0, None),
+        _ => (0, None, false),
     }
 }

@@ -34,6 +34,7 @@ use crate::reply::{ErrorReply, code};
 use crate::routing::{self, Sender};
 use crate::stats::Stats;
 use crate::tasks::{self, worker::Departure};
+use crate::triggers;
 use crate::unimplemented;
 use pipeline::Pipeline;
 
@@ -254,7 +255,20 @@ impl Session {
                     source_topic: &self.source_topic,
                     workspace: &self.workspace,
                 };
-                match routing::route(&sender, self.rate.as_mut(), *send) {
+                let routed = routing::route(&sender, self.rate.as_mut(), *send);
+                if let Ok(routing::Routed {
+                    offline_target: Some(target),
+                    ..
+                }) = &routed
+                {
+                    triggers::message_to_offline(
+                        &self.hub.agents,
+                        &self.hub.tasks,
+                        target,
+                        &self.handle.identity,
+                    );
+                }
+                match routed.map(|r| r.congested) {
                     Ok(None) => true,
                     Ok(Some(congested)) => {
                         // Stop reading until the online receiver catches up

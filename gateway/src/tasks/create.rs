@@ -13,7 +13,8 @@ use aether_protocol::proto::{
     TaskAssignmentMode, downstream_message,
 };
 
-use super::model::{AGENT_STARTUP, DEFAULT_MAX_ATTEMPTS, Status, TaskRecord};
+use super::model::{AGENT_STARTUP, Status, TaskRecord};
+use super::retry;
 use super::startup::StartAgent;
 use super::worker::grace_window_ms;
 use super::{Tasks, Txn};
@@ -295,12 +296,7 @@ fn record(
             })
             .unwrap_or_default()
     };
-    let max_attempts = req
-        .retry_policy
-        .as_ref()
-        .map(|p| p.max_attempts)
-        .filter(|&m| m > 0)
-        .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+    let max_attempts = retry::max_attempts(req.retry_policy.as_ref());
     TaskRecord {
         id: uuid::Uuid::new_v4().to_string(),
         task_type: req.task_type.clone(),
@@ -325,6 +321,7 @@ fn record(
         max_attempts,
         completion_event: req.completion_event.clone(),
         retry_policy: req.retry_policy.clone(),
+        idempotency_key: req.idempotency_key.clone(),
         grace_window_ms: grace_window_ms(req.task_class),
         ..Default::default()
     }
@@ -385,6 +382,9 @@ fn targeted(
             },
         ) => {
             start(txn, &r, workspace, implementation, specifier, registry, req)?;
+            let mut r = r;
+            r.orchestrated = true;
+            r.startup_defaults = registry.cloned().unwrap_or_default();
             txn.put(r.clone());
             Ok(Created {
                 task_id: r.id,
@@ -418,6 +418,7 @@ fn start(
     metadata.insert("trigger".to_string(), "create_task".to_string());
     metadata.insert("target_task_id".to_string(), r.id.clone());
     txn.start_agent(StartAgent {
+        unique_task: false,
         workspace,
         implementation,
         specifier,
