@@ -163,9 +163,11 @@ pub struct Limits {
     /// Largest upstream frame answered normally (default 4 MiB); larger ones
     /// get `ERR_FRAME_TOO_LARGE` and the session survives.
     pub max_frame_bytes: usize,
-    /// Most messages a mailbox holds (default 10 000).
+    /// Most messages a mailbox holds (default 10 000); more are refused
+    /// with `ERR_MAILBOX_FULL`.
     pub mailbox_max_messages: usize,
-    /// Most payload bytes a mailbox holds (default 64 MiB).
+    /// Most bytes (payloads, source topics, workspaces) a mailbox holds
+    /// (default 64 MiB); more are refused with `ERR_MAILBOX_FULL`.
     pub mailbox_max_bytes: usize,
     /// Oldest message a mailbox keeps (default 24 h).
     pub mailbox_max_age: Duration,
@@ -173,9 +175,12 @@ pub struct Limits {
     pub init_timeout: Duration,
     /// Per-session send rate limit; `None` (the default) disables it.
     pub send_rate: Option<RateLimit>,
-    /// Longest a sender waits for an online receiver's mailbox to drain
-    /// below half its bound before sending on (default 5 s); after that the
-    /// oldest messages are dropped as usual.
+    /// Longest one pause of a sender for an online receiver whose mailbox
+    /// is half full (default 1 s): the sending session stops reading until
+    /// the receiver has drained its mailbox to a quarter. A receiver that
+    /// does not get there in this time is *lagging*: nobody pauses for it
+    /// until it catches up, and messages beyond its mailbox bounds are
+    /// refused with `ERR_MAILBOX_FULL`.
     pub backpressure_wait: Duration,
     /// Largest KV `PUT` value (default 1 MiB); larger ones get
     /// `ErrorResponse{ERR_QUOTA_001}`.
@@ -195,7 +200,7 @@ impl Default for Limits {
             mailbox_max_age: Duration::from_secs(24 * 60 * 60),
             init_timeout: Duration::from_secs(30),
             send_rate: None,
-            backpressure_wait: Duration::from_secs(5),
+            backpressure_wait: Duration::from_secs(1),
             max_kv_value_bytes: 1024 * 1024,
             max_checkpoint_bytes: 4 * 1024 * 1024,
         }
@@ -203,7 +208,7 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Sets how long a sender waits for a congested online receiver.
+    /// Sets the longest pause of a sender for a receiver that keeps up.
     pub fn with_backpressure_wait(mut self, d: Duration) -> Self {
         self.backpressure_wait = d;
         self

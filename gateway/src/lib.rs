@@ -102,19 +102,41 @@
 //!   default**, because it would cripple benchmarks and tests.
 //! * **Mailboxes** ("lite" semantics): every identity topic and the two
 //!   receiver topics have a mailbox that exists whether or not the owner is
-//!   online, bounded by [`Limits`] (10 000 messages, 64 MiB, 24 h). Overflow
-//!   drops the oldest, counts it (in [`GatewayStats`] and per mailbox) and
-//!   logs a warning (the first drop, then once per 1024). A message leaves
-//!   the mailbox when it is handed to the owner's stream; messages popped
-//!   but never handed over go back when a stream ends. A mailbox is created
-//!   for a topic only when it is a well-formed identity topic; sends to
-//!   malformed ones are accepted and counted as unroutable (upstream
-//!   publishes them to a topic nobody can subscribe to).
+//!   online, bounded by [`Limits`] (10 000 messages, 64 MiB, 24 h). A
+//!   message leaves the mailbox when it is handed to the owner's stream;
+//!   messages popped but never handed over go back when a stream ends. A
+//!   mailbox is created for a topic only when it is a well-formed identity
+//!   topic.
+//! * **Delivery policy: nothing is lost silently** (upstream sheds with at
+//!   most a best-effort `BACKPRESSURE`). A send that cannot be delivered or
+//!   kept is refused with an `ErrorResponse` and counted by reason
+//!   ([`GatewayStats::refused`], `/metrics`): a **full mailbox refuses the
+//!   newest message** (`ERR_MAILBOX_FULL`, retryable, `retry_after_ms` 100
+//!   when the owner is reading, 1000 otherwise; nothing already accepted
+//!   is ever dropped to make room), a topic no principal could connect as
+//!   and `pg::` are `ERR_INVALID_TOPIC`, `tk::` is `ERR_NOT_IMPLEMENTED`,
+//!   a bare `sv::impl` without instance is `ERR_SV_UNAVAILABLE`. A
+//!   broadcast is refused (one `ErrorResponse`, naming how many) when any
+//!   subscriber's mailbox refused its copy. `SendMessage` carries no
+//!   correlation id in the v1 protocol, so these refusals have an empty
+//!   `request_id` (refusals of frames that carry one, such as
+//!   `ERR_FRAME_TOO_LARGE`, carry it); the message names the target, and
+//!   each refused send gets its own refusal. Only the age bound removes
+//!   accepted messages (counted in `mailbox_expired` and logged).
+//! * **Pacing, without head-of-line blocking**: a send to an online owner
+//!   that keeps up and whose mailbox is at least half full pauses the
+//!   sending session (it stops reading, so HTTP/2 flow control slows the
+//!   sender) until the owner has drained its mailbox to a quarter, for at
+//!   most [`Limits::backpressure_wait`] (1 s). An owner that does not get
+//!   there in time is *lagging*: nobody pauses for it again until it
+//!   catches up, and sends beyond its bounds are refused at once. So a
+//!   reader that keeps up paces a fast sender losslessly, while a stalled
+//!   or trickling one costs each episode at most one pause of its senders:
+//!   their KV, tasks, sessions and messages to other targets keep flowing.
 //! * **Broadcast lanes** (`ga tb gu uw uu`) are live-only: each connected
-//!   subscriber gets a copy in its own mailbox. `pg::` and `tk::`
-//!   `SendMessage`s are accepted and dropped (progress travels as
-//!   `ProgressReport`, task events as `TaskEvent`). `tb::` is broadcast,
-//!   as upstream.
+//!   subscriber gets a copy in its own mailbox; a lane nobody is subscribed
+//!   to right now is accepted and counted in `messages_unroutable`. `tb::`
+//!   is broadcast, as upstream.
 //! * **Fan-in**: `event::…`/`metric::…` targets all go to `event::receiver0`
 //!   / `metric::receiver0` (including `…::receiverN`: one process, one
 //!   shard).
@@ -299,7 +321,7 @@ mod unimplemented;
 pub use config::{GatewayConfig, Limits, RateLimit, TlsConfig};
 pub use error::GatewayError;
 pub use server::{RunningGateway, start};
-pub use stats::GatewayStats;
+pub use stats::{GatewayStats, Refusals};
 
 /// `ConnectionAck.server_version` of this gateway.
 pub const SERVER_VERSION: &str = session::SERVER_VERSION;

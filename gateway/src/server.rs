@@ -133,10 +133,10 @@ impl RunningGateway {
         self.hub.cx.stats.snapshot()
     }
 
-    /// Messages dropped by the mailbox of `topic` because it was full
+    /// Messages the mailbox of `topic` refused because it was full
     /// (`None` if that mailbox does not exist).
-    pub fn mailbox_overflow_drops(&self, topic: &str) -> Option<u64> {
-        self.hub.cx.mailboxes.get(topic).map(|m| m.overflow_drops())
+    pub fn mailbox_refusals(&self, topic: &str) -> Option<u64> {
+        self.hub.cx.mailboxes.get(topic).map(|m| m.refusals())
     }
 
     /// Messages waiting in the mailbox of `topic` (`None` if it does not exist).

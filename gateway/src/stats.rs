@@ -14,18 +14,103 @@ pub struct GatewayStats {
     pub messages_routed: u64,
     /// Messages handed to a session's stream.
     pub messages_delivered: u64,
-    /// Accepted messages that had no receiver (`pg::`, `tk::`, empty lanes).
+    /// Accepted messages to a broadcast lane nobody was subscribed to.
     pub messages_unroutable: u64,
-    /// Sends rejected with an `ErrorResponse`.
+    /// Sends refused with an `ErrorResponse` (every reason; see `refused`).
     pub send_errors: u64,
-    /// Messages dropped (oldest first) because a mailbox was full.
-    pub mailbox_overflow_drops: u64,
-    /// Messages dropped because they outlived the mailbox age limit.
+    /// Refused sends and deliveries, by reason.
+    pub refused: Refusals,
+    /// Messages removed because they outlived the mailbox age limit.
     pub mailbox_expired: u64,
-    /// Sessions waiting right now for a congested receiver to drain.
+    /// Sessions pausing right now for a receiver to drain its mailbox.
     pub senders_waiting: u64,
-    /// Times a sender waited for a congested receiver since start.
+    /// Pauses for a receiver since start.
     pub backpressure_waits: u64,
+    /// Pauses that ended because the receiver did not keep up (it is then
+    /// marked lagging and paces nobody until it catches up).
+    pub receivers_lagging: u64,
+    /// Sessions ended because pushes to them (progress, task events,
+    /// assignments) backed up beyond their bound.
+    pub slow_consumers: u64,
+}
+
+/// Refusals by reason: each was answered with an `ErrorResponse`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Refusals {
+    /// `ERR_MAILBOX_FULL`: the target's mailbox was at a bound (one per
+    /// refused delivery; a broadcast may be refused by several mailboxes).
+    pub mailbox_full: u64,
+    /// `ERR_PAYLOAD_TOO_LARGE`.
+    pub payload_too_large: u64,
+    /// `ERR_FRAME_TOO_LARGE` (any upstream frame, not only sends).
+    pub frame_too_large: u64,
+    /// `ERR_INVALID_TOPIC`: malformed, or a topic nobody can receive on.
+    pub invalid_topic: u64,
+    /// `ERR_PERMISSION_DENIED`.
+    pub permission_denied: u64,
+    /// `ERR_RATE_LIMITED`.
+    pub rate_limited: u64,
+    /// `ERR_SV_UNAVAILABLE`: no instance of the service is connected.
+    pub unavailable: u64,
+    /// Every other reason (metric validation, unimplemented lanes, ...).
+    pub other: u64,
+}
+
+/// Why a send was refused, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    MailboxFull,
+    PayloadTooLarge,
+    FrameTooLarge,
+    InvalidTopic,
+    PermissionDenied,
+    RateLimited,
+    Unavailable,
+    Other,
+}
+
+impl Reason {
+    /// Every reason, in the order of [`Stats::refused`].
+    pub(crate) const ALL: [Reason; 8] = [
+        Reason::MailboxFull,
+        Reason::PayloadTooLarge,
+        Reason::FrameTooLarge,
+        Reason::InvalidTopic,
+        Reason::PermissionDenied,
+        Reason::RateLimited,
+        Reason::Unavailable,
+        Reason::Other,
+    ];
+
+    /// The reason of an `ErrorResponse` code.
+    pub(crate) fn of_code(code: &str) -> Reason {
+        use crate::reply::code;
+        match code {
+            code::MAILBOX_FULL => Reason::MailboxFull,
+            code::PAYLOAD_TOO_LARGE => Reason::PayloadTooLarge,
+            code::FRAME_TOO_LARGE => Reason::FrameTooLarge,
+            code::INVALID_TOPIC => Reason::InvalidTopic,
+            code::PERMISSION_DENIED => Reason::PermissionDenied,
+            code::RATE_LIMITED => Reason::RateLimited,
+            code::SV_UNAVAILABLE => Reason::Unavailable,
+            _ => Reason::Other,
+        }
+    }
+
+    /// The label of this reason in `/metrics`.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Reason::MailboxFull => "mailbox_full",
+            Reason::PayloadTooLarge => "payload_too_large",
+            Reason::FrameTooLarge => "frame_too_large",
+            Reason::InvalidTopic => "invalid_topic",
+            Reason::PermissionDenied => "permission_denied",
+            Reason::RateLimited => "rate_limited",
+            Reason::Unavailable => "unavailable",
+            Reason::Other => "other",
+        }
+    }
 }
 
 /// The live counters behind [`GatewayStats`].
@@ -37,10 +122,13 @@ pub(crate) struct Stats {
     pub(crate) messages_delivered: AtomicU64,
     pub(crate) messages_unroutable: AtomicU64,
     pub(crate) send_errors: AtomicU64,
-    pub(crate) mailbox_overflow_drops: AtomicU64,
+    /// Indexed like [`Reason::ALL`].
+    refused: [AtomicU64; 8],
     pub(crate) mailbox_expired: AtomicU64,
     pub(crate) senders_waiting: AtomicU64,
     pub(crate) backpressure_waits: AtomicU64,
+    pub(crate) receivers_lagging: AtomicU64,
+    pub(crate) slow_consumers: AtomicU64,
 }
 
 impl Stats {
@@ -49,8 +137,29 @@ impl Stats {
         counter.fetch_add(1, Relaxed);
     }
 
+    /// Counts `n` refusals for `reason`.
+    pub(crate) fn refuse(&self, reason: Reason, n: u64) {
+        if let Some(c) = Reason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .and_then(|i| self.refused.get(i))
+        {
+            c.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Refusals for `reason` since start.
+    pub(crate) fn refused(&self, reason: Reason) -> u64 {
+        Reason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .and_then(|i| self.refused.get(i))
+            .map_or(0, |c| c.load(Relaxed))
+    }
+
     /// Reads every counter.
     pub(crate) fn snapshot(&self) -> GatewayStats {
+        let r = |reason| self.refused(reason);
         GatewayStats {
             sessions_active: self.sessions_active.load(Relaxed),
             sessions_total: self.sessions_total.load(Relaxed),
@@ -58,10 +167,41 @@ impl Stats {
             messages_delivered: self.messages_delivered.load(Relaxed),
             messages_unroutable: self.messages_unroutable.load(Relaxed),
             send_errors: self.send_errors.load(Relaxed),
-            mailbox_overflow_drops: self.mailbox_overflow_drops.load(Relaxed),
+            refused: Refusals {
+                mailbox_full: r(Reason::MailboxFull),
+                payload_too_large: r(Reason::PayloadTooLarge),
+                frame_too_large: r(Reason::FrameTooLarge),
+                invalid_topic: r(Reason::InvalidTopic),
+                permission_denied: r(Reason::PermissionDenied),
+                rate_limited: r(Reason::RateLimited),
+                unavailable: r(Reason::Unavailable),
+                other: r(Reason::Other),
+            },
             mailbox_expired: self.mailbox_expired.load(Relaxed),
             senders_waiting: self.senders_waiting.load(Relaxed),
             backpressure_waits: self.backpressure_waits.load(Relaxed),
+            receivers_lagging: self.receivers_lagging.load(Relaxed),
+            slow_consumers: self.slow_consumers.load(Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::code;
+
+    #[test]
+    fn refusals_are_counted_by_the_reason_of_their_code() {
+        let s = Stats::default();
+        s.refuse(Reason::of_code(code::MAILBOX_FULL), 3);
+        s.refuse(Reason::of_code(code::METRIC_EMPTY), 1);
+        s.refuse(Reason::of_code(code::FRAME_TOO_LARGE), 1);
+        let snap = s.snapshot();
+        assert_eq!(snap.refused.mailbox_full, 3);
+        assert_eq!(snap.refused.other, 1);
+        assert_eq!(snap.refused.frame_too_large, 1);
+        let labels: std::collections::BTreeSet<_> = Reason::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(labels.len(), Reason::ALL.len(), "labels are distinct");
     }
 }

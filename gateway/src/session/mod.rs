@@ -8,6 +8,7 @@ mod handshake;
 mod pipeline;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use aether_protocol::identity::{PrincipalKind, validate_segment};
 use aether_protocol::proto::{
@@ -25,13 +26,14 @@ use crate::answer::Answer;
 use crate::context::handle::SessionHandle;
 use crate::hub::Hub;
 use crate::kv;
+use crate::mailbox::{Mailbox, Paced};
 use crate::outbound::{Out, Outlet};
 use crate::progress;
 use crate::rate::TokenBucket;
 use crate::registry;
 use crate::reply::{ErrorReply, code};
 use crate::routing::{self, Sender};
-use crate::stats::Stats;
+use crate::stats::{Reason, Stats};
 use crate::tasks::{self, worker::Departure};
 use crate::unimplemented;
 use pipeline::Pipeline;
@@ -211,6 +213,7 @@ impl Session {
                 format!("{op} frame is {size} bytes; the limit is {limit} bytes"),
             )
             .with_request_id(id);
+            self.hub.cx.stats.refuse(Reason::FrameTooLarge, 1);
             return (!self.error(e).await).then_some(Exit::Killed);
         }
         let ok = match msg.payload {
@@ -228,27 +231,8 @@ impl Session {
                 };
                 match routing::route(&sender, self.rate.as_mut(), *send) {
                     Ok(None) => true,
-                    Ok(Some(congested)) => {
-                        // Stop reading until the online receiver catches up
-                        // (bounded), so flow control slows this sender.
-                        let wait = self.hub.cx.config.limits.backpressure_wait;
-                        let stats = &self.hub.cx.stats;
-                        Stats::bump(&stats.backpressure_waits);
-                        Stats::bump(&stats.senders_waiting);
-                        let alive = tokio::select! {
-                            biased;
-                            _ = self.handle.cancel.cancelled() => false,
-                            _ = congested.wait_for_space(wait) => true,
-                        };
-                        stats
-                            .senders_waiting
-                            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                        alive
-                    }
-                    Err(e) => {
-                        Stats::bump(&self.hub.cx.stats.send_errors);
-                        self.error(e).await
-                    }
+                    Ok(Some(receiver)) => self.pace(&receiver).await,
+                    Err(e) => self.error(e).await,
                 }
             }
             Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(*sw).await,
@@ -343,6 +327,29 @@ impl Session {
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };
         (!ok).then_some(Exit::Killed)
+    }
+
+    /// Pauses reading until `receiver`, online and keeping up, has drained
+    /// its mailbox to a quarter (bounded: see [`crate::mailbox`]), so flow
+    /// control slows this sender to its reader's speed; `false` when the
+    /// session was ended meanwhile.
+    async fn pace(&self, receiver: &Mailbox) -> bool {
+        let wait = self.hub.cx.config.limits.backpressure_wait;
+        let stats = &self.hub.cx.stats;
+        Stats::bump(&stats.backpressure_waits);
+        Stats::bump(&stats.senders_waiting);
+        let alive = tokio::select! {
+            biased;
+            _ = self.handle.cancel.cancelled() => false,
+            paced = receiver.pace(wait) => {
+                if paced == Paced::Lagging {
+                    Stats::bump(&stats.receivers_lagging);
+                }
+                true
+            }
+        };
+        stats.senders_waiting.fetch_sub(1, Ordering::Relaxed);
+        alive
     }
 
     async fn switch_workspace(&mut self, sw: SwitchWorkspace) -> bool {
