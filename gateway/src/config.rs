@@ -188,6 +188,14 @@ pub struct Limits {
     /// Largest checkpoint (default 4 MiB); larger SAVEs get
     /// `success=false, error="checkpoint too large: ..."`.
     pub max_checkpoint_bytes: usize,
+    /// Most items waiting in one session's outbound queue (replies and
+    /// pushes: progress updates, task events, assignments) when a push
+    /// arrives (default 10 000); a push beyond it ends the session as a
+    /// slow consumer (`RESOURCE_EXHAUSTED`). Replies wait for room instead.
+    pub max_push_backlog: usize,
+    /// Most bytes waiting in one session's outbound queue when a push
+    /// arrives (default 8 MiB); as `max_push_backlog`.
+    pub max_push_backlog_bytes: usize,
 }
 
 impl Default for Limits {
@@ -203,6 +211,8 @@ impl Default for Limits {
             backpressure_wait: Duration::from_secs(1),
             max_kv_value_bytes: 1024 * 1024,
             max_checkpoint_bytes: 4 * 1024 * 1024,
+            max_push_backlog: 10_000,
+            max_push_backlog_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -251,6 +261,12 @@ impl Limits {
     /// Sets the largest checkpoint.
     pub fn with_max_checkpoint_bytes(mut self, n: usize) -> Self {
         self.max_checkpoint_bytes = n;
+        self
+    }
+    /// Sets the push backlog bounds of a session (items, bytes).
+    pub fn with_max_push_backlog(mut self, items: usize, bytes: usize) -> Self {
+        self.max_push_backlog = items;
+        self.max_push_backlog_bytes = bytes;
         self
     }
     /// Sets (or clears) the per-session send rate limit.

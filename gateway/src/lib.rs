@@ -133,6 +133,18 @@
 //!   reader that keeps up paces a fast sender losslessly, while a stalled
 //!   or trickling one costs each episode at most one pause of its senders:
 //!   their KV, tasks, sessions and messages to other targets keep flowing.
+//! * **Outbound queues** are bounded in items and bytes. A session's
+//!   replies wait for room (256 items, 4 MiB; a larger reply goes alone):
+//!   a client that does not read its stream slows only itself. Pushes
+//!   (assignments, progress, task events) never wait: a push that would
+//!   make more than [`Limits::max_push_backlog`] items (10 000) or
+//!   [`Limits::max_push_backlog_bytes`] (8 MiB) wait ends the session as a
+//!   **slow consumer** (`RESOURCE_EXHAUSTED "slow consumer: ..."`, counted
+//!   in `slow_consumers`) rather than growing or dropping silently; what
+//!   was queued is freed as soon as the stream is polled again or its
+//!   connection closes, and the client may reconnect (unclaimed
+//!   assignments are pushed again). Mailbox messages are moved to the
+//!   stream 64 messages or 256 KiB at a time.
 //! * **Broadcast lanes** (`ga tb gu uw uu`) are live-only: each connected
 //!   subscriber gets a copy in its own mailbox; a lane nobody is subscribed
 //!   to right now is accepted and counted in `messages_unroutable`. `tb::`

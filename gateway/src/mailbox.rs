@@ -406,12 +406,14 @@ impl Mailbox {
         self.release_space();
     }
 
-    /// Moves up to `max` messages into `out`, or registers `waker` when empty.
+    /// Moves up to `max` messages and about `max_bytes` bytes (at least one
+    /// message) into `out`, or registers `waker` when empty.
     pub(crate) fn pop_into(
         &self,
         epoch: u64,
         out: &mut VecDeque<IncomingMessage>,
         max: usize,
+        max_bytes: usize,
         waker: &Waker,
         stats: &Stats,
     ) -> Popped {
@@ -433,7 +435,15 @@ impl Mailbox {
             }
             return Popped::Empty;
         }
-        let n = inner.queue.len().min(max);
+        let mut n = 0;
+        let mut bytes = 0usize;
+        for e in inner.queue.iter().take(max) {
+            if n > 0 && bytes + e.size > max_bytes {
+                break;
+            }
+            bytes += e.size;
+            n += 1;
+        }
         for e in inner.queue.drain(..n) {
             inner.bytes -= e.size;
             // Handed to the owner's stream: no longer waiting.
@@ -606,7 +616,7 @@ mod tests {
         let mut out = VecDeque::new();
         let waker = futures_util::task::noop_waker();
         m.attach(1);
-        let _ = m.pop_into(1, &mut out, usize::MAX, &waker, stats);
+        let _ = m.pop_into(1, &mut out, usize::MAX, usize::MAX, &waker, stats);
         out.iter().map(|m| m.payload[0]).collect()
     }
 
@@ -669,7 +679,7 @@ mod tests {
                 let waker = futures_util::task::noop_waker();
                 let mut out = VecDeque::new();
                 // Three down leaves two: a quarter of eight.
-                m.pop_into(1, &mut out, 3, &waker, &stats);
+                m.pop_into(1, &mut out, 3, usize::MAX, &waker, &stats);
                 out.len()
             })
         };
@@ -695,11 +705,27 @@ mod tests {
         // Caught up to a quarter: pacing again.
         let waker = futures_util::task::noop_waker();
         let mut out = VecDeque::new();
-        m.pop_into(1, &mut out, 6, &waker, &stats);
+        m.pop_into(1, &mut out, 6, usize::MAX, &waker, &stats);
         for i in 0..2 {
             m.offer(msg(i), &stats);
         }
         assert_eq!(m.offer(msg(9), &stats), Offer::Accepted { pace: true });
+    }
+
+    #[test]
+    fn a_pop_takes_at_most_its_bytes_but_always_one() {
+        let stats = Stats::default();
+        let m = Mailbox::new("t".into(), limits(10, usize::MAX), None);
+        for i in 0..4 {
+            m.offer(msg(i), &stats);
+        }
+        m.attach(1);
+        let waker = futures_util::task::noop_waker();
+        let mut out = VecDeque::new();
+        m.pop_into(1, &mut out, 10, 2, &waker, &stats);
+        assert_eq!(out.len(), 2);
+        m.pop_into(1, &mut out, 10, 0, &waker, &stats);
+        assert_eq!(out.len(), 3, "one even over the byte budget");
     }
 
     #[test]
@@ -711,9 +737,15 @@ mod tests {
         }
         let waker = futures_util::task::noop_waker();
         let mut out = VecDeque::new();
-        assert_eq!(m.pop_into(7, &mut out, 2, &waker, &stats), Popped::NotOwner);
+        assert_eq!(
+            m.pop_into(7, &mut out, 2, usize::MAX, &waker, &stats),
+            Popped::NotOwner
+        );
         m.attach(7);
-        assert_eq!(m.pop_into(7, &mut out, 2, &waker, &stats), Popped::Some);
+        assert_eq!(
+            m.pop_into(7, &mut out, 2, usize::MAX, &waker, &stats),
+            Popped::Some
+        );
         m.unpop(&mut out);
         assert_eq!(drain(&m, &stats), vec![0, 1, 2, 3]);
     }
@@ -733,7 +765,10 @@ mod tests {
             }
             mb.attach(1);
             let mut out = VecDeque::new();
-            assert_eq!(mb.pop_into(1, &mut out, 2, &waker, &stats), Popped::Some);
+            assert_eq!(
+                mb.pop_into(1, &mut out, 2, usize::MAX, &waker, &stats),
+                Popped::Some
+            );
             mb.offer(msg(3), &stats);
             // Only the first reached the wire; the second goes back.
             out.pop_front();

@@ -16,7 +16,6 @@ use aether_protocol::proto::{
     upstream_message::Payload,
 };
 use prost::Message;
-use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
 pub(crate) use handshake::SERVER_VERSION;
@@ -27,7 +26,7 @@ use crate::context::handle::SessionHandle;
 use crate::hub::Hub;
 use crate::kv;
 use crate::mailbox::{Mailbox, Paced};
-use crate::outbound::{Out, Outlet};
+use crate::outbound::{Out, Outbox, Outlet};
 use crate::progress;
 use crate::rate::TokenBucket;
 use crate::registry;
@@ -52,7 +51,7 @@ enum Exit {
 struct Session {
     hub: Arc<Hub>,
     handle: Arc<SessionHandle>,
-    tx: mpsc::Sender<Out>,
+    tx: Outbox,
     /// `IncomingMessage.source_topic` of this sender.
     source_topic: String,
     /// Current workspace (users switch it).
@@ -66,7 +65,7 @@ struct Session {
 pub(crate) async fn run(
     hub: Arc<Hub>,
     mut upstream: Streaming<UpstreamMessage>,
-    tx: mpsc::Sender<Out>,
+    tx: Outbox,
     outlet: Arc<Outlet>,
 ) {
     let handle = match handshake::perform(&hub, &mut upstream, &tx, outlet).await {
@@ -74,7 +73,7 @@ pub(crate) async fn run(
         Ok(None) => return,
         Err(status) => {
             tracing::debug!(%status, "handshake failed");
-            let _ = tx.send(Out::End(status)).await;
+            let _ = tx.control(Out::End(status));
             return;
         }
     };
@@ -104,7 +103,7 @@ pub(crate) async fn run(
     match exit {
         Exit::Eof | Exit::Killed => {}
         Exit::Status(status) => {
-            let _ = tx.send(Out::End(status)).await;
+            let _ = tx.control(Out::End(status));
         }
     }
     tracing::info!(identity = %handle.identity, session_id = %handle.session_id, "session ended");
@@ -189,7 +188,7 @@ impl Session {
     async fn reply(&self, msg: DownstreamMessage) -> bool {
         tokio::select! {
             biased;
-            r = self.tx.send(Out::Msg(Box::new(msg))) => r.is_ok(),
+            r = self.tx.reply(msg) => r.is_ok(),
             _ = self.handle.cancel.cancelled() => false,
         }
     }

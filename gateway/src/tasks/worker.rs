@@ -169,7 +169,13 @@ mod tests {
 
     /// A worker session bound to `task` (its stream is discarded).
     fn worker(tasks: &Tasks, task: &str) -> SessionHandle {
-        let (tx, outlet, _stream) = outbound::channel(8, tasks.cx.stats.clone());
+        let limits = outbound::QueueLimits {
+            reply_items: 8,
+            reply_bytes: 1 << 20,
+            push_items: 8,
+            push_bytes: 1 << 20,
+        };
+        let (tx, outlet, _stream) = outbound::channel(limits, tasks.cx.stats.clone());
         let principal = Principal::agent("w", "i", "s").unwrap();
         SessionHandle::new(NewSession {
             session_id: uuid::Uuid::new_v4().to_string(),
