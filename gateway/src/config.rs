@@ -188,6 +188,12 @@ pub struct Limits {
     /// Largest checkpoint (default 4 MiB); larger SAVEs get
     /// `success=false, error="checkpoint too large: ..."`.
     pub max_checkpoint_bytes: usize,
+    /// How long an identity's resume lineage (last session id, reconnection
+    /// count, first connect time) is remembered after its last session
+    /// ended (default 10 min; the 10 000 most recent departures at most): a
+    /// reconnect with `resume_session_id` within it is `resumed=true`.
+    /// Zero forgets an identity as soon as it departs.
+    pub resume_window: Duration,
     /// Most items waiting in one session's outbound queue (replies and
     /// pushes: progress updates, task events, assignments) when a push
     /// arrives (default 10 000); a push beyond it ends the session as a
@@ -211,6 +217,7 @@ impl Default for Limits {
             backpressure_wait: Duration::from_secs(1),
             max_kv_value_bytes: 1024 * 1024,
             max_checkpoint_bytes: 4 * 1024 * 1024,
+            resume_window: Duration::from_secs(10 * 60),
             max_push_backlog: 10_000,
             max_push_backlog_bytes: 8 * 1024 * 1024,
         }
@@ -261,6 +268,11 @@ impl Limits {
     /// Sets the largest checkpoint.
     pub fn with_max_checkpoint_bytes(mut self, n: usize) -> Self {
         self.max_checkpoint_bytes = n;
+        self
+    }
+    /// Sets how long a departed identity's resume lineage is remembered.
+    pub fn with_resume_window(mut self, window: Duration) -> Self {
+        self.resume_window = window;
         self
     }
     /// Sets the push backlog bounds of a session (items, bytes).

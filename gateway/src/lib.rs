@@ -76,9 +76,13 @@
 //!   over at once (the old RPC ends `CANCELLED "session disconnected by
 //!   administrator"`); a live identity without it is `ALREADY_EXISTS`.
 //!   The lineage (last session id, reconnection count, first connect time)
-//!   is kept after a disconnect, so a client that reconnects after its old
-//!   session ended is also `resumed=true` with `reconnection_count+1`
-//!   (upstream would report a fresh connection).
+//!   is kept for [`Limits::resume_window`] (10 min, the 10 000 most recent
+//!   departures) after the identity's last session ended, so a client that
+//!   reconnects after its old session ended is also `resumed=true` with
+//!   `reconnection_count+1` (upstream would report a fresh connection);
+//!   then it is forgotten, like every other per-identity entry: empty,
+//!   unused mailboxes are reclaimed every second, so identities that come
+//!   and go leave nothing behind ([`RunningGateway::identity_tables`]).
 //! * **Required extensions** are checked before the identity lock: the ack
 //!   (fresh session id, `resumed=false`) is sent, then `FAILED_PRECONDITION`;
 //!   a doomed connection never takes over a live session.
@@ -331,6 +335,7 @@ mod tasks;
 mod unimplemented;
 
 pub use config::{GatewayConfig, Limits, RateLimit, TlsConfig};
+pub use context::IdentityTables;
 pub use error::GatewayError;
 pub use server::{RunningGateway, start};
 pub use stats::{GatewayStats, Refusals};

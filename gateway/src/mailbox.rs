@@ -590,6 +590,34 @@ impl MailboxStore {
             map.remove(topic);
         }
     }
+
+    /// How many mailboxes exist.
+    pub(crate) fn len(&self) -> usize {
+        self.map.read().len()
+    }
+
+    /// Every mailbox (for gauges).
+    pub(crate) fn all(&self) -> Vec<Arc<Mailbox>> {
+        self.map.read().values().cloned().collect()
+    }
+
+    /// Forgets every mailbox that is empty, has no owner and is held by
+    /// nothing but this store: nobody can be about to push to it (a sender
+    /// holds its `Arc` while it pushes) or to attach to it (a session
+    /// holds it from its handshake on), and it is created again on use.
+    pub(crate) fn reclaim(&self) {
+        let mut map = self.map.write();
+        map.retain(|_, mb| {
+            if Arc::strong_count(mb) > 1 {
+                return true;
+            }
+            let inner = mb.inner.lock();
+            !inner.queue.is_empty() || inner.owner_online()
+        });
+        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+            map.shrink_to_fit();
+        }
+    }
 }
 
 #[cfg(test)]

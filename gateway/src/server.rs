@@ -10,6 +10,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::config::GatewayConfig;
+use crate::context::IdentityTables;
 use crate::error::GatewayError;
 use crate::hub::Hub;
 use crate::proto::aether_gateway_server::AetherGatewayServer;
@@ -137,6 +138,13 @@ impl RunningGateway {
     /// (`None` if that mailbox does not exist).
     pub fn mailbox_refusals(&self, topic: &str) -> Option<u64> {
         self.hub.cx.mailboxes.get(topic).map(|m| m.refusals())
+    }
+
+    /// The sizes of the tables keyed by identity (a diagnostic: they return
+    /// to their size before a crowd of identities came and went, once
+    /// their resume window has passed).
+    pub fn identity_tables(&self) -> IdentityTables {
+        self.hub.cx.identity_tables()
     }
 
     /// Messages waiting in the mailbox of `topic` (`None` if it does not exist).
