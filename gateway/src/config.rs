@@ -173,6 +173,19 @@ pub struct Limits {
     pub mailbox_max_age: Duration,
     /// How long a new stream may take to send `InitConnection` (default 30 s).
     pub init_timeout: Duration,
+    /// Largest first frame (`InitConnection`) of a stream, checked from its
+    /// gRPC header before anything is buffered (default 64 KiB); larger
+    /// ones end the stream with `RESOURCE_EXHAUSTED`.
+    pub max_handshake_bytes: usize,
+    /// How long a connection may stay open without a session completing
+    /// its handshake on it (default 10 s): connections that never send the
+    /// HTTP/2 preface, never finish TLS, open no stream, never send
+    /// `InitConnection` or are refused are closed then.
+    pub handshake_timeout: Duration,
+    /// Most TCP connections open at once (default 10 000); more are closed
+    /// as soon as they are accepted. Keep it below the process's file
+    /// descriptor limit.
+    pub max_connections: usize,
     /// Per-session send rate limit; `None` (the default) disables it.
     pub send_rate: Option<RateLimit>,
     /// Longest one pause of a sender for an online receiver whose mailbox
@@ -213,6 +226,9 @@ impl Default for Limits {
             mailbox_max_bytes: 64 * 1024 * 1024,
             mailbox_max_age: Duration::from_secs(24 * 60 * 60),
             init_timeout: Duration::from_secs(30),
+            max_handshake_bytes: 64 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
             send_rate: None,
             backpressure_wait: Duration::from_secs(1),
             max_kv_value_bytes: 1024 * 1024,
@@ -258,6 +274,21 @@ impl Limits {
     /// Sets the `InitConnection` wait.
     pub fn with_init_timeout(mut self, timeout: Duration) -> Self {
         self.init_timeout = timeout;
+        self
+    }
+    /// Sets the largest first frame (`InitConnection`).
+    pub fn with_max_handshake_bytes(mut self, n: usize) -> Self {
+        self.max_handshake_bytes = n;
+        self
+    }
+    /// Sets how long a connection may go without a completed handshake.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+    /// Sets the connection limit.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
         self
     }
     /// Sets the largest KV `PUT` value.

@@ -58,8 +58,9 @@
 //!    and every domain component, loaded from the store.
 //! 8. **Sessions** (`session`): the handshake, then each upstream frame
 //!    dispatched to its domain.
-//! 9. **Serving** (`service`, `server`): the tonic `Connect` service,
-//!    [`start`] and [`RunningGateway`].
+//! 9. **Serving** (`listener`, `service`, `server`): accepting connections
+//!    (backlog, connection limit, accept back-off, the handshake deadline),
+//!    the tonic `Connect` service, [`start`] and [`RunningGateway`].
 //!
 //! # Choices where the behaviour specification leaves one
 //!
@@ -170,6 +171,22 @@
 //!   [`Limits::max_frame_bytes`] (4 MiB) are answered with
 //!   `ErrorResponse{ERR_FRAME_TOO_LARGE}` (with the op's correlation id)
 //!   and the session survives.
+//! * **Before authentication nothing is free** (upstream decodes a 63 MiB
+//!   `InitConnection`, never closes silent connections and spins on
+//!   `EMFILE`): the first frame of every stream is checked from its gRPC
+//!   header, before tonic reserves room for it, against
+//!   [`Limits::max_handshake_bytes`] (64 KiB; beyond it the stream ends
+//!   `RESOURCE_EXHAUSTED`); a connection on which no session completed its
+//!   handshake within [`Limits::handshake_timeout`] (10 s) is closed,
+//!   whatever it did (nothing, part of the HTTP/2 preface or of TLS,
+//!   streams without `InitConnection`, refused credentials); at most
+//!   [`Limits::max_connections`] (10 000) connections are open, more are
+//!   closed as soon as they are accepted; `accept` errors other than a
+//!   connection's own (out of file descriptors or memory) pause the
+//!   listener, 10 ms doubling up to 1 s, instead of spinning; the listen
+//!   backlog is 1024. All are counted ([`GatewayStats`]). Streams still
+//!   have [`Limits::init_timeout`] (30 s, as upstream) to send
+//!   `InitConnection` on a connection that already holds a session.
 //! * **Shutdown** ends every session with `Signal{GRACEFUL_DISCONNECT,
 //!   "server shutting down"}` then `CANCELLED "session disconnected by
 //!   administrator"` (as upstream); new streams get `UNAVAILABLE`.
@@ -317,6 +334,7 @@ mod error;
 mod expiring;
 mod hub;
 mod kv;
+mod listener;
 mod mailbox;
 mod outbound;
 mod progress;

@@ -8,7 +8,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use aether_gateway::{GatewayConfig, TlsConfig};
+use std::time::Duration;
+
+use aether_gateway::{GatewayConfig, Limits, TlsConfig};
 use clap::Parser;
 
 /// Embedded, protocol-compatible Aether gateway.
@@ -39,6 +41,14 @@ struct Args {
     /// CA (PEM) that client certificates must chain to (mTLS).
     #[arg(long, requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
+    /// Most TCP connections open at once; more are closed when accepted.
+    /// Keep it below the file descriptor limit (`ulimit -n`).
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a connection may stay open without completing a session
+    /// handshake (HTTP/2, TLS, `InitConnection`, credentials).
+    #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs_f64())]
+    handshake_timeout: f64,
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
@@ -70,9 +80,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    let handshake_timeout = Duration::try_from_secs_f64(args.handshake_timeout)
+        .map_err(|e| format!("--handshake-timeout: {e}"))?;
+    let limits = Limits::default()
+        .with_max_connections(args.max_connections)
+        .with_handshake_timeout(handshake_timeout);
     let mut config = GatewayConfig::default()
         .with_bind(SocketAddr::new(args.host, args.port))
-        .with_dev(args.dev);
+        .with_dev(args.dev)
+        .with_limits(limits);
     if let Some(dir) = args.data_dir {
         config = config.with_data_dir(dir);
     }

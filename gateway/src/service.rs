@@ -8,6 +8,7 @@ use aether_protocol::proto::UpstreamMessage;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::hub::Hub;
+use crate::listener::ConnInfo;
 use crate::outbound::{self, Out, OutboundStream, QueueLimits};
 use crate::proto::aether_gateway_server::AetherGateway;
 use crate::session;
@@ -31,6 +32,11 @@ impl AetherGateway for GatewayService {
         &self,
         request: Request<Streaming<UpstreamMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
+        // The connection this stream came on (absent only off our listener).
+        let conn = request
+            .extensions()
+            .get::<ConnInfo>()
+            .map(|c| c.state.clone());
         let upstream = request.into_inner();
         let limits = &self.hub.cx.config.limits;
         let queue = QueueLimits {
@@ -45,7 +51,18 @@ impl AetherGateway for GatewayService {
             let _ = tx.control(Out::End(Status::unavailable("server shutting down")));
             return Ok(Response::new(stream));
         }
-        tokio::spawn(session::run(self.hub.clone(), upstream, tx, outlet));
+        let admitted = move || {
+            if let Some(conn) = conn {
+                conn.establish();
+            }
+        };
+        tokio::spawn(session::run(
+            self.hub.clone(),
+            upstream,
+            tx,
+            outlet,
+            admitted,
+        ));
         Ok(Response::new(stream))
     }
 }

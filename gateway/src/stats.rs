@@ -32,6 +32,18 @@ pub struct GatewayStats {
     /// Sessions ended because pushes to them (progress, task events,
     /// assignments) backed up beyond their bound.
     pub slow_consumers: u64,
+    /// TCP connections open now.
+    pub connections_open: u64,
+    /// TCP connections accepted since start (within the limit).
+    pub connections_total: u64,
+    /// Connections closed at once because the connection limit was reached.
+    pub connections_refused: u64,
+    /// Connections closed because no session handshake completed on them
+    /// within the handshake timeout.
+    pub connections_timed_out: u64,
+    /// `accept` errors that made the listener pause (e.g. out of file
+    /// descriptors).
+    pub accept_errors: u64,
 }
 
 /// Refusals by reason: each was answered with an `ErrorResponse`.
@@ -129,6 +141,11 @@ pub(crate) struct Stats {
     pub(crate) backpressure_waits: AtomicU64,
     pub(crate) receivers_lagging: AtomicU64,
     pub(crate) slow_consumers: AtomicU64,
+    pub(crate) connections_open: AtomicU64,
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
+    pub(crate) connections_timed_out: AtomicU64,
+    pub(crate) accept_errors: AtomicU64,
 }
 
 impl Stats {
@@ -182,6 +199,11 @@ impl Stats {
             backpressure_waits: self.backpressure_waits.load(Relaxed),
             receivers_lagging: self.receivers_lagging.load(Relaxed),
             slow_consumers: self.slow_consumers.load(Relaxed),
+            connections_open: self.connections_open.load(Relaxed),
+            connections_total: self.connections_total.load(Relaxed),
+            connections_refused: self.connections_refused.load(Relaxed),
+            connections_timed_out: self.connections_timed_out.load(Relaxed),
+            accept_errors: self.accept_errors.load(Relaxed),
         }
     }
 }

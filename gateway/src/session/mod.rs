@@ -61,15 +61,20 @@ struct Session {
     pipeline: Pipeline,
 }
 
-/// Runs a session to its end.
+/// Runs a session to its end; `admitted` is called once its handshake
+/// completed (the connection's handshake deadline is lifted).
 pub(crate) async fn run(
     hub: Arc<Hub>,
     mut upstream: Streaming<UpstreamMessage>,
     tx: Outbox,
     outlet: Arc<Outlet>,
+    admitted: impl FnOnce(),
 ) {
     let handle = match handshake::perform(&hub, &mut upstream, &tx, outlet).await {
-        Ok(Some(h)) => h,
+        Ok(Some(h)) => {
+            admitted();
+            h
+        }
         Ok(None) => return,
         Err(status) => {
             tracing::debug!(%status, "handshake failed");

@@ -1,18 +1,20 @@
 //! Starting, observing and stopping a gateway.
 
+mod guard;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::config::GatewayConfig;
 use crate::context::IdentityTables;
 use crate::error::GatewayError;
 use crate::hub::Hub;
+use crate::listener;
 use crate::proto::aether_gateway_server::AetherGatewayServer;
 use crate::service::GatewayService;
 use crate::stats::GatewayStats;
@@ -54,14 +56,11 @@ async fn sweep(hub: std::sync::Weak<Hub>) {
 /// Starts a gateway: binds `config.bind` and serves until
 /// [`RunningGateway::shutdown`] (or drop).
 pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError> {
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .map_err(|source| GatewayError::Bind {
-            addr: config.bind,
-            source,
-        })?;
+    let listener = listener::bind(config.bind).map_err(|source| GatewayError::Bind {
+        addr: config.bind,
+        source,
+    })?;
     let addr = listener.local_addr()?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let mut builder = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -97,7 +96,20 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         .max_decoding_message_size(hard_cap)
         .max_encoding_message_size(ENCODE_LIMIT);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let router = builder.add_service(service);
+    let limits = &hub.cx.config.limits;
+    let incoming = listener::incoming(
+        listener,
+        listener::AcceptLimits {
+            max_connections: limits.max_connections.max(1),
+            handshake_timeout: limits.handshake_timeout,
+        },
+        hub.cx.stats.clone(),
+    );
+    let router = builder
+        .layer(guard::FirstFrameLimitLayer {
+            limit: limits.max_handshake_bytes,
+        })
+        .add_service(service);
     let server = tokio::spawn(async move {
         let signal = async {
             let _ = stop_rx.await;
