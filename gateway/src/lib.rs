@@ -203,7 +203,18 @@
 //!   the same session. A commit failure answers with the operation's
 //!   failure reply. Without a data directory nothing survives a restart.
 //!   [`RunningGateway::shutdown`] (and dropping it) flushes the journal and
-//!   releases the database, so a new gateway may open the same directory.
+//!   releases the database, so a new gateway may open the same directory;
+//!   a second gateway on a directory in use fails to start
+//!   ([`GatewayError::Store`], naming the file).
+//! * **Verified data directory**: at start the database's integrity is
+//!   checked (redb verifies the checksum of every committed page) and every
+//!   record must decode; corrupted or truncated data, an emptied or missing
+//!   database file in a directory that held one, and a fall-back to the
+//!   previous commit after a clean shutdown (which only corruption can
+//!   cause; after a crash it is the normal recovery of a commit that did
+//!   not reach the disk whole) all refuse to start with one
+//!   [`GatewayError::Corrupt`] naming the file, never a panic and never a
+//!   skipped record. The refusal leaves the file as it was.
 //! * **Messages to connected identities are in flight in memory; messages
 //!   waiting for offline identities are durable**: a message for an
 //!   offline owner is journaled when it is queued and deleted when it is

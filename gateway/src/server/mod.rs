@@ -18,7 +18,7 @@ use crate::listener;
 use crate::proto::aether_gateway_server::AetherGatewayServer;
 use crate::service::GatewayService;
 use crate::stats::GatewayStats;
-use crate::store::Store;
+use crate::store::{DB_FILE, Store, StoreError};
 
 /// Hard cap for tonic's decoder; frames between `max_frame_bytes` and this
 /// are decoded and refused in-stream, so the session survives.
@@ -79,14 +79,28 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     }
 
     let hard_cap = DECODE_HARD_CAP.max(config.limits.max_frame_bytes);
+    let store_error = |e: StoreError| {
+        let path = config
+            .data_dir
+            .as_deref()
+            .map(|d| d.join(DB_FILE))
+            .unwrap_or_default();
+        if e.is_corrupt() {
+            GatewayError::Corrupt { path, reason: e.0 }
+        } else {
+            GatewayError::Store(format!("{}: {}", path.display(), e.0))
+        }
+    };
     let store = match &config.data_dir {
-        Some(dir) => Store::open(dir).map_err(|e| GatewayError::Store(e.to_string()))?,
+        Some(dir) => Store::open(dir).map_err(store_error)?,
         None => Store::memory(),
     };
-    let hub = Hub::new(config, store.clone()).map_err(|e| {
-        store.close();
-        GatewayError::Store(e.to_string())
-    })?;
+    let loaded = Hub::new(config.clone(), store.clone()).map_err(|e| {
+        // Not a clean close of a trusted file: leave the mark off.
+        store.abandon();
+        store_error(e)
+    });
+    let hub = loaded?;
     if let Some(path) = store.path() {
         tracing::info!(path = %path.display(), "durable state loaded");
     }

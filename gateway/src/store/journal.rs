@@ -116,7 +116,7 @@ impl Commit {
     /// Already failed with `why`.
     pub(crate) fn failed(why: &str) -> Commit {
         let (tx, rx) = oneshot::channel();
-        let _ = tx.send(Err(StoreError(why.into())));
+        let _ = tx.send(Err(StoreError::other(why)));
         Commit { rx: Some(rx) }
     }
 
@@ -135,7 +135,7 @@ impl Future for Commit {
             None => Poll::Ready(Ok(())),
             Some(rx) => Pin::new(rx)
                 .poll(cx)
-                .map(|r| r.unwrap_or_else(|_| Err(StoreError("the journal has stopped".into())))),
+                .map(|r| r.unwrap_or_else(|_| Err(StoreError::other("the journal has stopped")))),
         }
     }
 }

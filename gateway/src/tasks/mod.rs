@@ -76,7 +76,7 @@ impl Tasks {
         let tasks = store.load(Table::Tasks)?;
         let meta = store.load(Table::Meta)?;
         let state = State {
-            table: TaskTable::load(tasks),
+            table: TaskTable::load(tasks)?,
             tokens: Tokens::load(&meta),
             ledger: Ledger::load(&meta),
             subs: Subscriptions::default(),

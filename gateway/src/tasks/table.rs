@@ -7,7 +7,7 @@ use prost::Message;
 
 use super::index::{Index, Key};
 use super::model::TaskRecord;
-use crate::store::{Mutation, Table};
+use crate::store::{Mutation, StoreError, Table};
 
 /// Tasks by id, with their indexes.
 #[derive(Default)]
@@ -17,9 +17,9 @@ pub(crate) struct TaskTable {
 }
 
 impl TaskTable {
-    /// Rebuilds the table from stored rows; undecodable rows are skipped
-    /// (and logged).
-    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>) -> Self {
+    /// Rebuilds the table from stored rows; an undecodable row refuses the
+    /// store.
+    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>) -> Result<Self, StoreError> {
         let mut t = TaskTable::default();
         for (key, bytes) in rows {
             match TaskRecord::decode(bytes.as_slice()) {
@@ -27,10 +27,10 @@ impl TaskTable {
                     t.index.update(None, Some(&r));
                     t.records.insert(r.id.clone(), r);
                 }
-                Err(e) => tracing::error!(task = %key, error = %e, "unreadable task record"),
+                Err(e) => return Err(StoreError::unreadable(Table::Tasks, &key, e)),
             }
         }
-        t
+        Ok(t)
     }
 
     /// The task `id`.
@@ -103,8 +103,16 @@ mod tests {
             });
             rows.push((m.key, m.value.unwrap_or_default()));
         }
-        rows.push(("junk".into(), vec![0xff, 0xff]));
-        let back = TaskTable::load(rows);
+        let mut with_junk = rows.clone();
+        with_junk.push(("junk".into(), vec![0xff, 0xff]));
+        let refused = TaskTable::load(with_junk).err().expect("junk is refused");
+        assert!(refused.is_corrupt());
+        assert!(
+            refused.0.contains("table tasks, key \"junk\""),
+            "{}",
+            refused.0
+        );
+        let back = TaskTable::load(rows).unwrap();
         assert_eq!(back.all().count(), 4);
         let mut d = back.descendants("a", 256);
         d.sort();
