@@ -99,6 +99,10 @@ async fn flipped_bytes_are_refused_with_one_clear_error_never_served() {
         match aether_gateway::start(config(dir.path())).await {
             Err(e) => {
                 assert_names_the_file(&e, dir.path());
+                assert!(
+                    std::fs::read(db_file(dir.path())).unwrap() == bytes,
+                    "seed {seed}: the refusal changed the file"
+                );
                 refused += 1;
             }
             Ok(gw) => {
