@@ -27,6 +27,9 @@ pub struct GatewayConfig {
     pub tls: Option<TlsConfig>,
     /// Size, rate and time limits.
     pub limits: Limits,
+    /// Where to serve `/metrics` (Prometheus text format) over HTTP/1.1;
+    /// `None` (the default) serves none. Port 0 picks a free port.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for GatewayConfig {
@@ -38,6 +41,7 @@ impl Default for GatewayConfig {
             admin_key: None,
             tls: None,
             limits: Limits::default(),
+            metrics_addr: None,
         }
     }
 }
@@ -78,6 +82,12 @@ impl GatewayConfig {
     /// Serves TLS with `tls`.
     pub fn with_tls(mut self, tls: TlsConfig) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Serves `/metrics` on `addr`.
+    pub fn with_metrics_addr(mut self, addr: SocketAddr) -> Self {
+        self.metrics_addr = Some(addr);
         self
     }
 

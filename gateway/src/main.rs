@@ -1,6 +1,7 @@
 //! The `aether-gateway` binary: the embedded gateway as a process.
 //!
-//! Prints exactly one line to stdout, `listening on HOST:PORT`; logs go to
+//! Prints one line to stdout, `listening on HOST:PORT`, then, with
+//! `--metrics-addr`, a second one, `metrics on HOST:PORT`; logs go to
 //! stderr (`RUST_LOG`, default `info`). SIGTERM or Ctrl-C shut it down
 //! gracefully, then it exits 0.
 
@@ -49,6 +50,9 @@ struct Args {
     /// handshake (HTTP/2, TLS, `InitConnection`, credentials).
     #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs_f64())]
     handshake_timeout: f64,
+    /// Serve `/metrics` (Prometheus text format) on HOST:PORT; off by default.
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
@@ -89,6 +93,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_bind(SocketAddr::new(args.host, args.port))
         .with_dev(args.dev)
         .with_limits(limits);
+    if let Some(addr) = args.metrics_addr {
+        config = config.with_metrics_addr(addr);
+    }
     if let Some(dir) = args.data_dir {
         config = config.with_data_dir(dir);
     }
@@ -107,6 +114,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", gateway.local_addr())?;
+        if let Some(metrics) = gateway.metrics_addr() {
+            writeln!(out, "metrics on {metrics}")?;
+        }
         out.flush()?;
     }
     stop.await;

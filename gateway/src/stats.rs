@@ -69,6 +69,48 @@ pub struct Refusals {
     pub other: u64,
 }
 
+/// A latency histogram (cumulative buckets, as Prometheus reads them).
+#[derive(Debug, Default)]
+pub(crate) struct Histogram {
+    /// Observations at or below each of [`Histogram::BOUNDS`].
+    buckets: [AtomicU64; 12],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Upper bounds of the buckets, in seconds.
+    pub(crate) const BOUNDS: [f64; 12] = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    ];
+
+    /// Records one observation.
+    pub(crate) fn observe(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        for (bound, bucket) in Self::BOUNDS.iter().zip(&self.buckets) {
+            if secs <= *bound {
+                bucket.fetch_add(1, Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros
+            .fetch_add(d.as_micros().min(u64::MAX as u128) as u64, Relaxed);
+    }
+
+    /// `(cumulative count per bound, count, sum in seconds)`.
+    pub(crate) fn read(&self) -> ([u64; 12], u64, f64) {
+        let mut b = [0; 12];
+        for (out, bucket) in b.iter_mut().zip(&self.buckets) {
+            *out = bucket.load(Relaxed);
+        }
+        (
+            b,
+            self.count.load(Relaxed),
+            self.sum_micros.load(Relaxed) as f64 / 1e6,
+        )
+    }
+}
+
 /// Why a send was refused, as counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
@@ -212,6 +254,18 @@ impl Stats {
 mod tests {
     use super::*;
     use crate::reply::code;
+
+    #[test]
+    fn a_histogram_counts_cumulatively() {
+        let h = Histogram::default();
+        h.observe(std::time::Duration::from_micros(300));
+        h.observe(std::time::Duration::from_millis(7));
+        h.observe(std::time::Duration::from_secs(9));
+        let (b, count, sum) = h.read();
+        assert_eq!(count, 3);
+        assert_eq!((b[0], b[3], b[4], b[11]), (1, 1, 2, 2));
+        assert!((sum - 9.0073).abs() < 1e-6, "{sum}");
+    }
 
     #[test]
     fn refusals_are_counted_by_the_reason_of_their_code() {

@@ -1,6 +1,7 @@
 //! Starting, observing and stopping a gateway.
 
 mod guard;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub struct RunningGateway {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     sweeper: JoinHandle<()>,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Option<JoinHandle<()>>,
 }
 
 /// Sweeps expired state until the gateway is gone.
@@ -105,6 +108,13 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         tracing::info!(path = %path.display(), "durable state loaded");
     }
     let hub = Arc::new(hub);
+    let metrics = match hub.cx.config.metrics_addr {
+        Some(addr) => Some(metrics::start(addr, &hub).await.map_err(|source| {
+            hub.store.close();
+            GatewayError::Bind { addr, source }
+        })?),
+        None => None,
+    };
     let sweeper = tokio::spawn(sweep(Arc::downgrade(&hub)));
     let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })
         .max_decoding_message_size(hard_cap)
@@ -133,6 +143,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         }
     });
     tracing::info!(%addr, tls, "gateway listening");
+    let (metrics_addr, metrics) = metrics.unzip();
     Ok(RunningGateway {
         addr,
         tls,
@@ -140,6 +151,8 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         stop: Some(stop_tx),
         server: Some(server),
         sweeper,
+        metrics_addr,
+        metrics,
     })
 }
 
@@ -147,6 +160,12 @@ impl RunningGateway {
     /// The bound address (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, when [`GatewayConfig::metrics_addr`] is
+    /// set (with the real port when 0 was asked for).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// `http://ADDR`, or `https://ADDR` when serving TLS.
@@ -197,6 +216,9 @@ impl RunningGateway {
             server.abort();
         }
         self.sweeper.abort();
+        if let Some(m) = self.metrics.take() {
+            m.abort();
+        }
         self.hub.store.close();
         tracing::info!(addr = %self.addr, "gateway stopped");
     }
@@ -212,6 +234,9 @@ impl Drop for RunningGateway {
             let _ = stop.send(());
         }
         self.sweeper.abort();
+        if let Some(m) = self.metrics.take() {
+            m.abort();
+        }
         self.hub.store.close();
     }
 }

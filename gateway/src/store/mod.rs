@@ -40,6 +40,8 @@ use redb::{
 };
 
 pub(crate) use journal::Commit;
+
+use crate::stats::Histogram;
 use journal::Journal;
 
 /// The tables of the database: string keys, byte values.
@@ -210,6 +212,8 @@ struct Durable {
     /// `None` once closed.
     open: RwLock<Option<Open>>,
     path: PathBuf,
+    /// Submission to commit on disk, per submission.
+    latency: Arc<Histogram>,
 }
 
 struct Open {
@@ -272,13 +276,21 @@ impl Store {
         }
         txn.commit().map_err(StoreError::from)?;
         let db = Arc::new(db);
-        let journal = Journal::start(db.clone())?;
+        let latency = Arc::new(Histogram::default());
+        let journal = Journal::start(db.clone(), latency.clone())?;
         Ok(Store {
             inner: Some(Arc::new(Durable {
                 open: RwLock::new(Some(Open { journal, db })),
                 path,
+                latency,
             })),
         })
+    }
+
+    /// How long durable commits took, submission to disk (`None` when
+    /// memory-only).
+    pub(crate) fn commit_latency(&self) -> Option<&Histogram> {
+        self.inner.as_ref().map(|d| d.latency.as_ref())
     }
 
     /// Whether changes survive a restart.
