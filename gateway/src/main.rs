@@ -50,6 +50,9 @@ struct Args {
     /// handshake (HTTP/2, TLS, `InitConnection`, credentials).
     #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs_f64())]
     handshake_timeout: f64,
+    /// Seconds a departed identity's resume lineage is remembered (0: none).
+    #[arg(long, default_value_t = Limits::default().resume_window.as_secs_f64())]
+    resume_window: f64,
     /// Serve `/metrics` (Prometheus text format) on HOST:PORT; off by default.
     #[arg(long)]
     metrics_addr: Option<SocketAddr>,
@@ -74,6 +77,33 @@ fn terminated() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// How often freed heap memory is handed back to the operating system.
+const TRIM_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Hands freed heap memory back to the operating system, periodically.
+///
+/// glibc's allocator keeps what a burst freed (a flood into a mailbox,
+/// pushes to a slow consumer, thousands of connections) inside its heaps,
+/// so without this the process stays at its high-water mark after the
+/// burst is gone. `malloc_trim` releases every free page of every arena.
+/// The gateway library itself stays free of `unsafe`; an application that
+/// embeds it chooses its own allocator policy.
+fn trim_heap_periodically() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(TRIM_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            // SAFETY: `malloc_trim` takes no pointers and only returns free
+            // pages of glibc's own heaps to the kernel; it is thread-safe.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+    });
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -86,9 +116,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let handshake_timeout = Duration::try_from_secs_f64(args.handshake_timeout)
         .map_err(|e| format!("--handshake-timeout: {e}"))?;
+    let resume_window = Duration::try_from_secs_f64(args.resume_window)
+        .map_err(|e| format!("--resume-window: {e}"))?;
     let limits = Limits::default()
         .with_max_connections(args.max_connections)
-        .with_handshake_timeout(handshake_timeout);
+        .with_handshake_timeout(handshake_timeout)
+        .with_resume_window(resume_window);
     let mut config = GatewayConfig::default()
         .with_bind(SocketAddr::new(args.host, args.port))
         .with_dev(args.dev)
@@ -110,6 +143,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?);
     }
     let stop = terminated();
+    trim_heap_periodically();
     let gateway = aether_gateway::start(config).await?;
     {
         let mut out = std::io::stdout().lock();
