@@ -187,6 +187,17 @@
 //!   backlog is 1024. All are counted ([`GatewayStats`]). Streams still
 //!   have [`Limits::init_timeout`] (30 s, as upstream) to send
 //!   `InitConnection` on a connection that already holds a session.
+//! * **`/metrics`** (opt-in, [`GatewayConfig::metrics_addr`], the
+//!   binary's `--metrics-addr`): the Prometheus text format over HTTP/1.1,
+//!   computed when scraped (gauges walk the mailboxes then; the delivery
+//!   path pays nothing). Pending proxies are always 0: proxying is not
+//!   implemented. At most 16 scrapes at once, headers within 10 s.
+//! * **Memory after load**: what hostile clients made the gateway hold is
+//!   freed when they leave (queues with their streams, empty mailboxes and
+//!   departed identities by the sweep). The `aether-gateway` binary also
+//!   hands freed heap pages back to the system every 2 s (`malloc_trim`
+//!   on glibc), so its RSS comes back down after a burst; an application
+//!   embedding the library chooses its own allocator policy.
 //! * **Shutdown** ends every session with `Signal{GRACEFUL_DISCONNECT,
 //!   "server shutting down"}` then `CANCELLED "session disconnected by
 //!   administrator"` (as upstream); new streams get `UNAVAILABLE`.

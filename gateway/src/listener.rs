@@ -221,7 +221,7 @@ async fn accept_loop(
                 // Out of file descriptors or memory: accepting again at once
                 // would fail again. Pause (doubling), so the loop does not spin.
                 let before = stats.accept_errors.fetch_add(1, Ordering::Relaxed);
-                if backoff == BACKOFF_MIN || before % 64 == 0 {
+                if backoff == BACKOFF_MIN || before.is_multiple_of(64) {
                     tracing::warn!(error = %e, pause = ?backoff, "accept failed; backing off");
                 }
                 tokio::select! {
@@ -236,7 +236,7 @@ async fn accept_loop(
         if open as usize >= limits.max_connections {
             stats.connections_open.fetch_sub(1, Ordering::Relaxed);
             let n = stats.connections_refused.fetch_add(1, Ordering::Relaxed);
-            if n % 1024 == 0 {
+            if n.is_multiple_of(1024) {
                 tracing::warn!(
                     max = limits.max_connections,
                     refused_total = n + 1,

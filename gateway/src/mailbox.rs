@@ -357,7 +357,7 @@ impl Mailbox {
             let before = self.refusals.fetch_add(1, Relaxed);
             // Log the first refusal, then once per 1024, so a flood does
             // not turn into a flood of log lines (each sender is told).
-            if before % 1024 == 0 {
+            if before.is_multiple_of(1024) {
                 tracing::warn!(
                     topic = %self.topic,
                     refused_total = before + 1,

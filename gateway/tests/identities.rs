@@ -47,9 +47,9 @@ async fn twenty_thousand_short_lived_identities_leave_the_tables_at_their_size()
             let ch = channels[i % channels.len()].clone();
             async move {
                 let p = match i % 3 {
-                    0 => Principal::agent("w", "churn", &format!("a{i}")).unwrap(),
-                    1 => Principal::user(&format!("u{i}"), "win").unwrap(),
-                    _ => Principal::service("churn", &format!("s{i}"), false).unwrap(),
+                    0 => Principal::agent("w", "churn", format!("a{i}")).unwrap(),
+                    1 => Principal::user(format!("u{i}"), "win").unwrap(),
+                    _ => Principal::service("churn", format!("s{i}"), false).unwrap(),
                 };
                 let mut c = Conn::open_on(ch, init(&p)).await;
                 c.ack().await;
@@ -57,7 +57,7 @@ async fn twenty_thousand_short_lived_identities_leave_the_tables_at_their_size()
             }
         })
         .await;
-    assert!(gw.stats().sessions_total >= IDENTITIES as u64 + 1);
+    assert!(gw.stats().sessions_total > IDENTITIES as u64);
     tables_until(&gw, |t| *t == start).await;
     gw.shutdown().await;
 }

@@ -278,7 +278,7 @@ async fn hostile_round(url: &str, round: &str, n: &Scale) -> Seen {
         mute.push(Conn::open_raw(channel(url).await).await);
     }
     for i in 0..n.oversized {
-        let mut p = init(&Principal::agent("big", round, &format!("{i}")).unwrap());
+        let mut p = init(&Principal::agent("big", round, format!("{i}")).unwrap());
         p.credentials.insert("api_key".into(), "k".repeat(1 << 20));
         let mut c = Conn::open(url, p).await;
         assert_eq!(c.status().await.code(), tonic::Code::ResourceExhausted);
@@ -293,7 +293,7 @@ async fn hostile_round(url: &str, round: &str, n: &Scale) -> Seen {
         .for_each_concurrent(32, |i| {
             let ch = channels[i % channels.len()].clone();
             async move {
-                let p = Principal::agent("churn", round, &format!("c{i}")).unwrap();
+                let p = Principal::agent("churn", round, format!("c{i}")).unwrap();
                 let mut c = Conn::open_on(ch, init(&p)).await;
                 c.ack().await;
             }
@@ -313,7 +313,8 @@ async fn hostile_round(url: &str, round: &str, n: &Scale) -> Seen {
     // The hostile ones leave.
     drop((tx, stalled, mute, silent));
     let refused = tokio::time::timeout(GUARD, reader).await.unwrap().unwrap();
-    let slow_status = match tokio::time::timeout(std::time::Duration::from_millis(100), async {
+    // Not ended (the round was too small): it leaves now.
+    let slow_status = tokio::time::timeout(Duration::from_millis(100), async {
         loop {
             match slow.rx.message().await {
                 Ok(Some(_)) => continue,
@@ -323,11 +324,7 @@ async fn hostile_round(url: &str, round: &str, n: &Scale) -> Seen {
         }
     })
     .await
-    {
-        Ok(status) => status,
-        // Not ended (the round was too small): it leaves now.
-        Err(_) => None,
-    };
+    .unwrap_or_default();
     drop(slow);
     // What was accepted for the stalled receiver and not yet handed to its
     // stream (its first connection took the first ones into its buffers

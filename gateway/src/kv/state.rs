@@ -154,9 +154,9 @@ mod tests {
             .submit(vec![Mutation::put(Table::Kv, "garbage", vec![9])])
             .await
             .unwrap();
-        let refused = load(&store, 60)
-            .err()
-            .expect("an unreadable record is refused");
+        let Err(refused) = load(&store, 60) else {
+            panic!("an unreadable record is refused");
+        };
         assert!(refused.is_corrupt());
         assert!(
             refused.0.contains("table kv, key \"garbage\""),

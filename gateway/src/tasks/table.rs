@@ -105,7 +105,9 @@ mod tests {
         }
         let mut with_junk = rows.clone();
         with_junk.push(("junk".into(), vec![0xff, 0xff]));
-        let refused = TaskTable::load(with_junk).err().expect("junk is refused");
+        let Err(refused) = TaskTable::load(with_junk) else {
+            panic!("junk is refused");
+        };
         assert!(refused.is_corrupt());
         assert!(
             refused.0.contains("table tasks, key \"junk\""),
