@@ -27,6 +27,9 @@ pub struct GatewayConfig {
     pub tls: Option<TlsConfig>,
     /// Size, rate and time limits.
     pub limits: Limits,
+    /// Where to serve `/metrics` (Prometheus text format) over HTTP/1.1;
+    /// `None` (the default) serves none. Port 0 picks a free port.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for GatewayConfig {
@@ -38,6 +41,7 @@ impl Default for GatewayConfig {
             admin_key: None,
             tls: None,
             limits: Limits::default(),
+            metrics_addr: None,
         }
     }
 }
@@ -78,6 +82,12 @@ impl GatewayConfig {
     /// Serves TLS with `tls`.
     pub fn with_tls(mut self, tls: TlsConfig) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Serves `/metrics` on `addr`.
+    pub fn with_metrics_addr(mut self, addr: SocketAddr) -> Self {
+        self.metrics_addr = Some(addr);
         self
     }
 
@@ -163,19 +173,37 @@ pub struct Limits {
     /// Largest upstream frame answered normally (default 4 MiB); larger ones
     /// get `ERR_FRAME_TOO_LARGE` and the session survives.
     pub max_frame_bytes: usize,
-    /// Most messages a mailbox holds (default 10 000).
+    /// Most messages a mailbox holds (default 10 000); more are refused
+    /// with `ERR_MAILBOX_FULL`.
     pub mailbox_max_messages: usize,
-    /// Most payload bytes a mailbox holds (default 64 MiB).
+    /// Most bytes (payloads, source topics, workspaces) a mailbox holds
+    /// (default 64 MiB); more are refused with `ERR_MAILBOX_FULL`.
     pub mailbox_max_bytes: usize,
     /// Oldest message a mailbox keeps (default 24 h).
     pub mailbox_max_age: Duration,
     /// How long a new stream may take to send `InitConnection` (default 30 s).
     pub init_timeout: Duration,
+    /// Largest first frame (`InitConnection`) of a stream, checked from its
+    /// gRPC header before anything is buffered (default 64 KiB); larger
+    /// ones end the stream with `RESOURCE_EXHAUSTED`.
+    pub max_handshake_bytes: usize,
+    /// How long a connection may stay open without a session completing
+    /// its handshake on it (default 10 s): connections that never send the
+    /// HTTP/2 preface, never finish TLS, open no stream, never send
+    /// `InitConnection` or are refused are closed then.
+    pub handshake_timeout: Duration,
+    /// Most TCP connections open at once (default 10 000); more are closed
+    /// as soon as they are accepted. Keep it below the process's file
+    /// descriptor limit.
+    pub max_connections: usize,
     /// Per-session send rate limit; `None` (the default) disables it.
     pub send_rate: Option<RateLimit>,
-    /// Longest a sender waits for an online receiver's mailbox to drain
-    /// below half its bound before sending on (default 5 s); after that the
-    /// oldest messages are dropped as usual.
+    /// Longest one pause of a sender for an online receiver whose mailbox
+    /// is half full (default 1 s): the sending session stops reading until
+    /// the receiver has drained its mailbox to a quarter. A receiver that
+    /// does not get there in this time is *lagging*: nobody pauses for it
+    /// until it catches up, and messages beyond its mailbox bounds are
+    /// refused with `ERR_MAILBOX_FULL`.
     pub backpressure_wait: Duration,
     /// Largest KV `PUT` value (default 1 MiB); larger ones get
     /// `ErrorResponse{ERR_QUOTA_001}`.
@@ -192,6 +220,20 @@ pub struct Limits {
     pub task_stuck_ttl: Option<Duration>,
     /// HTTP-proxy and tunnel limits.
     pub proxy: ProxyLimits,
+    /// How long an identity's resume lineage (last session id, reconnection
+    /// count, first connect time) is remembered after its last session
+    /// ended (default 10 min; the 10 000 most recent departures at most): a
+    /// reconnect with `resume_session_id` within it is `resumed=true`.
+    /// Zero forgets an identity as soon as it departs.
+    pub resume_window: Duration,
+    /// Most items waiting in one session's outbound queue (replies and
+    /// pushes: progress updates, task events, assignments) when a push
+    /// arrives (default 10 000); a push beyond it ends the session as a
+    /// slow consumer (`RESOURCE_EXHAUSTED`). Replies wait for room instead.
+    pub max_push_backlog: usize,
+    /// Most bytes waiting in one session's outbound queue when a push
+    /// arrives (default 8 MiB); as `max_push_backlog`.
+    pub max_push_backlog_bytes: usize,
 }
 
 impl Default for Limits {
@@ -203,19 +245,25 @@ impl Default for Limits {
             mailbox_max_bytes: 64 * 1024 * 1024,
             mailbox_max_age: Duration::from_secs(24 * 60 * 60),
             init_timeout: Duration::from_secs(30),
+            max_handshake_bytes: 64 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
             send_rate: None,
-            backpressure_wait: Duration::from_secs(5),
+            backpressure_wait: Duration::from_secs(1),
             max_kv_value_bytes: 1024 * 1024,
             max_checkpoint_bytes: 4 * 1024 * 1024,
             task_retention: Duration::from_secs(7 * 24 * 60 * 60),
             task_stuck_ttl: None,
             proxy: ProxyLimits::default(),
+            resume_window: Duration::from_secs(10 * 60),
+            max_push_backlog: 10_000,
+            max_push_backlog_bytes: 8 * 1024 * 1024,
         }
     }
 }
 
 impl Limits {
-    /// Sets how long a sender waits for a congested online receiver.
+    /// Sets the longest pause of a sender for a receiver that keeps up.
     pub fn with_backpressure_wait(mut self, d: Duration) -> Self {
         self.backpressure_wait = d;
         self
@@ -250,6 +298,21 @@ impl Limits {
         self.init_timeout = timeout;
         self
     }
+    /// Sets the largest first frame (`InitConnection`).
+    pub fn with_max_handshake_bytes(mut self, n: usize) -> Self {
+        self.max_handshake_bytes = n;
+        self
+    }
+    /// Sets how long a connection may go without a completed handshake.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+    /// Sets the connection limit.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
     /// Sets the largest KV `PUT` value.
     pub fn with_max_kv_value_bytes(mut self, n: usize) -> Self {
         self.max_kv_value_bytes = n;
@@ -268,6 +331,17 @@ impl Limits {
     /// Sets (or clears) the time after which a stuck task is cancelled.
     pub fn with_task_stuck_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.task_stuck_ttl = ttl;
+        self
+    }
+    /// Sets how long a departed identity's resume lineage is remembered.
+    pub fn with_resume_window(mut self, window: Duration) -> Self {
+        self.resume_window = window;
+        self
+    }
+    /// Sets the push backlog bounds of a session (items, bytes).
+    pub fn with_max_push_backlog(mut self, items: usize, bytes: usize) -> Self {
+        self.max_push_backlog = items;
+        self.max_push_backlog_bytes = bytes;
         self
     }
     /// Sets (or clears) the per-session send rate limit.

@@ -19,7 +19,22 @@ pub enum GatewayError {
     /// Another I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// The database under the data directory could not be opened or read.
+    /// The database under the data directory could not be opened or read
+    /// (for instance: another gateway has it open).
     #[error("cannot open the data directory: {0}")]
     Store(String),
+    /// A file under the data directory is corrupted or truncated; the
+    /// gateway does not start on it rather than serve wrong or missing
+    /// values.
+    #[error(
+        "{} is corrupted or truncated: {reason}; the gateway will not start on it \
+         (restore it from a backup, or move it away to start empty)",
+        path.display()
+    )]
+    Corrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the check found.
+        reason: String,
+    },
 }

@@ -68,10 +68,12 @@ impl Hub {
         })
     }
 
-    /// Removes expired KV entries and checkpoints.
+    /// Removes expired KV entries and checkpoints, and what departed
+    /// identities left behind.
     pub(crate) fn sweep(&self) {
         let now = crate::expiring::unix_ms();
         self.kv.sweep(now);
         self.checkpoints.sweep(now);
+        self.cx.reclaim();
     }
 }

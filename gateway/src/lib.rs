@@ -64,8 +64,9 @@
 //!    and every domain component, loaded from the store.
 //! 8. **Sessions** (`session`): the handshake, then each upstream frame
 //!    dispatched to its domain.
-//! 9. **Serving** (`service`, `server`): the tonic `Connect` service,
-//!    [`start`] and [`RunningGateway`].
+//! 9. **Serving** (`listener`, `service`, `server`): accepting connections
+//!    (backlog, connection limit, accept back-off, the handshake deadline),
+//!    the tonic `Connect` service, [`start`] and [`RunningGateway`].
 //!
 //! # Choices where the behaviour specification leaves one
 //!
@@ -82,9 +83,13 @@
 //!   over at once (the old RPC ends `CANCELLED "session disconnected by
 //!   administrator"`); a live identity without it is `ALREADY_EXISTS`.
 //!   The lineage (last session id, reconnection count, first connect time)
-//!   is kept after a disconnect, so a client that reconnects after its old
-//!   session ended is also `resumed=true` with `reconnection_count+1`
-//!   (upstream would report a fresh connection).
+//!   is kept for [`Limits::resume_window`] (10 min, the 10 000 most recent
+//!   departures) after the identity's last session ended, so a client that
+//!   reconnects after its old session ended is also `resumed=true` with
+//!   `reconnection_count+1` (upstream would report a fresh connection);
+//!   then it is forgotten, like every other per-identity entry: empty,
+//!   unused mailboxes are reclaimed every second, so identities that come
+//!   and go leave nothing behind ([`RunningGateway::identity_tables`]).
 //! * **Required extensions** are checked before the identity lock: the ack
 //!   (fresh session id, `resumed=false`) is sent, then `FAILED_PRECONDITION`;
 //!   a doomed connection never takes over a live session.
@@ -108,19 +113,53 @@
 //!   default**, because it would cripple benchmarks and tests.
 //! * **Mailboxes** ("lite" semantics): every identity topic and the two
 //!   receiver topics have a mailbox that exists whether or not the owner is
-//!   online, bounded by [`Limits`] (10 000 messages, 64 MiB, 24 h). Overflow
-//!   drops the oldest, counts it (in [`GatewayStats`] and per mailbox) and
-//!   logs a warning (the first drop, then once per 1024). A message leaves
-//!   the mailbox when it is handed to the owner's stream; messages popped
-//!   but never handed over go back when a stream ends. A mailbox is created
-//!   for a topic only when it is a well-formed identity topic; sends to
-//!   malformed ones are accepted and counted as unroutable (upstream
-//!   publishes them to a topic nobody can subscribe to).
+//!   online, bounded by [`Limits`] (10 000 messages, 64 MiB, 24 h). A
+//!   message leaves the mailbox when it is handed to the owner's stream;
+//!   messages popped but never handed over go back when a stream ends. A
+//!   mailbox is created for a topic only when it is a well-formed identity
+//!   topic.
+//! * **Delivery policy: nothing is lost silently** (upstream sheds with at
+//!   most a best-effort `BACKPRESSURE`). A send that cannot be delivered or
+//!   kept is refused with an `ErrorResponse` and counted by reason
+//!   ([`GatewayStats::refused`], `/metrics`): a **full mailbox refuses the
+//!   newest message** (`ERR_MAILBOX_FULL`, retryable, `retry_after_ms` 100
+//!   when the owner is reading, 1000 otherwise; nothing already accepted
+//!   is ever dropped to make room), a topic no principal could connect as
+//!   and `pg::` are `ERR_INVALID_TOPIC`, `tk::` is `ERR_NOT_IMPLEMENTED`,
+//!   a bare `sv::impl` without instance is `ERR_SV_UNAVAILABLE`. A
+//!   broadcast is refused (one `ErrorResponse`, naming how many) when any
+//!   subscriber's mailbox refused its copy. `SendMessage` carries no
+//!   correlation id in the v1 protocol, so these refusals have an empty
+//!   `request_id` (refusals of frames that carry one, such as
+//!   `ERR_FRAME_TOO_LARGE`, carry it); the message names the target, and
+//!   each refused send gets its own refusal. Only the age bound removes
+//!   accepted messages (counted in `mailbox_expired` and logged).
+//! * **Pacing, without head-of-line blocking**: a send to an online owner
+//!   that keeps up and whose mailbox is at least half full pauses the
+//!   sending session (it stops reading, so HTTP/2 flow control slows the
+//!   sender) until the owner has drained its mailbox to a quarter, for at
+//!   most [`Limits::backpressure_wait`] (1 s). An owner that does not get
+//!   there in time is *lagging*: nobody pauses for it again until it
+//!   catches up, and sends beyond its bounds are refused at once. So a
+//!   reader that keeps up paces a fast sender losslessly, while a stalled
+//!   or trickling one costs each episode at most one pause of its senders:
+//!   their KV, tasks, sessions and messages to other targets keep flowing.
+//! * **Outbound queues** are bounded in items and bytes. A session's
+//!   replies wait for room (256 items, 4 MiB; a larger reply goes alone):
+//!   a client that does not read its stream slows only itself. Pushes
+//!   (assignments, progress, task events) never wait: a push that would
+//!   make more than [`Limits::max_push_backlog`] items (10 000) or
+//!   [`Limits::max_push_backlog_bytes`] (8 MiB) wait ends the session as a
+//!   **slow consumer** (`RESOURCE_EXHAUSTED "slow consumer: ..."`, counted
+//!   in `slow_consumers`) rather than growing or dropping silently; what
+//!   was queued is freed as soon as the stream is polled again or its
+//!   connection closes, and the client may reconnect (unclaimed
+//!   assignments are pushed again). Mailbox messages are moved to the
+//!   stream 64 messages or 256 KiB at a time.
 //! * **Broadcast lanes** (`ga tb gu uw uu`) are live-only: each connected
-//!   subscriber gets a copy in its own mailbox. `pg::` and `tk::`
-//!   `SendMessage`s are accepted and dropped (progress travels as
-//!   `ProgressReport`, task events as `TaskEvent`). `tb::` is broadcast,
-//!   as upstream.
+//!   subscriber gets a copy in its own mailbox; a lane nobody is subscribed
+//!   to right now is accepted and counted in `messages_unroutable`. `tb::`
+//!   is broadcast, as upstream.
 //! * **Fan-in**: `event::…`/`metric::…` targets all go to `event::receiver0`
 //!   / `metric::receiver0` (including `…::receiverN`: one process, one
 //!   shard).
@@ -138,6 +177,33 @@
 //!   [`Limits::max_frame_bytes`] (4 MiB) are answered with
 //!   `ErrorResponse{ERR_FRAME_TOO_LARGE}` (with the op's correlation id)
 //!   and the session survives.
+//! * **Before authentication nothing is free** (upstream decodes a 63 MiB
+//!   `InitConnection`, never closes silent connections and spins on
+//!   `EMFILE`): the first frame of every stream is checked from its gRPC
+//!   header, before tonic reserves room for it, against
+//!   [`Limits::max_handshake_bytes`] (64 KiB; beyond it the stream ends
+//!   `RESOURCE_EXHAUSTED`); a connection on which no session completed its
+//!   handshake within [`Limits::handshake_timeout`] (10 s) is closed,
+//!   whatever it did (nothing, part of the HTTP/2 preface or of TLS,
+//!   streams without `InitConnection`, refused credentials); at most
+//!   [`Limits::max_connections`] (10 000) connections are open, more are
+//!   closed as soon as they are accepted; `accept` errors other than a
+//!   connection's own (out of file descriptors or memory) pause the
+//!   listener, 10 ms doubling up to 1 s, instead of spinning; the listen
+//!   backlog is 1024. All are counted ([`GatewayStats`]). Streams still
+//!   have [`Limits::init_timeout`] (30 s, as upstream) to send
+//!   `InitConnection` on a connection that already holds a session.
+//! * **`/metrics`** (opt-in, [`GatewayConfig::metrics_addr`], the
+//!   binary's `--metrics-addr`): the Prometheus text format over HTTP/1.1,
+//!   computed when scraped (gauges walk the mailboxes then; the delivery
+//!   path pays nothing). Pending proxies are always 0: proxying is not
+//!   implemented. At most 16 scrapes at once, headers within 10 s.
+//! * **Memory after load**: what hostile clients made the gateway hold is
+//!   freed when they leave (queues with their streams, empty mailboxes and
+//!   departed identities by the sweep). The `aether-gateway` binary also
+//!   hands freed heap pages back to the system every 2 s (`malloc_trim`
+//!   on glibc), so its RSS comes back down after a burst; an application
+//!   embedding the library chooses its own allocator policy.
 //! * **Shutdown** ends every session with `Signal{GRACEFUL_DISCONNECT,
 //!   "server shutting down"}` then `CANCELLED "session disconnected by
 //!   administrator"` (as upstream); new streams get `UNAVAILABLE`.
@@ -154,7 +220,18 @@
 //!   the same session. A commit failure answers with the operation's
 //!   failure reply. Without a data directory nothing survives a restart.
 //!   [`RunningGateway::shutdown`] (and dropping it) flushes the journal and
-//!   releases the database, so a new gateway may open the same directory.
+//!   releases the database, so a new gateway may open the same directory;
+//!   a second gateway on a directory in use fails to start
+//!   ([`GatewayError::Store`], naming the file).
+//! * **Verified data directory**: at start the database's integrity is
+//!   checked (redb verifies the checksum of every committed page) and every
+//!   record must decode; corrupted or truncated data, an emptied or missing
+//!   database file in a directory that held one, and a fall-back to the
+//!   previous commit after a clean shutdown (which only corruption can
+//!   cause; after a crash it is the normal recovery of a commit that did
+//!   not reach the disk whole) all refuse to start with one
+//!   [`GatewayError::Corrupt`] naming the file, never a panic and never a
+//!   skipped record. The refusal leaves the file as it was.
 //! * **Messages to connected identities are in flight in memory; messages
 //!   waiting for offline identities are durable**: a message for an
 //!   offline owner is journaled when it is queued and deleted when it is
@@ -473,6 +550,7 @@ mod expiring;
 mod hub;
 mod kv;
 mod lane;
+mod listener;
 mod mailbox;
 mod outbound;
 mod progress;
@@ -493,9 +571,10 @@ mod triggers;
 mod unimplemented;
 
 pub use config::{GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig};
+pub use context::IdentityTables;
 pub use error::GatewayError;
 pub use server::{RunningGateway, start};
-pub use stats::GatewayStats;
+pub use stats::{GatewayStats, Refusals};
 
 /// `ConnectionAck.server_version` of this gateway.
 pub const SERVER_VERSION: &str = session::SERVER_VERSION;

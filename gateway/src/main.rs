@@ -1,6 +1,7 @@
 //! The `aether-gateway` binary: the embedded gateway as a process.
 //!
-//! Prints exactly one line to stdout, `listening on HOST:PORT`; logs go to
+//! Prints one line to stdout, `listening on HOST:PORT`, then, with
+//! `--metrics-addr`, a second one, `metrics on HOST:PORT`; logs go to
 //! stderr (`RUST_LOG`, default `info`). SIGTERM or Ctrl-C shut it down
 //! gracefully, then it exits 0.
 
@@ -9,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aether_gateway::{GatewayConfig, TlsConfig};
+use aether_gateway::{GatewayConfig, Limits, TlsConfig};
 use clap::Parser;
 
 /// Embedded, protocol-compatible Aether gateway.
@@ -47,6 +48,20 @@ struct Args {
     /// seconds (default: never).
     #[arg(long)]
     task_stuck_ttl_secs: Option<u64>,
+    /// Most TCP connections open at once; more are closed when accepted.
+    /// Keep it below the file descriptor limit (`ulimit -n`).
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a connection may stay open without completing a session
+    /// handshake (HTTP/2, TLS, `InitConnection`, credentials).
+    #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs_f64())]
+    handshake_timeout: f64,
+    /// Seconds a departed identity's resume lineage is remembered (0: none).
+    #[arg(long, default_value_t = Limits::default().resume_window.as_secs_f64())]
+    resume_window: f64,
+    /// Serve `/metrics` (Prometheus text format) on HOST:PORT; off by default.
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
@@ -68,6 +83,33 @@ fn terminated() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// How often freed heap memory is handed back to the operating system.
+const TRIM_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Hands freed heap memory back to the operating system, periodically.
+///
+/// glibc's allocator keeps what a burst freed (a flood into a mailbox,
+/// pushes to a slow consumer, thousands of connections) inside its heaps,
+/// so without this the process stays at its high-water mark after the
+/// burst is gone. `malloc_trim` releases every free page of every arena.
+/// The gateway library itself stays free of `unsafe`; an application that
+/// embeds it chooses its own allocator policy.
+fn trim_heap_periodically() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(TRIM_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            // SAFETY: `malloc_trim` takes no pointers and only returns free
+            // pages of glibc's own heaps to the kernel; it is thread-safe.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+    });
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -78,7 +120,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
-    let mut limits = aether_gateway::Limits::default()
+    let handshake_timeout = Duration::try_from_secs_f64(args.handshake_timeout)
+        .map_err(|e| format!("--handshake-timeout: {e}"))?;
+    let resume_window = Duration::try_from_secs_f64(args.resume_window)
+        .map_err(|e| format!("--resume-window: {e}"))?;
+    let mut limits = Limits::default()
+        .with_max_connections(args.max_connections)
+        .with_handshake_timeout(handshake_timeout)
+        .with_resume_window(resume_window)
         .with_task_stuck_ttl(args.task_stuck_ttl_secs.map(Duration::from_secs));
     if let Some(secs) = args.task_retention_secs {
         limits = limits.with_task_retention(Duration::from_secs(secs));
@@ -87,6 +136,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_bind(SocketAddr::new(args.host, args.port))
         .with_dev(args.dev)
         .with_limits(limits);
+    if let Some(addr) = args.metrics_addr {
+        config = config.with_metrics_addr(addr);
+    }
     if let Some(dir) = args.data_dir {
         config = config.with_data_dir(dir);
     }
@@ -101,10 +153,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?);
     }
     let stop = terminated();
+    trim_heap_periodically();
     let gateway = aether_gateway::start(config).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", gateway.local_addr())?;
+        if let Some(metrics) = gateway.metrics_addr() {
+            writeln!(out, "metrics on {metrics}")?;
+        }
         out.flush()?;
     }
     stop.await;

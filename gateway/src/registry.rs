@@ -39,9 +39,7 @@ impl Registry {
                 Ok(a) => {
                     entries.insert(k, a);
                 }
-                Err(e) => {
-                    tracing::error!(implementation = %k, error = %e, "unreadable registration")
-                }
+                Err(e) => return Err(StoreError::unreadable(Table::Registry, &k, e)),
             }
         }
         Ok(Registry {

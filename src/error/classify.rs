@@ -19,9 +19,8 @@ pub(super) fn code_kind(code: &str, retryable: bool) -> ErrorKind {
         "ERR_RATE_LIMITED" | "ERR_WORKSPACE_RATE_LIMITED" | "ERR_AUDIT_RATE_LIMITED" => {
             ErrorKind::RateLimited
         }
-        "ERR_SV_UNAVAILABLE" | "ERR_TARGET_OFFLINE" | "ERR_CIRCUIT_OPEN" | "ERR_PUBLISH_FAILED" => {
-            ErrorKind::Unavailable
-        }
+        "ERR_SV_UNAVAILABLE" | "ERR_TARGET_OFFLINE" | "ERR_CIRCUIT_OPEN" | "ERR_PUBLISH_FAILED"
+        | "ERR_MAILBOX_FULL" | "BACKPRESSURE" => ErrorKind::Unavailable,
         "ERR_INVALID_ARGUMENT"
         | "ERR_INVALID_IDENTIFIER"
         | "ERR_INVALID_PRINCIPAL"
@@ -159,6 +158,14 @@ mod tests {
             ErrorKind::Unavailable
         );
         assert_eq!(code_kind("KV_ERROR", false), ErrorKind::Gateway);
+    }
+
+    #[test]
+    fn a_target_that_cannot_take_a_message_now_is_unavailable() {
+        // The embedded gateway's refusal of a message to a full mailbox, and
+        // upstream's best-effort notice of shed deliveries.
+        assert_eq!(code_kind("ERR_MAILBOX_FULL", true), ErrorKind::Unavailable);
+        assert_eq!(code_kind("BACKPRESSURE", false), ErrorKind::Unavailable);
     }
 
     #[test]

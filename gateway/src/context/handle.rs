@@ -36,6 +36,7 @@ pub(crate) struct SessionHandle {
     pub(crate) connected_at: Instant,
     pub(crate) mailbox: Option<Arc<Mailbox>>,
     outlet: Arc<Outlet>,
+    /// Cancelled when the session is ended from outside (the outlet's).
     pub(crate) cancel: CancellationToken,
     /// Pushes (task assignments, progress, task events) to this session.
     pub(crate) pusher: Pusher,
@@ -76,8 +77,8 @@ impl SessionHandle {
             connected_at_unix_s: now,
             connected_at: Instant::now(),
             mailbox: n.mailbox,
+            cancel: n.outlet.cancel_token().clone(),
             outlet: n.outlet,
-            cancel: CancellationToken::new(),
             pusher: n.pusher,
             worker_task: n.worker_task,
         }
@@ -86,8 +87,8 @@ impl SessionHandle {
     /// Ends the session: its stream yields `signal` (if any), then ends with
     /// `status`; its task stops reading.
     pub(crate) fn terminate(&self, signal: Option<Signal>, status: Status) {
+        // Also cancels `cancel`.
         self.outlet.kill(Kill { signal, status });
-        self.cancel.cancel();
     }
 
     /// Whether the session was ended from outside (cheap: no lock, unlike

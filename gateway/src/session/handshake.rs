@@ -11,13 +11,12 @@ use aether_protocol::proto::{
     BuildInfo, ConnectionAck, DownstreamMessage, InitConnection, NegotiatedExtension,
     UpstreamMessage, downstream_message, init_connection::ClientType, upstream_message,
 };
-use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
 use super::credentials::{Authenticated, authenticate};
 use crate::context::handle::{NewSession, SessionHandle};
 use crate::hub::Hub;
-use crate::outbound::{Out, Outlet};
+use crate::outbound::{Out, Outbox, Outlet};
 use crate::push::Pusher;
 
 /// `ConnectionAck.server_version`.
@@ -121,15 +120,15 @@ fn build_info() -> BuildInfo {
     }
 }
 
-fn downstream(payload: downstream_message::Payload) -> Out {
-    Out::Msg(Box::new(DownstreamMessage {
+fn downstream(payload: downstream_message::Payload) -> DownstreamMessage {
+    DownstreamMessage {
         payload: Some(payload),
         active_extensions: Vec::new(),
-    }))
+    }
 }
 
-async fn send(tx: &mpsc::Sender<Out>, out: Out) -> Result<(), Status> {
-    tx.send(out)
+async fn send(tx: &Outbox, msg: DownstreamMessage) -> Result<(), Status> {
+    tx.reply(msg)
         .await
         .map_err(|_| Status::cancelled("client went away"))
 }
@@ -138,7 +137,7 @@ async fn send(tx: &mpsc::Sender<Out>, out: Out) -> Result<(), Status> {
 pub(crate) async fn perform(
     hub: &Hub,
     upstream: &mut Streaming<UpstreamMessage>,
-    tx: &mpsc::Sender<Out>,
+    tx: &Outbox,
     outlet: Arc<Outlet>,
 ) -> Result<Option<Arc<SessionHandle>>, Status> {
     let Some(init) = first_message(hub, upstream).await? else {
@@ -234,7 +233,8 @@ pub(crate) async fn perform(
             .await?;
         }
         if let Some(mb) = &handle.mailbox {
-            send(tx, Out::Attach(mb.clone())).await?;
+            tx.control(Out::Attach(mb.clone()))
+                .map_err(|_| Status::cancelled("client went away"))?;
         }
         Ok::<(), Status>(())
     }

@@ -8,6 +8,7 @@ mod handshake;
 mod pipeline;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use aether_protocol::identity::{PrincipalKind, validate_segment};
 use aether_protocol::proto::{
@@ -15,7 +16,6 @@ use aether_protocol::proto::{
     upstream_message::Payload,
 };
 use prost::Message;
-use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
 pub(crate) use handshake::SERVER_VERSION;
@@ -25,14 +25,15 @@ use crate::answer::Answer;
 use crate::context::handle::SessionHandle;
 use crate::hub::Hub;
 use crate::kv;
-use crate::outbound::{Out, Outlet};
+use crate::mailbox::{Mailbox, Paced};
+use crate::outbound::{Out, Outbox, Outlet};
 use crate::progress;
-use crate::proxy::{self, Outbox};
+use crate::proxy::{self, Outbox as ProxyOutbox};
 use crate::rate::TokenBucket;
 use crate::registry;
 use crate::reply::{ErrorReply, code};
 use crate::routing::{self, Sender};
-use crate::stats::Stats;
+use crate::stats::{Reason, Stats};
 use crate::tasks::{self, worker::Departure};
 use crate::triggers;
 use crate::unimplemented;
@@ -52,7 +53,7 @@ enum Exit {
 struct Session {
     hub: Arc<Hub>,
     handle: Arc<SessionHandle>,
-    tx: mpsc::Sender<Out>,
+    tx: Outbox,
     /// `IncomingMessage.source_topic` of this sender.
     source_topic: String,
     /// Current workspace (users switch it).
@@ -61,22 +62,27 @@ struct Session {
     /// Replies waiting for their changes to be journaled.
     pipeline: Pipeline,
     /// Proxy and tunnel frames waiting for room at their recipients.
-    outbox: Outbox,
+    outbox: ProxyOutbox,
 }
 
-/// Runs a session to its end.
+/// Runs a session to its end; `admitted` is called once its handshake
+/// completed (the connection's handshake deadline is lifted).
 pub(crate) async fn run(
     hub: Arc<Hub>,
     mut upstream: Streaming<UpstreamMessage>,
-    tx: mpsc::Sender<Out>,
+    tx: Outbox,
     outlet: Arc<Outlet>,
+    admitted: impl FnOnce(),
 ) {
     let handle = match handshake::perform(&hub, &mut upstream, &tx, outlet).await {
-        Ok(Some(h)) => h,
+        Ok(Some(h)) => {
+            admitted();
+            h
+        }
         Ok(None) => return,
         Err(status) => {
             tracing::debug!(%status, "handshake failed");
-            let _ = tx.send(Out::End(status)).await;
+            let _ = tx.control(Out::End(status));
             return;
         }
     };
@@ -113,7 +119,7 @@ pub(crate) async fn run(
     match exit {
         Exit::Eof | Exit::Killed => {}
         Exit::Status(status) => {
-            let _ = tx.send(Out::End(status)).await;
+            let _ = tx.control(Out::End(status));
         }
     }
     tracing::info!(identity = %handle.identity, session_id = %handle.session_id, "session ended");
@@ -204,7 +210,7 @@ impl Session {
     async fn reply(&self, msg: DownstreamMessage) -> bool {
         tokio::select! {
             biased;
-            r = self.tx.send(Out::Msg(Box::new(msg))) => r.is_ok(),
+            r = self.tx.reply(msg) => r.is_ok(),
             _ = self.handle.cancel.cancelled() => false,
         }
     }
@@ -240,6 +246,7 @@ impl Session {
                 format!("{op} frame is {size} bytes; the limit is {limit} bytes"),
             )
             .with_request_id(id);
+            self.hub.cx.stats.refuse(Reason::FrameTooLarge, 1);
             return (!self.error(e).await).then_some(Exit::Killed);
         }
         let ok = match msg.payload {
@@ -270,27 +277,8 @@ impl Session {
                 }
                 match routed.map(|r| r.congested) {
                     Ok(None) => true,
-                    Ok(Some(congested)) => {
-                        // Stop reading until the online receiver catches up
-                        // (bounded), so flow control slows this sender.
-                        let wait = self.hub.cx.config.limits.backpressure_wait;
-                        let stats = &self.hub.cx.stats;
-                        Stats::bump(&stats.backpressure_waits);
-                        Stats::bump(&stats.senders_waiting);
-                        let alive = tokio::select! {
-                            biased;
-                            _ = self.handle.cancel.cancelled() => false,
-                            _ = congested.wait_for_space(wait) => true,
-                        };
-                        stats
-                            .senders_waiting
-                            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                        alive
-                    }
-                    Err(e) => {
-                        Stats::bump(&self.hub.cx.stats.send_errors);
-                        self.error(e).await
-                    }
+                    Ok(Some(receiver)) => self.pace(&receiver).await,
+                    Err(e) => self.error(e).await,
                 }
             }
             Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(*sw).await,
@@ -385,6 +373,29 @@ impl Session {
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };
         (!ok).then_some(Exit::Killed)
+    }
+
+    /// Pauses reading until `receiver`, online and keeping up, has drained
+    /// its mailbox to a quarter (bounded: see [`crate::mailbox`]), so flow
+    /// control slows this sender to its reader's speed; `false` when the
+    /// session was ended meanwhile.
+    async fn pace(&self, receiver: &Mailbox) -> bool {
+        let wait = self.hub.cx.config.limits.backpressure_wait;
+        let stats = &self.hub.cx.stats;
+        Stats::bump(&stats.backpressure_waits);
+        Stats::bump(&stats.senders_waiting);
+        let alive = tokio::select! {
+            biased;
+            _ = self.handle.cancel.cancelled() => false,
+            paced = receiver.pace(wait) => {
+                if paced == Paced::Lagging {
+                    Stats::bump(&stats.receivers_lagging);
+                }
+                true
+            }
+        };
+        stats.senders_waiting.fetch_sub(1, Ordering::Relaxed);
+        alive
     }
 
     async fn switch_workspace(&mut self, sw: SwitchWorkspace) -> bool {

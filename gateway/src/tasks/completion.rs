@@ -29,7 +29,8 @@ use aether_protocol::proto::{IncomingMessage, MessageType, TaskStatus};
 
 use super::Txn;
 use super::model::{Status, TaskRecord};
-use crate::stats::Stats;
+use crate::mailbox::Offer;
+use crate::stats::{Reason, Stats};
 
 /// Where completion events go: the workflow engine's fan-in topic.
 pub(crate) const EVENT_RECEIVER: &str = "event::receiver0";
@@ -135,10 +136,23 @@ impl Txn<'_> {
             ..Default::default()
         };
         let stats = &self.cx.stats;
-        self.cx
+        let offer = self
+            .cx
             .mailboxes
             .get_or_create(EVENT_RECEIVER)
-            .push(msg, stats);
+            .offer(msg, stats);
+        if let Offer::Full(full) = offer {
+            // Nobody sent it to be told: the refusal is counted and logged.
+            stats.refuse(Reason::MailboxFull, 1);
+            tracing::warn!(
+                task = %r.id,
+                event = %name,
+                messages = full.messages,
+                bytes = full.bytes,
+                "completion event refused: the workflow engine's mailbox is full"
+            );
+            return;
+        }
         Stats::bump(&stats.messages_routed);
         Stats::bump(&stats.task_completion_events);
     }

@@ -96,7 +96,7 @@ impl Tasks {
         let meta = store.load(Table::Meta)?;
         let timing = Timing::from(&cx.config.limits);
         let state = State {
-            table: TaskTable::load(tasks, timing),
+            table: TaskTable::load(tasks, timing)?,
             tokens: Tokens::load(&meta),
             ledger: Ledger::load(&meta),
             subs: Subscriptions::default(),

@@ -8,7 +8,7 @@ use prost::Message;
 use super::index::{Index, Key};
 use super::model::TaskRecord;
 use super::timers::{Timers, Timing};
-use crate::store::{Mutation, Table};
+use crate::store::{Mutation, StoreError, Table};
 
 /// Tasks by id, with their indexes.
 #[derive(Default)]
@@ -21,8 +21,8 @@ pub(crate) struct TaskTable {
 
 impl TaskTable {
     /// Rebuilds the table from stored rows, with timers computed for
-    /// `timing`; undecodable rows are skipped (and logged).
-    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>, timing: Timing) -> Self {
+    /// `timing`; an undecodable row refuses the store.
+    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>, timing: Timing) -> Result<Self, StoreError> {
         let mut t = TaskTable {
             timers: Timers::new(timing),
             ..TaskTable::default()
@@ -34,10 +34,10 @@ impl TaskTable {
                     t.timers.update(None, Some(&r));
                     t.records.insert(r.id.clone(), r);
                 }
-                Err(e) => tracing::error!(task = %key, error = %e, "unreadable task record"),
+                Err(e) => return Err(StoreError::unreadable(Table::Tasks, &key, e)),
             }
         }
-        t
+        Ok(t)
     }
 
     /// The task `id`.
@@ -119,8 +119,18 @@ mod tests {
             });
             rows.push((m.key, m.value.unwrap_or_default()));
         }
-        rows.push(("junk".into(), vec![0xff, 0xff]));
-        let back = TaskTable::load(rows, Timing::default());
+        let mut with_junk = rows.clone();
+        with_junk.push(("junk".into(), vec![0xff, 0xff]));
+        let Err(refused) = TaskTable::load(with_junk, Timing::default()) else {
+            panic!("junk is refused");
+        };
+        assert!(refused.is_corrupt());
+        assert!(
+            refused.0.contains("table tasks, key \"junk\""),
+            "{}",
+            refused.0
+        );
+        let back = TaskTable::load(rows, Timing::default()).unwrap();
         assert_eq!(back.all().count(), 4);
         let mut d = back.descendants("a", 256);
         d.sort();

@@ -11,7 +11,6 @@ use aether_protocol::proto::{
     task_subscription_operation,
 };
 use futures_util::{FutureExt, StreamExt};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::model::TaskRecord;
@@ -22,7 +21,7 @@ use crate::config::{GatewayConfig, Limits};
 use crate::context::Context;
 use crate::context::handle::{NewSession, SessionHandle};
 use crate::mailbox::MailboxStore;
-use crate::outbound::{self, Out, OutboundStream};
+use crate::outbound::{self, OutboundStream, Outbox};
 use crate::push::Pusher;
 use crate::store::Store;
 
@@ -41,7 +40,7 @@ impl Drop for Kit {
 /// A connected session.
 pub(crate) struct Live {
     pub(crate) handle: Arc<SessionHandle>,
-    _tx: mpsc::Sender<Out>,
+    _tx: Outbox,
     stream: OutboundStream,
 }
 
@@ -112,7 +111,13 @@ impl Kit {
     /// it its waiting work.
     pub(crate) async fn connect(&self, principal: Principal, worker_task: Option<&str>) -> Live {
         let cx = &self.tasks.cx;
-        let (tx, outlet, stream) = outbound::channel(1024, cx.stats.clone());
+        let limits = outbound::QueueLimits {
+            reply_items: 1024,
+            reply_bytes: 1 << 20,
+            push_items: 1024,
+            push_bytes: 1 << 20,
+        };
+        let (tx, outlet, stream) = outbound::channel(limits, cx.stats.clone());
         let identity = match &principal {
             Principal::Task {
                 unique_specifier: None,
