@@ -19,6 +19,10 @@ pub enum GatewayError {
     /// Another I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The configuration is inconsistent (an empty admin key, a client
+    /// certificate mapping that cannot be parsed, ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The database under the data directory could not be opened or read.
     #[error("cannot open the data directory: {0}")]
     Store(String),

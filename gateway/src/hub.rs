@@ -1,7 +1,7 @@
 //! The hub: one gateway's state, wired together. It holds the shared
 //! [`Context`] (configuration, counters, mailboxes, live sessions) and the
 //! domain components beside it (KV, checkpoints, tasks, the agent
-//! registry, the HTTP proxy and tunnels), each loaded from the durable [`Store`], and hands every
+//! registry, the HTTP proxy and tunnels, authentication), each loaded from the durable [`Store`], and hands every
 //! domain what it needs of the others (the tasks component gets the
 //! context and the checkpoints). Sessions and the server sit above it.
 //!
@@ -13,14 +13,17 @@
 
 use std::sync::Arc;
 
+use crate::audit::Audit;
+use crate::auth::{Auth, SetupError};
 use crate::checkpoint::Checkpoints;
 use crate::config::GatewayConfig;
 use crate::context::Context;
+use crate::error::GatewayError;
 use crate::kv::Kv;
 use crate::mailbox::MailboxStore;
 use crate::proxy::Proxy;
 use crate::registry::Registry as AgentRegistry;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::tasks::Tasks;
 
 /// Shared state of one gateway.
@@ -37,23 +40,32 @@ pub(crate) struct Hub {
     pub(crate) agents: AgentRegistry,
     /// HTTP proxying and tunnels (§8).
     pub(crate) proxy: Arc<Proxy>,
+    /// Authentication: API tokens, mapped certificates, the throttle.
+    pub(crate) auth: Auth,
     /// Durable state (memory-only without a data directory).
     pub(crate) store: Store,
 }
 
 impl Hub {
     /// A hub for `config`, with the state journaled in `store`.
-    pub(crate) fn new(config: GatewayConfig, store: Store) -> Result<Self, StoreError> {
+    pub(crate) fn new(config: GatewayConfig, store: Store) -> Result<Self, GatewayError> {
+        let stored = |e: crate::store::StoreError| GatewayError::Store(e.to_string());
+        let auth = Auth::new(&config, store.clone()).map_err(|e| match e {
+            SetupError::Config(why) => GatewayError::Config(why),
+            SetupError::Store(e) => stored(e),
+        })?;
         let limits = &config.limits;
-        let mailboxes = MailboxStore::restore(limits.into(), &store)?;
-        let kv = Kv::load(store.clone(), limits.max_kv_value_bytes)?;
-        let checkpoints = Arc::new(Checkpoints::load(
-            store.clone(),
-            limits.max_checkpoint_bytes,
-        )?);
-        let cx = Arc::new(Context::new(config, mailboxes));
-        let tasks = Arc::new(Tasks::load(store.clone(), cx.clone(), checkpoints.clone())?);
-        let agents = AgentRegistry::load(store.clone())?;
+        let mailboxes = MailboxStore::restore(limits.into(), &store).map_err(stored)?;
+        let kv = Kv::load(store.clone(), limits.max_kv_value_bytes).map_err(stored)?;
+        let checkpoints = Arc::new(
+            Checkpoints::load(store.clone(), limits.max_checkpoint_bytes).map_err(stored)?,
+        );
+        let audit = Audit::load(store.clone(), limits.audit_max_entries).map_err(stored)?;
+        let cx = Arc::new(Context::new(config, mailboxes, audit));
+        let tasks = Arc::new(
+            Tasks::load(store.clone(), cx.clone(), checkpoints.clone()).map_err(stored)?,
+        );
+        let agents = AgentRegistry::load(store.clone()).map_err(stored)?;
         let proxy = Arc::new(Proxy::new(cx.clone()));
         Ok(Hub {
             proxy,
@@ -62,14 +74,18 @@ impl Hub {
             checkpoints,
             tasks,
             agents,
+            auth,
             store,
         })
     }
 
-    /// Removes expired KV entries and checkpoints.
+    /// Removes expired KV entries and checkpoints, ends the sessions of
+    /// expired API tokens and forgets stale throttle records.
     pub(crate) fn sweep(&self) {
         let now = crate::expiring::unix_ms();
         self.kv.sweep(now);
         self.checkpoints.sweep(now);
+        self.auth.sweep();
+        crate::auth::ops::end_expired(&self.auth, &self.cx);
     }
 }

@@ -83,10 +83,24 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         Some(dir) => Store::open(dir).map_err(|e| GatewayError::Store(e.to_string()))?,
         None => Store::memory(),
     };
-    let hub = Hub::new(config, store.clone()).map_err(|e| {
-        store.close();
-        GatewayError::Store(e.to_string())
-    })?;
+    let dev = config.dev;
+    let open_door = !dev
+        && config.admin_key.is_none()
+        && config
+            .tls
+            .as_ref()
+            .is_none_or(|t| t.client_principals.is_empty());
+    let hub = Hub::new(config, store.clone()).inspect_err(|_| store.close())?;
+    if dev {
+        tracing::warn!(
+            "dev mode: every connection is admitted without credentials and is an administrator; \
+             do not expose this gateway"
+        );
+    } else if open_door {
+        tracing::warn!(
+            "no admin key and no mapped client certificates: only API tokens minted earlier can connect"
+        );
+    }
     if let Some(path) = store.path() {
         tracing::info!(path = %path.display(), "durable state loaded");
     }

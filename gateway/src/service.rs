@@ -7,6 +7,8 @@ use std::sync::Arc;
 use aether_protocol::proto::UpstreamMessage;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::auth::Peer;
+use crate::credential::secret;
 use crate::hub::Hub;
 use crate::outbound::{self, Out, OutboundStream};
 use crate::proto::aether_gateway_server::AetherGateway;
@@ -28,6 +30,12 @@ impl AetherGateway for GatewayService {
         &self,
         request: Request<Streaming<UpstreamMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
+        let peer = Peer {
+            ip: request.remote_addr().map(|a| a.ip()),
+            cert: request
+                .peer_certs()
+                .and_then(|chain| chain.first().map(|leaf| secret::digest_bytes(leaf.as_ref()))),
+        };
         let upstream = request.into_inner();
         let (tx, outlet, stream) = outbound::channel(DIRECT_CAPACITY, self.hub.cx.stats.clone());
         if self.hub.cx.is_closing() {
@@ -35,7 +43,7 @@ impl AetherGateway for GatewayService {
             let _ = tx.try_send(Out::End(Status::unavailable("server shutting down")));
             return Ok(Response::new(stream));
         }
-        tokio::spawn(session::run(self.hub.clone(), upstream, tx, outlet));
+        tokio::spawn(session::run(self.hub.clone(), upstream, tx, outlet, peer));
         Ok(Response::new(stream))
     }
 }

@@ -163,7 +163,8 @@ mod tests {
         let mailboxes = MailboxStore::restore((&config.limits).into(), &store).unwrap();
         let checkpoints =
             Checkpoints::load(store.clone(), config.limits.max_checkpoint_bytes).unwrap();
-        let cx = Arc::new(Context::new(config, mailboxes));
+        let audit = crate::audit::Audit::load(store.clone(), 16).unwrap();
+        let cx = Arc::new(Context::new(config, mailboxes, audit));
         Arc::new(Tasks::load(store, cx, Arc::new(checkpoints)).unwrap())
     }
 
@@ -177,6 +178,8 @@ mod tests {
             topic: principal.topic_with(None),
             principal,
             admin: true,
+            administrator: true,
+            credential: crate::credential::Credential::Open,
             mailbox: None,
             outlet,
             pusher: Pusher::new(&tx),
