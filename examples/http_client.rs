@@ -95,7 +95,12 @@ async fn run(args: Args) -> Result<(), String> {
     if args.include {
         let _ = writeln!(out, "HTTP {}", response.status().as_u16());
         for (name, value) in response.headers() {
-            let _ = writeln!(out, "{}: {}", name, String::from_utf8_lossy(value.as_bytes()));
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                name,
+                String::from_utf8_lossy(value.as_bytes())
+            );
         }
         let _ = writeln!(out);
     }

@@ -43,7 +43,15 @@ const MAX_BYTES: u64 = 64 << 20;
 
 fn app() -> Router {
     Router::new()
-        .route("/hello", get(|| async { ([(header::CONTENT_TYPE, "text/plain")], "hello from aether-rs") }))
+        .route(
+            "/hello",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain")],
+                    "hello from aether-rs",
+                )
+            }),
+        )
         .route("/echo", post(echo))
         .route("/headers", get(headers))
         .route("/caller", get(caller))
@@ -77,7 +85,11 @@ async fn caller(Extension(caller): Extension<Caller>) -> Json<serde_json::Value>
 
 async fn bytes(Path(n): Path<u64>) -> Response {
     if n > MAX_BYTES {
-        return (StatusCode::BAD_REQUEST, format!("at most {MAX_BYTES} bytes")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("at most {MAX_BYTES} bytes"),
+        )
+            .into_response();
     }
     const PIECE: u64 = 64 * 1024;
     let pieces = stream::iter((0..n.div_ceil(PIECE)).map(move |k| {
@@ -116,9 +128,16 @@ async fn lines(Path(n): Path<u32>) -> Response {
         if i > 0 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Some((Ok::<_, std::convert::Infallible>(Bytes::from(format!("chunk {i}\n"))), i + 1))
+        Some((
+            Ok::<_, std::convert::Infallible>(Bytes::from(format!("chunk {i}\n"))),
+            i + 1,
+        ))
     });
-    ([(header::CONTENT_TYPE, "text/plain")], Body::from_stream(lines)).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain")],
+        Body::from_stream(lines),
+    )
+        .into_response()
 }
 
 #[tokio::main]

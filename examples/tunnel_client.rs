@@ -59,7 +59,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             eprintln!("tunnel {} ended: {e}", tunnel.id());
                         }
                     }
-                    Err(e) => eprintln!("cannot open a tunnel to {target}: {} ({e})", e.code().unwrap_or("")),
+                    Err(e) => eprintln!(
+                        "cannot open a tunnel to {target}: {} ({e})",
+                        e.code().unwrap_or("")
+                    ),
                 }
             });
         }

@@ -101,9 +101,9 @@ pub use handlers::{FrameStream, MessageStream};
 pub use message::{Message, MessageType, MetricBuilder};
 pub use ops::admin;
 pub use ops::checkpoint::{Checkpoint, CheckpointTtl};
+pub use ops::http as proxy;
 pub use ops::kv::{self, KvPage, KvScope, KvStore};
 pub use ops::message::OutgoingMessage;
-pub use ops::http as proxy;
 pub use ops::task as tasks;
 pub use ops::tunnel;
 

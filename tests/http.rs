@@ -39,7 +39,10 @@ struct Hooks {
 fn app(hooks: Hooks) -> Router {
     Router::new()
         .route("/hello", get(|| async { "hello" }))
-        .route("/echo", post(|req: Request| async move { Response::new(req.into_body()) }))
+        .route(
+            "/echo",
+            post(|req: Request| async move { Response::new(req.into_body()) }),
+        )
         .route(
             "/headers",
             get(|headers: HeaderMap| async move {
@@ -61,7 +64,11 @@ fn app(hooks: Hooks) -> Router {
             "/bytes/{n}",
             get(|Path(n): Path<usize>| async move {
                 let body: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-                let pieces = stream::iter(body.chunks(100_000).map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c))).collect::<Vec<_>>());
+                let pieces = stream::iter(
+                    body.chunks(100_000)
+                        .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
+                        .collect::<Vec<_>>(),
+                );
                 axum::body::Body::from_stream(pieces)
             }),
         )
@@ -77,10 +84,7 @@ fn app(hooks: Hooks) -> Router {
                 }
             }),
         )
-        .route(
-            "/fail",
-            get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
-        )
+        .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
         .route(
             "/gate",
             get({
@@ -155,24 +159,34 @@ fn get_req(uri: &str) -> http::Request<Body> {
 }
 
 async fn body_of(resp: http::Response<Body>) -> Bytes {
-    within("the body", resp.into_body().collect_bytes()).await.unwrap()
+    within("the body", resp.into_body().collect_bytes())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_request_reaches_the_router_and_its_response_comes_back() {
     let s = setup().await;
     let mut http = AetherHttp::new(&s.agent);
-    let ready = ServiceExt::<http::Request<Body>>::ready(&mut http).await.unwrap();
-    let resp = within("the response", ready.call(get_req("aether+sv://web--1/hello")))
+    let ready = ServiceExt::<http::Request<Body>>::ready(&mut http)
         .await
         .unwrap();
+    let resp = within(
+        "the response",
+        ready.call(get_req("aether+sv://web--1/hello")),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(body_of(resp).await, "hello");
     // Any instance of the implementation.
     let resp = http.call(get_req("aether+sv://web/hello")).await.unwrap();
     assert_eq!(body_of(resp).await, "hello");
     // Unknown paths are the router's 404.
-    let resp = http.call(get_req("aether+sv://web--1/nowhere")).await.unwrap();
+    let resp = http
+        .call(get_req("aether+sv://web--1/nowhere"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     drop(s.gw);
 }
@@ -181,7 +195,10 @@ async fn a_request_reaches_the_router_and_its_response_comes_back() {
 async fn the_caller_is_a_typed_extension_and_identity_headers_cannot_be_forged() {
     let s = setup().await;
     let http = AetherHttp::new(&s.agent);
-    let resp = http.send(get_req("aether+sv://web--1/caller")).await.unwrap();
+    let resp = http
+        .send(get_req("aether+sv://web--1/caller"))
+        .await
+        .unwrap();
     assert_eq!(body_of(resp).await, "ag::ws::caller::a1 agent ws");
     let forged = http::Request::get("aether+sv://web--1/headers")
         .header("x-aether-caller-topic", "ag::ws::admin::root")
@@ -190,7 +207,10 @@ async fn the_caller_is_a_typed_extension_and_identity_headers_cannot_be_forged()
         .body(Body::empty())
         .unwrap();
     let seen = String::from_utf8(body_of(http.send(forged).await.unwrap()).await.to_vec()).unwrap();
-    assert!(seen.contains("x-aether-caller-topic=ag::ws::caller::a1"), "{seen}");
+    assert!(
+        seen.contains("x-aether-caller-topic=ag::ws::caller::a1"),
+        "{seen}"
+    );
     assert!(!seen.contains("root"), "{seen}");
     assert!(seen.contains("x-custom=kept"), "{seen}");
     assert!(seen.contains("x-auth-authority-mode=direct"), "{seen}");
@@ -207,9 +227,10 @@ async fn it_composes_with_tower_http_layers() {
             HeaderValue::from_static("yes"),
         ))
         .service(AetherHttp::new(&s.agent));
-    let resp = ServiceExt::<http::Request<Body>>::oneshot(&mut svc, get_req("aether+sv://web--1/headers"))
-        .await
-        .unwrap();
+    let resp =
+        ServiceExt::<http::Request<Body>>::oneshot(&mut svc, get_req("aether+sv://web--1/headers"))
+            .await
+            .unwrap();
     let seen = body_of(resp).await;
     assert!(String::from_utf8_lossy(&seen).contains("x-layered=yes"));
 }
@@ -219,18 +240,27 @@ async fn large_bodies_stream_both_ways_intact() {
     let s = setup().await;
     let http = AetherHttp::new(&s.agent);
     // 3 MiB up, streamed (no known size), echoed back.
-    let upload: Vec<u8> = (0..3 * 1024 * 1024).map(|i: usize| (i % 253) as u8).collect();
+    let upload: Vec<u8> = (0..3 * 1024 * 1024)
+        .map(|i: usize| (i % 253) as u8)
+        .collect();
     let pieces: Vec<Result<Bytes, std::io::Error>> = upload
         .chunks(70_000)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
-    let body = http_body_util::StreamBody::new(stream::iter(pieces).map(|r| r.map(http_body::Frame::data)));
-    let req = http::Request::post("aether+sv://web--1/echo").body(body).unwrap();
+    let body = http_body_util::StreamBody::new(
+        stream::iter(pieces).map(|r| r.map(http_body::Frame::data)),
+    );
+    let req = http::Request::post("aether+sv://web--1/echo")
+        .body(body)
+        .unwrap();
     let resp = within("the echo", http.send(req)).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(body_of(resp).await, upload);
     // 5 MiB down, in many pieces.
-    let resp = http.send(get_req("aether+sv://web--1/bytes/5242880")).await.unwrap();
+    let resp = http
+        .send(get_req("aether+sv://web--1/bytes/5242880"))
+        .await
+        .unwrap();
     let got = body_of(resp).await;
     assert_eq!(got.len(), 5 * 1024 * 1024);
     assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
@@ -245,12 +275,20 @@ async fn a_target_that_is_not_connected_fails_at_once() {
     req.extensions_mut().insert(opts.clone());
     let started = std::time::Instant::now();
     let e = within("the refusal", http.send(req)).await.unwrap_err();
-    assert_eq!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::SidecarUnavailable), "{e}");
+    assert_eq!(
+        ProxyErrorKind::of(&e),
+        Some(ProxyErrorKind::SidecarUnavailable),
+        "{e}"
+    );
     assert!(started.elapsed() < Duration::from_secs(30));
     let mut req = get_req("aether+sv://nobody/hello");
     req.extensions_mut().insert(opts);
     let e = http.send(req).await.unwrap_err();
-    assert_eq!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::SidecarUnavailable), "{e}");
+    assert_eq!(
+        ProxyErrorKind::of(&e),
+        Some(ProxyErrorKind::SidecarUnavailable),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -259,8 +297,14 @@ async fn a_client_that_does_not_serve_http_refuses_at_once() {
     // An agent connected without a terminator.
     let other = agent(&s.gw.url(), "plain").await;
     let http = AetherHttp::with_target(&s.agent, "ag::ws::caller::plain").unwrap();
-    let e = within("the refusal", http.send(get_req("/x"))).await.unwrap_err();
-    assert_eq!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::SidecarUnavailable), "{e}");
+    let e = within("the refusal", http.send(get_req("/x")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        ProxyErrorKind::of(&e),
+        Some(ProxyErrorKind::SidecarUnavailable),
+        "{e}"
+    );
     other.close().await;
 }
 
@@ -274,9 +318,14 @@ async fn a_target_that_leaves_mid_response_fails_the_body() {
     let s = setup_with(hooks, ServeConfig::new()).await;
     let http = AetherHttp::new(&s.agent);
     tx.send(Bytes::from(vec![7u8; 300 * 1024])).unwrap();
-    let resp = within("the header", http.send(get_req("aether+sv://web--1/drip"))).await.unwrap();
+    let resp = within("the header", http.send(get_req("aether+sv://web--1/drip")))
+        .await
+        .unwrap();
     let mut body = resp.into_body();
-    let first = within("the first chunk", body.frame()).await.unwrap().unwrap();
+    let first = within("the first chunk", body.frame())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!first.into_data().unwrap().is_empty());
     // The service goes away before the end.
     s.service.close().await;
@@ -289,14 +338,21 @@ async fn a_target_that_leaves_mid_response_fails_the_body() {
     }
     let e = failed.expect("the body fails rather than ending cleanly");
     assert!(
-        matches!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::SidecarUnavailable | ProxyErrorKind::UpstreamReset)),
+        matches!(
+            ProxyErrorKind::of(&e),
+            Some(ProxyErrorKind::SidecarUnavailable | ProxyErrorKind::UpstreamReset)
+        ),
         "{e}"
     );
 }
 
 #[tokio::test]
 async fn request_bodies_over_the_limit_are_refused() {
-    let s = setup_with(Hooks::default(), ServeConfig::new().max_request_body(1024 * 1024)).await;
+    let s = setup_with(
+        Hooks::default(),
+        ServeConfig::new().max_request_body(1024 * 1024),
+    )
+    .await;
     let http = AetherHttp::new(&s.agent);
     // Known size over the limit: refused before the handler runs.
     let big = Bytes::from(vec![1u8; 2 * 1024 * 1024]);
@@ -305,10 +361,16 @@ async fn request_bodies_over_the_limit_are_refused() {
         .body(Body::full(big.clone()))
         .unwrap();
     let e = within("the refusal", http.send(req)).await.unwrap_err();
-    assert_eq!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::PayloadTooLarge), "{e}");
+    assert_eq!(
+        ProxyErrorKind::of(&e),
+        Some(ProxyErrorKind::PayloadTooLarge),
+        "{e}"
+    );
     assert_eq!(e.kind(), ErrorKind::PayloadTooLarge);
     // Unknown size: the body is cut off at the limit.
-    let pieces = stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(vec![2u8; 256 * 1024])))));
+    let pieces = stream::iter((0..8).map(|_| {
+        Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(vec![2u8; 256 * 1024])))
+    }));
     let req = http::Request::post("aether+sv://web--1/echo")
         .body(http_body_util::StreamBody::new(pieces))
         .unwrap();
@@ -327,9 +389,22 @@ async fn request_bodies_over_the_limit_are_refused() {
 async fn paths_outside_the_allow_list_are_denied() {
     let s = setup_with(Hooks::default(), ServeConfig::new().allow_paths(["/hello"])).await;
     let http = AetherHttp::new(&s.agent);
-    assert_eq!(http.send(get_req("aether+sv://web--1/hello")).await.unwrap().status(), 200);
-    let e = http.send(get_req("aether+sv://web--1/headers")).await.unwrap_err();
-    assert_eq!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::AclDenied), "{e}");
+    assert_eq!(
+        http.send(get_req("aether+sv://web--1/hello"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let e = http
+        .send(get_req("aether+sv://web--1/headers"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        ProxyErrorKind::of(&e),
+        Some(ProxyErrorKind::AclDenied),
+        "{e}"
+    );
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
 }
 
@@ -340,13 +415,18 @@ async fn a_panicking_handler_answers_500_and_the_service_keeps_serving() {
     let s = setup_with(hooks, ServeConfig::new()).await;
     let http = AetherHttp::new(&s.agent);
     for _ in 0..3 {
-        let resp = within("the 500", http.send(get_req("aether+sv://web--1/panic"))).await.unwrap();
+        let resp = within("the 500", http.send(get_req("aether+sv://web--1/panic")))
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 500);
     }
     assert_eq!(panics.load(Ordering::SeqCst), 3);
     let resp = http.send(get_req("aether+sv://web--1/fail")).await.unwrap();
     assert_eq!(resp.status(), 500);
-    let resp = http.send(get_req("aether+sv://web--1/hello")).await.unwrap();
+    let resp = http
+        .send(get_req("aether+sv://web--1/hello"))
+        .await
+        .unwrap();
     assert_eq!(body_of(resp).await, "hello");
 }
 
@@ -354,18 +434,27 @@ async fn a_panicking_handler_answers_500_and_the_service_keeps_serving() {
 async fn timeouts_are_typed_errors() {
     let hooks = Hooks::default();
     let gate = hooks.gate.clone();
-    let s = setup_with(hooks, ServeConfig::new().handler_timeout(Duration::from_millis(300))).await;
+    let s = setup_with(
+        hooks,
+        ServeConfig::new().handler_timeout(Duration::from_millis(300)),
+    )
+    .await;
     let http = AetherHttp::new(&s.agent);
     // The caller's time to first byte.
     let mut req = get_req("aether+sv://web--1/gate");
     req.extensions_mut()
         .insert(ProxyOptions::new().timeout(Duration::from_millis(100)));
-    let e = within("the caller's timeout", http.send(req)).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-    // The terminator's handler timeout.
-    let e = within("the handler timeout", http.send(get_req("aether+sv://web--1/gate")))
+    let e = within("the caller's timeout", http.send(req))
         .await
         .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    // The terminator's handler timeout.
+    let e = within(
+        "the handler timeout",
+        http.send(get_req("aether+sv://web--1/gate")),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::Timeout), "{e}");
     gate.notify_waiters();
 }
@@ -384,7 +473,9 @@ async fn an_idle_response_body_times_out() {
     req.extensions_mut()
         .insert(ProxyOptions::new().idle_timeout(Duration::from_millis(200)));
     let resp = within("the header", http.send(req)).await.unwrap();
-    let e = within("the idle timeout", resp.into_body().collect_bytes()).await.unwrap_err();
+    let e = within("the idle timeout", resp.into_body().collect_bytes())
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     drop(tx);
 }
@@ -441,7 +532,9 @@ async fn graceful_shutdown_finishes_the_requests_in_flight() {
         let http = http.clone();
         async move { http.send(get_req("aether+sv://web--1/gate")).await }
     });
-    within("the handler to start", started.recv()).await.unwrap();
+    within("the handler to start", started.recv())
+        .await
+        .unwrap();
     let server = s.server.take().unwrap();
     assert_eq!(server.in_flight(), 1);
     let shutdown = tokio::spawn(server.shutdown());
@@ -453,15 +546,26 @@ async fn graceful_shutdown_finishes_the_requests_in_flight() {
             Ok(_) => tokio::task::yield_now().await,
         }
     };
-    assert_eq!(ProxyErrorKind::of(&refused), Some(ProxyErrorKind::SidecarUnavailable));
+    assert_eq!(
+        ProxyErrorKind::of(&refused),
+        Some(ProxyErrorKind::SidecarUnavailable)
+    );
     assert!(!shutdown.is_finished());
     gate.notify_waiters();
-    let resp = within("the request in flight", in_flight).await.unwrap().unwrap();
+    let resp = within("the request in flight", in_flight)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(body_of(resp).await, "opened");
     within("the shutdown", shutdown).await.unwrap();
     // Afterwards the client refuses HTTP at once.
-    let e = within("a refusal", http.send(get_req("aether+sv://web--1/hello"))).await.unwrap_err();
-    assert_eq!(ProxyErrorKind::of(&e), Some(ProxyErrorKind::SidecarUnavailable));
+    let e = within("a refusal", http.send(get_req("aether+sv://web--1/hello")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        ProxyErrorKind::of(&e),
+        Some(ProxyErrorKind::SidecarUnavailable)
+    );
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@ mod common;
 
 use aether_client::http::{ServeConfig, TunnelConnector, serve};
 use aether_client::proto::aether_gateway_client::AetherGatewayClient;
-use aether_client::proto::{DownstreamMessage, ErrorResponse, UpstreamMessage};
 use aether_client::proto::downstream_message::Payload as Down;
+use aether_client::proto::{DownstreamMessage, ErrorResponse, UpstreamMessage};
 use aether_client::proxy::Caller;
 use aether_client::{AgentClient, ServiceClient};
 use aether_gateway::proto::aether_gateway_server::{AetherGateway, AetherGatewayServer};
@@ -26,10 +26,15 @@ use hyper_util::rt::TokioExecutor;
 fn app() -> Router {
     Router::new()
         .route("/hello", get(|| async { "hello over a tunnel" }))
-        .route("/echo", post(|req: Request| async move { Response::new(req.into_body()) }))
+        .route(
+            "/echo",
+            post(|req: Request| async move { Response::new(req.into_body()) }),
+        )
         .route(
             "/caller",
-            get(|Extension(c): Extension<Caller>| async move { format!("{} {}", c.topic, c.principal_type) }),
+            get(|Extension(c): Extension<Caller>| async move {
+                format!("{} {}", c.topic, c.principal_type)
+            }),
         )
 }
 
@@ -59,22 +64,36 @@ async fn hyper_http1_runs_over_tunnels() {
     let gw = gateway().await;
     let (_svc, _server) = service(&gw.url(), "web").await;
     let a = agent(&gw.url()).await;
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(TunnelConnector::new(&a));
-    let resp = within("GET", client.get("aether+sv://web--1/hello".parse().unwrap())).await.unwrap();
+    let client: Client<_, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(TunnelConnector::new(&a));
+    let resp = within(
+        "GET",
+        client.get("aether+sv://web--1/hello".parse().unwrap()),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 200);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "hello over a tunnel");
     // The caller, as the gateway minted it into the tunnel's open.
-    let resp = client.get("aether+sv://web--1/caller".parse().unwrap()).await.unwrap();
+    let resp = client
+        .get("aether+sv://web--1/caller".parse().unwrap())
+        .await
+        .unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "ag::ws::hyper::a agent");
     // A large body both ways, on a kept-alive connection.
-    let data: Vec<u8> = (0..2 * 1024 * 1024).map(|i: usize| (i % 241) as u8).collect();
+    let data: Vec<u8> = (0..2 * 1024 * 1024)
+        .map(|i: usize| (i % 241) as u8)
+        .collect();
     let req = http::Request::post("aether+sv://web--1/echo")
         .body(Full::new(Bytes::from(data.clone())))
         .unwrap();
     let resp = within("POST", client.request(req)).await.unwrap();
-    let body = within("the echo", resp.into_body().collect()).await.unwrap().to_bytes();
+    let body = within("the echo", resp.into_body().collect())
+        .await
+        .unwrap()
+        .to_bytes();
     assert!(body == data);
 }
 
@@ -83,13 +102,18 @@ async fn hyper_http2_runs_over_tunnels() {
     let gw = gateway().await;
     let (_svc, _server) = service(&gw.url(), "web").await;
     let a = agent(&gw.url()).await;
-    let connector = TunnelConnector::new(&a).to("sv::web::1").unwrap().http2(true);
+    let connector = TunnelConnector::new(&a)
+        .to("sv::web::1")
+        .unwrap()
+        .http2(true);
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .http2_only(true)
         .build(connector);
     let responses = within(
         "16 multiplexed requests",
-        futures_util::future::join_all((0..16).map(|_| client.get("http://web/hello".parse().unwrap()))),
+        futures_util::future::join_all(
+            (0..16).map(|_| client.get("http://web/hello".parse().unwrap())),
+        ),
     )
     .await;
     for resp in responses {
@@ -105,7 +129,8 @@ struct Echo;
 
 #[tonic::async_trait]
 impl AetherGateway for Echo {
-    type ConnectStream = futures_util::stream::BoxStream<'static, Result<DownstreamMessage, tonic::Status>>;
+    type ConnectStream =
+        futures_util::stream::BoxStream<'static, Result<DownstreamMessage, tonic::Status>>;
 
     async fn connect(
         &self,
@@ -131,23 +156,39 @@ async fn tonic_grpc_runs_over_a_tunnel() {
         .unwrap()
         .gateway(&gw.url())
         .build();
-    let _server = serve(&svc, AetherGatewayServer::new(Echo), ServeConfig::new().serve_tunnels(true));
+    let _server = serve(
+        &svc,
+        AetherGatewayServer::new(Echo),
+        ServeConfig::new().serve_tunnels(true),
+    );
     svc.connect().await.unwrap();
     let a = agent(&gw.url()).await;
-    let connector = TunnelConnector::new(&a).to("sv::grpc::1").unwrap().http2(true);
+    let connector = TunnelConnector::new(&a)
+        .to("sv::grpc::1")
+        .unwrap()
+        .http2(true);
     let channel = within(
         "the channel",
-        tonic::transport::Endpoint::from_static("http://grpc.aether").connect_with_connector(connector),
+        tonic::transport::Endpoint::from_static("http://grpc.aether")
+            .connect_with_connector(connector),
     )
     .await
     .unwrap();
     let mut grpc = AetherGatewayClient::new(channel);
     let ups = futures_util::stream::iter((0..3).map(|_| UpstreamMessage::default()));
-    let replies = within("the call", grpc.connect(ups)).await.unwrap().into_inner();
-    let got: Vec<String> = within("the replies", replies.map(|r| match r.unwrap().payload {
-        Some(Down::Error(e)) => e.message,
-        other => panic!("unexpected {other:?}"),
-    }).collect::<Vec<_>>())
+    let replies = within("the call", grpc.connect(ups))
+        .await
+        .unwrap()
+        .into_inner();
+    let got: Vec<String> = within(
+        "the replies",
+        replies
+            .map(|r| match r.unwrap().payload {
+                Some(Down::Error(e)) => e.message,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect::<Vec<_>>(),
+    )
     .await;
     assert_eq!(got, ["echo 0", "echo 1", "echo 2"]);
 }

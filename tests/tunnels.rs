@@ -33,7 +33,9 @@ async fn agent(url: &str, name: &str) -> AgentClient {
 }
 
 async fn accept(listener: &mut TunnelListener) -> IncomingTunnel {
-    within("a tunnel", listener.accept()).await.expect("a tunnel")
+    within("a tunnel", listener.accept())
+        .await
+        .expect("a tunnel")
 }
 
 /// The aether error inside an io::Error.
@@ -49,13 +51,19 @@ async fn bytes_cross_both_ways_intact_with_flow_control() {
     let (_svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
     let mut tunnel = a
-        .tunnel_dial("sv::tcp::1", &TunnelOptions::new().metadata("purpose", "test"))
+        .tunnel_dial(
+            "sv::tcp::1",
+            &TunnelOptions::new().metadata("purpose", "test"),
+        )
         .await
         .unwrap();
     let incoming = accept(&mut listener).await;
     assert_eq!(incoming.caller.topic, "ag::ws::dialer::a");
     assert_eq!(incoming.caller.principal_type, "agent");
-    assert_eq!(incoming.metadata.get("purpose").map(String::as_str), Some("test"));
+    assert_eq!(
+        incoming.metadata.get("purpose").map(String::as_str),
+        Some("test")
+    );
     // The echo side.
     let mut far = incoming.tunnel;
     let echo = tokio::spawn(async move {
@@ -65,7 +73,9 @@ async fn bytes_cross_both_ways_intact_with_flow_control() {
         copied
     });
     // 6 MiB: six times the initial credits, so acks must flow.
-    let data: Vec<u8> = (0..6 * 1024 * 1024).map(|i: usize| (i % 249) as u8).collect();
+    let data: Vec<u8> = (0..6 * 1024 * 1024)
+        .map(|i: usize| (i % 249) as u8)
+        .collect();
     let (mut r, mut w) = tokio::io::split(tunnel);
     let writer = {
         let data = data.clone();
@@ -79,7 +89,10 @@ async fn bytes_cross_both_ways_intact_with_flow_control() {
     within("the echo", r.read_to_end(&mut back)).await.unwrap();
     assert_eq!(back.len(), data.len());
     assert!(back == data);
-    assert_eq!(within("the echo side", echo).await.unwrap().unwrap(), data.len() as u64);
+    assert_eq!(
+        within("the echo side", echo).await.unwrap().unwrap(),
+        data.len() as u64
+    );
     let w = writer.await.unwrap();
     tunnel = r.unsplit(w);
     tunnel.close().await.unwrap();
@@ -90,19 +103,27 @@ async fn a_writer_stops_at_its_credits_until_the_reader_reads() {
     let gw = gateway().await;
     let (_svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a.tunnel_dial("sv::tcp::1", &TunnelOptions::new()).await.unwrap();
+    let mut tunnel = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
     let mut far = accept(&mut listener).await.tunnel;
     // Writes are accepted until the peer's initial credits are spent.
     let piece = vec![5u8; 64 * 1024];
     let mut written = 0usize;
     while let Some(n) = tunnel.write(&piece).now_or_never() {
         written += n.unwrap();
-        assert!(written <= INITIAL_CREDITS as usize, "wrote past the credits");
+        assert!(
+            written <= INITIAL_CREDITS as usize,
+            "wrote past the credits"
+        );
     }
     assert_eq!(written, INITIAL_CREDITS as usize);
     // The reader consumes; its acks let the writer go on.
     let mut sink = vec![0u8; 512 * 1024];
-    within("the reader", far.read_exact(&mut sink)).await.unwrap();
+    within("the reader", far.read_exact(&mut sink))
+        .await
+        .unwrap();
     let n = within("credits back", tunnel.write(&piece)).await.unwrap();
     assert!(n > 0);
 }
@@ -112,17 +133,24 @@ async fn half_close_lets_the_other_side_answer() {
     let gw = gateway().await;
     let (_svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a.tunnel_dial("sv::tcp::1", &TunnelOptions::new()).await.unwrap();
+    let mut tunnel = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
     let mut far = accept(&mut listener).await.tunnel;
     tunnel.write_all(b"question").await.unwrap();
     tunnel.shutdown().await.unwrap();
     let mut asked = Vec::new();
-    within("the question and EOF", far.read_to_end(&mut asked)).await.unwrap();
+    within("the question and EOF", far.read_to_end(&mut asked))
+        .await
+        .unwrap();
     assert_eq!(asked, b"question");
     far.write_all(b"answer").await.unwrap();
     far.shutdown().await.unwrap();
     let mut answer = Vec::new();
-    within("the answer", tunnel.read_to_end(&mut answer)).await.unwrap();
+    within("the answer", tunnel.read_to_end(&mut answer))
+        .await
+        .unwrap();
     assert_eq!(answer, b"answer");
     // Writing after shutdown is refused.
     assert!(tunnel.write_all(b"more").await.is_err());
@@ -133,11 +161,16 @@ async fn a_peer_that_leaves_resets_the_tunnel_at_once() {
     let gw = gateway().await;
     let (svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a.tunnel_dial("sv::tcp::1", &TunnelOptions::new()).await.unwrap();
+    let mut tunnel = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
     let _far = accept(&mut listener).await;
     svc.close().await;
     let mut buf = [0u8; 16];
-    let e = within("the reset", tunnel.read(&mut buf)).await.unwrap_err();
+    let e = within("the reset", tunnel.read(&mut buf))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
     assert_eq!(aether(&e).code(), Some("PEER_RESET"));
 }
@@ -146,9 +179,14 @@ async fn a_peer_that_leaves_resets_the_tunnel_at_once() {
 async fn a_target_that_is_not_connected_refuses_the_tunnel() {
     let gw = gateway().await;
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a.tunnel_dial("sv::tcp::404", &TunnelOptions::new()).await.unwrap();
+    let mut tunnel = a
+        .tunnel_dial("sv::tcp::404", &TunnelOptions::new())
+        .await
+        .unwrap();
     let mut buf = [0u8; 1];
-    let e = within("the refusal", tunnel.read(&mut buf)).await.unwrap_err();
+    let e = within("the refusal", tunnel.read(&mut buf))
+        .await
+        .unwrap_err();
     assert_eq!(aether(&e).code(), Some("SIDECAR_UNAVAILABLE"), "{e}");
     assert_eq!(aether(&e).kind(), ErrorKind::Unavailable);
 }
@@ -162,28 +200,40 @@ async fn a_client_that_does_not_listen_resets_tunnels() {
         .build();
     plain.connect().await.unwrap();
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a.tunnel_dial("sv::tcp::plain", &TunnelOptions::new()).await.unwrap();
+    let mut tunnel = a
+        .tunnel_dial("sv::tcp::plain", &TunnelOptions::new())
+        .await
+        .unwrap();
     let mut buf = [0u8; 1];
-    let e = within("the reset", tunnel.read(&mut buf)).await.unwrap_err();
+    let e = within("the reset", tunnel.read(&mut buf))
+        .await
+        .unwrap_err();
     assert_eq!(aether(&e).code(), Some("PEER_RESET"), "{e}");
 }
 
 #[tokio::test]
 async fn tunnels_past_the_workspace_quota_are_refused() {
     let limits = ProxyLimits::default().with_max_tunnels_per_workspace(4);
-    let gw = gateway_with(GatewayConfig::dev().with_limits(Limits::default().with_proxy(limits))).await;
+    let gw =
+        gateway_with(GatewayConfig::dev().with_limits(Limits::default().with_proxy(limits))).await;
     let (_svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
     let mut open = Vec::new();
     for _ in 0..4 {
-        let mut t = a.tunnel_dial("sv::tcp::1", &TunnelOptions::new()).await.unwrap();
+        let mut t = a
+            .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+            .await
+            .unwrap();
         t.write_all(b"x").await.unwrap();
         let mut far = accept(&mut listener).await.tunnel;
         let mut b = [0u8; 1];
         far.read_exact(&mut b).await.unwrap();
         open.push((t, far));
     }
-    let mut fifth = a.tunnel_dial("sv::tcp::1", &TunnelOptions::new()).await.unwrap();
+    let mut fifth = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
     let mut buf = [0u8; 1];
     let e = within("the quota", fifth.read(&mut buf)).await.unwrap_err();
     assert_eq!(aether(&e).code(), Some("QUOTA"), "{e}");
@@ -192,7 +242,10 @@ async fn tunnels_past_the_workspace_quota_are_refused() {
     // next open of the same session.
     let (t, _far) = open.pop().unwrap();
     t.close().await.unwrap();
-    let mut again = a.tunnel_dial("sv::tcp::1", &TunnelOptions::new()).await.unwrap();
+    let mut again = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
     again.write_all(b"y").await.unwrap();
     let mut far = accept(&mut listener).await.tunnel;
     let mut b = [0u8; 1];
@@ -227,7 +280,9 @@ async fn the_byte_cap_closes_the_tunnel_with_quota() {
         Some(e) => e,
         None => {
             let mut b = [0u8; 1];
-            within("the quota close", tunnel.read(&mut b)).await.unwrap_err()
+            within("the quota close", tunnel.read(&mut b))
+                .await
+                .unwrap_err()
         }
     };
     assert_eq!(aether(&failure).code(), Some("QUOTA"), "{failure}");

@@ -40,10 +40,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("bind", &self.bind)
             .field("data_dir", &self.data_dir)
             .field("dev", &self.dev)
-            .field(
-                "admin_key",
-                &self.admin_key.as_ref().map(|_| "<redacted>"),
-            )
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
             .field("tls", &self.tls)
             .field("limits", &self.limits)
             .finish()

@@ -62,9 +62,8 @@ impl Hub {
         );
         let audit = Audit::load(store.clone(), limits.audit_max_entries).map_err(stored)?;
         let cx = Arc::new(Context::new(config, mailboxes, audit));
-        let tasks = Arc::new(
-            Tasks::load(store.clone(), cx.clone(), checkpoints.clone()).map_err(stored)?,
-        );
+        let tasks =
+            Arc::new(Tasks::load(store.clone(), cx.clone(), checkpoints.clone()).map_err(stored)?);
         let agents = AgentRegistry::load(store.clone()).map_err(stored)?;
         let proxy = Arc::new(Proxy::new(cx.clone()));
         Ok(Hub {

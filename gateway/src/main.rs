@@ -48,7 +48,11 @@ struct Args {
     /// Maps a client certificate to a principal: `SHA256=TYPE[/ID]`, e.g.
     /// `--tls-client-principal 3f:a2:...=Orchestrator` (the fingerprint as
     /// `openssl x509 -noout -fingerprint -sha256` prints it). Repeatable.
-    #[arg(long = "tls-client-principal", requires = "tls_client_ca", value_name = "SHA256=TYPE[/ID]")]
+    #[arg(
+        long = "tls-client-principal",
+        requires = "tls_client_ca",
+        value_name = "SHA256=TYPE[/ID]"
+    )]
     tls_client_principals: Vec<String>,
 }
 

@@ -32,9 +32,11 @@ impl AetherGateway for GatewayService {
     ) -> Result<Response<Self::ConnectStream>, Status> {
         let peer = Peer {
             ip: request.remote_addr().map(|a| a.ip()),
-            cert: request
-                .peer_certs()
-                .and_then(|chain| chain.first().map(|leaf| secret::digest_bytes(leaf.as_ref()))),
+            cert: request.peer_certs().and_then(|chain| {
+                chain
+                    .first()
+                    .map(|leaf| secret::digest_bytes(leaf.as_ref()))
+            }),
         };
         let upstream = request.into_inner();
         let (tx, outlet, stream) = outbound::channel(DIRECT_CAPACITY, self.hub.cx.stats.clone());

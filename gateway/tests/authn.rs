@@ -50,7 +50,14 @@ async fn attempt(url: &str, i: InitConnection) -> (Code, String) {
 
 /// An administrator's stream (a user window with the admin key).
 async fn admin(url: &str) -> Conn {
-    let mut c = Conn::open(url, with(&Principal::user("root", "console").unwrap(), &[("x-api-key", KEY)])).await;
+    let mut c = Conn::open(
+        url,
+        with(
+            &Principal::user("root", "console").unwrap(),
+            &[("x-api-key", KEY)],
+        ),
+    )
+    .await;
     c.ack().await;
     c
 }
@@ -69,7 +76,10 @@ async fn anonymous_system_principals_are_refused_outside_dev() {
         assert_eq!(code, Code::Unauthenticated, "{}", p.identity_string());
         assert_eq!(
             msg,
-            format!("anonymous connection as {} requires credentials", p.kind().name())
+            format!(
+                "anonymous connection as {} requires credentials",
+                p.kind().name()
+            )
         );
     }
     // With a credential they connect: the admin key, or a token minted for
@@ -79,12 +89,25 @@ async fn anonymous_system_principals_are_refused_outside_dev() {
     let (mb_token, _) = mint(&mut root, "metrics_bridge", &[], "").await;
     let (orc_token, _) = mint(&mut root, "ORCHESTRATOR", &[], "").await;
     assert_eq!(
-        attempt(&url, with(&Principal::workflow_engine(), &[("api_key", &mb_token)])).await.0,
+        attempt(
+            &url,
+            with(&Principal::workflow_engine(), &[("api_key", &mb_token)])
+        )
+        .await
+        .0,
         Code::PermissionDenied
     );
-    let mut wfe = Conn::open(&url, with(&Principal::workflow_engine(), &[("api_key", &wfe_token)])).await;
+    let mut wfe = Conn::open(
+        &url,
+        with(&Principal::workflow_engine(), &[("api_key", &wfe_token)]),
+    )
+    .await;
     wfe.ack().await;
-    let mut mb = Conn::open(&url, with(&Principal::metrics_bridge(), &[("x-api-key", &mb_token)])).await;
+    let mut mb = Conn::open(
+        &url,
+        with(&Principal::metrics_bridge(), &[("x-api-key", &mb_token)]),
+    )
+    .await;
     mb.ack().await;
     let mut orc = Conn::open(&url, with(&orchestrator, &[("api_key", &orc_token)])).await;
     orc.ack().await;
@@ -92,7 +115,12 @@ async fn anonymous_system_principals_are_refused_outside_dev() {
     // not mint tokens.
     let r = token_op(&mut orc, common::auth::create("Agent", &[], "")).await;
     assert!(!r.success);
-    assert!(r.error.starts_with("token operations require administrator privileges"), "{}", r.error);
+    assert!(
+        r.error
+            .starts_with("token operations require administrator privileges"),
+        "{}",
+        r.error
+    );
     gw.shutdown().await;
 }
 
@@ -104,9 +132,14 @@ async fn singletons_cannot_be_occupied_or_taken_over_anonymously() {
     let (agent_token, _) = mint(&mut root, "Agent", &[], "").await;
     for singleton in [Principal::workflow_engine(), Principal::metrics_bridge()] {
         // The attacker cannot occupy it: anonymous, or with another type's token.
-        assert_eq!(attempt(&url, init(&singleton)).await.0, Code::Unauthenticated);
         assert_eq!(
-            attempt(&url, with(&singleton, &[("api_key", &agent_token)])).await.0,
+            attempt(&url, init(&singleton)).await.0,
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            attempt(&url, with(&singleton, &[("api_key", &agent_token)]))
+                .await
+                .0,
             Code::PermissionDenied
         );
         // So the real one connects...
@@ -140,7 +173,10 @@ async fn a_session_id_alone_never_takes_over_a_live_session() {
         i.resume_session_id = ack.session_id.clone();
         let (code, msg) = attempt(&url, i).await;
         assert_eq!(code, Code::AlreadyExists);
-        assert_eq!(msg, "DuplicateIdentityError: identity (ag::payroll::runner::r1) already connected");
+        assert_eq!(
+            msg,
+            "DuplicateIdentityError: identity (ag::payroll::runner::r1) already connected"
+        );
     }
     live.sync().await;
     // The holder of the same token resumes (and the old stream ends).
@@ -153,7 +189,9 @@ async fn a_session_id_alone_never_takes_over_a_live_session() {
 
     // In dev mode too, a session that authenticated cannot be taken over by
     // one that did not.
-    let dev = aether_gateway::start(GatewayConfig::dev().with_admin_key(KEY)).await.unwrap();
+    let dev = aether_gateway::start(GatewayConfig::dev().with_admin_key(KEY))
+        .await
+        .unwrap();
     let q = Principal::agent("w", "i", "s").unwrap();
     let (mut held, ack, _) = Peer::connect_with(&dev.url(), with(&q, &[("api_key", KEY)]))
         .await
@@ -173,9 +211,13 @@ async fn key_guessing_is_throttled_per_identity_and_per_address() {
             .with_peer_failures(12)
             .with_cooldown(Duration::from_millis(300)),
     );
-    let gw = aether_gateway::start(GatewayConfig::default().with_admin_key(KEY).with_limits(limits))
-        .await
-        .unwrap();
+    let gw = aether_gateway::start(
+        GatewayConfig::default()
+            .with_admin_key(KEY)
+            .with_limits(limits),
+    )
+    .await
+    .unwrap();
     let url = gw.url();
     let target = Principal::agent("w", "i", "victim").unwrap();
     for _ in 0..5 {
@@ -186,9 +228,18 @@ async fn key_guessing_is_throttled_per_identity_and_per_address() {
     // The sixth attempt is refused before the key is looked at, even the
     // right key; other identities are not affected yet.
     let (code, msg) = attempt(&url, with(&target, &[("api_key", KEY)])).await;
-    assert_eq!((code, msg.as_str()), (Code::Unauthenticated, "auth temporarily throttled after repeated failures"));
+    assert_eq!(
+        (code, msg.as_str()),
+        (
+            Code::Unauthenticated,
+            "auth temporarily throttled after repeated failures"
+        )
+    );
     let other = Principal::agent("w", "i", "bystander").unwrap();
-    assert_eq!(attempt(&url, with(&other, &[("api_key", KEY)])).await.0, Code::Ok);
+    assert_eq!(
+        attempt(&url, with(&other, &[("api_key", KEY)])).await.0,
+        Code::Ok
+    );
     // Rotating identities does not help: the address is throttled too.
     for n in 0..7 {
         let p = Principal::agent("w", "i", &format!("rot{n}")).unwrap();
@@ -203,7 +254,10 @@ async fn key_guessing_is_throttled_per_identity_and_per_address() {
         if attempt(&url, with(&target, &[("api_key", KEY)])).await.0 == Code::Ok {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "cooldown never ended");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cooldown never ended"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     gw.shutdown().await;
@@ -214,7 +268,9 @@ async fn task_tokens_admit_only_their_identity_and_only_while_the_task_lives() {
     let gw = gateway().await;
     let url = gw.url();
     let boss = Principal::agent("secretws", "boss", "b").unwrap();
-    let (mut creator, _) = Peer::connect_with_credentials(&url, &boss, &[("api_key", KEY)]).await.unwrap();
+    let (mut creator, _) = Peer::connect_with_credentials(&url, &boss, &[("api_key", KEY)])
+        .await
+        .unwrap();
     let r = creator
         .agent_op(AgentOperation {
             op: agent_operation::OpType::Register as i32,
@@ -230,7 +286,9 @@ async fn task_tokens_admit_only_their_identity_and_only_while_the_task_lives() {
     let orc = Principal::orchestrator("launcher", "o1", vec!["local".into()]).unwrap();
     // An anonymous orchestrator never gets to see a token.
     assert_eq!(attempt(&url, init(&orc)).await.0, Code::Unauthenticated);
-    let (mut orc, _) = Peer::connect_with_credentials(&url, &orc, &[("api_key", KEY)]).await.unwrap();
+    let (mut orc, _) = Peer::connect_with_credentials(&url, &orc, &[("api_key", KEY)])
+        .await
+        .unwrap();
     let created = creator
         .create(CreateTaskRequest {
             ..targeted("ag::secretws::payroll::v1")
@@ -238,13 +296,23 @@ async fn task_tokens_admit_only_their_identity_and_only_while_the_task_lives() {
         .await;
     assert!(created.success, "{created:?}");
     let start = orc.assignment().await;
-    let token = start.launch_params.get("auth_token").cloned().expect("token");
+    let token = start
+        .launch_params
+        .get("auth_token")
+        .cloned()
+        .expect("token");
 
     // Not for another identity, not as an API key, not through an alias.
     let other = Principal::agent("secretws", "payroll", "v2").unwrap();
-    assert_eq!(attempt(&url, with(&other, &[("token", &token)])).await.0, Code::PermissionDenied);
+    assert_eq!(
+        attempt(&url, with(&other, &[("token", &token)])).await.0,
+        Code::PermissionDenied
+    );
     let worker = Principal::agent("secretws", "payroll", "v1").unwrap();
-    assert_eq!(attempt(&url, with(&worker, &[("api_key", &token)])).await.0, Code::Unauthenticated);
+    assert_eq!(
+        attempt(&url, with(&worker, &[("api_key", &token)])).await.0,
+        Code::Unauthenticated
+    );
     let alias = InitConnection {
         client_type: Some(ClientType::Agent(AgentIdentity {
             workspace: "secretws:".into(),
@@ -257,11 +325,18 @@ async fn task_tokens_admit_only_their_identity_and_only_while_the_task_lives() {
     assert_eq!(attempt(&url, alias).await.0, Code::InvalidArgument);
 
     // Its own identity is admitted; once the task ends the token is dead.
-    let (w, _) = Peer::connect_with_credentials(&url, &worker, &[("token", &token)]).await.unwrap();
-    let done = creator.op(task_operation::OpType::Complete, &start.task_id).await;
+    let (w, _) = Peer::connect_with_credentials(&url, &worker, &[("token", &token)])
+        .await
+        .unwrap();
+    let done = creator
+        .op(task_operation::OpType::Complete, &start.task_id)
+        .await;
     assert!(done.success, "{done:?}");
     drop(w);
-    assert_eq!(attempt(&url, with(&worker, &[("token", &token)])).await.0, Code::Unauthenticated);
+    assert_eq!(
+        attempt(&url, with(&worker, &[("token", &token)])).await.0,
+        Code::Unauthenticated
+    );
     gw.shutdown().await;
 }
 
@@ -303,12 +378,20 @@ async fn token_lifecycle_with_revocation_of_a_live_session() {
 
     // Type, workspace and bound id are checked.
     let agent = Principal::agent("team-red", "bot", "b1").unwrap();
-    let (mut live, _) = Peer::connect_with_credentials(&url, &agent, &[("x-api-key", &secret)]).await.unwrap();
+    let (mut live, _) = Peer::connect_with_credentials(&url, &agent, &[("x-api-key", &secret)])
+        .await
+        .unwrap();
     let get = token_op(&mut root, by_id(OpType::Get, &id)).await;
     assert!(get.token.unwrap().last_used_at > 0);
     let cases = [
-        (Principal::agent("payroll", "bot", "b1").unwrap(), "API key not authorized for workspace payroll"),
-        (Principal::service("bot", "b1", false).unwrap(), "API key principal type mismatch"),
+        (
+            Principal::agent("payroll", "bot", "b1").unwrap(),
+            "API key not authorized for workspace payroll",
+        ),
+        (
+            Principal::service("bot", "b1", false).unwrap(),
+            "API key principal type mismatch",
+        ),
     ];
     for (p, why) in cases {
         let (code, msg) = attempt(&url, with(&p, &[("api_key", &secret)])).await;
@@ -316,10 +399,26 @@ async fn token_lifecycle_with_revocation_of_a_live_session() {
     }
     let (bound, _) = mint(&mut root, "User", &[], "alice").await;
     assert_eq!(
-        attempt(&url, with(&Principal::user("mallory", "w").unwrap(), &[("api_key", &bound)])).await,
-        (Code::PermissionDenied, "API key principal id mismatch".to_string())
+        attempt(
+            &url,
+            with(
+                &Principal::user("mallory", "w").unwrap(),
+                &[("api_key", &bound)]
+            )
+        )
+        .await,
+        (
+            Code::PermissionDenied,
+            "API key principal id mismatch".to_string()
+        )
     );
-    let (mut alice, _) = Peer::connect_with_credentials(&url, &Principal::user("alice", "w").unwrap(), &[("api_key", &bound)]).await.unwrap();
+    let (mut alice, _) = Peer::connect_with_credentials(
+        &url,
+        &Principal::user("alice", "w").unwrap(),
+        &[("api_key", &bound)],
+    )
+    .await
+    .unwrap();
     alice.sync().await;
 
     // Revoking ends the live session at once and refuses new connections.
@@ -327,15 +426,31 @@ async fn token_lifecycle_with_revocation_of_a_live_session() {
     assert!(r.success, "{}", r.error);
     assert_eq!(r.message, "revoked");
     let s = live.c.status().await;
-    assert_eq!((s.code(), s.message()), (Code::Unauthenticated, "API token revoked"));
+    assert_eq!(
+        (s.code(), s.message()),
+        (Code::Unauthenticated, "API token revoked")
+    );
     let (code, msg) = attempt(&url, with(&agent, &[("api_key", &secret)])).await;
-    assert_eq!((code, msg.as_str()), (Code::Unauthenticated, "credential authentication failed: invalid API key"));
+    assert_eq!(
+        (code, msg.as_str()),
+        (
+            Code::Unauthenticated,
+            "credential authentication failed: invalid API key"
+        )
+    );
     let list = token_op(&mut root, by_id(OpType::List, "")).await;
     assert_eq!(list.total_count, 1, "revoked tokens are hidden by default");
     // DELETE forgets it; a second DELETE is "token not found".
-    assert!(token_op(&mut root, by_id(OpType::Delete, &id)).await.success);
+    assert!(
+        token_op(&mut root, by_id(OpType::Delete, &id))
+            .await
+            .success
+    );
     let again = token_op(&mut root, by_id(OpType::Delete, &id)).await;
-    assert_eq!((again.success, again.error.as_str()), (false, "token not found"));
+    assert_eq!(
+        (again.success, again.error.as_str()),
+        (false, "token not found")
+    );
     gw.shutdown().await;
 }
 
@@ -351,15 +466,31 @@ async fn only_administrators_manage_tokens_and_bad_requests_store_nothing() {
     }
     let r = token_op(&mut root, req).await;
     assert!(r.success, "{}", r.error);
-    let mut ops = Conn::open(&url, with(&Principal::user("ops", "w").unwrap(), &[("api_key", &r.plaintext_token)])).await;
+    let mut ops = Conn::open(
+        &url,
+        with(
+            &Principal::user("ops", "w").unwrap(),
+            &[("api_key", &r.plaintext_token)],
+        ),
+    )
+    .await;
     ops.ack().await;
     let (plain, _) = mint(&mut ops, "Agent", &[], "").await;
-    let mut worker = Conn::open(&url, with(&Principal::agent("w", "i", "s").unwrap(), &[("api_key", &plain)])).await;
+    let mut worker = Conn::open(
+        &url,
+        with(
+            &Principal::agent("w", "i", "s").unwrap(),
+            &[("api_key", &plain)],
+        ),
+    )
+    .await;
     worker.ack().await;
     let r = token_op(&mut worker, common::auth::create("Agent", &[], "")).await;
     assert!(!r.success && r.error.contains("administrator"));
 
-    let before = token_op(&mut root, by_id(OpType::List, "")).await.total_count;
+    let before = token_op(&mut root, by_id(OpType::List, ""))
+        .await
+        .total_count;
     let huge = "x".repeat(100_000);
     let bad: Vec<aether_protocol::proto::TokenOperation> = vec![
         by_id(OpType::Create, ""), // no create_request
@@ -367,7 +498,10 @@ async fn only_administrators_manage_tokens_and_bad_requests_store_nothing() {
         common::auth::create("Agent", &[&huge], ""),
         common::auth::create("User", &[], ""),
         common::auth::create("Agent", &["a b"], ""),
-        aether_protocol::proto::TokenOperation { op: 99, ..Default::default() },
+        aether_protocol::proto::TokenOperation {
+            op: 99,
+            ..Default::default()
+        },
     ];
     for op in bad {
         let r = token_op(&mut root, op).await;
@@ -376,7 +510,9 @@ async fn only_administrators_manage_tokens_and_bad_requests_store_nothing() {
         assert!(r.error.len() < 200, "short, no echo: {}", r.error);
         assert!(r.plaintext_token.is_empty() && r.created_token.is_none());
     }
-    let after = token_op(&mut root, by_id(OpType::List, "")).await.total_count;
+    let after = token_op(&mut root, by_id(OpType::List, ""))
+        .await
+        .total_count;
     assert_eq!(before, after, "nothing stored");
     gw.shutdown().await;
 }
@@ -384,20 +520,34 @@ async fn only_administrators_manage_tokens_and_bad_requests_store_nothing() {
 #[tokio::test]
 async fn tokens_survive_a_restart_on_the_same_data_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || GatewayConfig::default().with_admin_key(KEY).with_data_dir(dir.path());
+    let config = || {
+        GatewayConfig::default()
+            .with_admin_key(KEY)
+            .with_data_dir(dir.path())
+    };
     let gw = aether_gateway::start(config()).await.unwrap();
     let mut root = admin(&gw.url()).await;
     let (kept, _) = mint(&mut root, "Agent", &[], "").await;
     let (gone, gone_id) = mint(&mut root, "Agent", &[], "").await;
-    assert!(token_op(&mut root, by_id(OpType::Revoke, &gone_id)).await.success);
+    assert!(
+        token_op(&mut root, by_id(OpType::Revoke, &gone_id))
+            .await
+            .success
+    );
     drop(root);
     gw.shutdown().await;
 
     let gw = aether_gateway::start(config()).await.unwrap();
     let url = gw.url();
     let p = Principal::agent("w", "i", "s").unwrap();
-    assert_eq!(attempt(&url, with(&p, &[("api_key", &gone)])).await.0, Code::Unauthenticated);
-    assert_eq!(attempt(&url, with(&p, &[("api_key", &kept)])).await.0, Code::Ok);
+    assert_eq!(
+        attempt(&url, with(&p, &[("api_key", &gone)])).await.0,
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        attempt(&url, with(&p, &[("api_key", &kept)])).await.0,
+        Code::Ok
+    );
     // The database holds digests only.
     gw.shutdown().await;
     let raw = std::fs::read(dir.path().join("aether.redb")).unwrap();

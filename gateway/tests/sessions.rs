@@ -9,8 +9,8 @@ use aether_protocol::proto::session_operation::OpType;
 use aether_protocol::proto::signal::SignalType;
 use aether_protocol::proto::{
     AdminQuery, ConnectionFilter, ConnectionStatusRequest, KvOperation, MessageType, PrincipalRef,
-    PrincipalType, SendMessage, SessionOperation,
-    UpstreamMessage, downstream_message, upstream_message,
+    PrincipalType, SendMessage, SessionOperation, UpstreamMessage, downstream_message,
+    upstream_message,
 };
 use bytes::Bytes;
 use common::{Conn, dev_gateway, init, up};
@@ -184,16 +184,14 @@ async fn connection_status_for_users_and_bad_principals() {
 async fn unimplemented_ops_answer_at_once_with_their_id() {
     let gw = dev_gateway().await;
     let (mut c, _) = Conn::connect(&gw.url(), &Principal::agent("w", "i", "u").unwrap()).await;
-    let cases: Vec<(upstream_message::Payload, &str, &str)> = vec![
-        (
-            upstream_message::Payload::AdminQuery(Box::new(AdminQuery {
-                request_id: "admin-1".into(),
-                ..Default::default()
-            })),
-            "admin-1",
-            "admin_query",
-        ),
-    ];
+    let cases: Vec<(upstream_message::Payload, &str, &str)> = vec![(
+        upstream_message::Payload::AdminQuery(Box::new(AdminQuery {
+            request_id: "admin-1".into(),
+            ..Default::default()
+        })),
+        "admin-1",
+        "admin_query",
+    )];
     for (payload, id, op) in cases {
         c.send(up(payload)).await;
         let e = c.error().await;

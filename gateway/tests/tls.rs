@@ -112,3 +112,68 @@ async fn tls_from_paths_matches_tls_from_pem() {
     let mut c = Conn::open_on(channel, init(&Principal::workflow_engine())).await;
     assert!(!c.ack().await.session_id.is_empty());
 }
+
+#[tokio::test]
+async fn a_mapped_client_certificate_is_a_credential() {
+    use aether_gateway::CertPrincipal;
+    use tonic::Code;
+    let pki = pki();
+    let fingerprint = aether_gateway::cert_fingerprint(pki.client.0.as_bytes()).expect("a cert");
+    assert_eq!(fingerprint.len(), 64);
+    let tls = || {
+        TlsConfig::from_pem(pki.server.0.clone(), pki.server.1.clone())
+            .with_client_ca(pki.ca_pem.clone())
+    };
+    let mapped = tls().map_client_cert(
+        fingerprint.to_uppercase(),
+        CertPrincipal::new("agent").bound_id("ag::w::i::tls"),
+    );
+    let gw = aether_gateway::start(GatewayConfig::default().with_tls(mapped))
+        .await
+        .unwrap();
+    let channel = tls_channel(&gw.url(), &pki, true)
+        .await
+        .expect("mTLS connects");
+    let agent = Principal::agent("w", "i", "tls").unwrap();
+    let mut a = Conn::open_on(channel.clone(), init(&agent)).await;
+    a.ack().await;
+    let status = |p: Principal| {
+        let channel = channel.clone();
+        async move { Conn::open_on(channel, init(&p)).await.status().await }
+    };
+    let s = status(Principal::agent("w", "i", "other").unwrap()).await;
+    assert_eq!(
+        (s.code(), s.message()),
+        (
+            Code::PermissionDenied,
+            "client certificate principal id mismatch"
+        )
+    );
+    let s = status(Principal::workflow_engine()).await;
+    assert_eq!(
+        (s.code(), s.message()),
+        (
+            Code::PermissionDenied,
+            "client certificate principal type mismatch"
+        )
+    );
+    gw.shutdown().await;
+
+    // Unmapped, the same certificate only secures the transport.
+    let gw = aether_gateway::start(GatewayConfig::default().with_tls(tls()))
+        .await
+        .unwrap();
+    let channel = tls_channel(&gw.url(), &pki, true)
+        .await
+        .expect("mTLS connects");
+    let s = Conn::open_on(channel, init(&agent)).await.status().await;
+    assert_eq!(s.code(), Code::Unauthenticated);
+
+    // A mapping without a client CA, or one that cannot be parsed, is refused at start.
+    let bad = TlsConfig::from_pem(pki.server.0.clone(), pki.server.1.clone())
+        .map_client_cert(fingerprint, CertPrincipal::new("Agent"));
+    let err = aether_gateway::start(GatewayConfig::default().with_tls(bad))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("client CA"), "{err}");
+}

@@ -86,8 +86,7 @@ impl PushFilter {
                     | PushClass::Assignment
                     | PushClass::OtherFrame
                     | PushClass::Lifecycle
-            )
-                | (PushFilter::Messages, PushClass::Message)
+            ) | (PushFilter::Messages, PushClass::Message)
                 | (
                     PushFilter::Frames,
                     PushClass::Assignment | PushClass::OtherFrame

@@ -186,14 +186,20 @@ mod tests {
             proxy_kind(Kind::SidecarUnavailable as i32),
             (ErrorKind::Unavailable, "SIDECAR_UNAVAILABLE")
         );
-        assert_eq!(proxy_kind(Kind::AclDenied as i32).0, ErrorKind::PermissionDenied);
+        assert_eq!(
+            proxy_kind(Kind::AclDenied as i32).0,
+            ErrorKind::PermissionDenied
+        );
         assert_eq!(proxy_kind(99), (ErrorKind::Gateway, "UNKNOWN"));
         assert_eq!(
             tunnel_close_kind(Reason::PeerReset as i32),
             (ErrorKind::Unavailable, "PEER_RESET")
         );
         assert_eq!(tunnel_close_kind(Reason::Quota as i32).1, "QUOTA");
-        assert_eq!(tunnel_close_kind(Reason::IdleTimeout as i32).0, ErrorKind::Timeout);
+        assert_eq!(
+            tunnel_close_kind(Reason::IdleTimeout as i32).0,
+            ErrorKind::Timeout
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ impl<P: PrincipalType> Clone for BlockingHttp<P> {
 
 impl<P: PrincipalType> std::fmt::Debug for BlockingHttp<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockingHttp").field("http", &self.http).finish()
+        f.debug_struct("BlockingHttp")
+            .field("http", &self.http)
+            .finish()
     }
 }
 

@@ -281,11 +281,16 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(small, wire::Body::Full(b) if b == "hi"));
-        let big = to_wire(http_body_util::Full::new(Bytes::from(vec![1u8; CHUNK_BYTES + 1])))
+        let big = to_wire(http_body_util::Full::new(Bytes::from(vec![
+            1u8;
+            CHUNK_BYTES + 1
+        ])))
+        .await
+        .unwrap();
+        assert!(matches!(big, wire::Body::Stream(_)));
+        let empty = to_wire(http_body_util::Empty::<Bytes>::new())
             .await
             .unwrap();
-        assert!(matches!(big, wire::Body::Stream(_)));
-        let empty = to_wire(http_body_util::Empty::<Bytes>::new()).await.unwrap();
         assert!(matches!(empty, wire::Body::Full(b) if b.is_empty()));
     }
 }

@@ -116,7 +116,13 @@ impl<P: PrincipalType> AetherHttp<P> {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        send(self.client.clone(), self.target.clone(), self.options.clone(), req).await
+        send(
+            self.client.clone(),
+            self.target.clone(),
+            self.options.clone(),
+            req,
+        )
+        .await
     }
 }
 
@@ -277,7 +283,10 @@ mod tests {
     #[test]
     fn headers_http_cannot_carry_are_protocol_errors() {
         let bad = HashMap::from([("bad name".to_string(), "v".to_string())]);
-        assert_eq!(http_headers(bad).unwrap_err().kind(), crate::ErrorKind::Protocol);
+        assert_eq!(
+            http_headers(bad).unwrap_err().kind(),
+            crate::ErrorKind::Protocol
+        );
         let bad_value = HashMap::from([("x".to_string(), "a\nb".to_string())]);
         assert!(http_headers(bad_value).is_err());
     }

@@ -115,12 +115,17 @@ impl<P: PrincipalType> Middleware for AetherMiddleware<P> {
             Some(q) => format!("{}?{q}", req.url().path()),
             None => req.url().path().to_string(),
         };
-        let body = req.body_mut().take().unwrap_or_else(|| reqwest::Body::from(Vec::new()));
+        let body = req
+            .body_mut()
+            .take()
+            .unwrap_or_else(|| reqwest::Body::from(Vec::new()));
         let mut request = http::Request::new(body);
         *request.method_mut() = req.method().clone();
-        *request.uri_mut() = path
-            .parse()
-            .map_err(|e| reqwest_middleware::Error::middleware(Error::invalid(format!("invalid path {path:?}: {e}"))))?;
+        *request.uri_mut() = path.parse().map_err(|e| {
+            reqwest_middleware::Error::middleware(Error::invalid(format!(
+                "invalid path {path:?}: {e}"
+            )))
+        })?;
         *request.headers_mut() = std::mem::take(req.headers_mut());
         let response = send(self.client.clone(), Some(target.into()), options, request)
             .await

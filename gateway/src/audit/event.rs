@@ -142,7 +142,11 @@ impl AuditEvent {
 
     /// The authority it was done under (`on_behalf_of` and its grant).
     #[allow(dead_code)] // for the authorization engine's on-behalf-of events
-    pub(crate) fn authority(mut self, mode: impl Into<String>, grant_id: impl Into<String>) -> Self {
+    pub(crate) fn authority(
+        mut self,
+        mode: impl Into<String>,
+        grant_id: impl Into<String>,
+    ) -> Self {
         self.authority_mode = mode.into();
         self.authority_grant_id = grant_id.into();
         self

@@ -97,7 +97,9 @@ mod tests {
         assert!(!q(|q| q.end_time = 99));
         assert!(!q(|q| q.only_failures = true));
         assert!(!q(|q| q.exclude_workspaces = vec!["w".into()]));
-        assert!(!q(|q| q.exclude_actor_types = vec!["WORKFLOW_ENGINE".into()]));
+        assert!(!q(
+            |q| q.exclude_actor_types = vec!["WORKFLOW_ENGINE".into()]
+        ));
         assert!(q(|q| q.event_type = "token".into()));
         assert!(!q(|q| q.event_type = "kv".into()));
     }

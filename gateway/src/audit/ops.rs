@@ -45,8 +45,7 @@ pub(crate) fn answer_query(audit: &Audit, admin: bool, q: AuditQuery) -> AuditQu
         resp.error = QUERY_DENIED.to_string();
         return resp;
     }
-    if q
-        .authorization
+    if q.authorization
         .as_ref()
         .is_some_and(|a| a.authority_mode == "on_behalf_of")
     {
@@ -129,10 +128,7 @@ pub(crate) fn submit(
             refusal(
                 id,
                 "ERR_AUDIT_TYPE_FORBIDDEN",
-                format!(
-                    "event_type must be one of {}",
-                    SUBMITTABLE.join(", ")
-                ),
+                format!("event_type must be one of {}", SUBMITTABLE.join(", ")),
             ),
             None,
         );

@@ -78,7 +78,8 @@ mod tests {
             .with_client_ca("ca")
             .map_client_cert("zz", CertPrincipal::new("Agent"));
         assert!(CertMap::from_config(Some(&bad)).is_err());
-        let no_ca = TlsConfig::from_pem("c", "k").map_client_cert("ab".repeat(32), CertPrincipal::new("Agent"));
+        let no_ca = TlsConfig::from_pem("c", "k")
+            .map_client_cert("ab".repeat(32), CertPrincipal::new("Agent"));
         assert!(CertMap::from_config(Some(&no_ca)).is_err());
         let bad_type = TlsConfig::from_pem("c", "k")
             .with_client_ca("ca")

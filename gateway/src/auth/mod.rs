@@ -195,9 +195,15 @@ impl Auth {
             cooldown_started: false,
         };
         if let Some(token) = credential(a.credentials, &["token"]) {
-            let task_id =
-                task_token(token).map_err(|s| refuse(s, "task_token", "task_token"))?;
-            return Ok(self.admitted(kind, Credential::TaskToken { task_id: task_id.clone() }, false, Some(task_id)));
+            let task_id = task_token(token).map_err(|s| refuse(s, "task_token", "task_token"))?;
+            return Ok(self.admitted(
+                kind,
+                Credential::TaskToken {
+                    task_id: task_id.clone(),
+                },
+                false,
+                Some(task_id),
+            ));
         }
         if let Some(key) = credential(a.credentials, &["api_key", "x-api-key"]) {
             if let Some(admin) = &self.admin_key

@@ -16,7 +16,9 @@ fn creds(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 }
 
 fn auth(dev: bool) -> Auth {
-    let mut config = GatewayConfig::default().with_dev(dev).with_admin_key("sesame");
+    let mut config = GatewayConfig::default()
+        .with_dev(dev)
+        .with_admin_key("sesame");
     config.limits = Limits::default().with_auth_throttle(AuthThrottle::default());
     Auth::new(&config, Store::memory()).unwrap()
 }
@@ -25,7 +27,11 @@ fn no_task(_: &str) -> Result<String, Status> {
     Err(Status::unauthenticated("invalid or revoked token"))
 }
 
-fn try_as(auth: &Auth, p: &Principal, c: &HashMap<String, String>) -> Result<Authenticated, Refused> {
+fn try_as(
+    auth: &Auth,
+    p: &Principal,
+    c: &HashMap<String, String>,
+) -> Result<Authenticated, Refused> {
     let identity = p.identity_string();
     auth.authenticate(
         &Attempt {
@@ -88,11 +94,20 @@ fn tokens_bind_type_and_workspace() {
         Code::PermissionDenied
     );
     assert_eq!(
-        code(try_as(&a, &Principal::workflow_engine(), &creds(&[("api_key", &t)]))),
+        code(try_as(
+            &a,
+            &Principal::workflow_engine(),
+            &creds(&[("api_key", &t)])
+        )),
         Code::PermissionDenied
     );
     let admin = mint(&a, "WorkflowEngine", &[], &["admin"]);
-    let ok = try_as(&a, &Principal::workflow_engine(), &creds(&[("api_key", &admin)])).unwrap();
+    let ok = try_as(
+        &a,
+        &Principal::workflow_engine(),
+        &creds(&[("api_key", &admin)]),
+    )
+    .unwrap();
     assert!(ok.administrator);
 }
 
@@ -114,10 +129,14 @@ fn five_failures_throttle_an_identity() {
     let a = auth(false);
     let agent = Principal::agent("w", "i", "s").unwrap();
     for _ in 0..5 {
-        let e = try_as(&a, &agent, &creds(&[("api_key", "wrong")])).err().unwrap();
+        let e = try_as(&a, &agent, &creds(&[("api_key", "wrong")]))
+            .err()
+            .unwrap();
         assert_eq!(e.status.message(), INVALID_KEY);
     }
-    let e = try_as(&a, &agent, &creds(&[("api_key", "sesame")])).err().unwrap();
+    let e = try_as(&a, &agent, &creds(&[("api_key", "sesame")]))
+        .err()
+        .unwrap();
     assert_eq!(e.status.message(), THROTTLED);
     assert!(e.throttled);
     let other = Principal::agent("w", "i", "t").unwrap();

@@ -78,8 +78,7 @@ impl Throttle {
         let window = self.config.window;
         self.records.lock().retain(|_, r| {
             r.cooling(now)
-                || r
-                    .failures
+                || r.failures
                     .back()
                     .is_some_and(|t| now.saturating_duration_since(*t) < window)
         });

@@ -196,7 +196,8 @@ impl Context {
         let lineage = dir.lineage.get(&handle.identity).cloned();
         let resuming = !resume_session_id.is_empty()
             && lineage.as_ref().is_some_and(|l| {
-                l.last_session_id == resume_session_id && l.credential.same_holder(&handle.credential)
+                l.last_session_id == resume_session_id
+                    && l.credential.same_holder(&handle.credential)
             });
         if let Some(live) = dir.by_identity.get(&handle.identity).cloned() {
             if resume_session_id.is_empty()

@@ -172,7 +172,11 @@ pub(super) fn data(
         // Through the sender's lane, behind any close notice of the same
         // tunnel (a quota, an idle timeout), so its first reason arrives
         // first.
-        let refusal = tunnel_close(&d.tunnel_id, Reason::PeerReset, "tunnel pin expired or unknown");
+        let refusal = tunnel_close(
+            &d.tunnel_id,
+            Reason::PeerReset,
+            "tunnel pin expired or unknown",
+        );
         fx.pushes.push(Push::notice(sender.handle, refusal));
         return;
     };

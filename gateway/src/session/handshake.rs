@@ -182,9 +182,9 @@ pub(crate) async fn perform(
         peer,
     };
     // A task token this gateway minted admits its worker (§1.5 rule 1).
-    let authenticated = hub
-        .auth
-        .authenticate(&attempt, |token| hub.tasks.check_task_token(token, &identity));
+    let authenticated = hub.auth.authenticate(&attempt, |token| {
+        hub.tasks.check_task_token(token, &identity)
+    });
     let auth = match authenticated {
         Ok(a) => a,
         Err(refused) => {

@@ -376,8 +376,10 @@ impl Session {
             Some(Payload::TokenOp(op)) => {
                 let hub = &self.hub;
                 let resp = crate::auth::ops::token_op(&hub.auth, &hub.cx, &self.handle, *op).await;
-                self.reply(downstream(downstream_message::Payload::Token(Box::new(resp))))
-                    .await
+                self.reply(downstream(downstream_message::Payload::Token(Box::new(
+                    resp,
+                ))))
+                .await
             }
             Some(Payload::AuditQuery(q)) => {
                 let resp = audit::ops::answer_query(&self.hub.cx.audit, self.handle.admin, *q);
@@ -406,9 +408,7 @@ impl Session {
                         failed.error_code = "ERR_INTERNAL".to_string();
                         failed.error_message = format!("audit entry not stored: {e}");
                         vec![answer::frame(
-                            downstream_message::Payload::SubmitAuditEventResponse(Box::new(
-                                failed,
-                            )),
+                            downstream_message::Payload::SubmitAuditEventResponse(Box::new(failed)),
                         )]
                     }),
                 };
@@ -436,7 +436,11 @@ impl Session {
                 ))
                 .await;
         }
-        if !self.handle.credential.allows_workspace(&sw.new_workspace_id) {
+        if !self
+            .handle
+            .credential
+            .allows_workspace(&sw.new_workspace_id)
+        {
             return self
                 .error(ErrorReply::new(
                     code::PERMISSION_DENIED,

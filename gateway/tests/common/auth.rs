@@ -2,8 +2,8 @@
 
 use aether_protocol::proto::downstream_message::Payload;
 use aether_protocol::proto::{
-    AuditEntry, AuditQuery, AuditQueryResponse, TokenCreateRequest, TokenOperation,
-    TokenResponse, token_operation::OpType, upstream_message,
+    AuditEntry, AuditQuery, AuditQueryResponse, TokenCreateRequest, TokenOperation, TokenResponse,
+    token_operation::OpType, upstream_message,
 };
 
 use super::{Conn, up};

@@ -167,7 +167,10 @@ mod tests {
     #[test]
     fn the_shorter_deadline_wins() {
         let config = ServeConfig::new().handler_timeout(Duration::from_secs(60));
-        assert_eq!(deadline(&config, Some(Duration::from_secs(5))), Some(Duration::from_secs(5)));
+        assert_eq!(
+            deadline(&config, Some(Duration::from_secs(5))),
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(deadline(&config, None), Some(Duration::from_secs(60)));
         let open = ServeConfig::new().handler_timeout(None);
         assert_eq!(deadline(&open, None), None);

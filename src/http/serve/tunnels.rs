@@ -43,11 +43,12 @@ where
             while connections.try_join_next().is_some() {}
             let caller = incoming.caller.clone();
             let service = service.clone();
-            let hyper_service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let mut req = req.map(Body::hyper);
-                req.extensions_mut().insert(caller.clone());
-                service.clone().oneshot(req)
-            });
+            let hyper_service =
+                hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let mut req = req.map(Body::hyper);
+                    req.extensions_mut().insert(caller.clone());
+                    service.clone().oneshot(req)
+                });
             let builder = auto::Builder::new(TokioExecutor::new());
             let connection = builder
                 .serve_connection(TokioIo::new(incoming.tunnel), hyper_service)

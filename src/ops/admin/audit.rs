@@ -371,7 +371,11 @@ impl Operation for SubmitAuditEvent {
         match reply.into_frame(Self::NAME)? {
             Down::SubmitAuditEventResponse(r) if r.success => Ok(()),
             Down::SubmitAuditEventResponse(r) => {
-                let message = format!("{} rejected by the gateway: {}", Self::NAME, r.error_message);
+                let message = format!(
+                    "{} rejected by the gateway: {}",
+                    Self::NAME,
+                    r.error_message
+                );
                 let err = match r.error_code.as_str() {
                     "ERR_AUDIT_TYPE_FORBIDDEN" => {
                         Error::new(ErrorKind::InvalidArgument, message).with_code(r.error_code)
@@ -447,7 +451,10 @@ mod tests {
             .unwrap_err()
             .kind()
         };
-        assert_eq!(submit("ERR_AUDIT_TYPE_FORBIDDEN"), ErrorKind::InvalidArgument);
+        assert_eq!(
+            submit("ERR_AUDIT_TYPE_FORBIDDEN"),
+            ErrorKind::InvalidArgument
+        );
         assert_eq!(submit("ERR_PERMISSION_DENIED"), ErrorKind::PermissionDenied);
         assert_eq!(submit("ERR_AUDIT_RATE_LIMITED"), ErrorKind::RateLimited);
     }
@@ -455,7 +462,8 @@ mod tests {
     #[test]
     fn filters_become_queries() {
         let since = UNIX_EPOCH + Duration::from_secs(5);
-        let req = QueryAudit(AuditFilter::new().between(Some(since), None).page(7, 2)).into_request();
+        let req =
+            QueryAudit(AuditFilter::new().between(Some(since), None).page(7, 2)).into_request();
         assert!(req.is_idempotent());
     }
 }

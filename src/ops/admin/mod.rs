@@ -8,9 +8,7 @@
 mod audit;
 mod tokens;
 
-pub use audit::{
-    AuditEntry, AuditEventSpec, AuditFilter, AuditPage, QueryAudit, SubmitAuditEvent,
-};
+pub use audit::{AuditEntry, AuditEventSpec, AuditFilter, AuditPage, QueryAudit, SubmitAuditEvent};
 pub use tokens::{
     ApiToken, CreateToken, DeleteToken, GetToken, ListTokens, MintedToken, RevokeToken,
     TokenListOptions, TokenPage, TokenSecret, TokenSpec,

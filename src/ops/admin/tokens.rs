@@ -497,7 +497,10 @@ mod tests {
         assert_eq!(minted.secret.expose(), "aet_secret");
         assert!(!format!("{minted:?}").contains("aet_secret"));
         assert_eq!(minted.token.bound_id, "alice");
-        assert_eq!(minted.token.created_at, Some(UNIX_EPOCH + Duration::from_secs(10)));
+        assert_eq!(
+            minted.token.created_at,
+            Some(UNIX_EPOCH + Duration::from_secs(10))
+        );
         assert_eq!(minted.token.expires_at, None);
         let missing = GetToken::decode(frame(TokenResponse {
             error: "token not found".into(),

@@ -3,8 +3,8 @@
 //! caller, and a [`Responder`].
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -642,7 +642,10 @@ async fn demux(
             Slot::Item(Push::Frame(frame)) => frame,
             Slot::Item(_) => continue,
             Slot::Lost(n) => {
-                tracing::error!(lost = n, "HTTP request frames were lost: their callers will time out");
+                tracing::error!(
+                    lost = n,
+                    "HTTP request frames were lost: their callers will time out"
+                );
                 continue;
             }
         };
@@ -661,12 +664,21 @@ async fn demux(
                     feeds.retain(|_, f| !f.tx.is_closed());
                     if feeds.len() >= opts.max_pending_bodies {
                         let _ = responder
-                            .error(ProxyErrorKind::Unknown, "too many request bodies in progress")
+                            .error(
+                                ProxyErrorKind::Unknown,
+                                "too many request bodies in progress",
+                            )
                             .await;
                         continue;
                     }
                     let (btx, brx) = mpsc::channel(16);
-                    feeds.insert(r.request_id.clone(), Feed { tx: btx, next_seq: 0 });
+                    feeds.insert(
+                        r.request_id.clone(),
+                        Feed {
+                            tx: btx,
+                            next_seq: 0,
+                        },
+                    );
                     IncomingBody {
                         state: BodyState::Chunks {
                             rx: brx,
@@ -722,7 +734,10 @@ mod tests {
     fn the_caller_comes_from_the_minted_headers() {
         let r = ProxyHttpRequest {
             headers: [
-                ("X-Aether-Caller-Topic".to_string(), "ag::ws::i::s".to_string()),
+                (
+                    "X-Aether-Caller-Topic".to_string(),
+                    "ag::ws::i::s".to_string(),
+                ),
                 ("X-Auth-Principal-Type".to_string(), "Agent".to_string()),
                 ("X-Auth-Tenant-ID".to_string(), "ws".to_string()),
             ]

@@ -29,7 +29,11 @@ impl<P: PrincipalType> Client<P> {
     /// println!("{} {:?}", resp.status, resp.bytes().await?);
     /// # Ok(()) }
     /// ```
-    pub async fn proxy_http(&self, req: ProxyRequest, opts: &ProxyOptions) -> Result<ProxyResponse> {
+    pub async fn proxy_http(
+        &self,
+        req: ProxyRequest,
+        opts: &ProxyOptions,
+    ) -> Result<ProxyResponse> {
         let (op, body) = req.into_parts(opts);
         let chunked = body_is_chunked(&op);
         let Reply::Stream(mut stream) = self.call(op).await? else {

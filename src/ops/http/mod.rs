@@ -20,7 +20,8 @@ mod request;
 mod response;
 
 pub use incoming::{
-    Caller, IncomingBody, IncomingRequest, IncomingRequests, ProxyErrorKind, Responder, ServeOptions,
+    Caller, IncomingBody, IncomingRequest, IncomingRequests, ProxyErrorKind, Responder,
+    ServeOptions,
 };
 pub use options::{CHUNK_BYTES, ProxyOptions};
 pub use request::{Body, BodyStream, ProxyRequest};

@@ -106,7 +106,9 @@ impl ProxyRequest {
         }
         let path = if path.is_empty() { "/" } else { path };
         if !path.starts_with('/') {
-            return Err(Error::invalid(format!("the path must start with '/': {path:?}")));
+            return Err(Error::invalid(format!(
+                "the path must start with '/': {path:?}"
+            )));
         }
         Ok(ProxyRequest {
             target: topic.to_string(),
@@ -190,7 +192,13 @@ impl ProxyRequest {
 }
 
 /// One body chunk frame (fire-and-forget).
-pub(crate) fn chunk(request_id: &str, is_request: bool, seq: u32, data: Bytes, fin: bool) -> OpRequest {
+pub(crate) fn chunk(
+    request_id: &str,
+    is_request: bool,
+    seq: u32,
+    data: Bytes,
+    fin: bool,
+) -> OpRequest {
     OpRequest::fire_and_forget(
         "proxy_http_chunk",
         Up::ProxyHttpBodyChunk(Box::new(ProxyHttpBodyChunk {

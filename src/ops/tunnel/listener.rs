@@ -12,11 +12,11 @@ use tokio::sync::mpsc;
 
 use super::options::{INITIAL_CREDITS, TunnelProtocol};
 use super::tunnel::{Frames, RECEIVE_LIMIT, Tunnel};
-use crate::ops::http::Caller;
 use crate::clients::Client;
 use crate::clients::principal::{AnyPrincipal, PrincipalType};
 use crate::connection::{OpRequest, Push, PushFilter, PushReceiver, Slot};
 use crate::error::{Error, Result};
+use crate::ops::http::Caller;
 use crate::proto::downstream_message::Payload as Down;
 use crate::proto::upstream_message::Payload as Up;
 use crate::proto::{TunnelClose, TunnelOpen, tunnel_close};
@@ -154,7 +154,9 @@ async fn demux(
                 }
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    let _ = feed.tx.try_send(Err(Error::protocol("the peer sent past its credits")));
+                    let _ = feed
+                        .tx
+                        .try_send(Err(Error::protocol("the peer sent past its credits")));
                     feeds.remove(&id);
                     let _ = client.call(reset(&id, "flow control violated")).await;
                 }
@@ -172,7 +174,9 @@ async fn demux(
         let open = match (d.seq, TunnelOpen::decode(d.data.clone())) {
             (0, Ok(open)) => open,
             _ => {
-                let _ = client.call(reset(&id, "a tunnel must begin with its open")).await;
+                let _ = client
+                    .call(reset(&id, "a tunnel must begin with its open"))
+                    .await;
                 continue;
             }
         };
@@ -188,7 +192,12 @@ async fn demux(
         );
         let caller = Caller::from_minted(&open.metadata, "", open.authorization.clone());
         let incoming = IncomingTunnel {
-            tunnel: Tunnel::new(id, client.clone(), Frames::Accepted(frames, queued), INITIAL_CREDITS),
+            tunnel: Tunnel::new(
+                id,
+                client.clone(),
+                Frames::Accepted(frames, queued),
+                INITIAL_CREDITS,
+            ),
             protocol: TunnelProtocol::from_wire(open.protocol),
             remote_hint: open.remote_hint,
             metadata: open.metadata,

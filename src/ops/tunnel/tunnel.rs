@@ -240,7 +240,8 @@ impl Tunnel {
                 Poll::Pending => break Poll::Pending,
             }
         };
-        let ended = (self.read_eof, self.failure.is_some(), self.peer_closed) != (eof, failed, closed);
+        let ended =
+            (self.read_eof, self.failure.is_some(), self.peer_closed) != (eof, failed, closed);
         if (self.buffer.len() != buffered || ended)
             && let Some(w) = self.read_waker.take()
         {
@@ -434,7 +435,12 @@ impl AsyncWrite for Tunnel {
         this.fin_sent = true;
         let seq = this.next_send_seq;
         this.next_send_seq = seq.wrapping_add(1);
-        this.sending = Some(this.client.core.ops.call(data_frame(&this.id, seq, Bytes::new(), true)));
+        this.sending = Some(this.client.core.ops.call(data_frame(
+            &this.id,
+            seq,
+            Bytes::new(),
+            true,
+        )));
         this.poll_sends(cx).map_err(|e| to_io(&e))
     }
 }

@@ -49,7 +49,11 @@ impl Entry {
         let binding = Binding {
             bound_type,
             bound_id: Some(info.created_by.clone()).filter(|s| !s.is_empty()),
-            workspaces: info.workspace_patterns.iter().cloned().collect::<Arc<[_]>>(),
+            workspaces: info
+                .workspace_patterns
+                .iter()
+                .cloned()
+                .collect::<Arc<[_]>>(),
         };
         let admin = info.scopes.iter().any(|s| s == "admin");
         Some(Entry {
@@ -340,7 +344,10 @@ mod tests {
         let (_, c) = tokens.delete(&info.id).unwrap();
         c.await.unwrap();
         assert_eq!(tokens.verify(&secret, 1005), Verified::Unknown);
-        assert_eq!(tokens.delete(&info.id).err(), Some("token not found".to_string()));
+        assert_eq!(
+            tokens.delete(&info.id).err(),
+            Some("token not found".to_string())
+        );
         store.close();
     }
 }

@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(ok.workspace_patterns, ["*"]);
         assert_eq!(ok.scopes, ["connect"]);
         let err = |r: TokenCreateRequest| NewToken::from_request(Some(r)).unwrap_err();
-        assert_eq!(NewToken::from_request(None).unwrap_err(), "create_request is required");
+        assert_eq!(
+            NewToken::from_request(None).unwrap_err(),
+            "create_request is required"
+        );
         assert_eq!(err(req("", "Agent")), "name is required");
         assert_eq!(err(req("n", "")), "principal_type is required");
         let bad_type = err(req("n", &"x".repeat(10_000)));
