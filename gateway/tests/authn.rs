@@ -242,7 +242,7 @@ async fn key_guessing_is_throttled_per_identity_and_per_address() {
     );
     // Rotating identities does not help: the address is throttled too.
     for n in 0..7 {
-        let p = Principal::agent("w", "i", &format!("rot{n}")).unwrap();
+        let p = Principal::agent("w", "i", format!("rot{n}")).unwrap();
         attempt(&url, with(&p, &[("api_key", "guess")])).await;
     }
     let fresh = Principal::agent("w", "i", "fresh").unwrap();

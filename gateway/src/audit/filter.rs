@@ -49,7 +49,7 @@ pub(crate) fn selects(q: &AuditQuery, e: &AuditEntry) -> bool {
             .exclude_actor_types
             .iter()
             .any(|t| !t.is_empty() && type_field(t, &e.actor_type))
-        && !q.exclude_workspaces.iter().any(|w| *w == e.workspace)
+        && !q.exclude_workspaces.contains(&e.workspace)
         && !(q.exclude_service_direct
             && principal_type(&e.actor_type) == "service"
             && e.subject_id.is_empty())
