@@ -129,10 +129,9 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         }
         if let Some(reqwest_middleware::Error::Middleware(inner)) =
             c.downcast_ref::<reqwest_middleware::Error>()
+            && let Some(aether) = inner.downcast_ref::<aether_client::Error>()
         {
-            if let Some(aether) = inner.downcast_ref::<aether_client::Error>() {
-                return describe(aether);
-            }
+            return describe(aether);
         }
         cause = c.source();
     }

@@ -59,7 +59,7 @@ async fn the_middleware_sends_aether_urls_over_aether_and_the_rest_to_the_networ
     tokio::spawn(async move { axum::serve(tcp, app("network")).await });
     let agent = AgentClient::builder("ws", "reqwest", "a")
         .unwrap()
-        .gateway(&gw.url())
+        .gateway(gw.url())
         .build();
     agent.connect().await.unwrap();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -115,7 +115,7 @@ async fn middleware_failures_are_typed_and_timeouts_apply() {
     let (_svc, _server) = serving(&gw.url()).await;
     let agent = AgentClient::builder("ws", "reqwest", "b")
         .unwrap()
-        .gateway(&gw.url())
+        .gateway(gw.url())
         .build();
     agent.connect().await.unwrap();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

@@ -154,7 +154,7 @@ async fn tonic_grpc_runs_over_a_tunnel() {
     let gw = gateway().await;
     let svc = ServiceClient::builder("grpc", "1")
         .unwrap()
-        .gateway(&gw.url())
+        .gateway(gw.url())
         .build();
     let _server = serve(
         &svc,

@@ -196,7 +196,7 @@ async fn a_client_that_does_not_listen_resets_tunnels() {
     let gw = gateway().await;
     let plain = ServiceClient::builder("tcp", "plain")
         .unwrap()
-        .gateway(&gw.url())
+        .gateway(gw.url())
         .build();
     plain.connect().await.unwrap();
     let a = agent(&gw.url(), "a").await;

@@ -65,7 +65,14 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     let mut builder = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .max_concurrent_streams(Some(1000));
+        .max_concurrent_streams(Some(1000))
+        // One stream carries everything a client sends, large HTTP bodies
+        // and tunnels included: windows the size of the proxy lanes keep
+        // the sender from stalling on window updates, and large frames
+        // cut the per-frame cost of big messages.
+        .initial_stream_window_size(Some(4 * 1024 * 1024))
+        .initial_connection_window_size(Some(8 * 1024 * 1024))
+        .max_frame_size(Some(256 * 1024));
     let tls = config.tls.is_some();
     if let Some(t) = &config.tls {
         let mut server_tls =

@@ -1,7 +1,7 @@
 //! `tunnel_dial`: opens a tunnel to a topic.
 
 use super::options::TunnelOptions;
-use super::tunnel::{Frames, Tunnel};
+use super::stream::{Frames, Tunnel};
 use crate::clients::Client;
 use crate::clients::principal::PrincipalType;
 use crate::connection::{Expect, OpRequest, Reply, StreamBounds};

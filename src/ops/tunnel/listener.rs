@@ -11,7 +11,7 @@ use prost::Message as _;
 use tokio::sync::mpsc;
 
 use super::options::{INITIAL_CREDITS, TunnelProtocol};
-use super::tunnel::{Frames, RECEIVE_LIMIT, Tunnel};
+use super::stream::{Frames, RECEIVE_LIMIT, Tunnel};
 use crate::clients::Client;
 use crate::clients::principal::{AnyPrincipal, PrincipalType};
 use crate::connection::{OpRequest, Push, PushFilter, PushReceiver, Slot};

@@ -7,8 +7,8 @@
 mod dial;
 mod listener;
 mod options;
-mod tunnel;
+mod stream;
 
 pub use listener::{IncomingTunnel, TunnelListener};
 pub use options::{ACK_THRESHOLD, FRAME_BYTES, INITIAL_CREDITS, TunnelOptions, TunnelProtocol};
-pub use tunnel::Tunnel;
+pub use stream::Tunnel;
