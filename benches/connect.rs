@@ -40,7 +40,7 @@ const KEY: &str = "bench-admin-key";
 const GUARD: Duration = Duration::from_secs(10);
 const CONCURRENCY: usize = 32;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Mode {
     Open,
     AdminKey,
