@@ -9,6 +9,7 @@ use aether_protocol::proto::{
     signal::SignalType,
 };
 
+use crate::audit::AuditEvent;
 use crate::context::Context;
 use crate::context::handle::SessionHandle;
 
@@ -146,6 +147,15 @@ pub(crate) fn session_op(
         },
         Ok(OpType::Disconnect) => match cx.session(&op.session_id) {
             Some(s) => {
+                drop(
+                    cx.audit.record(
+                        AuditEvent::new("admin", "disconnect_session")
+                            .by(caller.actor())
+                            .resource("session", s.session_id.clone())
+                            .workspace(s.workspace.lock().clone())
+                            .meta("identity", s.identity.clone()),
+                    ),
+                );
                 cx.remove(&s);
                 s.cancel_by_admin(Some(Signal {
                     r#type: SignalType::ForceDisconnect as i32,

@@ -1,10 +1,10 @@
 //! The hub: one gateway's state, wired together. It holds the shared
 //! [`Context`] (configuration, counters, mailboxes, live sessions) and the
 //! domain components beside it (KV, checkpoints, tasks, the agent
-//! registry, the HTTP proxy and tunnels), each loaded from the durable
-//! [`Store`] (the proxy holds nothing durable), and hands every domain
-//! what it needs of the others (the tasks component gets the context and
-//! the checkpoints). Sessions and the server sit above it.
+//! registry, the HTTP proxy and tunnels, authentication), each loaded from
+//! the durable [`Store`] (the proxy holds nothing durable), and hands every
+//! domain what it needs of the others (the tasks component gets the context
+//! and the checkpoints). Sessions and the server sit above it.
 //!
 //! Locks are never held across an await. Lock order: the task lock, then
 //! the session directory, then a mailbox; never the other way round. The
@@ -15,14 +15,17 @@
 
 use std::sync::Arc;
 
+use crate::audit::Audit;
+use crate::auth::{Auth, SetupError};
 use crate::checkpoint::Checkpoints;
 use crate::config::GatewayConfig;
 use crate::context::Context;
+use crate::error::GatewayError;
 use crate::kv::Kv;
 use crate::mailbox::MailboxStore;
 use crate::proxy::Proxy;
 use crate::registry::Registry as AgentRegistry;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::tasks::Tasks;
 
 /// Shared state of one gateway.
@@ -39,23 +42,32 @@ pub(crate) struct Hub {
     pub(crate) agents: AgentRegistry,
     /// HTTP proxying and tunnels (§8).
     pub(crate) proxy: Arc<Proxy>,
+    /// Authentication: API tokens, mapped certificates, the throttle.
+    pub(crate) auth: Auth,
     /// Durable state (memory-only without a data directory).
     pub(crate) store: Store,
 }
 
 impl Hub {
     /// A hub for `config`, with the state journaled in `store`.
-    pub(crate) fn new(config: GatewayConfig, store: Store) -> Result<Self, StoreError> {
+    pub(crate) fn new(config: GatewayConfig, store: Store) -> Result<Self, GatewayError> {
+        let data_dir = config.data_dir.clone();
+        let stored = |e| GatewayError::from_store(data_dir.as_deref(), e);
+        let auth = Auth::new(&config, store.clone()).map_err(|e| match e {
+            SetupError::Config(why) => GatewayError::Config(why),
+            SetupError::Store(e) => stored(e),
+        })?;
         let limits = &config.limits;
-        let mailboxes = MailboxStore::restore(limits.into(), &store)?;
-        let kv = Kv::load(store.clone(), limits.max_kv_value_bytes)?;
-        let checkpoints = Arc::new(Checkpoints::load(
-            store.clone(),
-            limits.max_checkpoint_bytes,
-        )?);
-        let cx = Arc::new(Context::new(config, mailboxes));
-        let tasks = Arc::new(Tasks::load(store.clone(), cx.clone(), checkpoints.clone())?);
-        let agents = AgentRegistry::load(store.clone())?;
+        let mailboxes = MailboxStore::restore(limits.into(), &store).map_err(stored)?;
+        let kv = Kv::load(store.clone(), limits.max_kv_value_bytes).map_err(stored)?;
+        let checkpoints = Arc::new(
+            Checkpoints::load(store.clone(), limits.max_checkpoint_bytes).map_err(stored)?,
+        );
+        let audit = Audit::load(store.clone(), limits.audit_max_entries).map_err(stored)?;
+        let cx = Arc::new(Context::new(config, mailboxes, audit));
+        let tasks =
+            Arc::new(Tasks::load(store.clone(), cx.clone(), checkpoints.clone()).map_err(stored)?);
+        let agents = AgentRegistry::load(store.clone()).map_err(stored)?;
         let proxy = Arc::new(Proxy::new(cx.clone()));
         Ok(Hub {
             proxy,
@@ -64,16 +76,20 @@ impl Hub {
             checkpoints,
             tasks,
             agents,
+            auth,
             store,
         })
     }
 
-    /// Removes expired KV entries and checkpoints, and what departed
-    /// identities left behind.
+    /// Removes expired KV entries and checkpoints and what departed
+    /// identities left behind, ends the sessions of expired API tokens and
+    /// forgets stale throttle records.
     pub(crate) fn sweep(&self) {
         let now = crate::expiring::unix_ms();
         self.kv.sweep(now);
         self.checkpoints.sweep(now);
         self.cx.reclaim();
+        self.auth.sweep();
+        crate::auth::ops::end_expired(&self.auth, &self.cx);
     }
 }

@@ -14,8 +14,10 @@
 //!
 //! # Implemented
 //!
-//! Handshake for all eight principal types, identity lock and resume,
-//! credentials (dev mode or an admin API key), extension negotiation,
+//! Handshake for all eight principal types, identity lock and resume
+//! (with proof of the credential), authentication (dev mode, the admin
+//! key, API tokens minted with `TokenOperation`, mapped mTLS client
+//! certificates, task tokens; a failure throttle), extension negotiation,
 //! message routing with per-identity mailboxes and live broadcast lanes,
 //! `SwitchWorkspace`, session administration, connection status, graceful
 //! shutdown, frame and payload limits; the KV store (all fourteen
@@ -25,10 +27,12 @@
 //! subscriptions; the task clockwork (retries by `RetryPolicy`, scheduled
 //! wakes, wait timeouts, grace windows, stuck-task TTL, purge of finished
 //! tasks), completion events, orchestration triggered by messages; the
-//! agent registry; HTTP proxying and tunnels between sessions; durable
-//! state under a data directory (an embedded redb database). Every other
-//! upstream operation is answered at once with
-//! `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its correlation id.
+//! agent registry; HTTP proxying and tunnels between sessions; API tokens,
+//! credentials for every principal outside dev mode and the audit log
+//! (`AuditQuery`, `SubmitAuditEvent`); durable state under a data
+//! directory (an embedded redb database). Every other upstream operation is
+//! answered at once with `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its
+//! correlation id.
 //!
 //! # Layers
 //!
@@ -38,22 +42,24 @@
 //! One domain per module or folder. From the bottom:
 //!
 //! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `clock`,
-//!    `reply`, `rate`, `store`, `answer`, `proto`, `unimplemented`):
-//!    configuration, counters, error replies, the clock of task timers, the
-//!    durable store and its journal, deferred answers, the generated wire
-//!    types.
+//!    `reply`, `rate`, `store`, `answer`, `proto`, `unimplemented`,
+//!    `credential`): configuration, counters, error replies, the clock of
+//!    task timers, the durable store and its journal, deferred answers, the
+//!    generated wire types, what a credential is and how secrets are
+//!    handled.
 //! 2. **Delivery** (`mailbox`, `lane`, `outbound`, `push`): per-identity
 //!    mailboxes, each session's proxy lane and outbound stream, and
 //!    pushes to it.
-//! 3. **Storage domains** (`kv`, `checkpoint`): the KV store and the
-//!    checkpoints; they know nothing of sessions.
+//! 3. **Storage domains** (`kv`, `checkpoint`, `audit`): the KV store,
+//!    the checkpoints and the audit log; they know nothing of sessions.
 //! 4. **Context** (`context`): what every domain shares: configuration,
 //!    counters, mailboxes and the directory of live sessions (the
 //!    `SessionHandle`s, identity lock and resume lineage, broadcast lanes,
 //!    service instances, the fan-out of progress updates).
-//! 5. **Domains on the context** (`admin`, `routing`, `tasks`, `proxy`):
-//!    session administration and connection status, `SendMessage`
-//!    routing, tasks and orchestration, HTTP proxying and tunnels. The tasks component keeps the context and the
+//! 5. **Domains on the context** (`admin`, `routing`, `tasks`, `proxy`,
+//!    `auth`): session administration and connection status, `SendMessage`
+//!    routing, tasks and orchestration, HTTP proxying and tunnels,
+//!    authentication and API tokens. The tasks component keeps the context and the
 //!    checkpoints it needs; the agent registry's launch parameters are
 //!    handed to task creation by its caller.
 //! 6. **Domains on tasks** (`progress`, `registry`, `triggers`):
@@ -93,21 +99,41 @@
 //! * **Required extensions** are checked before the identity lock: the ack
 //!   (fresh session id, `resumed=false`) is sent, then `FAILED_PRECONDITION`;
 //!   a doomed connection never takes over a live session.
-//! * **Credentials**: a `token` credential must be a task token this
-//!   gateway minted for the connecting identity (unknown, expired or
-//!   revoked: `UNAUTHENTICATED "invalid or revoked token"`; another
-//!   identity's: `PERMISSION_DENIED "token issued for X, not Y"`); it
-//!   admits the worker (as an administrator only in dev mode) and binds
-//!   the session to its task. Dev mode admits everyone else. Outside dev mode an `api_key`/`x-api-key` must
-//!   equal the admin key (a wrong one is refused even for system
-//!   principals); `authorization`/`session_token` are refused as
-//!   unsupported; impersonable principals without a credential are refused.
-//!   Without an admin key, only orchestrators, the workflow engine and the
-//!   metrics bridge can connect outside dev mode.
-//! * **Admin rights**: in dev mode every session is an administrator
-//!   (session LIST/GET/DISCONNECT, any connection status). Otherwise
-//!   sessions authenticated with the admin key, orchestrators and the
-//!   workflow engine are; other sessions get the upstream refusal texts.
+//! * **Credentials** (see the `auth` module for the full order): outside
+//!   dev mode **every** principal type needs one, the orchestrators, the
+//!   workflow engine and the metrics bridge included: the admin key, an API
+//!   token minted for its type (`TokenOperation`; `api_key`/`x-api-key`),
+//!   a client certificate the operator mapped to it
+//!   ([`TlsConfig::map_client_cert`]), or a task token (`token`) minted for
+//!   exactly its identity. A token's type, bound id and workspace
+//!   patterns are checked (PERMISSION_DENIED); unknown, revoked and
+//!   expired keys get one UNAUTHENTICATED text. `authorization` and
+//!   `session_token` are refused as unsupported. Dev mode admits anyone
+//!   (one warning line at start) but still honours keys that do
+//!   authenticate. Secrets are compared in constant time, stored only as
+//!   SHA-256 digests, never logged. After 5 failures in 30 s for one
+//!   identity (100 for one remote address) every attempt is refused for
+//!   30 s ([`AuthThrottle`]).
+//! * **API tokens** (`TokenOperation`): only administrators (the admin
+//!   key, a token with the `admin` scope, dev mode) may manage them;
+//!   scopes are `connect` (default) and `admin`; `created_by` is the bound
+//!   id (the identity string, a user id or an implementation; required for
+//!   User tokens); revoking or deleting a token ends the live sessions that
+//!   used it; an expired token's sessions end within a second.
+//! * **Resume** takes over a live session only with the same credential
+//!   as the live session (same token, certificate, task or the admin key);
+//!   a session id alone is answered ALREADY_EXISTS, like any duplicate.
+//! * **Admin rights**: administrators have every right; authenticated
+//!   orchestrators and the workflow engine keep the system-level rights of
+//!   §6.1 (session LIST/GET/DISCONNECT, any connection status, audit
+//!   queries) but may not manage tokens; other sessions get the upstream
+//!   refusal texts.
+//! * **Audit** (§6.8): connections, refused authentications (not the
+//!   attempts a cooldown refuses unseen), refused takeovers, token
+//!   changes, session disconnections and submitted events are recorded
+//!   durably (the newest [`Limits::audit_max_entries`]). `AuditQuery`
+//!   answers newest first; `total_count` counts every match, not the page.
+//!   Timestamps are unix seconds.
 //! * **Rate limit**: the upstream per-session token bucket (100 msg/s,
 //!   burst 200) is available as [`Limits::send_rate`] but **off by
 //!   default**, because it would cripple benchmarks and tests.
@@ -532,19 +558,22 @@
 //!   and their sender is told how the flow ended. The gateway's own
 //!   notices (a few per flow) ignore the bound. Proxy memory is thus at
 //!   most a lane and an outbox per session plus the notices.
-//! * **Unimplemented operations** (workspaces, ACL, tokens, audit, ...)
-//!   answer `ERR_NOT_IMPLEMENTED` with the correlation id (request_id or
-//!   client_request_id) rather than upstream's id-less reply.
+//! * **Unimplemented operations** (workspaces, ACL, ...) answer
+//!   `ERR_NOT_IMPLEMENTED` with the correlation id (request_id,
+//!   client_request_id or tunnel_id) rather than upstream's id-less reply.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]
 
 mod admin;
 mod answer;
+mod audit;
+mod auth;
 mod checkpoint;
 mod clock;
 mod config;
 mod context;
+mod credential;
 mod error;
 mod expiring;
 mod hub;
@@ -570,7 +599,10 @@ mod tasks;
 mod triggers;
 mod unimplemented;
 
-pub use config::{GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig};
+pub use config::{
+    AuthThrottle, CertPrincipal, GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig,
+    cert_fingerprint,
+};
 pub use context::IdentityTables;
 pub use error::GatewayError;
 pub use server::{RunningGateway, start};

@@ -73,6 +73,8 @@ impl ConnState {
 #[derive(Debug, Clone)]
 pub(crate) struct ConnInfo {
     pub(crate) state: Arc<ConnState>,
+    /// The peer's address.
+    pub(crate) remote: Option<SocketAddr>,
 }
 
 /// A TCP connection that fails its I/O once the handshake deadline passes
@@ -167,6 +169,7 @@ impl Connected for GuardedIo {
     fn connect_info(&self) -> ConnInfo {
         ConnInfo {
             state: self.state.clone(),
+            remote: self.io.peer_addr().ok(),
         }
     }
 }

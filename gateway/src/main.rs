@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aether_gateway::{GatewayConfig, Limits, TlsConfig};
+use aether_gateway::{CertPrincipal, GatewayConfig, Limits, TlsConfig};
 use clap::Parser;
 
 /// Embedded, protocol-compatible Aether gateway.
@@ -29,9 +29,15 @@ struct Args {
     /// Dev mode: no credentials needed, every session is an administrator.
     #[arg(long)]
     dev: bool,
-    /// API key that authenticates clients outside dev mode.
-    #[arg(long)]
+    /// The administrator's API key: it authenticates any principal and may
+    /// mint and revoke API tokens. Prefer --admin-key-file (or the
+    /// AETHER_ADMIN_KEY environment variable): a command line is visible
+    /// to other local users.
+    #[arg(long, env = "AETHER_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
+    /// Reads the admin key from this file (trailing whitespace ignored).
+    #[arg(long, conflicts_with = "admin_key")]
+    admin_key_file: Option<PathBuf>,
     /// Server certificate (PEM); enables TLS.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -59,9 +65,21 @@ struct Args {
     /// Seconds a departed identity's resume lineage is remembered (0: none).
     #[arg(long, default_value_t = Limits::default().resume_window.as_secs_f64())]
     resume_window: f64,
+    /// Newest audit entries kept (older ones are dropped).
+    #[arg(long, default_value_t = Limits::default().audit_max_entries)]
+    audit_max_entries: usize,
     /// Serve `/metrics` (Prometheus text format) on HOST:PORT; off by default.
     #[arg(long)]
     metrics_addr: Option<SocketAddr>,
+    /// Maps a client certificate to a principal: `SHA256=TYPE[/ID]`, e.g.
+    /// `--tls-client-principal 3f:a2:...=Orchestrator` (the fingerprint as
+    /// `openssl x509 -noout -fingerprint -sha256` prints it). Repeatable.
+    #[arg(
+        long = "tls-client-principal",
+        requires = "tls_client_ca",
+        value_name = "SHA256=TYPE[/ID]"
+    )]
+    tls_client_principals: Vec<String>,
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
@@ -128,6 +146,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_max_connections(args.max_connections)
         .with_handshake_timeout(handshake_timeout)
         .with_resume_window(resume_window)
+        .with_audit_max_entries(args.audit_max_entries)
         .with_task_stuck_ttl(args.task_stuck_ttl_secs.map(Duration::from_secs));
     if let Some(secs) = args.task_retention_secs {
         limits = limits.with_task_retention(Duration::from_secs(secs));
@@ -145,12 +164,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(key) = args.admin_key {
         config = config.with_admin_key(key);
     }
+    if let Some(path) = &args.admin_key_file {
+        let key = std::fs::read_to_string(path)?;
+        config = config.with_admin_key(key.trim_end());
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        config = config.with_tls(TlsConfig::from_paths(
-            cert,
-            key,
-            args.tls_client_ca.as_deref(),
-        )?);
+        let mut tls = TlsConfig::from_paths(cert, key, args.tls_client_ca.as_deref())?;
+        for mapping in &args.tls_client_principals {
+            let (fingerprint, principal) = mapping
+                .split_once('=')
+                .ok_or("--tls-client-principal takes SHA256=TYPE[/ID]")?;
+            tls = tls.map_client_cert(fingerprint, CertPrincipal::parse(principal));
+        }
+        config = config.with_tls(tls);
     }
     let stop = terminated();
     trim_heap_periodically();

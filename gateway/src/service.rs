@@ -5,8 +5,11 @@
 use std::sync::Arc;
 
 use aether_protocol::proto::UpstreamMessage;
+use tonic::transport::server::TlsConnectInfo;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::auth::Peer;
+use crate::credential::secret;
 use crate::hub::Hub;
 use crate::listener::ConnInfo;
 use crate::outbound::{self, Out, OutboundStream, QueueLimits};
@@ -32,11 +35,22 @@ impl AetherGateway for GatewayService {
         &self,
         request: Request<Streaming<UpstreamMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
-        // The connection this stream came on (absent only off our listener).
-        let conn = request
-            .extensions()
-            .get::<ConnInfo>()
-            .map(|c| c.state.clone());
+        // The connection this stream came on (absent only off our
+        // listener), wrapped by tonic when it carries TLS.
+        let ext = request.extensions();
+        let (conn, certs) = match ext.get::<TlsConnectInfo<ConnInfo>>() {
+            Some(tls) => (Some(tls.get_ref().clone()), tls.peer_certs()),
+            None => (ext.get::<ConnInfo>().cloned(), None),
+        };
+        let peer = Peer {
+            ip: conn.as_ref().and_then(|c| c.remote).map(|a| a.ip()),
+            cert: certs.and_then(|chain| {
+                chain
+                    .first()
+                    .map(|leaf| secret::digest_bytes(leaf.as_ref()))
+            }),
+        };
+        let conn = conn.map(|c| c.state);
         let upstream = request.into_inner();
         let limits = &self.hub.cx.config.limits;
         let queue = QueueLimits {
@@ -62,6 +76,7 @@ impl AetherGateway for GatewayService {
             tx,
             outlet,
             admitted,
+            peer,
         ));
         Ok(Response::new(stream))
     }

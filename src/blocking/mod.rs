@@ -25,6 +25,8 @@
 //! ```
 
 mod admin;
+mod admin_audit;
+mod admin_tokens;
 mod checkpoint;
 mod client;
 mod handler_thread;

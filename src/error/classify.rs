@@ -58,7 +58,9 @@ fn by_name(code: &str) -> ErrorKind {
 /// `subject` (`"task"`, `"session"`, ...): the subject itself is missing
 /// (`"task not found"`, `"session not found: s1"`; a missing dependency or
 /// parent is a refusal, not a missing subject), something is too large
-/// (`"checkpoint too large: ..."`), or it was refused for another reason.
+/// (`"checkpoint too large: ..."`), the caller lacks the rights (`"...
+/// permission denied"`, `"... require(s) ... privileges"`, `"not
+/// authorized"`), or it was refused for another reason.
 pub(super) fn refusal_kind(subject: &str, reason: &str) -> ErrorKind {
     let reason = reason.trim().to_ascii_lowercase();
     let missing = reason
@@ -68,7 +70,10 @@ pub(super) fn refusal_kind(subject: &str, reason: &str) -> ErrorKind {
         ErrorKind::NotFound
     } else if reason.contains("too large") {
         ErrorKind::PayloadTooLarge
-    } else if reason.contains("permission denied") {
+    } else if reason.contains("permission denied")
+        || reason.contains("not authorized")
+        || (reason.contains("require") && reason.contains("privileges"))
+    {
         ErrorKind::PermissionDenied
     } else {
         ErrorKind::Rejected

@@ -9,6 +9,8 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use crate::audit::Actor;
+use crate::credential::Credential;
 use crate::lane::Lane;
 use crate::mailbox::Mailbox;
 use crate::outbound::{Kill, Outlet};
@@ -26,8 +28,15 @@ pub(crate) struct SessionHandle {
     pub(crate) topic: Option<String>,
     pub(crate) principal: Principal,
     pub(crate) kind: PrincipalKind,
-    /// Whether this session may use session-admin operations.
+    /// Whether this session has the system-level rights of §6.1 (session
+    /// administration, audit queries): administrators, and authenticated
+    /// orchestrators and workflow engines.
     pub(crate) admin: bool,
+    /// Whether this session is an administrator (admin key, a token with
+    /// the `admin` scope, or dev mode): it may manage API tokens.
+    pub(crate) administrator: bool,
+    /// How the session authenticated.
+    pub(crate) credential: Credential,
     /// Current workspace (users change it with `SwitchWorkspace`).
     pub(crate) workspace: Mutex<String>,
     /// Broadcast lanes this session is subscribed to.
@@ -51,6 +60,8 @@ pub(crate) struct NewSession {
     pub(crate) topic: Option<String>,
     pub(crate) principal: Principal,
     pub(crate) admin: bool,
+    pub(crate) administrator: bool,
+    pub(crate) credential: Credential,
     pub(crate) mailbox: Option<Arc<Mailbox>>,
     pub(crate) outlet: Arc<Outlet>,
     pub(crate) pusher: Pusher,
@@ -72,6 +83,8 @@ impl SessionHandle {
             kind: n.principal.kind(),
             principal: n.principal,
             admin: n.admin,
+            administrator: n.administrator,
+            credential: n.credential,
             workspace: Mutex::new(workspace),
             lanes: Mutex::new(Vec::new()),
             connected_at_unix_s: now,
@@ -107,11 +120,36 @@ impl SessionHandle {
         &self.outlet.lane
     }
 
+    /// This session as the actor of an audit entry.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor {
+            actor_type: actor_type(self.kind).to_string(),
+            actor_id: self.identity.clone(),
+            session_id: self.session_id.clone(),
+            workspace: self.workspace.lock().clone(),
+        }
+    }
+
     /// The user id of a user session.
     pub(crate) fn user_id(&self) -> Option<&str> {
         match &self.principal {
             Principal::User { user_id, .. } => Some(user_id),
             _ => None,
         }
+    }
+}
+
+/// The audit actor type of a principal kind (snake case).
+pub(crate) fn actor_type(kind: PrincipalKind) -> &'static str {
+    match kind {
+        PrincipalKind::Agent => "agent",
+        PrincipalKind::UniqueTask | PrincipalKind::PooledTask => "task",
+        PrincipalKind::User => "user",
+        PrincipalKind::Orchestrator => "orchestrator",
+        PrincipalKind::WorkflowEngine => "workflow_engine",
+        PrincipalKind::MetricsBridge => "metrics_bridge",
+        PrincipalKind::Bridge => "bridge",
+        PrincipalKind::Service => "service",
+        _ => "unknown",
     }
 }

@@ -7,6 +7,9 @@
 //! domains that need live sessions get a [`Context`] (the tasks component
 //! keeps an `Arc` of it), and the hub above them holds it next to them.
 //!
+//! It also holds the audit log, so any domain can record what it did:
+//! `cx.audit.record(AuditEvent::new(..).by(handle.actor()))`.
+//!
 //! Locks are never held across an await. Lock order: the task lock (taken
 //! by the tasks component, which may then consult the directory), then the
 //! directory, then a mailbox; never the other way round.
@@ -24,8 +27,10 @@ use aether_protocol::proto::{Signal, signal::SignalType};
 use parking_lot::RwLock;
 use tonic::Status;
 
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::GatewayConfig;
+use crate::credential::Credential;
 use crate::mailbox::{Mailbox, MailboxStore};
 use crate::stats::Stats;
 use handle::SessionHandle;
@@ -35,6 +40,8 @@ use handle::SessionHandle;
 #[derive(Debug, Clone)]
 struct Lineage {
     last_session_id: String,
+    /// What the last session authenticated with.
+    credential: Credential,
     reconnection_count: i32,
     initial_connection_unix_ms: i64,
     /// When its last session ended (`None` while one is live).
@@ -213,15 +220,17 @@ pub(crate) struct Context {
     pub(crate) clock: Clock,
     pub(crate) stats: Arc<Stats>,
     pub(crate) mailboxes: MailboxStore,
+    /// The audit log (§6.8).
+    pub(crate) audit: Audit,
     directory: RwLock<Directory>,
     closing: AtomicBool,
     rng: AtomicU64,
 }
 
 impl Context {
-    /// A context for `config` with the (restored) `mailboxes` and fresh
-    /// counters, and no session yet.
-    pub(crate) fn new(config: GatewayConfig, mailboxes: MailboxStore) -> Self {
+    /// A context for `config` with the (restored) `mailboxes` and `audit`
+    /// log, fresh counters, and no session yet.
+    pub(crate) fn new(config: GatewayConfig, mailboxes: MailboxStore, audit: Audit) -> Self {
         let seed = {
             use std::hash::{BuildHasher, RandomState};
             RandomState::new().hash_one(0u64) | 1
@@ -231,6 +240,7 @@ impl Context {
             clock: Clock::new(),
             stats: Arc::new(Stats::default()),
             mailboxes,
+            audit,
             directory: RwLock::new(Directory::default()),
             closing: AtomicBool::new(false),
             rng: AtomicU64::new(seed),
@@ -249,6 +259,14 @@ impl Context {
 
     /// Takes the identity lock for `handle` (§1.6), registers it and joins
     /// its initial lanes.
+    ///
+    /// A live identity is taken over only by a resume that names its
+    /// session id **and** holds the credential that session authenticated
+    /// with (the same API token, certificate, task, the admin key; in dev
+    /// mode two credential-less sessions count as the same holder): a
+    /// session id alone proves nothing, since session administration lists
+    /// them. Any other claim on a live identity is `ALREADY_EXISTS`, with
+    /// the same text whether or not the session id was right.
     pub(crate) fn admit(
         &self,
         handle: &Arc<SessionHandle>,
@@ -263,11 +281,15 @@ impl Context {
         // A zero resume window forgets an identity when it departs, so only
         // a live session's lineage can be resumed (a takeover).
         let resuming = !resume_session_id.is_empty()
-            && lineage
-                .as_ref()
-                .is_some_and(|l| l.last_session_id == resume_session_id);
+            && lineage.as_ref().is_some_and(|l| {
+                l.last_session_id == resume_session_id
+                    && l.credential.same_holder(&handle.credential)
+            });
         if let Some(live) = dir.by_identity.get(&handle.identity).cloned() {
-            if resume_session_id.is_empty() || live.session_id != resume_session_id {
+            if resume_session_id.is_empty()
+                || live.session_id != resume_session_id
+                || !live.credential.same_holder(&handle.credential)
+            {
                 return Err(Status::already_exists(format!(
                     "DuplicateIdentityError: identity ({}) already connected",
                     handle.identity
@@ -294,6 +316,7 @@ impl Context {
             handle.identity.clone(),
             Lineage {
                 last_session_id: handle.session_id.clone(),
+                credential: handle.credential.clone(),
                 reconnection_count: admission.reconnection_count,
                 initial_connection_unix_ms: admission.initial_connection_unix_ms,
                 departed: None,
@@ -498,6 +521,7 @@ mod tests {
             identity.to_string(),
             Lineage {
                 last_session_id: format!("{identity}-session"),
+                credential: crate::credential::Credential::Open,
                 reconnection_count: 0,
                 initial_connection_unix_ms: 0,
                 departed: None,

@@ -349,6 +349,8 @@ mod tests {
             topic: principal.topic_with(None),
             principal,
             admin: false,
+            administrator: false,
+            credential: crate::credential::Credential::Open,
             mailbox: None,
             outlet,
             pusher: Pusher::new(&tx),

@@ -19,7 +19,7 @@ use crate::listener;
 use crate::proto::aether_gateway_server::AetherGatewayServer;
 use crate::service::GatewayService;
 use crate::stats::GatewayStats;
-use crate::store::{DB_FILE, Store, StoreError};
+use crate::store::Store;
 use crate::tasks::clockwork;
 
 /// Hard cap for tonic's decoder; frames between `max_frame_bytes` and this
@@ -92,28 +92,36 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     }
 
     let hard_cap = DECODE_HARD_CAP.max(config.limits.max_frame_bytes);
-    let store_error = |e: StoreError| {
-        let path = config
-            .data_dir
-            .as_deref()
-            .map(|d| d.join(DB_FILE))
-            .unwrap_or_default();
-        if e.is_corrupt() {
-            GatewayError::Corrupt { path, reason: e.0 }
-        } else {
-            GatewayError::Store(format!("{}: {}", path.display(), e.0))
-        }
-    };
+    let store_error = |e| GatewayError::from_store(config.data_dir.as_deref(), e);
     let store = match &config.data_dir {
         Some(dir) => Store::open(dir).map_err(store_error)?,
         None => Store::memory(),
     };
-    let loaded = Hub::new(config.clone(), store.clone()).map_err(|e| {
-        // Not a clean close of a trusted file: leave the mark off.
-        store.abandon();
-        store_error(e)
-    });
-    let hub = loaded?;
+    let dev = config.dev;
+    let open_door = !dev
+        && config.admin_key.is_none()
+        && config
+            .tls
+            .as_ref()
+            .is_none_or(|t| t.client_principals.is_empty());
+    let hub = Hub::new(config.clone(), store.clone()).map_err(|e| {
+        match e {
+            // Not a clean close of a trusted file: leave the mark off.
+            GatewayError::Corrupt { .. } | GatewayError::Store(_) => store.abandon(),
+            _ => store.close(),
+        }
+        e
+    })?;
+    if dev {
+        tracing::warn!(
+            "dev mode: every connection is admitted without credentials and is an administrator; \
+             do not expose this gateway"
+        );
+    } else if open_door {
+        tracing::warn!(
+            "no admin key and no mapped client certificates: only API tokens minted earlier can connect"
+        );
+    }
     if let Some(path) = store.path() {
         tracing::info!(path = %path.display(), "durable state loaded");
     }

@@ -3,7 +3,6 @@
 //! must reach the journal first wait in a [`Pipeline`] while the session
 //! reads on; they are sent as their commits complete.
 
-mod credentials;
 mod handshake;
 mod pipeline;
 
@@ -21,7 +20,9 @@ use tonic::{Status, Streaming};
 pub(crate) use handshake::SERVER_VERSION;
 
 use crate::admin;
-use crate::answer::Answer;
+use crate::answer::{self, Answer};
+use crate::audit;
+use crate::auth::Peer;
 use crate::context::handle::SessionHandle;
 use crate::hub::Hub;
 use crate::kv;
@@ -59,6 +60,8 @@ struct Session {
     /// Current workspace (users switch it).
     workspace: String,
     rate: Option<TokenBucket>,
+    /// The rate of submitted audit events.
+    audit_rate: TokenBucket,
     /// Replies waiting for their changes to be journaled.
     pipeline: Pipeline,
     /// Proxy and tunnel frames waiting for room at their recipients.
@@ -73,8 +76,9 @@ pub(crate) async fn run(
     tx: Outbox,
     outlet: Arc<Outlet>,
     admitted: impl FnOnce(),
+    peer: Peer,
 ) {
-    let handle = match handshake::perform(&hub, &mut upstream, &tx, outlet).await {
+    let handle = match handshake::perform(&hub, &mut upstream, &tx, outlet, &peer).await {
         Ok(Some(h)) => {
             admitted();
             h
@@ -93,6 +97,7 @@ pub(crate) async fn run(
         source_topic: handle.topic.clone().unwrap_or_default(),
         workspace,
         rate: hub.cx.config.limits.send_rate.map(TokenBucket::new),
+        audit_rate: TokenBucket::new(hub.cx.config.limits.audit_submit_rate),
         pipeline: Pipeline::default(),
         hub,
         handle,
@@ -370,6 +375,47 @@ impl Session {
                 ))))
                 .await
             }
+            Some(Payload::TokenOp(op)) => {
+                let hub = &self.hub;
+                let resp = crate::auth::ops::token_op(&hub.auth, &hub.cx, &self.handle, *op).await;
+                self.reply(downstream(downstream_message::Payload::Token(Box::new(
+                    resp,
+                ))))
+                .await
+            }
+            Some(Payload::AuditQuery(q)) => {
+                let resp = audit::ops::answer_query(&self.hub.cx.audit, self.handle.admin, *q);
+                self.reply(downstream(downstream_message::Payload::AuditResponse(
+                    Box::new(resp),
+                )))
+                .await
+            }
+            Some(Payload::SubmitAuditEvent(req)) => {
+                let mut actor = self.handle.actor();
+                actor.workspace = self.workspace.clone();
+                let who = audit::ops::Submitter {
+                    actor,
+                    admin: self.handle.administrator,
+                    within_rate: self.audit_rate.try_take(),
+                };
+                let (resp, commit) = audit::ops::submit(&self.hub.cx.audit, who, *req);
+                let reply = vec![answer::frame(
+                    downstream_message::Payload::SubmitAuditEventResponse(Box::new(resp.clone())),
+                )];
+                let answer = match commit {
+                    None => Answer::Now(reply),
+                    Some(commit) => Answer::after(commit, reply, move |e| {
+                        let mut failed = resp;
+                        failed.success = false;
+                        failed.error_code = "ERR_INTERNAL".to_string();
+                        failed.error_message = format!("audit entry not stored: {e}");
+                        vec![answer::frame(
+                            downstream_message::Payload::SubmitAuditEventResponse(Box::new(failed)),
+                        )]
+                    }),
+                };
+                self.answer(answer).await
+            }
             other => self.error(unimplemented::reply(other.as_ref())).await,
         };
         (!ok).then_some(Exit::Killed)
@@ -412,6 +458,27 @@ impl Session {
                 .error(ErrorReply::new(
                     code::INVALID_ARGUMENT,
                     format!("invalid workspace: {e}"),
+                ))
+                .await;
+        }
+        if !self
+            .handle
+            .credential
+            .allows_workspace(&sw.new_workspace_id)
+        {
+            return self
+                .error(ErrorReply::new(
+                    code::PERMISSION_DENIED,
+                    format!(
+                        "{} not authorized for workspace {}",
+                        match self.handle.credential {
+                            crate::credential::Credential::Certificate { .. } => {
+                                "client certificate"
+                            }
+                            _ => "API key",
+                        },
+                        sw.new_workspace_id
+                    ),
                 ))
                 .await;
         }

@@ -59,6 +59,10 @@ pub(crate) enum Table {
     Registry,
     /// Small bookkeeping values (sequence numbers, lineage, ...).
     Meta,
+    /// API tokens (their digests, never the secrets), keyed by token id.
+    Tokens,
+    /// The audit log, keyed by zero-padded audit id.
+    Audit,
 }
 
 impl Table {
@@ -75,16 +79,20 @@ impl Table {
             Table::Mailboxes => "mailboxes",
             Table::Registry => "registry",
             Table::Meta => "meta",
+            Table::Tokens => "tokens",
+            Table::Audit => "audit",
         }
     }
 
-    const ALL: [Table; 6] = [
+    const ALL: [Table; 8] = [
         Table::Kv,
         Table::Checkpoints,
         Table::Tasks,
         Table::Mailboxes,
         Table::Registry,
         Table::Meta,
+        Table::Tokens,
+        Table::Audit,
     ];
 }
 

@@ -117,24 +117,15 @@ impl Tasks {
         Ok(tasks)
     }
 
-    /// Checks a `credentials["token"]` for a worker connecting as
-    /// `identity`: `Ok(None)` without a token, the bound task id when the
-    /// token is one this gateway minted for `identity`, UNAUTHENTICATED
-    /// for an unknown or revoked token, PERMISSION_DENIED for another
-    /// identity's token.
-    pub(crate) fn check_token(
-        &self,
-        credentials: &HashMap<String, String>,
-        identity: &str,
-    ) -> Result<Option<String>, Status> {
-        let Some(token) = credentials.get("token").filter(|t| !t.is_empty()) else {
-            return Ok(None);
-        };
+    /// Checks a task token presented by a worker connecting as `identity`:
+    /// the bound task id when it is one this gateway minted for `identity`,
+    /// UNAUTHENTICATED for an unknown, expired or revoked token (revoked
+    /// when its task ends), PERMISSION_DENIED for another identity's.
+    pub(crate) fn check_task_token(&self, token: &str, identity: &str) -> Result<String, Status> {
         self.state
             .lock()
             .tokens
             .check(token, identity, self.cx.clock.now_ms())
-            .map(Some)
     }
 
     /// `ConfigSnapshot.task_context` for a connecting agent (§3.8): the

@@ -100,7 +100,8 @@ pub(crate) fn kit(limits: Limits) -> Kit {
     let config = GatewayConfig::dev().with_limits(limits);
     let mailboxes = MailboxStore::restore((&config.limits).into(), &store).unwrap();
     let checkpoints = Checkpoints::load(store.clone(), config.limits.max_checkpoint_bytes).unwrap();
-    let cx = Arc::new(Context::new(config, mailboxes));
+    let audit = crate::audit::Audit::load(store.clone(), 16).unwrap();
+    let cx = Arc::new(Context::new(config, mailboxes, audit));
     let tasks = Arc::new(Tasks::load(store, cx, Arc::new(checkpoints)).unwrap());
     let clockwork = tokio::spawn(clockwork::run(Arc::downgrade(&tasks)));
     Kit { tasks, clockwork }
@@ -131,6 +132,8 @@ impl Kit {
             topic: None,
             principal,
             admin: true,
+            administrator: true,
+            credential: crate::credential::Credential::Open,
             mailbox: None,
             outlet,
             pusher: Pusher::new(&tx),

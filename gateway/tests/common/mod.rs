@@ -1,6 +1,7 @@
 //! A raw tonic client for driving the gateway in tests.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod proxy;
 pub mod state;
 

@@ -5,6 +5,15 @@
 //! with typed results. The gateway decides what the connection's
 //! principal may do; a refusal is a typed [`Error`](crate::Error).
 
+mod audit;
+mod tokens;
+
+pub use audit::{AuditEntry, AuditEventSpec, AuditFilter, AuditPage, QueryAudit, SubmitAuditEvent};
+pub use tokens::{
+    ApiToken, CreateToken, DeleteToken, GetToken, ListTokens, MintedToken, RevokeToken,
+    TokenListOptions, TokenPage, TokenSecret, TokenSpec,
+};
+
 use crate::clients::Client;
 use crate::clients::principal::{AnyPrincipal, PrincipalType};
 
