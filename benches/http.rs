@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --features hyper --bench http              # full run
 //! cargo bench --features hyper --bench http -- --quick   # smoke run
+//! cargo bench --features hyper --bench http -- --only upload   # one section (small, download, upload, tunnel)
 //! ```
 //!
 //! One axum Router is served twice in this process: over Aether (the
@@ -54,12 +55,27 @@ const PIECE: usize = 256 * 1024;
 
 struct Opts {
     quick: bool,
+    /// Run only this section (`small`, `download`, `upload`, `tunnel`), to
+    /// profile one path.
+    only: Option<String>,
+}
+
+impl Opts {
+    fn runs(&self, section: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == section)
+    }
 }
 
 fn opts() -> Opts {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     Opts {
         quick: args.iter().any(|a| a == "--quick"),
+        only,
     }
 }
 
@@ -378,7 +394,7 @@ async fn run(opts: Opts) {
         if opts.quick { "quick" } else { "full" }
     );
     println!("{:<34} {:>14} {:>14} {:>8}", "", "aether", "plain", "ratio");
-    for in_flight in [1usize, 64] {
+    for in_flight in [1usize, 64].into_iter().filter(|_| opts.runs("small")) {
         let total = if in_flight == 1 {
             small_total / 4
         } else {
@@ -441,7 +457,7 @@ async fn run(opts: Opts) {
         .expect("bind");
     let raw_addr = raw.local_addr().expect("addr");
     let raw = Arc::new(raw);
-    for _ in 0..tunnel_runs {
+    for _ in (0..tunnel_runs).filter(|_| opts.runs("tunnel")) {
         let (done, counted) = tokio::sync::oneshot::channel();
         let t = agent
             .tunnel_dial("sv::bench::1", &TunnelOptions::new())

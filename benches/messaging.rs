@@ -564,10 +564,10 @@ async fn stop_gateway(gw: RunningGateway) {
 /// Notes on losses the gateway and the clients counted.
 fn sdk_loss_notes(stats: &GatewayStats, receivers: &[AgentClient]) -> Vec<String> {
     let mut notes = Vec::new();
-    if stats.mailbox_overflow_drops > 0 {
+    if stats.refused.mailbox_full > 0 {
         notes.push(format!(
-            "gateway mailboxes dropped {} (overflow)",
-            stats.mailbox_overflow_drops
+            "gateway mailboxes refused {} (full)",
+            stats.refused.mailbox_full
         ));
     }
     if stats.send_errors > 0 {

@@ -1,13 +1,15 @@
-//! A fast sender does not overrun an online receiver: the gateway stops
-//! reading the sender while the receiver's mailbox is congested, and the
-//! client's bounded queues push back instead of dropping.
+//! Delivery under pressure, through the SDK: a fast sender does not
+//! overrun an online receiver that keeps up (the gateway paces the sender,
+//! and the client's bounded queues push back instead of dropping), and a
+//! message the gateway cannot keep is refused to the sender as a typed
+//! error on its `on_error` handler.
 
 mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aether_client::{AgentClient, MessageType};
+use aether_client::{AgentClient, Error, ErrorKind, MessageType};
 use aether_gateway::{GatewayConfig, Limits};
 use tokio::sync::Notify;
 
@@ -69,12 +71,52 @@ async fn a_fast_sender_loses_nothing_to_an_online_receiver() {
     assert_eq!(next.load(Ordering::SeqCst), N);
     assert_eq!(out_of_order.load(Ordering::SeqCst), 0, "delivered in order");
     assert_eq!(
-        gw.stats().mailbox_overflow_drops,
+        gw.stats().refused.mailbox_full,
         0,
-        "the gateway dropped nothing"
+        "the gateway refused nothing"
     );
     assert_eq!(receiver.dropped_pushes(), 0, "the client dropped nothing");
     sender.close().await;
     receiver.close().await;
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_to_a_full_mailbox_is_refused_to_the_sender_on_error() {
+    let limits = Limits::default().with_mailbox_max_messages(2);
+    let gw = common::gateway_with(GatewayConfig::dev().with_limits(limits)).await;
+    let sender = AgentClient::builder("ws", "full", "tx")
+        .unwrap()
+        .gateway(gw.url())
+        .build();
+    let (errors, mut refused) = tokio::sync::mpsc::unbounded_channel::<Error>();
+    sender.on_error(move |e| {
+        let _ = errors.send(e);
+        std::future::ready(())
+    });
+    sender.connect().await.unwrap();
+    // Nobody is connected as the target: its mailbox keeps two.
+    for i in 0..3 {
+        sender
+            .send_message_to_agent("ws", "full", "offline", i.to_string(), MessageType::Chat)
+            .await
+            .unwrap();
+    }
+    let e = tokio::time::timeout(std::time::Duration::from_secs(10), refused.recv())
+        .await
+        .expect("a refusal in time")
+        .expect("handler alive");
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert_eq!(e.code(), Some("ERR_MAILBOX_FULL"));
+    assert!(e.is_retryable());
+    assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(1)));
+    assert!(
+        e.message().contains("ag::ws::full::offline"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(gw.stats().refused.mailbox_full, 1);
+    assert_eq!(gw.mailbox_len("ag::ws::full::offline"), Some(2));
+    sender.close().await;
     gw.shutdown().await;
 }

@@ -187,7 +187,7 @@ async fn a_message_stream_fed_at_full_speed_loses_nothing() {
     }
     let sender = send.await.unwrap();
     assert_eq!(receiver.dropped_pushes(), 0);
-    assert_eq!(gw.stats().mailbox_overflow_drops, 0);
+    assert_eq!(gw.stats().refused.mailbox_full, 0);
     sender.close().await;
     receiver.close().await;
     gw.shutdown().await;

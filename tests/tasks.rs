@@ -734,3 +734,57 @@ async fn queries_are_safe_to_repeat_ops_and_plain_creates_are_not() {
     a.close().await;
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failed_attempt_is_retried_by_the_tasks_policy() {
+    use aether_client::tasks::{Retry, TaskFailure, TaskInfoExt};
+    let gw = gateway().await;
+    let boss = agent(&gw, "ws", "boss", "b").await;
+    let worker = agent(&gw, "ws", "fetcher", "f1").await;
+    let mut work = assignments(&worker);
+    let created = boss
+        .create_task(
+            TaskSpec::new("fetch")
+                .target_implementation("fetcher")
+                .retry_policy(
+                    Retry::fixed(Duration::from_secs(60))
+                        .max_attempts(3)
+                        .retryable_status_codes([503])
+                        .honor_retry_after(true),
+                ),
+        )
+        .await
+        .unwrap();
+    let a = within("the assignment", work.recv()).await.unwrap();
+    let task = worker.task_for(&a);
+    task.claim().await.unwrap();
+    // A 503 that says "retry after 20 ms" comes back in 20 ms, not a minute.
+    let info = task
+        .fail_with(
+            TaskFailure::new("busy")
+                .status_code(503)
+                .retry_after(Duration::from_millis(20)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.status(), TaskStatus::Queued);
+    assert_eq!(info.attempts(), (1, 3));
+    assert!(info.is_retry_scheduled());
+    let next = info.next_attempt_at_unix_ms().unwrap();
+    let seen = boss.get_task(&created.task_id).await.unwrap();
+    assert_eq!(seen.next_attempt_at_unix_ms(), Some(next));
+    let again = within("the retry", work.recv()).await.unwrap();
+    assert_eq!(again.task_id, created.task_id);
+    task.claim().await.unwrap();
+    // A 404 is not retryable: the task fails for good.
+    let info = task
+        .fail_with(TaskFailure::new("gone").status_code(404))
+        .await
+        .unwrap();
+    assert_eq!(info.status(), TaskStatus::Failed);
+    assert_eq!(info.attempts(), (2, 3));
+    assert!(!info.is_retry_scheduled());
+    boss.close().await;
+    worker.close().await;
+    gw.shutdown().await;
+}

@@ -107,6 +107,25 @@ fn blocking_operations_listings_and_handles() {
         a.reject_task(&ids[1], "no").unwrap().status(),
         TaskStatus::Rejected
     );
+    // With a retry policy, a failed attempt is queued again.
+    let retried = a
+        .create_task(TaskSpec::new("job").retry_policy(
+            aether_client::tasks::Retry::fixed(Duration::from_secs(60)).max_attempts(2),
+        ))
+        .unwrap()
+        .task_id;
+    let h = a.task(retried.clone());
+    h.claim().unwrap();
+    let info = h
+        .fail_with(aether_client::tasks::TaskFailure::new("flaky").status_code(500))
+        .unwrap();
+    assert_eq!(info.status(), TaskStatus::Queued);
+    assert!(aether_client::tasks::TaskInfoExt::is_retry_scheduled(&info));
+    let info = a
+        .fail_task_with(&retried, aether_client::tasks::TaskFailure::new("again"))
+        .unwrap();
+    assert_eq!((info.status(), info.attempt), (TaskStatus::Failed, 2));
+    ids.push(retried);
 
     let page = a.query_tasks(TaskQuery::new().limit(2)).unwrap();
     assert_eq!(page.tasks.len(), 2);

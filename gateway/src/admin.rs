@@ -14,6 +14,7 @@ use aether_protocol::proto::{
     signal::SignalType,
 };
 
+use crate::audit::AuditEvent;
 use crate::authz::gates::Family;
 use crate::authz::resource::capability;
 use crate::authz::{Level, Resource};
@@ -97,7 +98,7 @@ pub(crate) fn session_op(
         request_id: op.request_id.clone(),
         ..Default::default()
     };
-    let actor = caller.actor(caller_ws);
+    let actor = caller.authz_actor(caller_ws);
     let own = op.op == OpType::Get as i32 && op.session_id == caller.session_id;
     let need = if op.op == OpType::Disconnect as i32 {
         Level::ADMIN
@@ -164,6 +165,15 @@ pub(crate) fn session_op(
         },
         Ok(OpType::Disconnect) => match cx.session(&op.session_id) {
             Some(s) => {
+                drop(
+                    cx.audit.record(
+                        AuditEvent::new("admin", "disconnect_session")
+                            .by(caller.actor())
+                            .resource("session", s.session_id.clone())
+                            .workspace(s.workspace.lock().clone())
+                            .meta("identity", s.identity.clone()),
+                    ),
+                );
                 cx.remove(&s);
                 s.cancel_by_admin(Some(Signal {
                     r#type: SignalType::ForceDisconnect as i32,
@@ -242,7 +252,7 @@ pub(crate) fn connection_status(
         Named::Identity(id) => *id == caller.identity,
         Named::AnyWindowOf(uid) => caller.user_id() == Some(uid.as_str()),
     };
-    let actor = caller.actor(caller_ws);
+    let actor = caller.authz_actor(caller_ws);
     let may_query = || {
         cx.authz.allows(
             &actor,

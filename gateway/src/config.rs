@@ -8,8 +8,9 @@ use std::time::Duration;
 ///
 /// `Default` binds `127.0.0.1:0` (an ephemeral port), requires credentials
 /// (`dev = false`) and uses the default [`Limits`]. [`GatewayConfig::dev`]
-/// is the usual choice for tests and examples.
-#[derive(Debug, Clone)]
+/// is the usual choice for tests and examples. Its `Debug` output never
+/// shows the admin key.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct GatewayConfig {
     /// Address to listen on; port 0 picks a free port.
@@ -18,15 +19,36 @@ pub struct GatewayConfig {
     /// offline identities, ...); `None` keeps everything in memory only.
     pub data_dir: Option<PathBuf>,
     /// Dev mode: every principal is admitted without credentials and every
-    /// session may use the session-admin operations.
+    /// session is an administrator. Outside it, every principal type
+    /// (system principals included) needs a credential: the admin key, an
+    /// API token minted for its type, or a client certificate mapped to it
+    /// ([`TlsConfig::map_client_cert`]).
     pub dev: bool,
-    /// API key that authenticates impersonable principals outside dev mode
-    /// (`credentials["api_key"]` or `credentials["x-api-key"]`).
+    /// The administrator's API key (`credentials["api_key"]` or
+    /// `credentials["x-api-key"]`): it authenticates any principal, and its
+    /// sessions may mint and revoke API tokens.
     pub admin_key: Option<String>,
     /// Serve TLS (and mTLS when a client CA is given) instead of plaintext.
     pub tls: Option<TlsConfig>,
     /// Size, rate and time limits.
     pub limits: Limits,
+    /// Where to serve `/metrics` (Prometheus text format) over HTTP/1.1;
+    /// `None` (the default) serves none. Port 0 picks a free port.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("dev", &self.dev)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .field("limits", &self.limits)
+            .field("metrics_addr", &self.metrics_addr)
+            .finish()
+    }
 }
 
 impl Default for GatewayConfig {
@@ -38,6 +60,7 @@ impl Default for GatewayConfig {
             admin_key: None,
             tls: None,
             limits: Limits::default(),
+            metrics_addr: None,
         }
     }
 }
@@ -81,6 +104,12 @@ impl GatewayConfig {
         self
     }
 
+    /// Serves `/metrics` on `addr`.
+    pub fn with_metrics_addr(mut self, addr: SocketAddr) -> Self {
+        self.metrics_addr = Some(addr);
+        self
+    }
+
     /// Replaces the limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -90,11 +119,77 @@ impl GatewayConfig {
 
 /// PEM material for serving TLS; with a client CA, clients must present a
 /// certificate signed by it (mTLS).
+///
+/// A client certificate only secures the transport unless the operator
+/// maps it to a principal with [`TlsConfig::map_client_cert`]; a mapped
+/// certificate is then a credential, like an API token bound to that
+/// principal type.
 #[derive(Clone)]
 pub struct TlsConfig {
     pub(crate) cert_pem: Vec<u8>,
     pub(crate) key_pem: Vec<u8>,
     pub(crate) client_ca_pem: Option<Vec<u8>>,
+    /// SHA-256 fingerprint (as given) -> the principals it authenticates.
+    pub(crate) client_principals: Vec<(String, CertPrincipal)>,
+}
+
+/// The principals a mapped client certificate authenticates: a principal
+/// type (`"Orchestrator"`, `"WorkflowEngine"`, `"Agent"`, ... any case),
+/// optionally a bound id (the identity string, a user id, or an
+/// implementation) and workspace patterns (default `*`), with the same
+/// checks as an API token's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertPrincipal {
+    pub(crate) principal_type: String,
+    pub(crate) bound_id: Option<String>,
+    pub(crate) workspace_patterns: Vec<String>,
+}
+
+impl CertPrincipal {
+    /// Any principal of `principal_type`, in any workspace.
+    pub fn new(principal_type: impl Into<String>) -> Self {
+        CertPrincipal {
+            principal_type: principal_type.into(),
+            bound_id: None,
+            workspace_patterns: vec!["*".to_string()],
+        }
+    }
+
+    /// Only the principal with this id.
+    pub fn bound_id(mut self, id: impl Into<String>) -> Self {
+        self.bound_id = Some(id.into());
+        self
+    }
+
+    /// Only in workspaces matching one of these patterns.
+    pub fn workspace_patterns<I, S>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.workspace_patterns = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Parses the command-line form `TYPE[/ID]`.
+    pub fn parse(text: &str) -> Self {
+        match text.split_once('/') {
+            Some((t, id)) => CertPrincipal::new(t).bound_id(id),
+            None => CertPrincipal::new(text),
+        }
+    }
+}
+
+/// The SHA-256 fingerprint (lowercase hex, as
+/// [`TlsConfig::map_client_cert`] takes it) of the first certificate in
+/// `pem`; `None` when `pem` holds no certificate.
+pub fn cert_fingerprint(pem: &[u8]) -> Option<String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let der = CertificateDer::pem_slice_iter(pem).next()?.ok()?;
+    Some(crate::credential::secret::hex(
+        &crate::credential::secret::digest_bytes(der.as_ref()),
+    ))
 }
 
 impl std::fmt::Debug for TlsConfig {
@@ -103,6 +198,7 @@ impl std::fmt::Debug for TlsConfig {
             .field("cert_pem", &format_args!("{} bytes", self.cert_pem.len()))
             .field("key_pem", &"<redacted>")
             .field("mtls", &self.client_ca_pem.is_some())
+            .field("mapped_client_certs", &self.client_principals.len())
             .finish()
     }
 }
@@ -114,6 +210,7 @@ impl TlsConfig {
             cert_pem: cert_pem.into(),
             key_pem: key_pem.into(),
             client_ca_pem: None,
+            client_principals: Vec::new(),
         }
     }
 
@@ -133,6 +230,21 @@ impl TlsConfig {
     /// Requires client certificates signed by `ca_pem` (mTLS).
     pub fn with_client_ca(mut self, ca_pem: impl Into<Vec<u8>>) -> Self {
         self.client_ca_pem = Some(ca_pem.into());
+        self
+    }
+
+    /// Maps the client certificate with this SHA-256 `fingerprint` (hex,
+    /// any case, `:` separators allowed: `openssl x509 -noout -fingerprint
+    /// -sha256` prints it; so does [`cert_fingerprint`]) to `principal`:
+    /// presenting it authenticates that principal outside dev mode. Needs a
+    /// client CA. [`start`](crate::start) refuses fingerprints and
+    /// principal types it cannot parse.
+    pub fn map_client_cert(
+        mut self,
+        fingerprint: impl Into<String>,
+        principal: CertPrincipal,
+    ) -> Self {
+        self.client_principals.push((fingerprint.into(), principal));
         self
     }
 }
@@ -163,23 +275,41 @@ pub struct Limits {
     /// Largest upstream frame answered normally (default 4 MiB); larger ones
     /// get `ERR_FRAME_TOO_LARGE` and the session survives.
     pub max_frame_bytes: usize,
-    /// Most messages a mailbox holds (default 10 000).
+    /// Most messages a mailbox holds (default 10 000); more are refused
+    /// with `ERR_MAILBOX_FULL`.
     pub mailbox_max_messages: usize,
-    /// Most payload bytes a mailbox holds (default 64 MiB).
+    /// Most bytes (payloads, source topics, workspaces) a mailbox holds
+    /// (default 64 MiB); more are refused with `ERR_MAILBOX_FULL`.
     pub mailbox_max_bytes: usize,
     /// Oldest message a mailbox keeps (default 24 h).
     pub mailbox_max_age: Duration,
     /// How long a new stream may take to send `InitConnection` (default 30 s).
     pub init_timeout: Duration,
+    /// Largest first frame (`InitConnection`) of a stream, checked from its
+    /// gRPC header before anything is buffered (default 64 KiB); larger
+    /// ones end the stream with `RESOURCE_EXHAUSTED`.
+    pub max_handshake_bytes: usize,
+    /// How long a connection may stay open without a session completing
+    /// its handshake on it (default 10 s): connections that never send the
+    /// HTTP/2 preface, never finish TLS, open no stream, never send
+    /// `InitConnection` or are refused are closed then.
+    pub handshake_timeout: Duration,
+    /// Most TCP connections open at once (default 10 000); more are closed
+    /// as soon as they are accepted. Keep it below the process's file
+    /// descriptor limit.
+    pub max_connections: usize,
     /// Per-session send rate limit; `None` (the default) disables it.
     pub send_rate: Option<RateLimit>,
     /// Per-identity request rate limit, shared by all the sessions of a
     /// principal and taken by every request but HTTP/tunnel frames; `None`
     /// (the default) disables it. Refusals are `ERR_RATE_LIMITED`.
     pub identity_rate: Option<RateLimit>,
-    /// Longest a sender waits for an online receiver's mailbox to drain
-    /// below half its bound before sending on (default 5 s); after that the
-    /// oldest messages are dropped as usual.
+    /// Longest one pause of a sender for an online receiver whose mailbox
+    /// is half full (default 1 s): the sending session stops reading until
+    /// the receiver has drained its mailbox to a quarter. A receiver that
+    /// does not get there in this time is *lagging*: nobody pauses for it
+    /// until it catches up, and messages beyond its mailbox bounds are
+    /// refused with `ERR_MAILBOX_FULL`.
     pub backpressure_wait: Duration,
     /// Largest KV `PUT` value (default 1 MiB); larger ones get
     /// `ErrorResponse{ERR_QUOTA_001}`.
@@ -187,11 +317,92 @@ pub struct Limits {
     /// Largest checkpoint (default 4 MiB); larger SAVEs get
     /// `success=false, error="checkpoint too large: ..."`.
     pub max_checkpoint_bytes: usize,
+    /// How long a finished task (completed, failed for good, cancelled,
+    /// rejected) is kept before it is purged (default 7 days).
+    pub task_retention: Duration,
+    /// A task that has not finished and whose status has not changed for
+    /// this long is cancelled as stuck; `None` (the default) never cancels.
+    /// A pending retry or a scheduled wake counts from its due time.
+    pub task_stuck_ttl: Option<Duration>,
     /// HTTP-proxy and tunnel limits.
     pub proxy: ProxyLimits,
     /// How long a relayed `workflow_op` waits for the workflow engine's
     /// answer (default 30 s).
     pub workflow_timeout: Duration,
+    /// How long an identity's resume lineage (last session id, reconnection
+    /// count, first connect time) is remembered after its last session
+    /// ended (default 10 min; the 10 000 most recent departures at most): a
+    /// reconnect with `resume_session_id` within it is `resumed=true`.
+    /// Zero forgets an identity as soon as it departs.
+    pub resume_window: Duration,
+    /// Most items waiting in one session's outbound queue (replies and
+    /// pushes: progress updates, task events, assignments) when a push
+    /// arrives (default 10 000); a push beyond it ends the session as a
+    /// slow consumer (`RESOURCE_EXHAUSTED`). Replies wait for room instead.
+    pub max_push_backlog: usize,
+    /// Most bytes waiting in one session's outbound queue when a push
+    /// arrives (default 8 MiB); as `max_push_backlog`.
+    pub max_push_backlog_bytes: usize,
+    /// Throttling of failed authentications.
+    pub auth_throttle: AuthThrottle,
+    /// Newest audit entries kept (default 100 000); older ones are dropped.
+    pub audit_max_entries: usize,
+    /// Per-session rate of `SubmitAuditEvent` (default 100/s, burst 100).
+    pub audit_submit_rate: RateLimit,
+}
+
+/// Throttling of failed authentications (§1.5 rule 4): `failures` within
+/// `window` for one identity start a `cooldown` during which every attempt
+/// for it is refused at once (UNAUTHENTICATED "auth temporarily throttled
+/// after repeated failures"), whatever it presents; a success clears the
+/// identity's record. `peer_failures` within `window` from one remote IP
+/// address do the same for every attempt from that address, so rotating
+/// identities does not lift the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthThrottle {
+    /// Failures per identity before a cooldown (default 5).
+    pub failures: u32,
+    /// Failures per remote address before a cooldown (default 100).
+    pub peer_failures: u32,
+    /// The sliding window failures are counted in (default 30 s).
+    pub window: Duration,
+    /// How long a cooldown lasts (default 30 s).
+    pub cooldown: Duration,
+}
+
+impl Default for AuthThrottle {
+    fn default() -> Self {
+        AuthThrottle {
+            failures: 5,
+            peer_failures: 100,
+            window: Duration::from_secs(30),
+            cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+impl AuthThrottle {
+    /// Sets the failures per identity before a cooldown.
+    pub fn with_failures(mut self, n: u32) -> Self {
+        self.failures = n;
+        self
+    }
+    /// Sets the failures per remote address before a cooldown.
+    pub fn with_peer_failures(mut self, n: u32) -> Self {
+        self.peer_failures = n;
+        self
+    }
+    /// Sets the counting window.
+    pub fn with_window(mut self, d: Duration) -> Self {
+        self.window = d;
+        self
+    }
+    /// Sets the cooldown.
+    pub fn with_cooldown(mut self, d: Duration) -> Self {
+        self.cooldown = d;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -203,19 +414,33 @@ impl Default for Limits {
             mailbox_max_bytes: 64 * 1024 * 1024,
             mailbox_max_age: Duration::from_secs(24 * 60 * 60),
             init_timeout: Duration::from_secs(30),
+            max_handshake_bytes: 64 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
             send_rate: None,
             identity_rate: None,
-            backpressure_wait: Duration::from_secs(5),
+            backpressure_wait: Duration::from_secs(1),
             max_kv_value_bytes: 1024 * 1024,
             max_checkpoint_bytes: 4 * 1024 * 1024,
+            task_retention: Duration::from_secs(7 * 24 * 60 * 60),
+            task_stuck_ttl: None,
             proxy: ProxyLimits::default(),
             workflow_timeout: Duration::from_secs(30),
+            resume_window: Duration::from_secs(10 * 60),
+            max_push_backlog: 10_000,
+            max_push_backlog_bytes: 8 * 1024 * 1024,
+            auth_throttle: AuthThrottle::default(),
+            audit_max_entries: 100_000,
+            audit_submit_rate: RateLimit {
+                per_second: 100,
+                burst: 100,
+            },
         }
     }
 }
 
 impl Limits {
-    /// Sets how long a sender waits for a congested online receiver.
+    /// Sets the longest pause of a sender for a receiver that keeps up.
     pub fn with_backpressure_wait(mut self, d: Duration) -> Self {
         self.backpressure_wait = d;
         self
@@ -250,6 +475,21 @@ impl Limits {
         self.init_timeout = timeout;
         self
     }
+    /// Sets the largest first frame (`InitConnection`).
+    pub fn with_max_handshake_bytes(mut self, n: usize) -> Self {
+        self.max_handshake_bytes = n;
+        self
+    }
+    /// Sets how long a connection may go without a completed handshake.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+    /// Sets the connection limit.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
     /// Sets the largest KV `PUT` value.
     pub fn with_max_kv_value_bytes(mut self, n: usize) -> Self {
         self.max_kv_value_bytes = n;
@@ -258,6 +498,27 @@ impl Limits {
     /// Sets the largest checkpoint.
     pub fn with_max_checkpoint_bytes(mut self, n: usize) -> Self {
         self.max_checkpoint_bytes = n;
+        self
+    }
+    /// Sets how long finished tasks are kept.
+    pub fn with_task_retention(mut self, retention: Duration) -> Self {
+        self.task_retention = retention;
+        self
+    }
+    /// Sets (or clears) the time after which a stuck task is cancelled.
+    pub fn with_task_stuck_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.task_stuck_ttl = ttl;
+        self
+    }
+    /// Sets how long a departed identity's resume lineage is remembered.
+    pub fn with_resume_window(mut self, window: Duration) -> Self {
+        self.resume_window = window;
+        self
+    }
+    /// Sets the push backlog bounds of a session (items, bytes).
+    pub fn with_max_push_backlog(mut self, items: usize, bytes: usize) -> Self {
+        self.max_push_backlog = items;
+        self.max_push_backlog_bytes = bytes;
         self
     }
     /// Sets (or clears) the per-session send rate limit.
@@ -278,6 +539,21 @@ impl Limits {
     /// Replaces the HTTP-proxy and tunnel limits.
     pub fn with_proxy(mut self, proxy: ProxyLimits) -> Self {
         self.proxy = proxy;
+        self
+    }
+    /// Replaces the authentication throttle.
+    pub fn with_auth_throttle(mut self, throttle: AuthThrottle) -> Self {
+        self.auth_throttle = throttle;
+        self
+    }
+    /// Sets how many audit entries are kept.
+    pub fn with_audit_max_entries(mut self, n: usize) -> Self {
+        self.audit_max_entries = n;
+        self
+    }
+    /// Sets the per-session rate of submitted audit events.
+    pub fn with_audit_submit_rate(mut self, rate: RateLimit) -> Self {
+        self.audit_submit_rate = rate;
         self
     }
 }

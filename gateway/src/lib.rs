@@ -14,20 +14,26 @@
 //!
 //! # Implemented
 //!
-//! Handshake for all eight principal types, identity lock and resume,
-//! credentials (dev mode or an admin API key), extension negotiation,
+//! Handshake for all eight principal types, identity lock and resume
+//! (with proof of the credential), authentication (dev mode, the admin
+//! key, API tokens minted with `TokenOperation`, mapped mTLS client
+//! certificates, task tokens; a failure throttle), extension negotiation,
 //! message routing with per-identity mailboxes and live broadcast lanes,
 //! `SwitchWorkspace`, session administration, connection status, graceful
 //! shutdown, frame and payload limits; the KV store (all fourteen
 //! operations over the eight scopes), checkpoints and the connect-time
 //! `ConfigSnapshot`; tasks in all three assignment modes with
 //! orchestration, task tokens, queries, operations, progress and task
-//! subscriptions; the agent registry; HTTP proxying and tunnels between
-//! sessions; the authorization engine (ACL rules, fallback policies,
-//! groups, roles, access checks), workspaces, authority grants and
-//! requests with on-behalf-of contexts, the `workflow_op` relay and
-//! per-identity rate limits; durable state under a data directory (an
-//! embedded redb database). Every other upstream operation is
+//! subscriptions; the task clockwork (retries by `RetryPolicy`, scheduled
+//! wakes, wait timeouts, grace windows, stuck-task TTL, purge of finished
+//! tasks), completion events, orchestration triggered by messages; the
+//! agent registry; HTTP proxying and tunnels between sessions; API tokens,
+//! credentials for every principal outside dev mode and the audit log
+//! (`AuditQuery`, `SubmitAuditEvent`); the authorization engine (ACL
+//! rules, fallback policies, groups, roles, access checks), workspaces,
+//! authority grants and requests with on-behalf-of contexts, the
+//! `workflow_op` relay and per-identity rate limits; durable state under
+//! a data directory (an embedded redb database). Every other upstream operation is
 //! answered at once with `ErrorResponse{ERR_NOT_IMPLEMENTED}` carrying its
 //! correlation id.
 //!
@@ -38,40 +44,45 @@
 //! `tests/layers.rs` reads the sources and checks both against this list.
 //! One domain per module or folder. From the bottom:
 //!
-//! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `reply`,
-//!    `rate`, `store`, `answer`, `proto`, `unimplemented`):
-//!    configuration, counters, error replies, the durable store and its
-//!    journal, deferred answers, the generated wire types.
+//! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `clock`,
+//!    `reply`, `rate`, `store`, `answer`, `proto`, `unimplemented`,
+//!    `credential`): configuration, counters, error replies, the clock of
+//!    task timers, the durable store and its journal, deferred answers, the
+//!    generated wire types, what a credential is and how secrets are
+//!    handled.
 //! 2. **Delivery** (`mailbox`, `lane`, `outbound`, `push`): per-identity
 //!    mailboxes, each session's proxy lane and outbound stream, and
 //!    pushes to it.
-//! 3. **Storage domains** (`authz`, `kv`, `checkpoint`): the
+//! 3. **Storage domains** (`authz`, `kv`, `checkpoint`, `audit`): the
 //!    authorization engine (ACL rules, fallback policies, groups, roles,
-//!    authority grants and the resolution of on-behalf-of contexts),
-//!    the KV store and the checkpoints; they know nothing of sessions
-//!    (the engine decides for plain principal values, KV asks it).
+//!    authority grants and the resolution of on-behalf-of contexts), the
+//!    KV store, the checkpoints and the audit log; they know nothing of
+//!    sessions (the engine decides for plain principal values, KV asks it).
 //! 4. **Context** (`context`, `identity_rate`): what every domain shares:
 //!    configuration, counters, mailboxes, the per-identity rate limits and
 //!    the directory of live sessions (the `SessionHandle`s, identity lock
 //!    and resume lineage, broadcast lanes, service instances, the fan-out
 //!    of progress updates).
 //! 5. **Domains on the context** (`admin`, `routing`, `tasks`, `proxy`,
-//!    `authority`, `workflow`): session administration and connection
-//!    status, `SendMessage` routing, tasks and orchestration, HTTP
-//!    proxying and tunnels, authority grant and request operations, the
-//!    `workflow_op` relay. The tasks component keeps the context and the
-//!    checkpoints it needs; the agent registry's launch parameters are
-//!    handed to task creation by its caller.
-//! 6. **Domains on tasks** (`progress`, `registry`, `workspaces`):
-//!    `ProgressReport` (which also emits a task event), the agent registry
-//!    (whose LAUNCH creates a startup task) and workspaces (whose listing
-//!    counts tasks).
+//!    `auth`, `authority`, `workflow`): session administration and
+//!    connection status, `SendMessage` routing, tasks and orchestration,
+//!    HTTP proxying and tunnels, authentication and API tokens, authority
+//!    grant and request operations, the `workflow_op` relay. The tasks
+//!    component keeps the context and the checkpoints it needs; the agent
+//!    registry's launch parameters are handed to task creation by its
+//!    caller.
+//! 6. **Domains on tasks** (`progress`, `registry`, `triggers`,
+//!    `workspaces`): `ProgressReport` (which also emits a task event), the
+//!    agent registry (whose LAUNCH creates a startup task), the
+//!    orchestration that a message to an offline agent triggers, and
+//!    workspaces (whose listing counts tasks).
 //! 7. **Hub** (`hub`): one gateway's state, wired together: the context
 //!    and every domain component, loaded from the store.
 //! 8. **Sessions** (`session`): the handshake, then each upstream frame
 //!    dispatched to its domain.
-//! 9. **Serving** (`service`, `server`): the tonic `Connect` service,
-//!    [`start`] and [`RunningGateway`].
+//! 9. **Serving** (`listener`, `service`, `server`): accepting connections
+//!    (backlog, connection limit, accept back-off, the handshake deadline),
+//!    the tonic `Connect` service, [`start`] and [`RunningGateway`].
 //!
 //! # Choices where the behaviour specification leaves one
 //!
@@ -88,29 +99,55 @@
 //!   over at once (the old RPC ends `CANCELLED "session disconnected by
 //!   administrator"`); a live identity without it is `ALREADY_EXISTS`.
 //!   The lineage (last session id, reconnection count, first connect time)
-//!   is kept after a disconnect, so a client that reconnects after its old
-//!   session ended is also `resumed=true` with `reconnection_count+1`
-//!   (upstream would report a fresh connection).
+//!   is kept for [`Limits::resume_window`] (10 min, the 10 000 most recent
+//!   departures) after the identity's last session ended, so a client that
+//!   reconnects after its old session ended is also `resumed=true` with
+//!   `reconnection_count+1` (upstream would report a fresh connection);
+//!   then it is forgotten, like every other per-identity entry: empty,
+//!   unused mailboxes are reclaimed every second, so identities that come
+//!   and go leave nothing behind ([`RunningGateway::identity_tables`]).
 //! * **Required extensions** are checked before the identity lock: the ack
 //!   (fresh session id, `resumed=false`) is sent, then `FAILED_PRECONDITION`;
 //!   a doomed connection never takes over a live session.
-//! * **Credentials**: a `token` credential must be a task token this
-//!   gateway minted for the connecting identity (unknown, expired or
-//!   revoked: `UNAUTHENTICATED "invalid or revoked token"`; another
-//!   identity's: `PERMISSION_DENIED "token issued for X, not Y"`); it
-//!   admits the worker (as an administrator only in dev mode) and binds
-//!   the session to its task. Dev mode admits everyone else. Outside dev mode an `api_key`/`x-api-key` must
-//!   equal the admin key (a wrong one is refused even for system
-//!   principals); `authorization`/`session_token` are refused as
-//!   unsupported; impersonable principals without a credential are refused.
-//!   Without an admin key, only orchestrators, the workflow engine and the
-//!   metrics bridge can connect outside dev mode.
-//! * **Admin rights**: in dev mode every session is an administrator
-//!   (session LIST/GET/DISCONNECT, any connection status). Otherwise
-//!   only sessions authenticated with the admin key are (orchestrators
-//!   and the workflow engine no longer are); every other session has what
-//!   the authorization engine's rules give it (`authz`), and gets the
-//!   upstream refusal texts otherwise.
+//! * **Credentials** (see the `auth` module for the full order): outside
+//!   dev mode **every** principal type needs one, the orchestrators, the
+//!   workflow engine and the metrics bridge included: the admin key, an API
+//!   token minted for its type (`TokenOperation`; `api_key`/`x-api-key`),
+//!   a client certificate the operator mapped to it
+//!   ([`TlsConfig::map_client_cert`]), or a task token (`token`) minted for
+//!   exactly its identity. A token's type, bound id and workspace
+//!   patterns are checked (PERMISSION_DENIED); unknown, revoked and
+//!   expired keys get one UNAUTHENTICATED text. `authorization` and
+//!   `session_token` are refused as unsupported. Dev mode admits anyone
+//!   (one warning line at start) but still honours keys that do
+//!   authenticate. Secrets are compared in constant time, stored only as
+//!   SHA-256 digests, never logged. After 5 failures in 30 s for one
+//!   identity (100 for one remote address) every attempt is refused for
+//!   30 s ([`AuthThrottle`]).
+//! * **API tokens** (`TokenOperation`): only administrators (the admin
+//!   key, a token with the `admin` scope, dev mode) may manage them;
+//!   scopes are `connect` (default) and `admin`; `created_by` is the bound
+//!   id (the identity string, a user id or an implementation; required for
+//!   User tokens); revoking or deleting a token ends the live sessions that
+//!   used it; an expired token's sessions end within a second.
+//! * **Resume** takes over a live session only with the same credential
+//!   as the live session (same token, certificate, task or the admin key);
+//!   a session id alone is answered ALREADY_EXISTS, like any duplicate.
+//! * **Admin rights** are decided by the authorization engine (`authz`):
+//!   administrators (the admin key, a token with the `admin` scope, dev
+//!   mode) are superadmins; authenticated orchestrators and the workflow
+//!   engine keep the system-level rights of §6.1 for session
+//!   administration (LIST/GET/DISCONNECT, any connection status) and audit
+//!   queries, and like every other session get the rest (workspaces, the
+//!   agent registry, ACL administration, other workspaces) only from ACL
+//!   rules and fallback policies; refusals use the upstream texts. Only
+//!   administrators manage tokens.
+//! * **Audit** (§6.8): connections, refused authentications (not the
+//!   attempts a cooldown refuses unseen), refused takeovers, token
+//!   changes, session disconnections and submitted events are recorded
+//!   durably (the newest [`Limits::audit_max_entries`]). `AuditQuery`
+//!   answers newest first; `total_count` counts every match, not the page.
+//!   Timestamps are unix seconds.
 //! * **Rate limit**: the upstream per-session token bucket (100 msg/s,
 //!   burst 200) is available as [`Limits::send_rate`] but **off by
 //!   default**, because it would cripple benchmarks and tests. So is
@@ -119,19 +156,53 @@
 //!   with the request's id).
 //! * **Mailboxes** ("lite" semantics): every identity topic and the two
 //!   receiver topics have a mailbox that exists whether or not the owner is
-//!   online, bounded by [`Limits`] (10 000 messages, 64 MiB, 24 h). Overflow
-//!   drops the oldest, counts it (in [`GatewayStats`] and per mailbox) and
-//!   logs a warning (the first drop, then once per 1024). A message leaves
-//!   the mailbox when it is handed to the owner's stream; messages popped
-//!   but never handed over go back when a stream ends. A mailbox is created
-//!   for a topic only when it is a well-formed identity topic; sends to
-//!   malformed ones are accepted and counted as unroutable (upstream
-//!   publishes them to a topic nobody can subscribe to).
+//!   online, bounded by [`Limits`] (10 000 messages, 64 MiB, 24 h). A
+//!   message leaves the mailbox when it is handed to the owner's stream;
+//!   messages popped but never handed over go back when a stream ends. A
+//!   mailbox is created for a topic only when it is a well-formed identity
+//!   topic.
+//! * **Delivery policy: nothing is lost silently** (upstream sheds with at
+//!   most a best-effort `BACKPRESSURE`). A send that cannot be delivered or
+//!   kept is refused with an `ErrorResponse` and counted by reason
+//!   ([`GatewayStats::refused`], `/metrics`): a **full mailbox refuses the
+//!   newest message** (`ERR_MAILBOX_FULL`, retryable, `retry_after_ms` 100
+//!   when the owner is reading, 1000 otherwise; nothing already accepted
+//!   is ever dropped to make room), a topic no principal could connect as
+//!   and `pg::` are `ERR_INVALID_TOPIC`, `tk::` is `ERR_NOT_IMPLEMENTED`,
+//!   a bare `sv::impl` without instance is `ERR_SV_UNAVAILABLE`. A
+//!   broadcast is refused (one `ErrorResponse`, naming how many) when any
+//!   subscriber's mailbox refused its copy. `SendMessage` carries no
+//!   correlation id in the v1 protocol, so these refusals have an empty
+//!   `request_id` (refusals of frames that carry one, such as
+//!   `ERR_FRAME_TOO_LARGE`, carry it); the message names the target, and
+//!   each refused send gets its own refusal. Only the age bound removes
+//!   accepted messages (counted in `mailbox_expired` and logged).
+//! * **Pacing, without head-of-line blocking**: a send to an online owner
+//!   that keeps up and whose mailbox is at least half full pauses the
+//!   sending session (it stops reading, so HTTP/2 flow control slows the
+//!   sender) until the owner has drained its mailbox to a quarter, for at
+//!   most [`Limits::backpressure_wait`] (1 s). An owner that does not get
+//!   there in time is *lagging*: nobody pauses for it again until it
+//!   catches up, and sends beyond its bounds are refused at once. So a
+//!   reader that keeps up paces a fast sender losslessly, while a stalled
+//!   or trickling one costs each episode at most one pause of its senders:
+//!   their KV, tasks, sessions and messages to other targets keep flowing.
+//! * **Outbound queues** are bounded in items and bytes. A session's
+//!   replies wait for room (256 items, 4 MiB; a larger reply goes alone):
+//!   a client that does not read its stream slows only itself. Pushes
+//!   (assignments, progress, task events) never wait: a push that would
+//!   make more than [`Limits::max_push_backlog`] items (10 000) or
+//!   [`Limits::max_push_backlog_bytes`] (8 MiB) wait ends the session as a
+//!   **slow consumer** (`RESOURCE_EXHAUSTED "slow consumer: ..."`, counted
+//!   in `slow_consumers`) rather than growing or dropping silently; what
+//!   was queued is freed as soon as the stream is polled again or its
+//!   connection closes, and the client may reconnect (unclaimed
+//!   assignments are pushed again). Mailbox messages are moved to the
+//!   stream 64 messages or 256 KiB at a time.
 //! * **Broadcast lanes** (`ga tb gu uw uu`) are live-only: each connected
-//!   subscriber gets a copy in its own mailbox. `pg::` and `tk::`
-//!   `SendMessage`s are accepted and dropped (progress travels as
-//!   `ProgressReport`, task events as `TaskEvent`). `tb::` is broadcast,
-//!   as upstream.
+//!   subscriber gets a copy in its own mailbox; a lane nobody is subscribed
+//!   to right now is accepted and counted in `messages_unroutable`. `tb::`
+//!   is broadcast, as upstream.
 //! * **Fan-in**: `event::…`/`metric::…` targets all go to `event::receiver0`
 //!   / `metric::receiver0` (including `…::receiverN`: one process, one
 //!   shard).
@@ -149,6 +220,33 @@
 //!   [`Limits::max_frame_bytes`] (4 MiB) are answered with
 //!   `ErrorResponse{ERR_FRAME_TOO_LARGE}` (with the op's correlation id)
 //!   and the session survives.
+//! * **Before authentication nothing is free** (upstream decodes a 63 MiB
+//!   `InitConnection`, never closes silent connections and spins on
+//!   `EMFILE`): the first frame of every stream is checked from its gRPC
+//!   header, before tonic reserves room for it, against
+//!   [`Limits::max_handshake_bytes`] (64 KiB; beyond it the stream ends
+//!   `RESOURCE_EXHAUSTED`); a connection on which no session completed its
+//!   handshake within [`Limits::handshake_timeout`] (10 s) is closed,
+//!   whatever it did (nothing, part of the HTTP/2 preface or of TLS,
+//!   streams without `InitConnection`, refused credentials); at most
+//!   [`Limits::max_connections`] (10 000) connections are open, more are
+//!   closed as soon as they are accepted; `accept` errors other than a
+//!   connection's own (out of file descriptors or memory) pause the
+//!   listener, 10 ms doubling up to 1 s, instead of spinning; the listen
+//!   backlog is 1024. All are counted ([`GatewayStats`]). Streams still
+//!   have [`Limits::init_timeout`] (30 s, as upstream) to send
+//!   `InitConnection` on a connection that already holds a session.
+//! * **`/metrics`** (opt-in, [`GatewayConfig::metrics_addr`], the
+//!   binary's `--metrics-addr`): the Prometheus text format over HTTP/1.1,
+//!   computed when scraped (gauges walk the mailboxes then; the delivery
+//!   path pays nothing). Pending proxies are always 0: proxying is not
+//!   implemented. At most 16 scrapes at once, headers within 10 s.
+//! * **Memory after load**: what hostile clients made the gateway hold is
+//!   freed when they leave (queues with their streams, empty mailboxes and
+//!   departed identities by the sweep). The `aether-gateway` binary also
+//!   hands freed heap pages back to the system every 2 s (`malloc_trim`
+//!   on glibc), so its RSS comes back down after a burst; an application
+//!   embedding the library chooses its own allocator policy.
 //! * **Shutdown** ends every session with `Signal{GRACEFUL_DISCONNECT,
 //!   "server shutting down"}` then `CANCELLED "session disconnected by
 //!   administrator"` (as upstream); new streams get `UNAVAILABLE`.
@@ -165,7 +263,18 @@
 //!   the same session. A commit failure answers with the operation's
 //!   failure reply. Without a data directory nothing survives a restart.
 //!   [`RunningGateway::shutdown`] (and dropping it) flushes the journal and
-//!   releases the database, so a new gateway may open the same directory.
+//!   releases the database, so a new gateway may open the same directory;
+//!   a second gateway on a directory in use fails to start
+//!   ([`GatewayError::Store`], naming the file).
+//! * **Verified data directory**: at start the database's integrity is
+//!   checked (redb verifies the checksum of every committed page) and every
+//!   record must decode; corrupted or truncated data, an emptied or missing
+//!   database file in a directory that held one, and a fall-back to the
+//!   previous commit after a clean shutdown (which only corruption can
+//!   cause; after a crash it is the normal recovery of a commit that did
+//!   not reach the disk whole) all refuse to start with one
+//!   [`GatewayError::Corrupt`] naming the file, never a panic and never a
+//!   skipped record. The refusal leaves the file as it was.
 //! * **Messages to connected identities are in flight in memory; messages
 //!   waiting for offline identities are durable**: a message for an
 //!   offline owner is journaled when it is queued and deleted when it is
@@ -225,8 +334,9 @@
 //!   name, rather than in GLOBAL KV: a repeated key answers `success`, the
 //!   original task id and status `""`.
 //! * **POOL** tasks go to a connected consumer chosen by the power of two
-//!   choices on the tasks each holds: agents of `{workspace}:{impl}` and
-//!   services of `{impl}` (any workspace) unless `no_pool_consumer`.
+//!   choices on the tasks each holds: agents and pooled task instances
+//!   (`ta::`) of `{workspace}:{impl}`, and services of `{impl}` (any
+//!   workspace) unless `no_pool_consumer`.
 //!   Without one they wait and are handed (oldest first, up to 100) to the
 //!   next Agent **or Service** consumer that connects (upstream serves
 //!   services only at creation). The response reports `"pending_pool"` and
@@ -252,8 +362,10 @@
 //!   runs on connect, is completed on a graceful end of stream, only
 //!   stamped `disconnected_at` when the gateway ended the session, and
 //!   failed after its grace window (30 s interactive, 5 min batch, 10 min
-//!   background; a timer per drop instead of a 10 s reaper) when the
-//!   stream broke and it did not reconnect. The agent's `ConfigSnapshot`
+//!   background; a durable timer per drop instead of a 10 s reaper) when
+//!   the stream broke and it did not reconnect; a worker that was working
+//!   when the gateway stopped (a crash included) gets its window from the
+//!   restart. The agent's `ConfigSnapshot`
 //!   carries `task_context` (no OBO `user`/`root_user`). A worker bound by
 //!   a `target_identity` token to an ordinary task also gets that task's
 //!   `TaskAssignment` on connect. Tokens are stored in clear in the
@@ -264,9 +376,86 @@
 //!   terminal, whatever its outcome, and a WAIT_FOR whose dependencies are
 //!   all finished resumes at once. Violations answer `success: false` with
 //!   the reason. Hibernation checks the assignee's checkpoint in the
-//!   checkpoint store. Not implemented: the retry scheduler (FAIL only
-//!   counts attempts), scheduled and timed wakes, `completion_event`
-//!   publication, authority lineage (authority filters match nothing).
+//!   checkpoint store. Not implemented: authority lineage (authority
+//!   filters match nothing), wakes on input messages and authority
+//!   approvals.
+//! * **The task clockwork** (upstream's task waker, retry scheduler,
+//!   stale-task cleanup and disconnect reaper, §5.8): every change a task
+//!   makes by itself at a given time is a timer derived from its record
+//!   (a retry's scheduled start, `scheduled_wake_unix_ms`, `timeout_ms`
+//!   since the pause, a dropped worker's grace deadline, the stuck-task
+//!   TTL, the end of a finished task's retention), kept in one
+//!   time-ordered index and fired by one task that sleeps until the
+//!   earliest is due (upstream scans every 10 s). Records are durable, so
+//!   timers are: one that fell due while the gateway was down fires right
+//!   after the restart, and firing changes the record in the same commit,
+//!   so it fires once. Timestamps and timers follow one clock that moves
+//!   with tokio's (paused test time works).
+//! * **Retries**: only tasks with a `retry_policy` are retried.
+//!   `max_attempts` counts all attempts (0 = 3); `TaskInfo.attempt` is the
+//!   number of failed ones. A failed attempt with retries left is not a
+//!   failed task: it goes back to `pending` (QUEUED) with its assignment
+//!   cleared and `error` kept, is not offered before its next attempt, and
+//!   announces itself with `status_changed` to QUEUED (reason `attempt N of
+//!   M failed: …; next attempt at T`) and a `progress` event
+//!   `retry_scheduled` (metadata `attempt`, `max_attempts`,
+//!   `next_attempt_at_unix_ms`, `delay_ms`, `error`, `status_code`);
+//!   upstream marks it `failed` with a hidden `next_retry_at`. `TaskInfo`
+//!   has no field for the next attempt, so it shows in
+//!   `metadata["_next_attempt_at_unix_ms"]` while one is scheduled. When it
+//!   is due: `progress` event `retry_started`, then it is offered by its
+//!   mode; a self-assigned task goes back to its creator; a TARGETED task
+//!   whose create started its target through an orchestrator starts it
+//!   again when it is offline. The last failure reaches `failed` with the
+//!   reason it was not retried appended to the event's reason. A FAIL
+//!   carries a status code and a retry-after in its (otherwise unused)
+//!   `wait_spec.input_match["status_code"]` / `["retry_after_ms"]`; a
+//!   value that does not parse refuses the FAIL. With
+//!   `retryable_status_codes`, an unlisted code is final and a failure
+//!   without a code is retried; with `honor_retry_after` the retry-after is
+//!   the delay exactly. Backoff: FIXED, EXPLICIT_SCHEDULE (last entry
+//!   repeats), EXPONENTIAL/UNSPECIFIED (`initial * 2^(n-1)`, 1 s when
+//!   unset), jitter clamped to [0, 1], `max_delay_ms` capping every
+//!   computed delay after the jitter (upstream: exponential only, before
+//!   it). Wait timeouts and expired grace windows are failed attempts too.
+//! * **Wakes**: a hibernated task's wake (scheduled, or a timeout with
+//!   escalation `retry`) puts it back to `pending` for a fresh worker; its
+//!   checkpoint key and resume session id stay in the reserved metadata
+//!   keys `_hibernation_checkpoint_key` / `_hibernation_resume_session_id`
+//!   (as upstream) and travel in its next `TaskAssignment`. Other waits
+//!   resume to `running` with their worker. A timeout fails the task
+//!   ("wait timeout"); escalation `alert` keeps it hibernated and publishes
+//!   a `progress` event `hibernation_timeout` once; an unknown escalation
+//!   fails it. A waiting task is left alone when its token-bound worker
+//!   leaves (a hibernating worker is expected to go; a graceful end of
+//!   stream no longer completes it).
+//! * **Cleanup**: a finished task is purged after
+//!   [`Limits::task_retention`] (default 7 days for every final status;
+//!   upstream keeps failed ones 14), with its idempotency key, after a
+//!   `progress` event `purged`. With [`Limits::task_stuck_ttl`] (off by
+//!   default) an unfinished task whose status has not changed for that
+//!   long (counted from its scheduled start or wake when later) is
+//!   cancelled with `error` `stuck: no status change for …`. Both are
+//!   counted in [`GatewayStats`] (`tasks_purged`, `tasks_expired`), with
+//!   the pending and fired timers.
+//! * **Completion events**: when a task with `completion_event.enabled`
+//!   finishes with a selected status, an EVENT message (as 5.9
+//!   recommends; upstream publishes bare JSON) from `aether-gateway` with
+//!   the task's workspace goes to `event::receiver0`, queued durably for
+//!   an engine that is offline. The payload is upstream's JSON
+//!   `EventPayload` (plus `error` for a task that did not complete). `on_statuses` empty selects
+//!   every final status, REJECTED included; a failed attempt that will be
+//!   retried publishes nothing. The message is queued before the status
+//!   change is submitted to the journal, so a durable change implies a
+//!   durable event.
+//! * **Messages to offline agents** (`ag::`, `tu::`) whose implementation
+//!   is registered with a `profile` start them through an orchestrator
+//!   (§5.5), once while a startup task for them is active (that is the
+//!   de-duplication; the gateway knows who is connected exactly, so
+//!   upstream's 5 s negative cache has no counterpart). The startup task's
+//!   creator is `aether-gateway`; the sender is in its metadata
+//!   (`triggered_by`) with `trigger`, `target_topic` and
+//!   `trigger_timestamp_ms`.
 //! * **TaskQuery LIST** with an empty workspace uses the caller's, or
 //!   every workspace for callers without one; `exclude_statuses` maps
 //!   statuses as `statuses` does (QUEUED is `pending` only); the opaque
@@ -390,26 +579,31 @@
 //!   and their sender is told how the flow ended. The gateway's own
 //!   notices (a few per flow) ignore the bound. Proxy memory is thus at
 //!   most a lane and an outbox per session plus the notices.
-//! * **Unimplemented operations** (tokens, audit, admin queries, ...)
-//!   answer `ERR_NOT_IMPLEMENTED` with the correlation id (request_id or
-//!   client_request_id) rather than upstream's id-less reply.
+//! * **Unimplemented operations** (admin queries, ...) answer
+//!   `ERR_NOT_IMPLEMENTED` with the correlation id (request_id,
+//!   client_request_id or tunnel_id) rather than upstream's id-less reply.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]
 
 mod admin;
 mod answer;
+mod audit;
+mod auth;
 mod authority;
 mod authz;
 mod checkpoint;
+mod clock;
 mod config;
 mod context;
+mod credential;
 mod error;
 mod expiring;
 mod hub;
 mod identity_rate;
 mod kv;
 mod lane;
+mod listener;
 mod mailbox;
 mod outbound;
 mod progress;
@@ -426,14 +620,19 @@ mod session;
 mod stats;
 mod store;
 mod tasks;
+mod triggers;
 mod unimplemented;
 mod workflow;
 mod workspaces;
 
-pub use config::{GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig};
+pub use config::{
+    AuthThrottle, CertPrincipal, GatewayConfig, Limits, ProxyLimits, RateLimit, TlsConfig,
+    cert_fingerprint,
+};
+pub use context::IdentityTables;
 pub use error::GatewayError;
 pub use server::{RunningGateway, start};
-pub use stats::GatewayStats;
+pub use stats::{GatewayStats, Refusals};
 
 /// `ConnectionAck.server_version` of this gateway.
 pub const SERVER_VERSION: &str = session::SERVER_VERSION;

@@ -2,9 +2,11 @@
 //!
 //! Every durable identity topic (`ag tu ta us sv br` and the two receiver
 //! topics) has a mailbox that exists whether or not its owner is online.
-//! A mailbox is bounded in messages, bytes and age; what overflows is
-//! dropped oldest-first, counted and logged. A message leaves the mailbox
-//! when it is handed to the owner's stream.
+//! A mailbox is bounded in messages, bytes and age. **Nothing accepted is
+//! dropped to make room**: a message that would exceed a bound is refused
+//! ([`Offer::Full`]) and the sender is told (`ERR_MAILBOX_FULL`). Only the
+//! age bound removes accepted messages (counted and logged). A message
+//! leaves the mailbox when it is handed to the owner's stream.
 //!
 //! Durability (with a data directory): messages to a connected identity
 //! are in flight in memory; messages waiting for an offline identity are
@@ -15,12 +17,15 @@
 //! them in memory order. [`MailboxStore::restore`] reloads the mailboxes
 //! at startup (dropping what is older than the age bound).
 //!
-//! Backpressure: when the owner is online and its mailbox holds more than
-//! half its message bound, [`Mailbox::congested`] is true and the sending
-//! session waits ([`Mailbox::wait_for_space`], bounded by
-//! `Limits::backpressure_wait`) before reading its next frame, so HTTP/2
-//! flow control slows a fast sender down instead of the mailbox dropping
-//! what an online, reading receiver has not consumed yet.
+//! Pacing: while the owner is online, keeps taking messages, and its
+//! mailbox is at least half full (messages or bytes), an accepted offer
+//! asks the sender to pace ([`Offer::Accepted`] with `pace`): the sending
+//! session pauses reading until the owner has taken the mailbox down to a
+//! quarter ([`Mailbox::pace`]), so HTTP/2 flow control slows a fast sender
+//! to its reader's speed. A pause lasts at most `Limits::backpressure_wait`;
+//! an owner that did not get down to a quarter in that time is *lagging*
+//! and paces nobody until it does, so a stalled or trickling reader costs
+//! its senders at most one pause, never a freeze of their other work.
 
 mod persist;
 
@@ -50,9 +55,15 @@ pub(crate) struct MailboxLimits {
 }
 
 impl MailboxLimits {
-    /// The length above which a sender to an online owner waits.
-    fn high_water(&self) -> usize {
-        (self.max_messages / 2).max(1)
+    /// Whether a mailbox holding `len` messages and `bytes` bytes is at
+    /// least half full: senders to a live owner pace.
+    fn above_high_water(&self, len: usize, bytes: usize) -> bool {
+        len >= (self.max_messages / 2).max(1) || bytes >= (self.max_bytes / 2).max(1)
+    }
+
+    /// Whether it is above a quarter: a pause goes on.
+    fn above_low_water(&self, len: usize, bytes: usize) -> bool {
+        len > self.max_messages / 4 || bytes > self.max_bytes / 4
     }
 }
 
@@ -81,6 +92,50 @@ struct Inner {
     /// Reader epoch that may pop (0 = nobody attached).
     owner: u64,
     waker: Option<Waker>,
+    /// The owner failed to drain to a quarter within a pause: it paces
+    /// nobody until it does.
+    lagging: bool,
+}
+
+impl Inner {
+    fn owner_online(&self) -> bool {
+        self.owner != 0
+    }
+}
+
+/// The answer to [`Mailbox::offer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Offer {
+    /// Queued; with `pace`, the sender should pause ([`Mailbox::pace`]).
+    Accepted {
+        /// The owner is online, keeping up, and the mailbox is half full.
+        pace: bool,
+        /// Nobody reads the mailbox (its owner is offline).
+        offline: bool,
+    },
+    /// Refused: it would exceed a bound. Nothing was queued or dropped.
+    Full(Fullness),
+}
+
+/// How full a mailbox was when it refused a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fullness {
+    pub(crate) messages: usize,
+    pub(crate) bytes: usize,
+    pub(crate) max_messages: usize,
+    pub(crate) max_bytes: usize,
+    /// The owner is online and keeping up: room should come soon.
+    pub(crate) draining: bool,
+}
+
+/// How a pause ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Paced {
+    /// The owner took the mailbox down to a quarter (or left, or the
+    /// mailbox was not congested any more).
+    Drained,
+    /// The owner did not get there in time: it is lagging now.
+    Lagging,
 }
 
 /// What a pop found.
@@ -99,9 +154,9 @@ pub(crate) struct Mailbox {
     topic: String,
     limits: MailboxLimits,
     inner: Mutex<Inner>,
-    /// Messages this mailbox dropped because it was full.
-    overflow_drops: AtomicU64,
-    /// Senders waiting for the queue to drain below the high-water mark.
+    /// Messages this mailbox refused because it was full.
+    refusals: AtomicU64,
+    /// Senders pausing until the queue drains to a quarter.
     space: Notify,
     space_waiters: AtomicUsize,
     /// Journals offline messages (`None` without a data directory).
@@ -124,7 +179,7 @@ impl Mailbox {
             topic,
             limits,
             inner: Mutex::new(Inner::default()),
-            overflow_drops: AtomicU64::new(0),
+            refusals: AtomicU64::new(0),
             space: Notify::new(),
             space_waiters: AtomicUsize::new(0),
             persist,
@@ -166,29 +221,53 @@ impl Mailbox {
         }
     }
 
-    /// Whether the owner is online and its backlog is above the high-water
-    /// mark: a sender should wait before sending more.
-    pub(crate) fn congested(&self) -> bool {
-        let inner = self.inner.lock();
-        inner.owner != 0 && inner.queue.len() >= self.limits.high_water()
+    /// Whether a sender should pause: the owner is online and keeping up,
+    /// and the mailbox is at least half full.
+    fn pace_needed(&self, inner: &Inner) -> bool {
+        inner.owner_online()
+            && !inner.lagging
+            && self.limits.above_high_water(inner.queue.len(), inner.bytes)
     }
 
-    /// Waits until the mailbox is no longer congested, at most `max`.
-    pub(crate) async fn wait_for_space(&self, max: Duration) {
+    /// Whether a pause goes on: the owner is online and keeping up, and the
+    /// mailbox is above a quarter.
+    fn pause_goes_on(&self, inner: &Inner) -> bool {
+        inner.owner_online()
+            && !inner.lagging
+            && self.limits.above_low_water(inner.queue.len(), inner.bytes)
+    }
+
+    /// Pauses until the owner has taken the mailbox down to a quarter (or
+    /// left), at most `max`; when it did not get there in time it is marked
+    /// lagging and paces nobody until it does.
+    pub(crate) async fn pace(&self, max: Duration) -> Paced {
         let deadline = tokio::time::Instant::now() + max;
         self.space_waiters.fetch_add(1, Relaxed);
-        loop {
+        let outcome = loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if !self.congested() {
-                break;
+            if !self.pause_goes_on(&self.inner.lock()) {
+                break Paced::Drained;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                break;
+                let mut inner = self.inner.lock();
+                if !self.pause_goes_on(&inner) {
+                    break Paced::Drained;
+                }
+                inner.lagging = true;
+                break Paced::Lagging;
             }
-        }
+        };
         self.space_waiters.fetch_sub(1, Relaxed);
+        if outcome == Paced::Lagging {
+            tracing::warn!(
+                topic = %self.topic,
+                "receiver is not keeping up: its senders stop pausing for it, and messages \
+                 beyond its mailbox bounds are refused"
+            );
+        }
+        outcome
     }
 
     fn release_space(&self) {
@@ -202,9 +281,14 @@ impl Mailbox {
         self.inner.lock().queue.len()
     }
 
-    /// Messages dropped because the mailbox was full.
-    pub(crate) fn overflow_drops(&self) -> u64 {
-        self.overflow_drops.load(Relaxed)
+    /// Bytes waiting (payloads, source topics and workspaces).
+    pub(crate) fn bytes(&self) -> usize {
+        self.inner.lock().bytes
+    }
+
+    /// Messages refused because the mailbox was full.
+    pub(crate) fn refusals(&self) -> u64 {
+        self.refusals.load(Relaxed)
     }
 
     fn expire(&self, inner: &mut Inner, now: Instant, muts: &mut Vec<Mutation>) -> u64 {
@@ -222,68 +306,84 @@ impl Mailbox {
         n
     }
 
-    /// Drops the oldest entries while a bound is exceeded; how many.
-    fn enforce_bounds(&self, inner: &mut Inner, muts: &mut Vec<Mutation>) -> u64 {
-        let mut dropped = 0u64;
-        while inner.queue.len() > self.limits.max_messages
-            || (inner.bytes > self.limits.max_bytes && !inner.queue.is_empty())
-        {
-            if let Some(e) = inner.queue.pop_front() {
-                inner.bytes -= e.size;
-                self.forget(&e, muts);
-                dropped += 1;
-            }
-        }
-        dropped
-    }
-
-    /// Appends `msg`, dropping the oldest messages if a bound is exceeded.
-    pub(crate) fn push(&self, msg: IncomingMessage, stats: &Stats) {
+    /// Queues `msg` unless it would exceed a bound; a full mailbox refuses
+    /// it and drops nothing.
+    pub(crate) fn offer(&self, msg: IncomingMessage, stats: &Stats) -> Offer {
         let size = size_of(&msg);
         let now = Instant::now();
-        let (expired, dropped, waker) = {
+        let (expired, offer, waker) = {
             let mut muts = Vec::new();
             let mut inner = self.inner.lock();
+            let offline = !inner.owner_online();
             let expired = self.expire(&mut inner, now, &mut muts);
-            // The owner is offline: the message waits, durably.
-            let seq = match &self.persist {
-                Some(p) if inner.owner == 0 => {
-                    let seq = p.next_seq();
-                    muts.push(Persister::put(&self.topic, seq, &msg, unix_ms()));
-                    Some(seq)
-                }
-                _ => None,
-            };
-            inner.bytes += size;
-            inner.queue.push_back(Entry {
-                msg,
-                size,
-                at: now,
-                seq,
-            });
-            let dropped = self.enforce_bounds(&mut inner, &mut muts);
-            self.submit(muts);
-            (expired, dropped, inner.waker.take())
+            if inner.queue.len() >= self.limits.max_messages
+                || inner.bytes.saturating_add(size) > self.limits.max_bytes
+            {
+                self.submit(muts);
+                let full = Fullness {
+                    messages: inner.queue.len(),
+                    bytes: inner.bytes,
+                    max_messages: self.limits.max_messages,
+                    max_bytes: self.limits.max_bytes,
+                    draining: inner.owner_online() && !inner.lagging,
+                };
+                (expired, Offer::Full(full), None)
+            } else {
+                // The owner is offline: the message waits, durably.
+                let seq = match &self.persist {
+                    Some(p) if !inner.owner_online() => {
+                        let seq = p.next_seq();
+                        muts.push(Persister::put(&self.topic, seq, &msg, unix_ms()));
+                        Some(seq)
+                    }
+                    _ => None,
+                };
+                inner.bytes += size;
+                inner.queue.push_back(Entry {
+                    msg,
+                    size,
+                    at: now,
+                    seq,
+                });
+                self.submit(muts);
+                let pace = self.pace_needed(&inner);
+                (
+                    expired,
+                    Offer::Accepted { pace, offline },
+                    inner.waker.take(),
+                )
+            }
         };
         if let Some(w) = waker {
             w.wake();
         }
         if expired > 0 {
-            stats.mailbox_expired.fetch_add(expired, Relaxed);
+            self.count_expired(expired, stats);
         }
-        if dropped > 0 {
-            stats.mailbox_overflow_drops.fetch_add(dropped, Relaxed);
-            let before = self.overflow_drops.fetch_add(dropped, Relaxed);
-            let total = before + dropped;
-            // Log the first drop, then once per 1024 drops, so a flood does
-            // not turn into a flood of log lines.
-            if before == 0 || before / 1024 != total / 1024 {
+        if let Offer::Full(_) = &offer {
+            let before = self.refusals.fetch_add(1, Relaxed);
+            // Log the first refusal, then once per 1024, so a flood does
+            // not turn into a flood of log lines (each sender is told).
+            if before.is_multiple_of(1024) {
                 tracing::warn!(
                     topic = %self.topic,
-                    dropped_total = total,
-                    "mailbox full: dropped the oldest message(s)"
+                    refused_total = before + 1,
+                    "mailbox full: refusing new messages"
                 );
             }
+        }
+        offer
+    }
+
+    fn count_expired(&self, n: u64, stats: &Stats) {
+        let before = stats.mailbox_expired.fetch_add(n, Relaxed);
+        if before / 1024 != (before + n) / 1024 || before == 0 {
+            tracing::warn!(
+                topic = %self.topic,
+                expired = n,
+                max_age = ?self.limits.max_age,
+                "messages outlived the mailbox age bound and were removed"
+            );
         }
     }
 
@@ -292,6 +392,8 @@ impl Mailbox {
         let mut inner = self.inner.lock();
         inner.owner = epoch;
         inner.waker = None;
+        // A new reader gets a fresh chance to pace its senders.
+        inner.lagging = false;
     }
 
     /// Releases the mailbox if `epoch` still owns it; what is left in it
@@ -311,12 +413,14 @@ impl Mailbox {
         self.release_space();
     }
 
-    /// Moves up to `max` messages into `out`, or registers `waker` when empty.
+    /// Moves up to `max` messages and about `max_bytes` bytes (at least one
+    /// message) into `out`, or registers `waker` when empty.
     pub(crate) fn pop_into(
         &self,
         epoch: u64,
         out: &mut VecDeque<IncomingMessage>,
         max: usize,
+        max_bytes: usize,
         waker: &Waker,
         stats: &Stats,
     ) -> Popped {
@@ -328,7 +432,7 @@ impl Mailbox {
         let mut muts = Vec::new();
         let expired = self.expire(inner, Instant::now(), &mut muts);
         if expired > 0 {
-            stats.mailbox_expired.fetch_add(expired, Relaxed);
+            self.count_expired(expired, stats);
         }
         if inner.queue.is_empty() {
             self.submit(muts);
@@ -338,7 +442,15 @@ impl Mailbox {
             }
             return Popped::Empty;
         }
-        let n = inner.queue.len().min(max);
+        let mut n = 0;
+        let mut bytes = 0usize;
+        for e in inner.queue.iter().take(max) {
+            if n > 0 && bytes + e.size > max_bytes {
+                break;
+            }
+            bytes += e.size;
+            n += 1;
+        }
         for e in inner.queue.drain(..n) {
             inner.bytes -= e.size;
             // Handed to the owner's stream: no longer waiting.
@@ -348,7 +460,11 @@ impl Mailbox {
             out.push_back(e.msg);
         }
         self.submit(muts);
-        let drained = inner.queue.len() < self.limits.high_water();
+        let drained = !self.limits.above_low_water(inner.queue.len(), inner.bytes);
+        if drained {
+            // Caught up: it paces its senders again.
+            inner.lagging = false;
+        }
         drop(guard);
         if drained {
             self.release_space();
@@ -407,8 +523,9 @@ impl MailboxStore {
     }
 
     /// The mailboxes journaled in `store` (none when it is memory-only);
-    /// messages older than the age bound are dropped, and every mailbox is
-    /// trimmed to its bounds.
+    /// messages older than the age bound are dropped. A mailbox above its
+    /// bounds (they were lowered) keeps everything and refuses new
+    /// messages until it drains.
     pub(crate) fn restore(limits: MailboxLimits, store: &Store) -> Result<Self, StoreError> {
         if !store.is_durable() {
             return Ok(MailboxStore::new(limits));
@@ -436,7 +553,6 @@ impl MailboxStore {
                 at: now_instant.checked_sub(age).unwrap_or(now_instant),
                 seq: Some(r.seq),
             });
-            mb.enforce_bounds(&mut inner, &mut muts);
             kept += 1;
         }
         if let Some(p) = &mailboxes.persist {
@@ -481,6 +597,34 @@ impl MailboxStore {
             map.remove(topic);
         }
     }
+
+    /// How many mailboxes exist.
+    pub(crate) fn len(&self) -> usize {
+        self.map.read().len()
+    }
+
+    /// Every mailbox (for gauges).
+    pub(crate) fn all(&self) -> Vec<Arc<Mailbox>> {
+        self.map.read().values().cloned().collect()
+    }
+
+    /// Forgets every mailbox that is empty, has no owner and is held by
+    /// nothing but this store: nobody can be about to push to it (a sender
+    /// holds its `Arc` while it pushes) or to attach to it (a session
+    /// holds it from its handshake on), and it is created again on use.
+    pub(crate) fn reclaim(&self) {
+        let mut map = self.map.write();
+        map.retain(|_, mb| {
+            if Arc::strong_count(mb) > 1 {
+                return true;
+            }
+            let inner = mb.inner.lock();
+            !inner.queue.is_empty() || inner.owner_online()
+        });
+        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+            map.shrink_to_fit();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -507,30 +651,128 @@ mod tests {
         let mut out = VecDeque::new();
         let waker = futures_util::task::noop_waker();
         m.attach(1);
-        let _ = m.pop_into(1, &mut out, usize::MAX, &waker, stats);
+        let _ = m.pop_into(1, &mut out, usize::MAX, usize::MAX, &waker, stats);
         out.iter().map(|m| m.payload[0]).collect()
     }
 
-    #[test]
-    fn overflow_drops_oldest_and_counts() {
-        let stats = Stats::default();
-        let m = Mailbox::new("ag::w::i::s".into(), limits(3, usize::MAX), None);
-        for i in 0..5 {
-            m.push(msg(i), &stats);
-        }
-        assert_eq!(m.overflow_drops(), 2);
-        assert_eq!(stats.snapshot().mailbox_overflow_drops, 2);
-        assert_eq!(drain(&m, &stats), vec![2, 3, 4]);
+    fn accepted(o: Offer) -> bool {
+        matches!(o, Offer::Accepted { .. })
     }
 
     #[test]
-    fn byte_bound_drops_oldest() {
+    fn a_full_mailbox_refuses_the_newest_and_drops_nothing() {
+        let stats = Stats::default();
+        let m = Mailbox::new("ag::w::i::s".into(), limits(3, usize::MAX), None);
+        let offers: Vec<bool> = (0..5).map(|i| accepted(m.offer(msg(i), &stats))).collect();
+        assert_eq!(offers, vec![true, true, true, false, false]);
+        assert_eq!(m.refusals(), 2);
+        assert_eq!(drain(&m, &stats), vec![0, 1, 2]);
+        // Room again.
+        assert!(accepted(m.offer(msg(9), &stats)));
+    }
+
+    #[test]
+    fn the_byte_bound_refuses_too() {
         let stats = Stats::default();
         let m = Mailbox::new("t".into(), limits(100, 2), None);
-        for i in 0..4 {
-            m.push(msg(i), &stats);
+        let offers: Vec<bool> = (0..4).map(|i| accepted(m.offer(msg(i), &stats))).collect();
+        assert_eq!(offers, vec![true, true, false, false]);
+        match m.offer(msg(5), &stats) {
+            Offer::Full(f) => {
+                assert_eq!((f.messages, f.bytes, f.max_bytes), (2, 2, 2));
+                assert!(!f.draining, "nobody reads it");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
         }
-        assert_eq!(drain(&m, &stats), vec![2, 3]);
+        assert_eq!(drain(&m, &stats), vec![0, 1]);
+    }
+
+    #[test]
+    fn senders_pace_only_for_a_live_owner_above_half() {
+        let stats = Stats::default();
+        let m = Mailbox::new("t".into(), limits(8, usize::MAX), None);
+        let pace = |o: Offer| matches!(o, Offer::Accepted { pace: true, .. });
+        // Offline: never.
+        assert!(!(0..6).any(|i| pace(m.offer(msg(i), &stats))));
+        assert_eq!(drain(&m, &stats).len(), 6);
+        // Online (drain attached epoch 1): from half full on.
+        let paced: Vec<bool> = (0..5).map(|i| pace(m.offer(msg(i), &stats))).collect();
+        assert_eq!(paced, vec![false, false, false, true, true]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_ends_when_the_owner_drains_to_a_quarter() {
+        let stats = Arc::new(Stats::default());
+        let m = Arc::new(Mailbox::new("t".into(), limits(8, usize::MAX), None));
+        m.attach(1);
+        for i in 0..5 {
+            m.offer(msg(i), &stats);
+        }
+        let reader = {
+            let (m, stats) = (m.clone(), stats.clone());
+            tokio::spawn(async move {
+                let waker = futures_util::task::noop_waker();
+                let mut out = VecDeque::new();
+                // Three down leaves two: a quarter of eight.
+                m.pop_into(1, &mut out, 3, usize::MAX, &waker, &stats);
+                out.len()
+            })
+        };
+        assert_eq!(m.pace(Duration::from_secs(3600)).await, Paced::Drained);
+        assert_eq!(reader.await.unwrap(), 3);
+        assert_eq!(m.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_owner_that_does_not_drain_in_time_is_lagging_until_it_catches_up() {
+        let stats = Stats::default();
+        let m = Mailbox::new("t".into(), limits(8, usize::MAX), None);
+        m.attach(1);
+        for i in 0..4 {
+            m.offer(msg(i), &stats);
+        }
+        assert_eq!(m.pace(Duration::from_millis(50)).await, Paced::Lagging);
+        // Lagging: no more pauses, and the rest of the room is used.
+        for i in 4..8 {
+            assert_eq!(
+                m.offer(msg(i), &stats),
+                Offer::Accepted {
+                    pace: false,
+                    offline: false
+                }
+            );
+        }
+        assert!(matches!(m.offer(msg(8), &stats), Offer::Full(f) if !f.draining));
+        // Caught up to a quarter: pacing again.
+        let waker = futures_util::task::noop_waker();
+        let mut out = VecDeque::new();
+        m.pop_into(1, &mut out, 6, usize::MAX, &waker, &stats);
+        for i in 0..2 {
+            m.offer(msg(i), &stats);
+        }
+        assert_eq!(
+            m.offer(msg(9), &stats),
+            Offer::Accepted {
+                pace: true,
+                offline: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_pop_takes_at_most_its_bytes_but_always_one() {
+        let stats = Stats::default();
+        let m = Mailbox::new("t".into(), limits(10, usize::MAX), None);
+        for i in 0..4 {
+            m.offer(msg(i), &stats);
+        }
+        m.attach(1);
+        let waker = futures_util::task::noop_waker();
+        let mut out = VecDeque::new();
+        m.pop_into(1, &mut out, 10, 2, &waker, &stats);
+        assert_eq!(out.len(), 2);
+        m.pop_into(1, &mut out, 10, 0, &waker, &stats);
+        assert_eq!(out.len(), 3, "one even over the byte budget");
     }
 
     #[test]
@@ -538,13 +780,19 @@ mod tests {
         let stats = Stats::default();
         let m = Mailbox::new("t".into(), limits(10, usize::MAX), None);
         for i in 0..4 {
-            m.push(msg(i), &stats);
+            m.offer(msg(i), &stats);
         }
         let waker = futures_util::task::noop_waker();
         let mut out = VecDeque::new();
-        assert_eq!(m.pop_into(7, &mut out, 2, &waker, &stats), Popped::NotOwner);
+        assert_eq!(
+            m.pop_into(7, &mut out, 2, usize::MAX, &waker, &stats),
+            Popped::NotOwner
+        );
         m.attach(7);
-        assert_eq!(m.pop_into(7, &mut out, 2, &waker, &stats), Popped::Some);
+        assert_eq!(
+            m.pop_into(7, &mut out, 2, usize::MAX, &waker, &stats),
+            Popped::Some
+        );
         m.unpop(&mut out);
         assert_eq!(drain(&m, &stats), vec![0, 1, 2, 3]);
     }
@@ -560,12 +808,15 @@ mod tests {
             let boxes = MailboxStore::restore(lim, &store).unwrap();
             let mb = boxes.get_or_create("ag::w::i::s");
             for i in 0..3 {
-                mb.push(msg(i), &stats);
+                mb.offer(msg(i), &stats);
             }
             mb.attach(1);
             let mut out = VecDeque::new();
-            assert_eq!(mb.pop_into(1, &mut out, 2, &waker, &stats), Popped::Some);
-            mb.push(msg(3), &stats);
+            assert_eq!(
+                mb.pop_into(1, &mut out, 2, usize::MAX, &waker, &stats),
+                Popped::Some
+            );
+            mb.offer(msg(3), &stats);
             // Only the first reached the wire; the second goes back.
             out.pop_front();
             mb.unpop(&mut out);
@@ -579,7 +830,7 @@ mod tests {
             assert_eq!(drain(&mb, &stats), vec![1, 2, 3]);
             // Handed over: gone from the journal; new ones continue the sequence.
             mb.detach(1);
-            mb.push(msg(4), &stats);
+            mb.offer(msg(4), &stats);
         }
         store.close();
         let store = Store::open(dir.path()).unwrap();
@@ -595,7 +846,7 @@ mod tests {
         let stats = Stats::default();
         let store = Store::open(dir.path()).unwrap();
         let boxes = MailboxStore::restore(limits(10, usize::MAX), &store).unwrap();
-        boxes.get_or_create("t").push(msg(1), &stats);
+        boxes.get_or_create("t").offer(msg(1), &stats);
         drop(boxes);
         store.close();
         let store = Store::open(dir.path()).unwrap();
@@ -629,7 +880,7 @@ mod tests {
             },
             None,
         );
-        m.push(msg(1), &stats);
+        m.offer(msg(1), &stats);
         std::thread::sleep(Duration::from_millis(2));
         assert_eq!(drain(&m, &stats), Vec::<u8>::new());
         assert_eq!(stats.snapshot().mailbox_expired, 1);

@@ -1,14 +1,16 @@
 //! The `aether-gateway` binary: the embedded gateway as a process.
 //!
-//! Prints exactly one line to stdout, `listening on HOST:PORT`; logs go to
+//! Prints one line to stdout, `listening on HOST:PORT`, then, with
+//! `--metrics-addr`, a second one, `metrics on HOST:PORT`; logs go to
 //! stderr (`RUST_LOG`, default `info`). SIGTERM or Ctrl-C shut it down
 //! gracefully, then it exits 0.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
-use aether_gateway::{GatewayConfig, TlsConfig};
+use aether_gateway::{CertPrincipal, GatewayConfig, Limits, TlsConfig};
 use clap::Parser;
 
 /// Embedded, protocol-compatible Aether gateway.
@@ -27,9 +29,15 @@ struct Args {
     /// Dev mode: no credentials needed, every session is an administrator.
     #[arg(long)]
     dev: bool,
-    /// API key that authenticates clients outside dev mode.
-    #[arg(long)]
+    /// The administrator's API key: it authenticates any principal and may
+    /// mint and revoke API tokens. Prefer --admin-key-file (or the
+    /// AETHER_ADMIN_KEY environment variable): a command line is visible
+    /// to other local users.
+    #[arg(long, env = "AETHER_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
+    /// Reads the admin key from this file (trailing whitespace ignored).
+    #[arg(long, conflicts_with = "admin_key")]
+    admin_key_file: Option<PathBuf>,
     /// Server certificate (PEM); enables TLS.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -39,6 +47,39 @@ struct Args {
     /// CA (PEM) that client certificates must chain to (mTLS).
     #[arg(long, requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
+    /// Seconds a finished task is kept before it is purged (default 7 days).
+    #[arg(long)]
+    task_retention_secs: Option<u64>,
+    /// Cancel an unfinished task whose status has not changed for this many
+    /// seconds (default: never).
+    #[arg(long)]
+    task_stuck_ttl_secs: Option<u64>,
+    /// Most TCP connections open at once; more are closed when accepted.
+    /// Keep it below the file descriptor limit (`ulimit -n`).
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a connection may stay open without completing a session
+    /// handshake (HTTP/2, TLS, `InitConnection`, credentials).
+    #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs_f64())]
+    handshake_timeout: f64,
+    /// Seconds a departed identity's resume lineage is remembered (0: none).
+    #[arg(long, default_value_t = Limits::default().resume_window.as_secs_f64())]
+    resume_window: f64,
+    /// Newest audit entries kept (older ones are dropped).
+    #[arg(long, default_value_t = Limits::default().audit_max_entries)]
+    audit_max_entries: usize,
+    /// Serve `/metrics` (Prometheus text format) on HOST:PORT; off by default.
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
+    /// Maps a client certificate to a principal: `SHA256=TYPE[/ID]`, e.g.
+    /// `--tls-client-principal 3f:a2:...=Orchestrator` (the fingerprint as
+    /// `openssl x509 -noout -fingerprint -sha256` prints it). Repeatable.
+    #[arg(
+        long = "tls-client-principal",
+        requires = "tls_client_ca",
+        value_name = "SHA256=TYPE[/ID]"
+    )]
+    tls_client_principals: Vec<String>,
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
@@ -60,6 +101,33 @@ fn terminated() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// How often freed heap memory is handed back to the operating system.
+const TRIM_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Hands freed heap memory back to the operating system, periodically.
+///
+/// glibc's allocator keeps what a burst freed (a flood into a mailbox,
+/// pushes to a slow consumer, thousands of connections) inside its heaps,
+/// so without this the process stays at its high-water mark after the
+/// burst is gone. `malloc_trim` releases every free page of every arena.
+/// The gateway library itself stays free of `unsafe`; an application that
+/// embeds it chooses its own allocator policy.
+fn trim_heap_periodically() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(TRIM_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            // SAFETY: `malloc_trim` takes no pointers and only returns free
+            // pages of glibc's own heaps to the kernel; it is thread-safe.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+    });
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -70,27 +138,55 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    let handshake_timeout = Duration::try_from_secs_f64(args.handshake_timeout)
+        .map_err(|e| format!("--handshake-timeout: {e}"))?;
+    let resume_window = Duration::try_from_secs_f64(args.resume_window)
+        .map_err(|e| format!("--resume-window: {e}"))?;
+    let mut limits = Limits::default()
+        .with_max_connections(args.max_connections)
+        .with_handshake_timeout(handshake_timeout)
+        .with_resume_window(resume_window)
+        .with_audit_max_entries(args.audit_max_entries)
+        .with_task_stuck_ttl(args.task_stuck_ttl_secs.map(Duration::from_secs));
+    if let Some(secs) = args.task_retention_secs {
+        limits = limits.with_task_retention(Duration::from_secs(secs));
+    }
     let mut config = GatewayConfig::default()
         .with_bind(SocketAddr::new(args.host, args.port))
-        .with_dev(args.dev);
+        .with_dev(args.dev)
+        .with_limits(limits);
+    if let Some(addr) = args.metrics_addr {
+        config = config.with_metrics_addr(addr);
+    }
     if let Some(dir) = args.data_dir {
         config = config.with_data_dir(dir);
     }
     if let Some(key) = args.admin_key {
         config = config.with_admin_key(key);
     }
+    if let Some(path) = &args.admin_key_file {
+        let key = std::fs::read_to_string(path)?;
+        config = config.with_admin_key(key.trim_end());
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        config = config.with_tls(TlsConfig::from_paths(
-            cert,
-            key,
-            args.tls_client_ca.as_deref(),
-        )?);
+        let mut tls = TlsConfig::from_paths(cert, key, args.tls_client_ca.as_deref())?;
+        for mapping in &args.tls_client_principals {
+            let (fingerprint, principal) = mapping
+                .split_once('=')
+                .ok_or("--tls-client-principal takes SHA256=TYPE[/ID]")?;
+            tls = tls.map_client_cert(fingerprint, CertPrincipal::parse(principal));
+        }
+        config = config.with_tls(tls);
     }
     let stop = terminated();
+    trim_heap_periodically();
     let gateway = aether_gateway::start(config).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", gateway.local_addr())?;
+        if let Some(metrics) = gateway.metrics_addr() {
+            writeln!(out, "metrics on {metrics}")?;
+        }
         out.flush()?;
     }
     stop.await;

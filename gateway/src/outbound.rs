@@ -1,8 +1,18 @@
 //! A session's response stream, written by hand (no extra task hop).
 //!
 //! It yields, in priority order: direct replies from the session task
-//! (acks, errors, responses), then, taking turns, frames from the
-//! session's proxy [`Lane`] and messages from the identity's mailbox.
+//! (acks, errors, responses) and pushes from elsewhere in the gateway, then,
+//! taking turns, frames from the session's proxy [`Lane`] and messages from
+//! the identity's mailbox.
+//!
+//! What waits to be yielded is bounded in items and bytes ([`QueueLimits`]):
+//! the session task waits for room before queuing a reply (its own client
+//! is not reading: flow control is right), and a push that would go beyond
+//! the push bound ends the session as a *slow consumer*
+//! (`RESOURCE_EXHAUSTED`, counted), since a push must never wait and must
+//! never be dropped silently. Mailbox messages are popped in batches of at
+//! most [`POP_BATCH`] messages and [`POP_BYTES`] bytes; proxy frames are
+//! bounded by their lane.
 //! It ends when the session task ends it (optionally with a final status)
 //! or when the session is killed from outside (admin disconnect, takeover,
 //! shutdown): then it yields the kill's signal, if any, and its status.
@@ -13,34 +23,57 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use aether_protocol::proto::{DownstreamMessage, IncomingMessage, Signal, downstream_message};
 use futures_util::Stream;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use prost::Message;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use crate::lane::Lane;
 use crate::mailbox::{Mailbox, Popped};
 use crate::stats::Stats;
 
-/// Largest batch moved out of a mailbox per lock.
+/// Most messages moved out of a mailbox per lock.
 const POP_BATCH: usize = 64;
+/// Most bytes moved out of a mailbox per lock (at least one message).
+const POP_BYTES: usize = 256 * 1024;
 
 static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
 
-/// What the session task sends to its stream.
+/// What goes to a session's stream.
 pub(crate) enum Out {
-    /// A direct reply or push (boxed: a `DownstreamMessage` is large).
-    Msg(Box<DownstreamMessage>),
+    /// A reply or push (boxed: a `DownstreamMessage` is large) and the
+    /// bytes it is accounted for.
+    Msg(Box<DownstreamMessage>, usize),
     /// Start delivering from this mailbox (sent after the ack).
     Attach(Arc<Mailbox>),
     /// End the stream with this status.
     End(Status),
 }
+
+/// Bounds of what waits in a session's outbound queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueLimits {
+    /// The session task waits before queuing a reply while this many
+    /// items are queued...
+    pub(crate) reply_items: usize,
+    /// ... or this many bytes (a larger reply goes alone).
+    pub(crate) reply_bytes: usize,
+    /// A push that would make more items wait ends the session.
+    pub(crate) push_items: usize,
+    /// A push that would make more bytes wait ends the session.
+    pub(crate) push_bytes: usize,
+}
+
+/// The stream is gone (the client left or the session was ended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Gone;
 
 /// How a session is ended from outside.
 pub(crate) struct Kill {
@@ -49,7 +82,7 @@ pub(crate) struct Kill {
 }
 
 /// The part of a stream other tasks can reach: the kill switch and the
-/// proxy lane.
+/// proxy lane and the accounting of what waits in its queue.
 pub(crate) struct Outlet {
     epoch: u64,
     killed: AtomicBool,
@@ -57,16 +90,33 @@ pub(crate) struct Outlet {
     waker: AtomicWaker,
     /// HTTP-proxy and tunnel frames on their way to this stream.
     pub(crate) lane: Lane,
+    /// Cancelled with the kill: the session task stops.
+    cancel: CancellationToken,
+    limits: QueueLimits,
+    /// Items and bytes queued and not yet yielded.
+    items: AtomicUsize,
+    bytes: AtomicUsize,
+    /// The session task waiting for room.
+    room: Notify,
+    room_waiters: AtomicUsize,
+    stats: Arc<Stats>,
 }
 
 impl Outlet {
-    fn new() -> Self {
+    fn new(limits: QueueLimits, stats: Arc<Stats>) -> Self {
         Outlet {
             epoch: NEXT_EPOCH.fetch_add(1, Ordering::Relaxed),
             killed: AtomicBool::new(false),
             kill: Mutex::new(None),
             waker: AtomicWaker::new(),
             lane: Lane::default(),
+            cancel: CancellationToken::new(),
+            limits,
+            items: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            room: Notify::new(),
+            room_waiters: AtomicUsize::new(0),
+            stats,
         }
     }
 
@@ -75,7 +125,13 @@ impl Outlet {
         self.killed.load(Ordering::Acquire)
     }
 
-    /// Ends the stream with `kill` (the first kill wins).
+    /// The token cancelled when the stream is killed.
+    pub(crate) fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Ends the stream with `kill` (the first kill wins) and cancels the
+    /// session task.
     pub(crate) fn kill(&self, kill: Kill) {
         {
             let mut slot = self.kill.lock();
@@ -86,12 +142,179 @@ impl Outlet {
             self.killed.store(true, Ordering::Release);
         }
         self.waker.wake();
+        self.cancel.cancel();
+        // A session task waiting for room stops waiting.
+        self.room.notify_waiters();
+    }
+
+    /// Items and bytes waiting in the queue.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        (
+            self.items.load(Ordering::SeqCst),
+            self.bytes.load(Ordering::SeqCst),
+        )
+    }
+
+    fn reply_fits(&self, size: usize) -> bool {
+        let (items, bytes) = self.queued();
+        items == 0
+            || (items < self.limits.reply_items
+                && bytes.saturating_add(size) <= self.limits.reply_bytes)
+    }
+
+    /// Accounts a push of `size` bytes, unless it would go beyond the push
+    /// bound.
+    fn admit_push(&self, size: usize) -> bool {
+        let items = self.items.fetch_add(1, Ordering::SeqCst);
+        let bytes = self.bytes.fetch_add(size, Ordering::SeqCst);
+        if items > 0
+            && (items >= self.limits.push_items
+                || bytes.saturating_add(size) > self.limits.push_bytes)
+        {
+            self.yielded(size);
+            return false;
+        }
+        true
+    }
+
+    /// One item of `size` bytes left the queue.
+    fn yielded(&self, size: usize) {
+        self.items.fetch_sub(1, Ordering::SeqCst);
+        self.bytes.fetch_sub(size, Ordering::SeqCst);
+        if self.room_waiters.load(Ordering::SeqCst) > 0 {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Ends the session: pushes to it backed up beyond their bound.
+    fn slow_consumer(&self, size: usize) {
+        if self.is_killed() {
+            return;
+        }
+        let (items, bytes) = self.queued();
+        let l = self.limits;
+        tracing::warn!(
+            items,
+            bytes,
+            "slow consumer: pushes backed up beyond their bound; ending the session"
+        );
+        Stats::bump(&self.stats.slow_consumers);
+        self.kill(Kill {
+            signal: None,
+            status: Status::resource_exhausted(format!(
+                "slow consumer: {items} items ({bytes} bytes) wait for this stream and a \
+                 {size}-byte push would exceed the bound ({} items, {} bytes); read your \
+                 stream, then reconnect",
+                l.push_items, l.push_bytes
+            )),
+        });
+    }
+}
+
+/// The session task's side of its stream: replies wait for room.
+#[derive(Clone)]
+pub(crate) struct Outbox {
+    tx: mpsc::UnboundedSender<Out>,
+    outlet: Arc<Outlet>,
+}
+
+impl Outbox {
+    /// Queues `msg`, first waiting while the queue is at its reply bound;
+    /// [`Gone`] when the stream is gone or killed.
+    pub(crate) async fn reply(&self, msg: DownstreamMessage) -> Result<(), Gone> {
+        let size = msg.encoded_len();
+        let o = &self.outlet;
+        if !o.reply_fits(size) {
+            o.room_waiters.fetch_add(1, Ordering::SeqCst);
+            let waited = async {
+                loop {
+                    let room = o.room.notified();
+                    tokio::pin!(room);
+                    room.as_mut().enable();
+                    if o.is_killed() || self.tx.is_closed() {
+                        return Err(Gone);
+                    }
+                    if o.reply_fits(size) {
+                        return Ok(());
+                    }
+                    room.await;
+                }
+            }
+            .await;
+            o.room_waiters.fetch_sub(1, Ordering::SeqCst);
+            waited?;
+        }
+        o.items.fetch_add(1, Ordering::SeqCst);
+        o.bytes.fetch_add(size, Ordering::SeqCst);
+        self.tx.send(Out::Msg(Box::new(msg), size)).map_err(|_| {
+            o.yielded(size);
+            Gone
+        })
+    }
+
+    /// Resolves when the stream is gone (the client left, or the stream
+    /// was released after a kill).
+    pub(crate) async fn closed(&self) {
+        self.tx.closed().await
+    }
+
+    /// Queues a control item (no accounting, never waits).
+    pub(crate) fn control(&self, out: Out) -> Result<(), Gone> {
+        self.tx.send(out).map_err(|_| Gone)
+    }
+
+    /// A weak handle for pushes from elsewhere: it never keeps the stream
+    /// open.
+    pub(crate) fn pushes(&self) -> PushSide {
+        PushSide {
+            tx: self.tx.downgrade(),
+            outlet: self.outlet.clone(),
+        }
+    }
+}
+
+/// The push side of a stream (held weakly; see [`Outbox::pushes`]).
+pub(crate) struct PushSide {
+    tx: mpsc::WeakUnboundedSender<Out>,
+    outlet: Arc<Outlet>,
+}
+
+impl PushSide {
+    /// Queues `msg` without waiting; `false` when the stream is gone or the
+    /// push would go beyond the push bound, in which case the session is
+    /// ended as a slow consumer.
+    pub(crate) fn push(&self, msg: DownstreamMessage) -> bool {
+        let Some(tx) = self.tx.upgrade() else {
+            return false;
+        };
+        if self.outlet.is_killed() {
+            return false;
+        }
+        let size = msg.encoded_len();
+        if !self.outlet.admit_push(size) {
+            self.outlet.slow_consumer(size);
+            return false;
+        }
+        match tx.send(Out::Msg(Box::new(msg), size)) {
+            Ok(()) => true,
+            Err(_) => {
+                self.outlet.yielded(size);
+                false
+            }
+        }
+    }
+
+    /// Whether the stream still exists.
+    pub(crate) fn is_open(&self) -> bool {
+        self.tx
+            .upgrade()
+            .is_some_and(|tx| !tx.is_closed() && !self.outlet.is_killed())
     }
 }
 
 /// The response stream of one `Connect` call.
 pub(crate) struct OutboundStream {
-    rx: mpsc::Receiver<Out>,
+    rx: mpsc::UnboundedReceiver<Out>,
     outlet: Arc<Outlet>,
     stats: Arc<Stats>,
     mailbox: Option<Arc<Mailbox>>,
@@ -102,13 +325,13 @@ pub(crate) struct OutboundStream {
     lane_turn: bool,
 }
 
-/// Creates a stream, its direct-reply sender and its kill switch.
+/// Creates a stream, its reply side and its kill switch.
 pub(crate) fn channel(
-    capacity: usize,
+    limits: QueueLimits,
     stats: Arc<Stats>,
-) -> (mpsc::Sender<Out>, Arc<Outlet>, OutboundStream) {
-    let (tx, rx) = mpsc::channel(capacity);
-    let outlet = Arc::new(Outlet::new());
+) -> (Outbox, Arc<Outlet>, OutboundStream) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let outlet = Arc::new(Outlet::new(limits, stats.clone()));
     let stream = OutboundStream {
         rx,
         outlet: outlet.clone(),
@@ -119,7 +342,11 @@ pub(crate) fn channel(
         done: false,
         lane_turn: true,
     };
-    (tx, outlet, stream)
+    let outbox = Outbox {
+        tx,
+        outlet: outlet.clone(),
+    };
+    (outbox, outlet, stream)
 }
 
 fn wrap(payload: downstream_message::Payload) -> DownstreamMessage {
@@ -139,6 +366,14 @@ impl OutboundStream {
             mb.detach(self.outlet.epoch);
         }
         self.buffer.clear();
+        // Whatever is still queued will never be yielded: free it now.
+        self.rx.close();
+        while let Ok(out) = self.rx.try_recv() {
+            match out {
+                Out::Msg(_, size) => self.outlet.yielded(size),
+                Out::Attach(_) | Out::End(_) => {}
+            }
+        }
     }
 
     fn finish(&mut self, last: Option<Status>) {
@@ -182,7 +417,10 @@ impl Stream for OutboundStream {
                 continue;
             }
             match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(Out::Msg(m))) => return Poll::Ready(Some(Ok(*m))),
+                Poll::Ready(Some(Out::Msg(m, size))) => {
+                    this.outlet.yielded(size);
+                    return Poll::Ready(Some(Ok(*m)));
+                }
                 Poll::Ready(Some(Out::Attach(mb))) => {
                     mb.attach(this.outlet.epoch);
                     this.mailbox = Some(mb);
@@ -216,6 +454,7 @@ impl Stream for OutboundStream {
                     this.outlet.epoch,
                     &mut this.buffer,
                     POP_BATCH,
+                    POP_BYTES,
                     cx.waker(),
                     &this.stats,
                 ) {

@@ -1,118 +1,67 @@
 //! Pushes to a live session from anywhere in the gateway (task
 //! assignments, progress updates, task events, hibernation notices).
 //!
-//! A [`Pusher`] holds a *weak* handle on the session's direct-reply queue,
-//! so it never keeps a finished stream open. A push never waits: it goes
-//! into the queue when there is room; otherwise it joins a per-session
-//! overflow list drained in order by one helper task, so pushes keep their
-//! order. Pushes to a session that is gone are dropped (`false`).
+//! A [`Pusher`] holds a *weak* handle on the session's outbound queue, so
+//! it never keeps a finished stream open. A push never waits and is never
+//! dropped silently: it is queued in order with the session's replies, or,
+//! when it would go beyond the session's push bound (items or bytes, see
+//! [`QueueLimits`](crate::outbound::QueueLimits)), the session is ended as
+//! a slow consumer (`RESOURCE_EXHAUSTED`), which its client sees and can
+//! reconnect from. A push to a session that is gone returns `false`.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use aether_protocol::proto::DownstreamMessage;
-use parking_lot::Mutex;
-use tokio::sync::mpsc::{self, WeakSender, error::TrySendError};
 
-use crate::outbound::Out;
-
-/// Most pushes parked for one congested session; beyond it pushes are dropped.
-const MAX_OVERFLOW: usize = 10_000;
+use crate::outbound::{Outbox, PushSide};
 
 /// The push side of one session's stream.
 #[derive(Clone)]
 pub(crate) struct Pusher {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    tx: WeakSender<Out>,
-    overflow: Mutex<Overflow>,
-}
-
-#[derive(Default)]
-struct Overflow {
-    queue: VecDeque<DownstreamMessage>,
-    draining: bool,
+    side: Arc<PushSide>,
 }
 
 impl Pusher {
-    /// A pusher onto the stream fed by `tx`.
-    pub(crate) fn new(tx: &mpsc::Sender<Out>) -> Self {
+    /// A pusher onto the stream fed by `out`.
+    pub(crate) fn new(out: &Outbox) -> Self {
         Pusher {
-            inner: Arc::new(Inner {
-                tx: tx.downgrade(),
-                overflow: Mutex::new(Overflow::default()),
-            }),
+            side: Arc::new(out.pushes()),
         }
     }
 
     /// A pusher connected to nothing (every push is dropped).
     #[cfg(test)]
     pub(crate) fn detached() -> Self {
-        let (tx, _) = mpsc::channel(1);
-        Pusher::new(&tx)
+        let stats = Arc::new(crate::stats::Stats::default());
+        let (out, _, _) = crate::outbound::channel(tests::LIMITS, stats);
+        Pusher::new(&out)
     }
 
-    /// Queues `msg` for the session; `false` when the session is gone (or
-    /// hopelessly congested) and the message was dropped.
+    /// Queues `msg` for the session; `false` when the session is gone or
+    /// was just ended as a slow consumer.
     pub(crate) fn push(&self, msg: DownstreamMessage) -> bool {
-        let Some(tx) = self.inner.tx.upgrade() else {
-            return false;
-        };
-        let mut of = self.inner.overflow.lock();
-        if of.queue.is_empty() {
-            match tx.try_send(Out::Msg(Box::new(msg))) {
-                Ok(()) => return true,
-                Err(TrySendError::Closed(_)) => return false,
-                Err(TrySendError::Full(Out::Msg(m))) => of.queue.push_back(*m),
-                Err(TrySendError::Full(_)) => return false,
-            }
-        } else if of.queue.len() >= MAX_OVERFLOW {
-            tracing::warn!("session push overflow full; dropping a push");
-            return false;
-        } else {
-            of.queue.push_back(msg);
-        }
-        if !of.draining {
-            of.draining = true;
-            let inner = self.inner.clone();
-            tokio::spawn(drain(inner, tx));
-        }
-        true
+        self.side.push(msg)
     }
 
     /// Whether the session's stream still exists.
     pub(crate) fn is_open(&self) -> bool {
-        self.inner.tx.upgrade().is_some_and(|tx| !tx.is_closed())
-    }
-}
-
-/// Sends the overflow in order, waiting for room.
-async fn drain(inner: Arc<Inner>, tx: mpsc::Sender<Out>) {
-    loop {
-        let next = {
-            let mut of = inner.overflow.lock();
-            match of.queue.pop_front() {
-                Some(m) => m,
-                None => {
-                    of.draining = false;
-                    return;
-                }
-            }
-        };
-        if tx.send(Out::Msg(Box::new(next))).await.is_err() {
-            let mut of = inner.overflow.lock();
-            of.queue.clear();
-            of.draining = false;
-            return;
-        }
+        self.side.is_open()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::{QueueLimits, channel};
+    use crate::stats::Stats;
+    use futures_util::StreamExt;
+
+    pub(super) const LIMITS: QueueLimits = QueueLimits {
+        reply_items: 4,
+        reply_bytes: 1024,
+        push_items: 8,
+        push_bytes: 1024,
+    };
 
     fn msg(n: i32) -> DownstreamMessage {
         use aether_protocol::proto::{ErrorResponse, downstream_message::Payload};
@@ -125,37 +74,114 @@ mod tests {
         }
     }
 
-    fn n(out: Out) -> i64 {
+    fn n(m: DownstreamMessage) -> i64 {
         use aether_protocol::proto::downstream_message::Payload;
-        match out {
-            Out::Msg(m) => match m.payload {
-                Some(Payload::Error(e)) => e.retry_after_ms,
-                _ => -1,
-            },
+        match m.payload {
+            Some(Payload::Error(e)) => e.retry_after_ms,
             _ => -1,
         }
     }
 
     #[tokio::test]
-    async fn keeps_order_through_the_overflow() {
-        let (tx, mut rx) = mpsc::channel(2);
-        let p = Pusher::new(&tx);
-        for i in 0..10 {
+    async fn pushes_keep_their_order_with_replies() {
+        let stats = Arc::new(Stats::default());
+        let (out, _outlet, mut stream) = channel(LIMITS, stats);
+        let p = Pusher::new(&out);
+        for i in 0..3 {
             assert!(p.push(msg(i)));
         }
-        for i in 0..10 {
-            assert_eq!(rx.recv().await.map(n), Some(i));
+        out.reply(msg(3)).await.unwrap();
+        assert!(p.push(msg(4)), "pushes never wait");
+        for i in 0..5 {
+            assert_eq!(stream.next().await.unwrap().map(n).unwrap(), i);
         }
     }
 
     #[tokio::test]
+    async fn a_push_beyond_the_bound_ends_the_session_as_a_slow_consumer() {
+        let stats = Arc::new(Stats::default());
+        let (out, outlet, mut stream) = channel(LIMITS, stats.clone());
+        let p = Pusher::new(&out);
+        for i in 0..8 {
+            assert!(p.push(msg(i)), "push {i} fits");
+        }
+        assert!(!p.push(msg(8)), "the ninth does not");
+        assert!(outlet.is_killed() && outlet.cancel_token().is_cancelled());
+        assert_eq!(stats.snapshot().slow_consumers, 1);
+        assert!(!p.push(msg(9)));
+        assert!(!p.is_open());
+        // The stream ends with the reason; what was queued is freed.
+        let status = loop {
+            match stream.next().await {
+                Some(Err(s)) => break s,
+                Some(Ok(_)) => continue,
+                None => panic!("ended without a status"),
+            }
+        };
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(status.message().contains("slow consumer"), "{status:?}");
+        assert_eq!(outlet.queued(), (0, 0));
+        assert_eq!(stats.snapshot().slow_consumers, 1, "counted once");
+    }
+
+    #[tokio::test]
+    async fn the_byte_bound_counts_too() {
+        let stats = Arc::new(Stats::default());
+        let (out, outlet, _stream) = channel(LIMITS, stats);
+        let p = Pusher::new(&out);
+        let big = |n: i32| {
+            let mut m = msg(n);
+            if let Some(aether_protocol::proto::downstream_message::Payload::Error(e)) =
+                &mut m.payload
+            {
+                e.message = "x".repeat(600);
+            }
+            m
+        };
+        assert!(p.push(big(0)));
+        assert!(!p.push(big(1)), "1200 bytes > 1024");
+        assert!(outlet.is_killed());
+    }
+
+    #[tokio::test]
+    async fn replies_wait_for_room_and_a_large_one_goes_alone() {
+        let stats = Arc::new(Stats::default());
+        let (out, outlet, mut stream) = channel(LIMITS, stats);
+        for i in 0..4 {
+            out.reply(msg(i)).await.unwrap();
+        }
+        let waiting = tokio::spawn({
+            let out = out.clone();
+            async move { out.reply(msg(4)).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "four items wait: no room");
+        assert_eq!(stream.next().await.unwrap().map(n).unwrap(), 0);
+        waiting.await.unwrap().unwrap();
+        for i in 1..5 {
+            assert_eq!(stream.next().await.unwrap().map(n).unwrap(), i);
+        }
+        assert_eq!(outlet.queued(), (0, 0));
+        // Larger than the byte bound: queued when nothing else waits.
+        let mut huge = msg(5);
+        if let Some(aether_protocol::proto::downstream_message::Payload::Error(e)) =
+            &mut huge.payload
+        {
+            e.message = "x".repeat(4096);
+        }
+        out.reply(huge).await.unwrap();
+        assert_eq!(stream.next().await.unwrap().map(n).unwrap(), 5);
+    }
+
+    #[tokio::test]
     async fn a_gone_session_drops_pushes() {
-        let (tx, rx) = mpsc::channel(2);
-        let p = Pusher::new(&tx);
-        drop(tx);
+        let stats = Arc::new(Stats::default());
+        let (out, _outlet, stream) = channel(LIMITS, stats);
+        let p = Pusher::new(&out);
+        drop(out);
         assert!(!p.push(msg(1)));
         assert!(!p.is_open());
-        drop(rx);
+        drop(stream);
         assert!(!Pusher::detached().push(msg(2)));
     }
 }

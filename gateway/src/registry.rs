@@ -51,9 +51,7 @@ impl Registry {
                 Ok(a) => {
                     entries.insert(k, a);
                 }
-                Err(e) => {
-                    tracing::error!(implementation = %k, error = %e, "unreadable registration")
-                }
+                Err(e) => return Err(StoreError::unreadable(Table::Registry, &k, e)),
             }
         }
         Ok(Registry {
@@ -148,7 +146,7 @@ pub(crate) async fn agent_op(
     if let Ok(kind) = kind
         && let Err(denied) = gate(
             &cx.authz,
-            &caller.actor(caller_ws),
+            &caller.authz_actor(caller_ws),
             kind,
             &implementation,
             &launch_workspace(&op, caller_ws),
@@ -277,6 +275,7 @@ async fn launch(
         let mut txn = Txn::begin(tasks);
         let metadata = [("trigger".to_string(), "agent_launch".to_string())].into();
         let r = txn.start_agent(StartAgent {
+            unique_task: false,
             workspace: &workspace,
             implementation,
             specifier: &specifier,

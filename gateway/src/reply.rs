@@ -71,4 +71,7 @@ pub(crate) mod code {
     pub(crate) const NOT_IMPLEMENTED: &str = "ERR_NOT_IMPLEMENTED";
     pub(crate) const KV_ERROR: &str = "KV_ERROR";
     pub(crate) const QUOTA_EXCEEDED: &str = "ERR_QUOTA_001";
+    /// A target's mailbox is at its message or byte bound; the message was
+    /// refused (retryable) and nothing already queued was dropped.
+    pub(crate) const MAILBOX_FULL: &str = "ERR_MAILBOX_FULL";
 }

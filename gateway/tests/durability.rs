@@ -4,10 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use aether_gateway::GatewayConfig;
 use aether_protocol::identity::Principal;
 use aether_protocol::proto::checkpoint_operation::OpType as CkptOp;
@@ -15,39 +11,12 @@ use aether_protocol::proto::kv_operation::{OpType, Scope};
 use aether_protocol::proto::{CheckpointOperation, KvOperation, MessageType};
 use bytes::Bytes;
 use common::state::{ckpt, kv, kv_put};
-use common::{Conn, GUARD};
+use common::{Conn, GUARD, kill_9, spawn_binary};
 
 const OFFLINE: &str = "ag::w::impl::offline";
 
 fn agent(spec: &str) -> Principal {
     Principal::agent("w", "impl", spec).unwrap()
-}
-
-/// Starts the binary on `dir`; returns it and its URL.
-async fn spawn_binary(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aether-gateway"))
-        .args(["--port", "0", "--dev", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = tokio::time::timeout(GUARD, line)
-        .await
-        .expect("prints in time")
-        .expect("join")
-        .expect("reads");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (child, format!("http://{addr}"))
 }
 
 /// Writes the state every test checks, waiting for every acknowledgement.
@@ -165,19 +134,11 @@ async fn check_state(url: &str) {
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, url) = spawn_binary(dir.path()).await;
+    let (child, url) = spawn_binary(dir.path(), &[]).await;
     write_state(&url).await;
-    let killed = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("join")
-        .expect("wait");
+    kill_9(child).await;
 
-    let (mut child, url) = spawn_binary(dir.path()).await;
+    let (mut child, url) = spawn_binary(dir.path(), &[]).await;
     check_state(&url).await;
     let _ = child.kill();
     let _ = child.wait();

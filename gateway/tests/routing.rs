@@ -71,7 +71,7 @@ async fn offline_messages_wait_in_the_mailbox() {
 }
 
 #[tokio::test]
-async fn mailbox_overflow_drops_the_oldest_and_counts() {
+async fn a_full_mailbox_refuses_the_newest_and_tells_the_sender() {
     let config = GatewayConfig::dev().with_limits(Limits::default().with_mailbox_max_messages(3));
     let gw = aether_gateway::start(config).await.unwrap();
     let url = gw.url();
@@ -81,15 +81,98 @@ async fn mailbox_overflow_drops_the_oldest_and_counts() {
             .send_message("ag::w::i::r", p, MessageType::Chat)
             .await;
     }
-    sender.barrier().await;
-    assert_eq!(gw.stats().mailbox_overflow_drops, 2);
-    assert_eq!(gw.mailbox_overflow_drops("ag::w::i::r"), Some(2));
+    let seen = sender.barrier().await;
+    let refusals: Vec<_> = seen
+        .iter()
+        .map(|p| match p {
+            downstream_message::Payload::Error(e) => e,
+            other => panic!("expected only refusals, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(refusals.len(), 2);
+    for e in refusals {
+        assert_eq!(e.code, "ERR_MAILBOX_FULL");
+        assert!(e.retryable);
+        assert_eq!(e.retry_after_ms, 1000, "nobody reads it: retry later");
+        assert!(e.message.contains("ag::w::i::r"), "{}", e.message);
+    }
+    let stats = gw.stats();
+    assert_eq!(stats.refused.mailbox_full, 2);
+    assert_eq!(stats.send_errors, 2);
+    assert_eq!(stats.messages_routed, 3);
+    assert_eq!(gw.mailbox_refusals("ag::w::i::r"), Some(2));
 
+    // Nothing accepted was dropped to make room.
     let (mut r, _) = Conn::connect(&url, &Principal::agent("w", "i", "r").unwrap()).await;
-    for p in [b"2", b"3", b"4"] {
+    for p in [b"0", b"1", b"2"] {
         assert_eq!(&r.msg().await.payload[..], p);
     }
     assert!(no_messages(&r.barrier().await));
+}
+
+#[tokio::test]
+async fn a_broadcast_tells_the_sender_which_mailboxes_refused_it() {
+    let config = GatewayConfig::dev().with_limits(Limits::default().with_mailbox_max_messages(1));
+    let gw = aether_gateway::start(config).await.unwrap();
+    let url = gw.url();
+    let (mut svc, _) = Conn::connect(&url, &Principal::service("svc", "s", false).unwrap()).await;
+    let (_a1, _) = Conn::connect(&url, &Principal::agent("w", "i", "1").unwrap()).await;
+    let (_a2, _) = Conn::connect(&url, &Principal::agent("w", "i", "2").unwrap()).await;
+    // Fill agent 1's mailbox: nobody reads its stream, so once a few large
+    // messages fill its HTTP/2 window the mailbox fills; offer until one is
+    // refused.
+    let mut refused = None;
+    for _ in 0..64 {
+        svc.send(up(upstream_message::Payload::Send(Box::new(SendMessage {
+            target_topic: "ag::w::i::1".into(),
+            payload: Bytes::from(vec![b'.'; 64 * 1024]),
+            message_type: MessageType::Chat as i32,
+            ..Default::default()
+        }))))
+        .await;
+        if let Some(e) = svc.barrier().await.into_iter().find_map(|p| match p {
+            downstream_message::Payload::Error(e) => Some(e),
+            _ => None,
+        }) {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert_eq!(
+        refused.expect("agent 1's mailbox fills").code,
+        "ERR_MAILBOX_FULL"
+    );
+    let before = gw.stats().refused.mailbox_full;
+    svc.send_message("ga::w", b"all", MessageType::Control)
+        .await;
+    let seen = svc.barrier().await;
+    let e = match seen.as_slice() {
+        [downstream_message::Payload::Error(e)] => e,
+        other => panic!("expected one refusal, got {other:?}"),
+    };
+    assert_eq!(e.code, "ERR_MAILBOX_FULL");
+    assert!(e.message.contains("1 of 2 subscribers"), "{}", e.message);
+    assert_eq!(gw.stats().refused.mailbox_full, before + 1);
+}
+
+#[tokio::test]
+async fn sends_nobody_can_receive_are_refused() {
+    let gw = dev_gateway().await;
+    let (mut a, _) = Conn::connect(&gw.url(), &Principal::agent("w", "i", "a").unwrap()).await;
+    for (topic, code) in [
+        ("ag::w::i", "ERR_INVALID_TOPIC"),
+        ("us::only-user", "ERR_INVALID_TOPIC"),
+        ("pg::w", "ERR_INVALID_TOPIC"),
+        ("tk::task-1", "ERR_NOT_IMPLEMENTED"),
+    ] {
+        a.send_message(topic, b"x", MessageType::Chat).await;
+        assert_eq!(a.error().await.code, code, "{topic}");
+    }
+    let stats = gw.stats();
+    assert_eq!(stats.messages_routed, 0);
+    assert_eq!(stats.send_errors, 4);
+    assert_eq!(stats.refused.invalid_topic, 3);
+    assert_eq!(stats.refused.other, 1);
 }
 
 #[tokio::test]

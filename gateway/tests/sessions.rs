@@ -9,8 +9,8 @@ use aether_protocol::proto::session_operation::OpType;
 use aether_protocol::proto::signal::SignalType;
 use aether_protocol::proto::{
     AdminQuery, ConnectionFilter, ConnectionStatusRequest, KvOperation, MessageType, PrincipalRef,
-    PrincipalType, SendMessage, SessionOperation, SubmitAuditEventRequest, TokenOperation,
-    UpstreamMessage, downstream_message, upstream_message,
+    PrincipalType, SendMessage, SessionOperation, UpstreamMessage, downstream_message,
+    upstream_message,
 };
 use bytes::Bytes;
 use common::{Conn, dev_gateway, init, up};
@@ -184,32 +184,14 @@ async fn connection_status_for_users_and_bad_principals() {
 async fn unimplemented_ops_answer_at_once_with_their_id() {
     let gw = dev_gateway().await;
     let (mut c, _) = Conn::connect(&gw.url(), &Principal::agent("w", "i", "u").unwrap()).await;
-    let cases: Vec<(upstream_message::Payload, &str, &str)> = vec![
-        (
-            upstream_message::Payload::AdminQuery(Box::new(AdminQuery {
-                request_id: "admin-1".into(),
-                ..Default::default()
-            })),
-            "admin-1",
-            "admin_query",
-        ),
-        (
-            upstream_message::Payload::SubmitAuditEvent(Box::new(SubmitAuditEventRequest {
-                client_request_id: "audit-1".into(),
-                ..Default::default()
-            })),
-            "audit-1",
-            "submit_audit_event",
-        ),
-        (
-            upstream_message::Payload::TokenOp(Box::new(TokenOperation {
-                request_id: "token-1".into(),
-                ..Default::default()
-            })),
-            "token-1",
-            "token_op",
-        ),
-    ];
+    let cases: Vec<(upstream_message::Payload, &str, &str)> = vec![(
+        upstream_message::Payload::AdminQuery(Box::new(AdminQuery {
+            request_id: "admin-1".into(),
+            ..Default::default()
+        })),
+        "admin-1",
+        "admin_query",
+    )];
     for (payload, id, op) in cases {
         c.send(up(payload)).await;
         let e = c.error().await;
@@ -338,10 +320,54 @@ async fn outside_dev_mode_credentials_are_required() {
     let mut c = Conn::open(&url, right).await;
     c.ack().await;
 
-    // System principals need none, but only admins may administer sessions.
-    let (mut mb, _) = Conn::connect(&url, &Principal::metrics_bridge()).await;
+    // System principals need a credential too (issue 8): anonymous ones
+    // are refused outside dev mode.
+    for p in [
+        Principal::metrics_bridge(),
+        Principal::workflow_engine(),
+        Principal::orchestrator("o", "1", vec!["p".into()]).unwrap(),
+    ] {
+        let mut c = Conn::open(&url, init(&p)).await;
+        let s = c.status().await;
+        assert_eq!(s.code(), Code::Unauthenticated, "{}", p.identity_string());
+        assert_eq!(
+            s.message(),
+            format!(
+                "anonymous connection as {} requires credentials",
+                p.kind().name()
+            )
+        );
+    }
+
+    // Only admins may administer sessions: an agent with a token minted for
+    // it may not.
+    let mut orc_init = init(&Principal::orchestrator("o", "1", vec!["p".into()]).unwrap());
+    orc_init
+        .credentials
+        .insert("x-api-key".into(), "sesame".into());
+    let mut orc = Conn::open(&url, orc_init).await;
+    orc.ack().await;
+    let list = session_op(
+        &mut orc,
+        SessionOperation {
+            op: OpType::List as i32,
+            request_id: "x".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(list.success);
+    let (secret, _) = common::auth::mint(&mut orc, "Agent", &[], "").await;
+    let mut worker = init(&Principal::agent("w", "i", "tok").unwrap());
+    worker.credentials.insert("api_key".into(), secret);
+    let mut w = Conn::open(&url, worker).await;
+    w.ack().await;
+    assert!(matches!(
+        w.payload().await,
+        aether_protocol::proto::downstream_message::Payload::Config(_)
+    ));
     let refused = session_op(
-        &mut mb,
+        &mut w,
         SessionOperation {
             op: OpType::List as i32,
             request_id: "m".into(),
@@ -355,42 +381,6 @@ async fn outside_dev_mode_credentials_are_required() {
         refused.error,
         "admin sessions operations require system-level privileges"
     );
-    let (mut orc, _) = Conn::connect(
-        &url,
-        &Principal::orchestrator("o", "1", vec!["p".into()]).unwrap(),
-    )
-    .await;
-    // Orchestrators are not administrators either (upstream's system
-    // bypass would let any anonymous one administer).
-    let list = session_op(
-        &mut orc,
-        SessionOperation {
-            op: OpType::List as i32,
-            request_id: "x".into(),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert!(!list.success);
-    assert_eq!(
-        list.error,
-        "admin sessions operations require system-level privileges"
-    );
-    // A session with the admin key is (its ConfigSnapshot comes first).
-    assert!(matches!(
-        c.payload().await,
-        downstream_message::Payload::Config(_)
-    ));
-    let list = session_op(
-        &mut c,
-        SessionOperation {
-            op: OpType::List as i32,
-            request_id: "y".into(),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert!(list.success);
     let mut bridge = init(&Principal::bridge("b", "1").unwrap());
     bridge.credentials.insert("api_key".into(), "sesame".into());
     let mut b = Conn::open(&url, bridge).await;

@@ -109,3 +109,48 @@ async fn unclaimed_pool_tasks_return_to_the_pool_when_their_consumer_leaves() {
     assert_eq!(a.task_id, r.task_id);
     assert_eq!(a.assigned_to, "ag::w::crunch::2");
 }
+
+#[tokio::test]
+async fn pooled_task_instances_share_pool_tasks_with_agents() {
+    let gw = dev_gateway().await;
+    let url = gw.url();
+    let mut creator = Peer::connect(&url, &agent("w", "boss", "b")).await;
+    let held = creator.create(pool("w", "crunch")).await;
+    // A pooled instance that connects takes what waited.
+    let instance = Principal::pooled_task("w", "crunch").unwrap();
+    let mut t1 = Peer::connect(&url, &instance).await;
+    let a = t1.assignment().await;
+    assert_eq!(a.task_id, held.task_id);
+    assert!(
+        a.assigned_to.starts_with("ta::w::crunch::"),
+        "{}",
+        a.assigned_to
+    );
+    // Instances and agents are chosen from alike.
+    let mut t2 = Peer::connect(&url, &instance).await;
+    let mut ag = Peer::connect(&url, &agent("w", "crunch", "a")).await;
+    let mut ids = HashSet::new();
+    for _ in 0..30 {
+        ids.insert(creator.create(pool("w", "crunch")).await.task_id);
+    }
+    let counts: Vec<usize> = [
+        t1.drain(th::assignment).await,
+        t2.drain(th::assignment).await,
+        ag.drain(th::assignment).await,
+    ]
+    .iter()
+    .map(|got| {
+        for a in got {
+            assert!(ids.remove(&a.task_id), "each task exactly once");
+        }
+        got.len()
+    })
+    .collect();
+    assert!(ids.is_empty());
+    // t1 already held one task; power of two choices keeps them close.
+    assert!(counts.iter().all(|&n| (7..=13).contains(&n)), "{counts:?}");
+    // Another workspace's instances do not take them.
+    let mut other = Peer::connect(&url, &Principal::pooled_task("v", "crunch").unwrap()).await;
+    creator.create(pool("w", "crunch")).await;
+    assert!(other.drain(th::assignment).await.is_empty());
+}

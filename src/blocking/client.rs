@@ -309,6 +309,36 @@ impl<P: PrincipalType> Client<P> {
         self
     }
 
+    /// Authority request lifecycle events. Runs on the handler thread.
+    pub fn on_authority_request_event<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::AuthorityRequestEvent) + Send + Sync + 'static,
+    {
+        self.client
+            .on_authority_request_event(self.wrap("on_authority_request_event", f));
+        self
+    }
+
+    /// Revoked authority grants. Runs on the handler thread.
+    pub fn on_authority_grant_revocation<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::AuthorityGrantRevocation) + Send + Sync + 'static,
+    {
+        self.client
+            .on_authority_grant_revocation(self.wrap("on_authority_grant_revocation", f));
+        self
+    }
+
+    /// Workflow operations forwarded to this client. Runs on the handler
+    /// thread.
+    pub fn on_workflow_op<F>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::WorkflowOperation) + Send + Sync + 'static,
+    {
+        self.client.on_workflow_op(self.wrap("on_workflow_op", f));
+        self
+    }
+
     /// The reference SDK's name for `on_task_event`.
     pub fn register_task_event_handler<F>(&self, f: F) -> &Self
     where

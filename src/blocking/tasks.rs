@@ -8,8 +8,8 @@ use super::Client;
 use crate::clients::principal::PrincipalType;
 use crate::error::Result;
 use crate::ops::task::{
-    CreatedTask, Hibernation, ProgressReport, SubscribeOptions, TaskPage, TaskQuery, TaskSpec,
-    TaskStream, WaitFor, WaitSpec,
+    CreatedTask, Hibernation, ProgressReport, SubscribeOptions, TaskFailure, TaskPage, TaskQuery,
+    TaskSpec, TaskStream, WaitFor, WaitSpec,
 };
 use crate::proto::{TaskAssignment, TaskEvent, TaskInfo};
 
@@ -52,6 +52,12 @@ impl<P: PrincipalType> Client<P> {
     /// Marks a task failed.
     pub fn fail_task(&self, task_id: &str, reason: &str) -> Result<TaskInfo> {
         self.block_on(self.as_async().fail_task(task_id, reason))
+    }
+
+    /// Marks a task failed, with a status code and retry-after (see
+    /// [`crate::Client::fail_task_with`]).
+    pub fn fail_task_with(&self, task_id: &str, failure: TaskFailure) -> Result<TaskInfo> {
+        self.block_on(self.as_async().fail_task_with(task_id, failure))
     }
 
     /// Pauses a task.
@@ -231,6 +237,15 @@ impl TaskHandle {
     pub fn fail(&self, reason: &str) -> Result<TaskInfo> {
         self.client
             .block_on(self.client.as_async().fail_task(&self.task_id, reason))
+    }
+
+    /// Marks the task failed, with a status code and retry-after.
+    pub fn fail_with(&self, failure: TaskFailure) -> Result<TaskInfo> {
+        self.client.block_on(
+            self.client
+                .as_async()
+                .fail_task_with(&self.task_id, failure),
+        )
     }
 
     /// Cancels the task.

@@ -167,6 +167,39 @@ impl<P: PrincipalType> Client<P> {
         self
     }
 
+    /// Authority request lifecycle events pushed to this client (a request
+    /// it made, or one it must decide, was created, approved, denied,
+    /// expired or cancelled).
+    pub fn on_authority_request_event<F, Fut>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::AuthorityRequestEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.set_handler(|h| &mut h.on_authority_request_event, handler(f));
+        self
+    }
+
+    /// An authority grant this client holds or acts under was revoked.
+    pub fn on_authority_grant_revocation<F, Fut>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::AuthorityGrantRevocation) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.set_handler(|h| &mut h.on_authority_grant_revocation, handler(f));
+        self
+    }
+
+    /// Workflow operations the gateway forwards to this client (the
+    /// workflow engine), to be answered with a `WorkflowResponse`.
+    pub fn on_workflow_op<F, Fut>(&self, f: F) -> &Self
+    where
+        F: Fn(proto::WorkflowOperation) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.set_handler(|h| &mut h.on_workflow_op, handler(f));
+        self
+    }
+
     /// The reference SDK's name for [`on_task_event`](Self::on_task_event):
     /// every task event of every subscription of this client.
     pub fn register_task_event_handler<F, Fut>(&self, f: F) -> &Self

@@ -19,9 +19,8 @@ pub(super) fn code_kind(code: &str, retryable: bool) -> ErrorKind {
         "ERR_RATE_LIMITED" | "ERR_WORKSPACE_RATE_LIMITED" | "ERR_AUDIT_RATE_LIMITED" => {
             ErrorKind::RateLimited
         }
-        "ERR_SV_UNAVAILABLE" | "ERR_TARGET_OFFLINE" | "ERR_CIRCUIT_OPEN" | "ERR_PUBLISH_FAILED" => {
-            ErrorKind::Unavailable
-        }
+        "ERR_SV_UNAVAILABLE" | "ERR_TARGET_OFFLINE" | "ERR_CIRCUIT_OPEN" | "ERR_PUBLISH_FAILED"
+        | "ERR_MAILBOX_FULL" | "BACKPRESSURE" => ErrorKind::Unavailable,
         "ERR_INVALID_ARGUMENT"
         | "ERR_INVALID_IDENTIFIER"
         | "ERR_INVALID_PRINCIPAL"
@@ -60,9 +59,9 @@ fn by_name(code: &str) -> ErrorKind {
 /// (`"task not found"`, `"session not found: s1"`; a missing dependency or
 /// parent is a refusal, not a missing subject; `"workspace w not found"`
 /// is the subject), something is too large (`"checkpoint too large:
-/// ..."`), the caller lacks the rights (`"... require system-level
-/// privileges"`, `"not authorized ..."`, `"permission denied: ..."`), or it
-/// was refused for another reason.
+/// ..."`), the caller lacks the rights (`"... permission denied"`, `"...
+/// require(s) ... privileges"`, `"not authorized ..."`, `"... workspace
+/// access"`), or it was refused for another reason.
 pub(super) fn refusal_kind(subject: &str, reason: &str) -> ErrorKind {
     let reason = reason.trim().to_ascii_lowercase();
     let missing = reason
@@ -74,8 +73,9 @@ pub(super) fn refusal_kind(subject: &str, reason: &str) -> ErrorKind {
     } else if reason.contains("too large") {
         ErrorKind::PayloadTooLarge
     } else if reason.contains("permission denied")
-        || reason.contains("privileges")
         || reason.contains("not authorized")
+        || (reason.contains("require") && reason.contains("privileges"))
+        || reason.contains("privileges")
         || reason.contains("workspace-level access")
         || reason.contains("workspace access")
     {
@@ -168,6 +168,14 @@ mod tests {
             ErrorKind::Unavailable
         );
         assert_eq!(code_kind("KV_ERROR", false), ErrorKind::Gateway);
+    }
+
+    #[test]
+    fn a_target_that_cannot_take_a_message_now_is_unavailable() {
+        // The embedded gateway's refusal of a message to a full mailbox, and
+        // upstream's best-effort notice of shed deliveries.
+        assert_eq!(code_kind("ERR_MAILBOX_FULL", true), ErrorKind::Unavailable);
+        assert_eq!(code_kind("BACKPRESSURE", false), ErrorKind::Unavailable);
     }
 
     #[test]

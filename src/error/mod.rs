@@ -78,7 +78,8 @@ pub enum ErrorKind {
     /// [`Error::retry_after`].
     RateLimited,
     /// The target cannot take it now (no instance connected, target
-    /// offline, a circuit open); often retryable.
+    /// offline, its mailbox full, a circuit open); often retryable, see
+    /// [`Error::retry_after`].
     Unavailable,
 }
 

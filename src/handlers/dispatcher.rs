@@ -142,6 +142,21 @@ async fn serve_frame(h: &Handlers, frame: Payload) {
                 call("on_task_hibernated", f, *t).await;
             }
         }
+        Payload::AuthorityRequestEvent(e) => {
+            if let Some(f) = &h.on_authority_request_event {
+                call("on_authority_request_event", f, *e).await;
+            }
+        }
+        Payload::AuthorityGrantRevocation(r) => {
+            if let Some(f) = &h.on_authority_grant_revocation {
+                call("on_authority_grant_revocation", f, *r).await;
+            }
+        }
+        Payload::WorkflowOp(op) => {
+            if let Some(f) = &h.on_workflow_op {
+                call("on_workflow_op", f, *op).await;
+            }
+        }
         other => tracing::debug!(
             "uncorrelated frame with no handler: {}",
             crate::frames::downstream_name(&other)

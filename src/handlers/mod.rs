@@ -58,6 +58,9 @@ pub(crate) struct Handlers {
     pub(crate) on_progress: Option<Handler<proto::ProgressUpdate>>,
     pub(crate) on_task_event: Option<Handler<proto::TaskEvent>>,
     pub(crate) on_task_hibernated: Option<Handler<proto::TaskHibernated>>,
+    pub(crate) on_authority_request_event: Option<Handler<proto::AuthorityRequestEvent>>,
+    pub(crate) on_authority_grant_revocation: Option<Handler<proto::AuthorityGrantRevocation>>,
+    pub(crate) on_workflow_op: Option<Handler<proto::WorkflowOperation>>,
 }
 
 impl Handlers {

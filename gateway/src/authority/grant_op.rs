@@ -333,7 +333,7 @@ fn exchange_grant(
                 .session(&req.source_session_id)
                 .ok_or_else(|| "source session not found".to_string())?;
             if src.acl != me {
-                let actor = caller.handle.actor(caller.workspace);
+                let actor = caller.handle.authz_actor(caller.workspace);
                 if !cx.authz.allows(
                     &actor,
                     Resource::capability(capability::EXCHANGE_AUTHORITY_GRANTS),
@@ -522,7 +522,7 @@ fn involves(g: &AclAuthorityGrantInfo, p: &PrincipalId) -> bool {
 fn visible(authz: &Authz, caller: &Caller<'_>, id: &str) -> Result<AclAuthorityGrantInfo, String> {
     authz
         .read_grants(|b| b.grants.get(id).cloned())
-        .filter(|g| caller.handle.admin || involves(g, caller.me()))
+        .filter(|g| caller.handle.administrator || involves(g, caller.me()))
         .ok_or_else(|| format!("authority grant {:?} not found", clip(id)))
 }
 
@@ -535,7 +535,7 @@ fn renew(authz: &Authz, caller: &Caller<'_>, op: AuthorityGrantOperation) -> Out
     };
     let g = visible(authz, caller, &id)?;
     let me = caller.me();
-    let may = caller.handle.admin
+    let may = caller.handle.administrator
         || [g.issued_by.as_ref(), g.subject.as_ref()]
             .into_iter()
             .flatten()

@@ -117,7 +117,7 @@ fn routed_to(r: &AuthorityRequest, p: &PrincipalId) -> bool {
 
 fn may_see(r: &AuthorityRequest, caller: &Caller<'_>) -> bool {
     let me = &caller.handle.acl;
-    caller.handle.admin
+    caller.handle.administrator
         || names(r.requesting_actor.as_ref(), me)
         || names(r.target_subject.as_ref(), me)
         || routed_to(r, me)
@@ -163,7 +163,7 @@ fn run(cx: &Context, caller: &Caller<'_>, kind: OpType, op: AuthorityRequestOper
                     .values()
                     .filter(|r| pending(r, now))
                     .filter(|r| {
-                        caller.handle.admin
+                        caller.handle.administrator
                             || names(r.target_subject.as_ref(), me)
                             || routed_to(r, me)
                     })
@@ -196,7 +196,9 @@ fn run(cx: &Context, caller: &Caller<'_>, kind: OpType, op: AuthorityRequestOper
         OpType::Resolve => resolve(cx, caller, op, now),
         OpType::Cancel => {
             let r = get(cx, caller, &op.request_id)?;
-            if !caller.handle.admin && !names(r.requesting_actor.as_ref(), &caller.handle.acl) {
+            if !caller.handle.administrator
+                && !names(r.requesting_actor.as_ref(), &caller.handle.acl)
+            {
                 return Err("only the requester cancels an authority request".to_string());
             }
             if !pending(&r, now) {
@@ -329,7 +331,7 @@ fn get(cx: &Context, caller: &Caller<'_>, id: &str) -> Result<AuthorityRequest, 
 fn resolve(cx: &Context, caller: &Caller<'_>, op: AuthorityRequestOperation, now: i64) -> Outcome {
     let mut r = get(cx, caller, &op.request_id)?;
     let me = &caller.handle.acl;
-    if !caller.handle.admin && !names(r.target_subject.as_ref(), me) {
+    if !caller.handle.administrator && !names(r.target_subject.as_ref(), me) {
         return Err("only the subject resolves an authority request".to_string());
     }
     if !pending(&r, now) {

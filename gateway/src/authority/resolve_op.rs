@@ -52,7 +52,7 @@ fn run(
     };
     if actor != *me
         && !cx.authz.allows(
-            &caller.handle.actor(caller.workspace),
+            &caller.handle.authz_actor(caller.workspace),
             Resource::capability(capability::RESOLVE_AUTHORITY),
             Level::READ,
         )

@@ -38,6 +38,10 @@ pub(crate) struct Actor<'a> {
     pub(crate) workspace: &'a str,
     /// Whether the session holds every right (admin key, dev mode).
     pub(crate) superadmin: bool,
+    /// Whether it has the system-level rights of §6.1 (an authenticated
+    /// orchestrator or workflow engine): session administration and audit
+    /// queries (see [`gates`](super::gates)).
+    pub(crate) system: bool,
     /// The limits of the authority grant it acts under, if any.
     pub(crate) limit: Option<&'a Limit>,
 }
@@ -49,8 +53,14 @@ impl<'a> Actor<'a> {
             principal,
             workspace,
             superadmin,
+            system: false,
             limit: None,
         }
+    }
+
+    /// The same actor, with (or without) the system-level rights of §6.1.
+    pub(crate) fn with_system(self, system: bool) -> Self {
+        Actor { system, ..self }
     }
 }
 

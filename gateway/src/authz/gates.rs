@@ -10,9 +10,8 @@
 
 use super::{Actor, Authz, Level, Resource, resource::rtype};
 
-/// An administrative family. (`Tokens` and `Audit` are gated here for the
-/// token and audit operations of the authentication work, which this
-/// engine does not implement.)
+/// An administrative family. (`Tokens` and `Audit` name the token and
+/// audit families, which the `auth` and `audit` domains gate themselves.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(dead_code)]
 pub(crate) enum Family {
@@ -56,8 +55,13 @@ impl Family {
 }
 
 impl Authz {
-    /// Whether `a` has `need` on family `f`.
+    /// Whether `a` has `need` on family `f`. The system-level rights of
+    /// §6.1 (authenticated orchestrators and workflow engines, acting for
+    /// themselves) cover session administration and audit queries.
     pub(crate) fn admin(&self, a: &Actor<'_>, f: Family, need: Level) -> bool {
+        if a.system && a.limit.is_none() && matches!(f, Family::Sessions | Family::Audit) {
+            return true;
+        }
         self.allows(a, f.resource(), need)
     }
 

@@ -70,8 +70,11 @@ impl Checkpoints {
             let (Some((identity, key)), Some((saved, expires))) =
                 (record::split_db_key(&k), record::decode(&v))
             else {
-                tracing::warn!(key = %k.escape_debug(), "skipping an unreadable checkpoint record");
-                continue;
+                return Err(StoreError::unreadable(
+                    Table::Checkpoints,
+                    &k,
+                    "not a stored checkpoint",
+                ));
             };
             if expires.is_some_and(|t| t <= now) {
                 gone.push(Mutation::delete(Table::Checkpoints, k));

@@ -9,7 +9,9 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::authz::{Actor, PrincipalId};
+use crate::audit::Actor;
+use crate::authz::{Actor as AuthzActor, PrincipalId};
+use crate::credential::Credential;
 use crate::lane::Lane;
 use crate::mailbox::Mailbox;
 use crate::outbound::{Kill, Outlet};
@@ -27,8 +29,16 @@ pub(crate) struct SessionHandle {
     pub(crate) topic: Option<String>,
     pub(crate) principal: Principal,
     pub(crate) kind: PrincipalKind,
-    /// Whether this session holds every right (the admin key, dev mode).
+    /// Whether this session has the system-level rights of §6.1 (session
+    /// administration, audit queries): administrators, and authenticated
+    /// orchestrators and workflow engines.
     pub(crate) admin: bool,
+    /// Whether this session is an administrator (admin key, a token with
+    /// the `admin` scope, or dev mode): it may manage API tokens, and the
+    /// authorization engine treats it as a superadmin.
+    pub(crate) administrator: bool,
+    /// How the session authenticated.
+    pub(crate) credential: Credential,
     /// The principal as the ACL names it.
     pub(crate) acl: PrincipalId,
     /// Current workspace (users change it with `SwitchWorkspace`).
@@ -39,6 +49,7 @@ pub(crate) struct SessionHandle {
     pub(crate) connected_at: Instant,
     pub(crate) mailbox: Option<Arc<Mailbox>>,
     outlet: Arc<Outlet>,
+    /// Cancelled when the session is ended from outside (the outlet's).
     pub(crate) cancel: CancellationToken,
     /// Pushes (task assignments, progress, task events) to this session.
     pub(crate) pusher: Pusher,
@@ -53,6 +64,8 @@ pub(crate) struct NewSession {
     pub(crate) topic: Option<String>,
     pub(crate) principal: Principal,
     pub(crate) admin: bool,
+    pub(crate) administrator: bool,
+    pub(crate) credential: Credential,
     pub(crate) mailbox: Option<Arc<Mailbox>>,
     pub(crate) outlet: Arc<Outlet>,
     pub(crate) pusher: Pusher,
@@ -76,13 +89,15 @@ impl SessionHandle {
             acl,
             principal: n.principal,
             admin: n.admin,
+            administrator: n.administrator,
+            credential: n.credential,
             workspace: Mutex::new(workspace),
             lanes: Mutex::new(Vec::new()),
             connected_at_unix_s: now,
             connected_at: Instant::now(),
             mailbox: n.mailbox,
+            cancel: n.outlet.cancel_token().clone(),
             outlet: n.outlet,
-            cancel: CancellationToken::new(),
             pusher: n.pusher,
             worker_task: n.worker_task,
         }
@@ -91,8 +106,8 @@ impl SessionHandle {
     /// Ends the session: its stream yields `signal` (if any), then ends with
     /// `status`; its task stops reading.
     pub(crate) fn terminate(&self, signal: Option<Signal>, status: Status) {
+        // Also cancels `cancel`.
         self.outlet.kill(Kill { signal, status });
-        self.cancel.cancel();
     }
 
     /// Whether the session was ended from outside (cheap: no lock, unlike
@@ -112,9 +127,20 @@ impl SessionHandle {
     }
 
     /// This session as the authorization engine sees it, in `workspace`
-    /// (its current one).
-    pub(crate) fn actor<'a>(&'a self, workspace: &'a str) -> Actor<'a> {
-        Actor::direct(&self.acl, workspace, self.admin)
+    /// (its current one): a superadmin if it is an administrator; with the
+    /// system-level rights of §6.1 if it has them.
+    pub(crate) fn authz_actor<'a>(&'a self, workspace: &'a str) -> AuthzActor<'a> {
+        AuthzActor::direct(&self.acl, workspace, self.administrator).with_system(self.admin)
+    }
+
+    /// This session as the actor of an audit entry.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor {
+            actor_type: actor_type(self.kind).to_string(),
+            actor_id: self.identity.clone(),
+            session_id: self.session_id.clone(),
+            workspace: self.workspace.lock().clone(),
+        }
     }
 
     /// The user id of a user session.
@@ -123,5 +149,20 @@ impl SessionHandle {
             Principal::User { user_id, .. } => Some(user_id),
             _ => None,
         }
+    }
+}
+
+/// The audit actor type of a principal kind (snake case).
+pub(crate) fn actor_type(kind: PrincipalKind) -> &'static str {
+    match kind {
+        PrincipalKind::Agent => "agent",
+        PrincipalKind::UniqueTask | PrincipalKind::PooledTask => "task",
+        PrincipalKind::User => "user",
+        PrincipalKind::Orchestrator => "orchestrator",
+        PrincipalKind::WorkflowEngine => "workflow_engine",
+        PrincipalKind::MetricsBridge => "metrics_bridge",
+        PrincipalKind::Bridge => "bridge",
+        PrincipalKind::Service => "service",
+        _ => "unknown",
     }
 }

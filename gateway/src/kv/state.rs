@@ -19,8 +19,11 @@ pub(crate) fn load(store: &Store, now_ms: u64) -> Result<KvMap, StoreError> {
         let (Some((ns, key)), Some((value, expires))) =
             (record::split_db_key(&k), record::decode(&v))
         else {
-            tracing::warn!(key = %k.escape_debug(), "skipping an unreadable KV record");
-            continue;
+            return Err(StoreError::unreadable(
+                Table::Kv,
+                &k,
+                "not a stored KV entry",
+            ));
         };
         if expires.is_some_and(|t| t <= now_ms) {
             gone.push(Mutation::delete(Table::Kv, k));
@@ -128,7 +131,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn loading_skips_expired_records() {
+    async fn loading_skips_expired_records_and_refuses_unreadable_ones() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let rows = vec![
@@ -142,12 +145,24 @@ mod tests {
                 record::db_key("ns", "dead"),
                 record::encode(b"2", Some(50)),
             ),
-            Mutation::put(Table::Kv, "garbage", vec![9]),
         ];
         store.submit(rows).await.unwrap();
         let map = load(&store, 60).unwrap();
         assert_eq!(map.len(), 1);
         assert!(map.get("ns", "live", 60).is_some());
+        store
+            .submit(vec![Mutation::put(Table::Kv, "garbage", vec![9])])
+            .await
+            .unwrap();
+        let Err(refused) = load(&store, 60) else {
+            panic!("an unreadable record is refused");
+        };
+        assert!(refused.is_corrupt());
+        assert!(
+            refused.0.contains("table kv, key \"garbage\""),
+            "{}",
+            refused.0
+        );
         store.close();
     }
 }

@@ -57,7 +57,11 @@ pub(crate) fn load(store: &Store) -> Result<Vec<Stored>, StoreError> {
         match decode(&k, &v) {
             Some(s) => out.push(s),
             None => {
-                tracing::warn!(key = %k.escape_debug(), "skipping an unreadable mailbox record")
+                return Err(StoreError::unreadable(
+                    Table::Mailboxes,
+                    &k,
+                    "not a stored message",
+                ));
             }
         }
     }

@@ -47,7 +47,7 @@ pub(super) fn check(
     let on_behalf = obo::resolve(authz, &caller.acl, context)?;
     let (actor, caller_ws) = match &on_behalf {
         Some(o) => (o.actor(), o.workspace.as_str()),
-        None => (caller.actor(caller_ws), caller_ws),
+        None => (caller.authz_actor(caller_ws), caller_ws),
     };
     let target_ws = target.workspace.lock().clone();
     let ws = if target_ws.is_empty() {

@@ -333,7 +333,15 @@ mod tests {
     use crate::push::Pusher;
 
     fn session(spec: &str) -> Arc<SessionHandle> {
-        let (tx, outlet, _stream) = crate::outbound::channel(1, Arc::new(Stats::default()));
+        let (tx, outlet, _stream) = crate::outbound::channel(
+            crate::outbound::QueueLimits {
+                reply_items: 1,
+                reply_bytes: 1 << 20,
+                push_items: 1,
+                push_bytes: 1 << 20,
+            },
+            Arc::new(Stats::default()),
+        );
         let principal = Principal::service("t", spec, false).unwrap();
         Arc::new(SessionHandle::new(NewSession {
             session_id: format!("s-{spec}"),
@@ -341,6 +349,8 @@ mod tests {
             topic: principal.topic_with(None),
             principal,
             admin: false,
+            administrator: false,
+            credential: crate::credential::Credential::Open,
             mailbox: None,
             outlet,
             pusher: Pusher::new(&tx),

@@ -8,9 +8,16 @@
 //! receivers) need nothing more.
 //!
 //! Identity topics (`ag tu ta us sv br` and the receiver topics) deliver to
-//! the identity's mailbox, online or not. Broadcast lanes (`ga tb gu uw
-//! uu`) are live-only: each connected subscriber gets a copy in its own
-//! mailbox. `pg::` and `tk::` have no subscribers yet and are dropped.
+//! the identity's mailbox, online or not; a full mailbox refuses the
+//! message (`ERR_MAILBOX_FULL`), and a topic no principal could ever
+//! connect as is refused (`ERR_INVALID_TOPIC`). Broadcast lanes (`ga tb gu
+//! uw uu`) are live-only: each connected subscriber gets a copy in its own
+//! mailbox, and the sender is told how many full mailboxes refused theirs.
+//! `pg::` (progress travels as `ProgressReport`) and `tk::` (task lanes are
+//! not implemented) have no receivers and are refused.
+//! A message to an `ag::` or `tu::` identity nobody reads is reported back
+//! ([`Routed::offline_target`]), so the session can have the agent started
+//! (§5.5).
 
 pub(crate) mod authorization;
 mod metric;
@@ -24,10 +31,10 @@ use std::sync::Arc;
 
 use crate::authz::{Actor, Level, PrincipalId, Resource};
 use crate::context::Context;
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Fullness, Mailbox, Offer};
 use crate::rate::TokenBucket;
 use crate::reply::{ErrorReply, code};
-use crate::stats::Stats;
+use crate::stats::{Reason, Stats};
 
 /// Who is sending, as routing needs it.
 pub(crate) struct Sender<'a> {
@@ -53,14 +60,41 @@ fn first_non_empty(candidates: [&str; 3]) -> &str {
         .unwrap_or_default()
 }
 
-/// Runs the send pipeline; `Ok` means accepted (delivery is silent). `Ok`
-/// carries the receiver's mailbox when it is congested, so the sending
-/// session can wait for it to drain before reading more.
+/// What became of an accepted message.
+#[derive(Default)]
+pub(crate) struct Routed {
+    /// The receiver's mailbox, when the sender should pace for it
+    /// ([`Mailbox::pace`]).
+    pub(crate) congested: Option<Arc<Mailbox>>,
+    /// The target, when it is an agent or unique task identity whose
+    /// mailbox nobody reads (its owner is offline).
+    pub(crate) offline_target: Option<String>,
+}
+
+/// Runs the send pipeline; `Ok` means accepted (delivery is silent).
+/// Refusals are counted (`send_errors`, and by reason).
 pub(crate) fn route(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
     send: SendMessage,
-) -> Result<Option<Arc<Mailbox>>, ErrorReply> {
+) -> Result<Routed, ErrorReply> {
+    let routed = pipeline(sender, rate, send);
+    if let Err(e) = &routed {
+        let stats = &sender.cx.stats;
+        Stats::bump(&stats.send_errors);
+        // Full mailboxes are counted where they refuse (once per mailbox).
+        if e.code != code::MAILBOX_FULL {
+            stats.refuse(Reason::of_code(e.code), 1);
+        }
+    }
+    routed
+}
+
+fn pipeline(
+    sender: &Sender<'_>,
+    rate: Option<&mut TokenBucket>,
+    send: SendMessage,
+) -> Result<Routed, ErrorReply> {
     let cx = sender.cx;
     let target = target::parse(&send.target_topic)?;
     let fan_in = target::fan_in(&target, sender.workspace);
@@ -133,12 +167,36 @@ pub(crate) fn route(
         on_behalf_subject: sender.on_behalf_of.map(|p| Box::new(p.to_ref())),
         ..Default::default()
     };
-    Stats::bump(&cx.stats.messages_routed);
-    let (delivered, congested) = deliver(cx, target.prefix, destination, msg);
-    if delivered == 0 {
-        Stats::bump(&cx.stats.messages_unroutable);
+    let wakes = matches!(target.prefix, TopicPrefix::Agent | TopicPrefix::UniqueTask);
+    match deliver(cx, target.prefix, destination, msg) {
+        Delivered::To { pace, offline } => {
+            Stats::bump(&cx.stats.messages_routed);
+            Ok(Routed {
+                congested: pace,
+                offline_target: (offline && wakes).then(|| destination.to_string()),
+            })
+        }
+        Delivered::Nobody => {
+            Stats::bump(&cx.stats.messages_routed);
+            Stats::bump(&cx.stats.messages_unroutable);
+            Ok(Routed::default())
+        }
+        Delivered::Refused(e) => Err(e),
     }
-    Ok(congested)
+}
+
+/// What became of a message.
+enum Delivered {
+    /// Queued for every receiver; with the mailbox to pace for, if any, and
+    /// whether the one receiver's mailbox has no reader.
+    To {
+        pace: Option<Arc<Mailbox>>,
+        offline: bool,
+    },
+    /// A live lane nobody is subscribed to right now.
+    Nobody,
+    /// Refused (in part, for a broadcast): the sender is told.
+    Refused(ErrorReply),
 }
 
 /// Whether `topic` is a well-formed identity topic of `prefix`, i.e. one a
@@ -147,39 +205,98 @@ fn is_identity_topic(prefix: TopicPrefix, topic: &str) -> bool {
     topic.parse::<Topic>().is_ok_and(|t| t.prefix() == prefix)
 }
 
-/// Hands `msg` to every receiver of `topic`; returns how many there were,
-/// and the receiver's mailbox if it is now congested.
-fn deliver(
-    cx: &Context,
-    prefix: TopicPrefix,
-    topic: &str,
-    msg: IncomingMessage,
-) -> (usize, Option<Arc<Mailbox>>) {
+/// The refusal of a message to `topic`, whose mailbox is full.
+fn mailbox_full(topic: &str, f: &Fullness) -> ErrorReply {
+    ErrorReply::new(
+        code::MAILBOX_FULL,
+        format!(
+            "mailbox of {topic} is full ({} of {} messages, {} of {} bytes): message refused",
+            f.messages, f.max_messages, f.bytes, f.max_bytes
+        ),
+    )
+    // Soon when its owner is reading; later when it is not.
+    .retryable(if f.draining { 100 } else { 1000 })
+}
+
+/// Hands `msg` to every receiver of `topic`.
+fn deliver(cx: &Context, prefix: TopicPrefix, topic: &str, msg: IncomingMessage) -> Delivered {
     use TopicPrefix as T;
-    let congested = |mb: Arc<Mailbox>| mb.congested().then_some(mb);
-    match prefix {
-        T::Event | T::Metric => {
-            let mailbox = cx.mailboxes.get_or_create(topic);
-            mailbox.push(msg, &cx.stats);
-            (1, congested(mailbox))
+    let offer = |mailbox: Arc<Mailbox>, msg| match mailbox.offer(msg, &cx.stats) {
+        Offer::Accepted { pace, offline } => Delivered::To {
+            pace: pace.then_some(mailbox),
+            offline,
+        },
+        Offer::Full(f) => {
+            cx.stats.refuse(Reason::MailboxFull, 1);
+            Delivered::Refused(mailbox_full(topic, &f))
         }
+    };
+    match prefix {
+        T::Event | T::Metric => offer(cx.mailboxes.get_or_create(topic), msg),
         T::Agent | T::UniqueTask | T::PooledTask | T::UserSession | T::Service | T::Bridge => {
             let mailbox = match cx.mailboxes.get(topic) {
                 Some(m) => m,
                 None if is_identity_topic(prefix, topic) => cx.mailboxes.get_or_create(topic),
-                None => return (0, None),
+                None => {
+                    return Delivered::Refused(ErrorReply::new(
+                        code::INVALID_TOPIC,
+                        format!(
+                            "invalid target topic: {topic} is not a well-formed {} topic; \
+                             no principal can receive on it",
+                            prefix.as_str()
+                        ),
+                    ));
+                }
             };
-            mailbox.push(msg, &cx.stats);
-            (1, congested(mailbox))
+            offer(mailbox, msg)
         }
         T::AgentBroadcast
         | T::TaskBroadcast
         | T::WorkspaceUsers
         | T::UserWorkspace
-        | T::UserBroadcast => (
-            cx.for_each_subscriber(topic, |mb| mb.push(msg.clone(), &cx.stats)),
-            None,
-        ),
-        _ => (0, None),
+        | T::UserBroadcast => {
+            let (mut reached, mut full) = (0usize, 0usize);
+            let subscribers =
+                cx.for_each_subscriber(topic, |mb| match mb.offer(msg.clone(), &cx.stats) {
+                    Offer::Accepted { .. } => reached += 1,
+                    Offer::Full(_) => full += 1,
+                });
+            if full > 0 {
+                cx.stats.refuse(Reason::MailboxFull, full as u64);
+                Delivered::Refused(
+                    ErrorReply::new(
+                        code::MAILBOX_FULL,
+                        format!(
+                            "{topic}: {full} of {subscribers} subscribers refused the message \
+                             (their mailboxes are full); {reached} received it"
+                        ),
+                    )
+                    .retryable(100),
+                )
+            } else if subscribers == 0 {
+                Delivered::Nobody
+            } else {
+                Delivered::To {
+                    pace: None,
+                    offline: false,
+                }
+            }
+        }
+        T::Progress => Delivered::Refused(ErrorReply::new(
+            code::INVALID_TOPIC,
+            format!(
+                "invalid target topic: {topic}: progress travels as ProgressReport, not SendMessage"
+            ),
+        )),
+        T::Task => Delivered::Refused(ErrorReply::new(
+            code::NOT_IMPLEMENTED,
+            format!(
+                "{topic}: task lanes (tk::) are not implemented by this gateway; nobody can receive on them"
+            ),
+        )),
+        _ => Delivered::Refused(ErrorReply::new(
+            code::INVALID_TOPIC,
+            format!("invalid target topic: nobody can receive on {topic}"),
+        )),
     }
 }

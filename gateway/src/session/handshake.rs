@@ -11,13 +11,13 @@ use aether_protocol::proto::{
     BuildInfo, ConnectionAck, DownstreamMessage, InitConnection, NegotiatedExtension,
     UpstreamMessage, downstream_message, init_connection::ClientType, upstream_message,
 };
-use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
-use super::credentials::{Authenticated, authenticate};
-use crate::context::handle::{NewSession, SessionHandle};
+use crate::audit::{Actor, AuditEvent};
+use crate::auth::{Attempt, Peer, Refused};
+use crate::context::handle::{NewSession, SessionHandle, actor_type};
 use crate::hub::Hub;
-use crate::outbound::{Out, Outlet};
+use crate::outbound::{Out, Outbox, Outlet};
 use crate::push::Pusher;
 
 /// `ConnectionAck.server_version`.
@@ -121,25 +121,52 @@ fn build_info() -> BuildInfo {
     }
 }
 
-fn downstream(payload: downstream_message::Payload) -> Out {
-    Out::Msg(Box::new(DownstreamMessage {
+fn downstream(payload: downstream_message::Payload) -> DownstreamMessage {
+    DownstreamMessage {
         payload: Some(payload),
         active_extensions: Vec::new(),
-    }))
+    }
 }
 
-async fn send(tx: &mpsc::Sender<Out>, out: Out) -> Result<(), Status> {
-    tx.send(out)
+async fn send(tx: &Outbox, msg: DownstreamMessage) -> Result<(), Status> {
+    tx.reply(msg)
         .await
         .map_err(|_| Status::cancelled("client went away"))
+}
+
+/// Records a refused connection in the audit log (attempts refused by the
+/// throttle without a look are not, so a guesser cannot flood the log).
+fn audit_refusal(hub: &Hub, principal: &Principal, identity: &str, peer: &Peer, r: &Refused) {
+    if r.throttled {
+        return;
+    }
+    let mut event = AuditEvent::new("authentication", "authenticate")
+        .by(Actor {
+            actor_type: actor_type(principal.kind()).to_string(),
+            actor_id: identity.to_string(),
+            session_id: String::new(),
+            workspace: principal.workspace().unwrap_or_default().to_string(),
+        })
+        .resource("identity", identity)
+        .failed(r.status.message())
+        .meta("method", r.method)
+        .meta("reason", r.reason);
+    if let Some(ip) = peer.ip {
+        event = event.meta("peer", ip.to_string());
+    }
+    if r.cooldown_started {
+        event = event.meta("cooldown_started", "true");
+    }
+    drop(hub.cx.audit.record(event));
 }
 
 /// Runs the handshake; `Ok(None)` when the client left before `init`.
 pub(crate) async fn perform(
     hub: &Hub,
     upstream: &mut Streaming<UpstreamMessage>,
-    tx: &mpsc::Sender<Out>,
+    tx: &Outbox,
     outlet: Arc<Outlet>,
+    peer: &Peer,
 ) -> Result<Option<Arc<SessionHandle>>, Status> {
     let Some(init) = first_message(hub, upstream).await? else {
         return Ok(None);
@@ -147,18 +174,22 @@ pub(crate) async fn perform(
     let (principal, assigned_id) = resolve(&init)?;
     let session_id = uuid::Uuid::new_v4().to_string();
     let identity = principal.identity_string_with(assigned_id.as_deref());
+    let attempt = Attempt {
+        principal: &principal,
+        identity: &identity,
+        credentials: &init.credentials,
+        peer,
+    };
     // A task token this gateway minted admits its worker (§1.5 rule 1).
-    let worker_task = hub.tasks.check_token(&init.credentials, &identity)?;
-    let auth = match &worker_task {
-        Some(_) => Authenticated {
-            admin: hub.cx.config.dev,
-        },
-        None => authenticate(
-            principal.kind(),
-            &init.credentials,
-            hub.cx.config.dev,
-            hub.cx.config.admin_key.as_deref(),
-        )?,
+    let authenticated = hub.auth.authenticate(&attempt, |token| {
+        hub.tasks.check_task_token(token, &identity)
+    });
+    let auth = match authenticated {
+        Ok(a) => a,
+        Err(refused) => {
+            audit_refusal(hub, &principal, &identity, peer, &refused);
+            return Err(refused.status);
+        }
     };
     let (negotiated_extensions, required) = negotiate(&init);
     let mut ack = ConnectionAck {
@@ -191,17 +222,44 @@ pub(crate) async fn perform(
         identity,
         topic,
         principal,
-        admin: auth.admin,
+        admin: auth.system,
+        administrator: auth.administrator,
+        credential: auth.credential,
         mailbox,
         outlet,
         pusher: Pusher::new(tx),
-        worker_task,
+        worker_task: auth.worker_task,
     }));
-    let admission = hub.cx.admit(
+    let admission = match hub.cx.admit(
         &handle,
         &init.resume_session_id,
         ack.initial_connection_unix_ms,
-    )?;
+    ) {
+        Ok(a) => a,
+        Err(status) => {
+            let mut actor = handle.actor();
+            actor.session_id.clear();
+            drop(
+                hub.cx.audit.record(
+                    AuditEvent::new("connection", "connect")
+                        .by(actor)
+                        .resource("session", "")
+                        .failed(status.message())
+                        .meta("method", handle.credential.method()),
+                ),
+            );
+            return Err(status);
+        }
+    };
+    // A token revoked while this connection was being checked: its
+    // revocation marked it before ending the sessions it found, so either
+    // it found this one or this sees the mark.
+    if let Some(id) = handle.credential.token_id()
+        && !hub.auth.tokens.is_valid(id, crate::auth::now_s())
+    {
+        hub.cx.remove(&handle);
+        return Err(Status::unauthenticated("API token revoked"));
+    }
     ack.resumed = admission.resumed;
     ack.reconnection_count = admission.reconnection_count;
     ack.initial_connection_unix_ms = admission.initial_connection_unix_ms;
@@ -209,8 +267,18 @@ pub(crate) async fn perform(
         identity = %handle.identity,
         session_id = %handle.session_id,
         resumed = ack.resumed,
+        method = handle.credential.method(),
         "session connected"
     );
+    let mut event = AuditEvent::new("connection", "connect")
+        .by(handle.actor())
+        .resource("session", handle.session_id.clone())
+        .meta("method", handle.credential.method())
+        .meta("resumed", ack.resumed.to_string());
+    if let Some(id) = handle.credential.token_id() {
+        event = event.meta("token_id", id);
+    }
+    drop(hub.cx.audit.record(event));
     let result = async {
         send(
             tx,
@@ -234,7 +302,8 @@ pub(crate) async fn perform(
             .await?;
         }
         if let Some(mb) = &handle.mailbox {
-            send(tx, Out::Attach(mb.clone())).await?;
+            tx.control(Out::Attach(mb.clone()))
+                .map_err(|_| Status::cancelled("client went away"))?;
         }
         Ok::<(), Status>(())
     }

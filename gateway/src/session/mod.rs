@@ -3,11 +3,11 @@
 //! must reach the journal first wait in a [`Pipeline`] while the session
 //! reads on; they are sent as their commits complete.
 
-mod credentials;
 mod handshake;
 mod pipeline;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use aether_protocol::identity::{PrincipalKind, validate_segment};
 use aether_protocol::proto::{
@@ -15,26 +15,29 @@ use aether_protocol::proto::{
     upstream_message::Payload,
 };
 use prost::Message;
-use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
 pub(crate) use handshake::SERVER_VERSION;
 
 use crate::admin;
-use crate::answer::Answer;
+use crate::answer::{self, Answer};
+use crate::audit;
+use crate::auth::Peer;
 use crate::authz;
 use crate::context::handle::SessionHandle;
 use crate::hub::Hub;
 use crate::kv;
-use crate::outbound::{Out, Outlet};
+use crate::mailbox::{Mailbox, Paced};
+use crate::outbound::{Out, Outbox, Outlet};
 use crate::progress;
-use crate::proxy::{self, Outbox};
+use crate::proxy::{self, Outbox as ProxyOutbox};
 use crate::rate::TokenBucket;
 use crate::registry;
 use crate::reply::{ErrorReply, code};
 use crate::routing::{self, Sender};
-use crate::stats::Stats;
+use crate::stats::{Reason, Stats};
 use crate::tasks::{self, worker::Departure};
+use crate::triggers;
 use crate::unimplemented;
 use crate::workspaces;
 use pipeline::Pipeline;
@@ -53,31 +56,39 @@ enum Exit {
 struct Session {
     hub: Arc<Hub>,
     handle: Arc<SessionHandle>,
-    tx: mpsc::Sender<Out>,
+    tx: Outbox,
     /// `IncomingMessage.source_topic` of this sender.
     source_topic: String,
     /// Current workspace (users switch it).
     workspace: String,
     rate: Option<TokenBucket>,
+    /// The rate of submitted audit events.
+    audit_rate: TokenBucket,
     /// Replies waiting for their changes to be journaled.
     pipeline: Pipeline,
     /// Proxy and tunnel frames waiting for room at their recipients.
-    outbox: Outbox,
+    outbox: ProxyOutbox,
 }
 
-/// Runs a session to its end.
+/// Runs a session to its end; `admitted` is called once its handshake
+/// completed (the connection's handshake deadline is lifted).
 pub(crate) async fn run(
     hub: Arc<Hub>,
     mut upstream: Streaming<UpstreamMessage>,
-    tx: mpsc::Sender<Out>,
+    tx: Outbox,
     outlet: Arc<Outlet>,
+    admitted: impl FnOnce(),
+    peer: Peer,
 ) {
-    let handle = match handshake::perform(&hub, &mut upstream, &tx, outlet).await {
-        Ok(Some(h)) => h,
+    let handle = match handshake::perform(&hub, &mut upstream, &tx, outlet, &peer).await {
+        Ok(Some(h)) => {
+            admitted();
+            h
+        }
         Ok(None) => return,
         Err(status) => {
             tracing::debug!(%status, "handshake failed");
-            let _ = tx.send(Out::End(status)).await;
+            let _ = tx.control(Out::End(status));
             return;
         }
     };
@@ -88,6 +99,7 @@ pub(crate) async fn run(
         source_topic: handle.topic.clone().unwrap_or_default(),
         workspace,
         rate: hub.cx.config.limits.send_rate.map(TokenBucket::new),
+        audit_rate: TokenBucket::new(hub.cx.config.limits.audit_submit_rate),
         pipeline: Pipeline::default(),
         hub,
         handle,
@@ -114,7 +126,7 @@ pub(crate) async fn run(
     match exit {
         Exit::Eof | Exit::Killed => {}
         Exit::Status(status) => {
-            let _ = tx.send(Out::End(status)).await;
+            let _ = tx.control(Out::End(status));
         }
     }
     tracing::info!(identity = %handle.identity, session_id = %handle.session_id, "session ended");
@@ -205,7 +217,7 @@ impl Session {
     async fn reply(&self, msg: DownstreamMessage) -> bool {
         tokio::select! {
             biased;
-            r = self.tx.send(Out::Msg(Box::new(msg))) => r.is_ok(),
+            r = self.tx.reply(msg) => r.is_ok(),
             _ = self.handle.cancel.cancelled() => false,
         }
     }
@@ -241,6 +253,7 @@ impl Session {
                 format!("{op} frame is {size} bytes; the limit is {limit} bytes"),
             )
             .with_request_id(id);
+            self.hub.cx.stats.refuse(Reason::FrameTooLarge, 1);
             return (!self.error(e).await).then_some(Exit::Killed);
         }
         if let Some(rates) = &self.hub.cx.identity_rates
@@ -279,33 +292,27 @@ impl Session {
                     workspace: &self.workspace,
                     actor: match &obo {
                         Some(o) => o.actor(),
-                        None => self.handle.actor(&self.workspace),
+                        None => self.handle.authz_actor(&self.workspace),
                     },
                     on_behalf_of: obo.as_ref().map(|o| &o.subject),
                 };
-                match routing::route(&sender, self.rate.as_mut(), *send) {
+                let routed = routing::route(&sender, self.rate.as_mut(), *send);
+                if let Ok(routing::Routed {
+                    offline_target: Some(target),
+                    ..
+                }) = &routed
+                {
+                    triggers::message_to_offline(
+                        &self.hub.agents,
+                        &self.hub.tasks,
+                        target,
+                        &self.handle.identity,
+                    );
+                }
+                match routed.map(|r| r.congested) {
                     Ok(None) => true,
-                    Ok(Some(congested)) => {
-                        // Stop reading until the online receiver catches up
-                        // (bounded), so flow control slows this sender.
-                        let wait = self.hub.cx.config.limits.backpressure_wait;
-                        let stats = &self.hub.cx.stats;
-                        Stats::bump(&stats.backpressure_waits);
-                        Stats::bump(&stats.senders_waiting);
-                        let alive = tokio::select! {
-                            biased;
-                            _ = self.handle.cancel.cancelled() => false,
-                            _ = congested.wait_for_space(wait) => true,
-                        };
-                        stats
-                            .senders_waiting
-                            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                        alive
-                    }
-                    Err(e) => {
-                        Stats::bump(&self.hub.cx.stats.send_errors);
-                        self.error(e).await
-                    }
+                    Ok(Some(receiver)) => self.pace(&receiver).await,
+                    Err(e) => self.error(e).await,
                 }
             }
             Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(*sw).await,
@@ -334,7 +341,7 @@ impl Session {
                 }
                 let actor = match &obo {
                     Ok(Some(o)) => o.actor(),
-                    _ => self.handle.actor(&self.workspace),
+                    _ => self.handle.authz_actor(&self.workspace),
                 };
                 let answer = self.hub.kv.handle(&self.hub.cx.authz, &actor, &caller, *op);
                 self.answer(answer).await
@@ -411,7 +418,7 @@ impl Session {
                 .await
             }
             Some(Payload::WorkspaceOp(op)) => {
-                let actor = self.handle.actor(&self.workspace);
+                let actor = self.handle.authz_actor(&self.workspace);
                 let hub = &self.hub;
                 let answer =
                     workspaces::workspace_op(&hub.workspaces, &hub.cx, &hub.tasks, &actor, *op);
@@ -429,7 +436,7 @@ impl Session {
                         authz::check_op::access_check(&self.hub.cx.authz, &o.actor(), &parties, *op)
                     }
                     Ok(None) => {
-                        let actor = self.handle.actor(&self.workspace);
+                        let actor = self.handle.authz_actor(&self.workspace);
                         let parties = self.direct_parties();
                         authz::check_op::access_check(&self.hub.cx.authz, &actor, &parties, *op)
                     }
@@ -440,7 +447,7 @@ impl Session {
                 .await
             }
             Some(Payload::BatchAccessCheck(op)) => {
-                let actor = self.handle.actor(&self.workspace);
+                let actor = self.handle.authz_actor(&self.workspace);
                 let parties = self.direct_parties();
                 let resp =
                     authz::check_op::batch_access_check(&self.hub.cx.authz, &actor, &parties, *op);
@@ -498,9 +505,50 @@ impl Session {
                     ))]),
                     Ok(Some(o)) => authz::acl_op::acl_op(&self.hub.cx.authz, &o.actor(), *op),
                     Ok(None) => {
-                        let actor = self.handle.actor(&self.workspace);
+                        let actor = self.handle.authz_actor(&self.workspace);
                         authz::acl_op::acl_op(&self.hub.cx.authz, &actor, *op)
                     }
+                };
+                self.answer(answer).await
+            }
+            Some(Payload::TokenOp(op)) => {
+                let hub = &self.hub;
+                let resp = crate::auth::ops::token_op(&hub.auth, &hub.cx, &self.handle, *op).await;
+                self.reply(downstream(downstream_message::Payload::Token(Box::new(
+                    resp,
+                ))))
+                .await
+            }
+            Some(Payload::AuditQuery(q)) => {
+                let resp = audit::ops::answer_query(&self.hub.cx.audit, self.handle.admin, *q);
+                self.reply(downstream(downstream_message::Payload::AuditResponse(
+                    Box::new(resp),
+                )))
+                .await
+            }
+            Some(Payload::SubmitAuditEvent(req)) => {
+                let mut actor = self.handle.actor();
+                actor.workspace = self.workspace.clone();
+                let who = audit::ops::Submitter {
+                    actor,
+                    admin: self.handle.administrator,
+                    within_rate: self.audit_rate.try_take(),
+                };
+                let (resp, commit) = audit::ops::submit(&self.hub.cx.audit, who, *req);
+                let reply = vec![answer::frame(
+                    downstream_message::Payload::SubmitAuditEventResponse(Box::new(resp.clone())),
+                )];
+                let answer = match commit {
+                    None => Answer::Now(reply),
+                    Some(commit) => Answer::after(commit, reply, move |e| {
+                        let mut failed = resp;
+                        failed.success = false;
+                        failed.error_code = "ERR_INTERNAL".to_string();
+                        failed.error_message = format!("audit entry not stored: {e}");
+                        vec![answer::frame(
+                            downstream_message::Payload::SubmitAuditEventResponse(Box::new(failed)),
+                        )]
+                    }),
                 };
                 self.answer(answer).await
             }
@@ -536,6 +584,29 @@ impl Session {
         }
     }
 
+    /// Pauses reading until `receiver`, online and keeping up, has drained
+    /// its mailbox to a quarter (bounded: see [`crate::mailbox`]), so flow
+    /// control slows this sender to its reader's speed; `false` when the
+    /// session was ended meanwhile.
+    async fn pace(&self, receiver: &Mailbox) -> bool {
+        let wait = self.hub.cx.config.limits.backpressure_wait;
+        let stats = &self.hub.cx.stats;
+        Stats::bump(&stats.backpressure_waits);
+        Stats::bump(&stats.senders_waiting);
+        let alive = tokio::select! {
+            biased;
+            _ = self.handle.cancel.cancelled() => false,
+            paced = receiver.pace(wait) => {
+                if paced == Paced::Lagging {
+                    Stats::bump(&stats.receivers_lagging);
+                }
+                true
+            }
+        };
+        stats.senders_waiting.fetch_sub(1, Ordering::Relaxed);
+        alive
+    }
+
     async fn switch_workspace(&mut self, sw: SwitchWorkspace) -> bool {
         if self.handle.kind != PrincipalKind::User {
             return self
@@ -553,7 +624,28 @@ impl Session {
                 ))
                 .await;
         }
-        let actor = self.handle.actor(&self.workspace);
+        if !self
+            .handle
+            .credential
+            .allows_workspace(&sw.new_workspace_id)
+        {
+            return self
+                .error(ErrorReply::new(
+                    code::PERMISSION_DENIED,
+                    format!(
+                        "{} not authorized for workspace {}",
+                        match self.handle.credential {
+                            crate::credential::Credential::Certificate { .. } => {
+                                "client certificate"
+                            }
+                            _ => "API key",
+                        },
+                        sw.new_workspace_id
+                    ),
+                ))
+                .await;
+        }
+        let actor = self.handle.authz_actor(&self.workspace);
         if !self.hub.cx.authz.allows(
             &actor,
             authz::Resource::workspace(&sw.new_workspace_id),

@@ -6,16 +6,20 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use std::time::Instant;
+
 use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Mutation, StoreError};
+use crate::stats::Histogram;
 
 /// Most batches folded into one transaction.
 const MAX_GROUP: usize = 4096;
 
 struct Job {
     batch: Vec<Mutation>,
+    submitted: Instant,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -36,11 +40,13 @@ impl Drop for Journal {
 }
 
 impl Journal {
-    pub(super) fn start(db: Arc<Database>) -> Result<Journal, StoreError> {
+    /// Starts the writer; `latency` receives, per submission, the time
+    /// from submission to its commit being on disk.
+    pub(super) fn start(db: Arc<Database>, latency: Arc<Histogram>) -> Result<Journal, StoreError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("aether-journal".into())
-            .spawn(move || writer(db, rx))
+            .spawn(move || writer(db, rx, &latency))
             .map_err(StoreError::from)?;
         Ok(Journal {
             tx: Some(tx),
@@ -50,14 +56,20 @@ impl Journal {
 
     pub(super) fn submit(&self, batch: Vec<Mutation>) -> Commit {
         let (done, rx) = oneshot::channel();
-        match self.tx.as_ref().map(|tx| tx.send(Job { batch, done })) {
+        match self.tx.as_ref().map(|tx| {
+            tx.send(Job {
+                batch,
+                submitted: Instant::now(),
+                done,
+            })
+        }) {
             Some(Ok(())) => Commit { rx: Some(rx) },
             _ => Commit::failed("the journal has stopped"),
         }
     }
 }
 
-fn writer(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn writer(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Job>, latency: &Histogram) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -70,7 +82,9 @@ fn writer(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Job>) {
         if let Err(e) = &result {
             tracing::error!(error = %e, batches = jobs.len(), "journal commit failed");
         }
+        let committed = Instant::now();
         for job in jobs {
+            latency.observe(committed.saturating_duration_since(job.submitted));
             let _ = job.done.send(result.clone());
         }
     }
@@ -116,7 +130,7 @@ impl Commit {
     /// Already failed with `why`.
     pub(crate) fn failed(why: &str) -> Commit {
         let (tx, rx) = oneshot::channel();
-        let _ = tx.send(Err(StoreError(why.into())));
+        let _ = tx.send(Err(StoreError::other(why)));
         Commit { rx: Some(rx) }
     }
 
@@ -135,7 +149,7 @@ impl Future for Commit {
             None => Poll::Ready(Ok(())),
             Some(rx) => Pin::new(rx)
                 .poll(cx)
-                .map(|r| r.unwrap_or_else(|_| Err(StoreError("the journal has stopped".into())))),
+                .map(|r| r.unwrap_or_else(|_| Err(StoreError::other("the journal has stopped")))),
         }
     }
 }

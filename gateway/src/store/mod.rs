@@ -13,16 +13,35 @@
 //!
 //! Without a data directory the store is memory-only: commits resolve at
 //! once and nothing survives a restart.
+//!
+//! Verified at start: the database is opened with redb's integrity check
+//! (the checksum of every page of the committed trees is verified, so a
+//! file altered or truncated since redb wrote it is refused instead of
+//! trusted or panicking on), and every record is decoded by its loader,
+//! which refuses the store rather than skip one. redb recovers from a
+//! crash by falling back to the previous commit when the last one did not
+//! reach the disk whole; after a *clean* shutdown such a fallback could
+//! only hide corruption of acknowledged data, so it is refused too. A file
+//! next to the database (`aether.redb.state`: `open` while a gateway has it
+//! open or after a crash, `clean` after a clean shutdown) tells which, and
+//! that the directory held a database: an empty or missing database file
+//! there is refused rather than started afresh. Every refusal is a
+//! [`StoreError`] that [`StoreError::is_corrupt`].
 
 mod journal;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::RwLock;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, DatabaseError, ReadableDatabase, ReadableTable, StorageError, TableDefinition,
+};
 
 pub(crate) use journal::Commit;
+
+use crate::stats::Histogram;
 use journal::Journal;
 
 /// The tables of the database: string keys, byte values.
@@ -45,11 +64,20 @@ pub(crate) enum Table {
     Acl,
     /// Workspace metadata, keyed by workspace id.
     Workspaces,
+    /// API tokens (their digests, never the secrets), keyed by token id.
+    Tokens,
+    /// The audit log, keyed by zero-padded audit id.
+    Audit,
 }
 
 impl Table {
     fn definition(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
-        TableDefinition::new(match self {
+        TableDefinition::new(self.name())
+    }
+
+    /// The table's name in the database.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
             Table::Kv => "kv",
             Table::Checkpoints => "checkpoints",
             Table::Tasks => "tasks",
@@ -58,10 +86,12 @@ impl Table {
             Table::Meta => "meta",
             Table::Acl => "acl",
             Table::Workspaces => "workspaces",
-        })
+            Table::Tokens => "tokens",
+            Table::Audit => "audit",
+        }
     }
 
-    const ALL: [Table; 8] = [
+    const ALL: [Table; 10] = [
         Table::Kv,
         Table::Checkpoints,
         Table::Tasks,
@@ -70,6 +100,8 @@ impl Table {
         Table::Meta,
         Table::Acl,
         Table::Workspaces,
+        Table::Tokens,
+        Table::Audit,
     ];
 }
 
@@ -105,14 +137,85 @@ impl Mutation {
 /// Why the store failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("store: {0}")]
-pub(crate) struct StoreError(pub(crate) String);
+pub(crate) struct StoreError(pub(crate) String, Corrupt);
+
+/// Whether a [`StoreError`] says the stored data cannot be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Corrupt(bool);
 
 /// Why a closed store refuses work.
 const CLOSED: &str = "the store is closed";
 
+/// Name of the database file under the data directory.
+pub(crate) const DB_FILE: &str = "aether.redb";
+/// Next to the database: `open` or `clean` (see the module docs).
+const STATE_FILE: &str = "aether.redb.state";
+const STATE_OPEN: &str = "open";
+const STATE_CLEAN: &str = "clean";
+
+/// Replaces the state file's content (write and rename, so it is either
+/// the old or the new one).
+fn write_state(dir: &Path, state: &str) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+    std::fs::write(&tmp, state)?;
+    std::fs::rename(&tmp, dir.join(STATE_FILE))
+}
+
 impl StoreError {
+    /// An error that says nothing about the data's integrity.
+    pub(crate) fn other(e: impl std::fmt::Display) -> Self {
+        StoreError(e.to_string(), Corrupt(false))
+    }
+
     fn from(e: impl std::fmt::Display) -> Self {
-        StoreError(e.to_string())
+        StoreError::other(e)
+    }
+
+    /// A stored record its loader cannot read: the store is refused.
+    pub(crate) fn unreadable(table: Table, key: &str, why: impl std::fmt::Display) -> Self {
+        StoreError(
+            format!(
+                "unreadable record in table {}, key {:?}: {why}",
+                table.name(),
+                key.escape_debug().to_string()
+            ),
+            Corrupt(true),
+        )
+    }
+
+    /// Whether the stored data is corrupted or truncated.
+    pub(crate) fn is_corrupt(&self) -> bool {
+        self.1.0
+    }
+
+    fn of_open(e: DatabaseError) -> Self {
+        let corrupt = match &e {
+            DatabaseError::RepairAborted => {
+                return StoreError(
+                    "its last commit is corrupted although it was closed cleanly; \
+                     refusing to fall back to the previous commit, which would lose \
+                     acknowledged changes silently"
+                        .into(),
+                    Corrupt(true),
+                );
+            }
+            DatabaseError::UpgradeRequired(_) => false,
+            DatabaseError::Storage(s) => storage_corrupt(s),
+            _ => false,
+        };
+        StoreError(e.to_string(), Corrupt(corrupt))
+    }
+}
+
+/// Whether a storage error means the file's content is bad.
+fn storage_corrupt(e: &StorageError) -> bool {
+    match e {
+        StorageError::Corrupted(_) => true,
+        StorageError::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
     }
 }
 
@@ -126,6 +229,8 @@ struct Durable {
     /// `None` once closed.
     open: RwLock<Option<Open>>,
     path: PathBuf,
+    /// Submission to commit on disk, per submission.
+    latency: Arc<Histogram>,
 }
 
 struct Open {
@@ -141,11 +246,46 @@ impl Store {
         Store { inner: None }
     }
 
-    /// Opens (or creates) the database `aether.redb` under `dir`.
+    /// Opens (or creates) the database `aether.redb` under `dir`, checking
+    /// its integrity (see the module docs).
     pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::from)?;
-        let path = dir.join("aether.redb");
-        let db = Database::create(&path).map_err(StoreError::from)?;
+        let path = dir.join(DB_FILE);
+        let state = std::fs::read_to_string(dir.join(STATE_FILE)).ok();
+        let closed_cleanly = state.as_deref().map(str::trim) == Some(STATE_CLEAN);
+        let db_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if state.is_some() && db_len == 0 {
+            return Err(StoreError(
+                "the database file is missing or empty, but this data directory held one".into(),
+                Corrupt(true),
+            ));
+        }
+        let fell_back = Arc::new(AtomicBool::new(false));
+        let db = {
+            let fell_back = fell_back.clone();
+            Database::builder()
+                .set_check_integrity_on_open(true)
+                .set_repair_callback(move |session| {
+                    // Past the first scan only when the last commit failed
+                    // its checksums and redb is about to fall back.
+                    if (0.3..0.6).contains(&session.progress()) {
+                        fell_back.store(true, Ordering::Relaxed);
+                        if closed_cleanly {
+                            session.abort();
+                        }
+                    }
+                })
+                .create(&path)
+                .map_err(StoreError::of_open)?
+        };
+        if fell_back.load(Ordering::Relaxed) {
+            tracing::warn!(
+                path = %path.display(),
+                "the last commit did not reach the disk whole (a crash): recovered the previous one"
+            );
+        }
+        // Open: a crash from now on must not look like a clean shutdown.
+        write_state(dir, STATE_OPEN).map_err(StoreError::from)?;
         // Create every table up front so readers never miss one.
         let txn = db.begin_write().map_err(StoreError::from)?;
         for t in Table::ALL {
@@ -153,13 +293,21 @@ impl Store {
         }
         txn.commit().map_err(StoreError::from)?;
         let db = Arc::new(db);
-        let journal = Journal::start(db.clone())?;
+        let latency = Arc::new(Histogram::default());
+        let journal = Journal::start(db.clone(), latency.clone())?;
         Ok(Store {
             inner: Some(Arc::new(Durable {
                 open: RwLock::new(Some(Open { journal, db })),
                 path,
+                latency,
             })),
         })
+    }
+
+    /// How long durable commits took, submission to disk (`None` when
+    /// memory-only).
+    pub(crate) fn commit_latency(&self) -> Option<&Histogram> {
+        self.inner.as_ref().map(|d| d.latency.as_ref())
     }
 
     /// Whether changes survive a restart.
@@ -178,7 +326,7 @@ impl Store {
             return Ok(Vec::new());
         };
         let open = d.open.read();
-        let db = &open.as_ref().ok_or_else(|| StoreError(CLOSED.into()))?.db;
+        let db = &open.as_ref().ok_or_else(|| StoreError::other(CLOSED))?.db;
         let txn = db.begin_read().map_err(StoreError::from)?;
         let t = txn
             .open_table(table.definition())
@@ -204,11 +352,39 @@ impl Store {
         }
     }
 
-    /// Flushes what is queued, stops the journal and releases the database
-    /// file, so it can be opened again (also from this process). Later
-    /// submissions fail. Idempotent; blocks until the journal thread ends.
-    pub(crate) fn close(&self) {
+    /// Releases the database without marking a clean shutdown (its content
+    /// was refused).
+    pub(crate) fn abandon(&self) {
         let open = self.inner.as_ref().and_then(|d| d.open.write().take());
         drop(open);
+    }
+
+    /// Flushes what is queued, stops the journal and releases the database
+    /// file, so it can be opened again (also from this process), and marks
+    /// the shutdown clean. Later submissions fail. Idempotent; blocks until
+    /// the journal thread ends.
+    pub(crate) fn close(&self) {
+        let Some(d) = &self.inner else {
+            return;
+        };
+        let Some(open) = d.open.write().take() else {
+            return;
+        };
+        let Open { journal, db } = open;
+        // The journal flushes and its thread lets go of the database.
+        drop(journal);
+        match Arc::try_unwrap(db) {
+            Ok(db) => match db.close() {
+                Ok(()) => {
+                    if let Some(dir) = d.path.parent()
+                        && let Err(e) = write_state(dir, STATE_CLEAN)
+                    {
+                        tracing::warn!(error = %e, "cannot mark the clean shutdown");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "closing the database failed"),
+            },
+            Err(_) => tracing::warn!("the database is still in use; not marking a clean shutdown"),
+        }
     }
 }

@@ -3,6 +3,11 @@
 //! orchestrators for `agent_startup` tasks. A task is claimed
 //! (`pending -> assigned`) under the task lock before it is pushed, so it
 //! goes to exactly one consumer.
+//!
+//! Pool consumers of `(workspace, implementation)` are the agents of that
+//! workspace and implementation, the pooled task instances
+//! (`ta::{workspace}::{implementation}::…`) and the services of that
+//! implementation, all candidates of the same choice.
 
 use std::sync::Arc;
 
@@ -11,7 +16,8 @@ use aether_protocol::proto::{DownstreamMessage, TaskAssignment, downstream_messa
 
 use super::Txn;
 use super::index::Key;
-use super::model::{Status, TaskRecord};
+use super::model::{HIBERNATION_CHECKPOINT_KEY, HIBERNATION_RESUME_KEY, Status, TaskRecord};
+use super::startup::StartAgent;
 use crate::context::Context;
 use crate::context::handle::SessionHandle;
 
@@ -19,14 +25,20 @@ use crate::context::handle::SessionHandle;
 const POOL_PER_CONNECT: usize = 100;
 
 /// Whether `s` consumes pool tasks of `(workspace, implementation)`:
-/// agents of that workspace and implementation, and services of that
-/// implementation (any workspace) unless they opted out.
+/// agents and pooled task instances of that workspace and implementation,
+/// and services of that implementation (any workspace) unless they opted
+/// out.
 fn consumes(s: &SessionHandle, workspace: &str, implementation: &str) -> bool {
     match &s.principal {
         Principal::Agent {
             workspace: w,
             implementation: i,
             ..
+        }
+        | Principal::Task {
+            workspace: w,
+            implementation: i,
+            unique_specifier: None,
         } => w.as_str() == workspace && i.as_str() == implementation,
         Principal::Service {
             implementation: i,
@@ -61,9 +73,11 @@ fn wrap(a: TaskAssignment) -> DownstreamMessage {
 }
 
 /// The `TaskAssignment` of a worker task (`assigned_at` in unix seconds,
-/// like every task timestamp).
+/// like every task timestamp). A task woken from hibernation carries the
+/// checkpoint to load and the session to resume.
 fn assignment(r: &TaskRecord, now: i64) -> TaskAssignment {
     let hibernation = r.wait_spec.as_ref().and_then(|w| w.hibernation.as_ref());
+    let kept = |key: &str| r.metadata.get(key).cloned().unwrap_or_default();
     TaskAssignment {
         task_id: r.id.clone(),
         task_type: r.task_type.clone(),
@@ -74,10 +88,10 @@ fn assignment(r: &TaskRecord, now: i64) -> TaskAssignment {
         task_class: r.task_class,
         checkpoint_key: hibernation
             .map(|h| h.checkpoint_key.clone())
-            .unwrap_or_default(),
+            .unwrap_or_else(|| kept(HIBERNATION_CHECKPOINT_KEY)),
         resume_session_id: hibernation
             .map(|h| h.resume_session_id.clone())
-            .unwrap_or_default(),
+            .unwrap_or_else(|| kept(HIBERNATION_RESUME_KEY)),
         ..Default::default()
     }
 }
@@ -202,6 +216,79 @@ impl Txn<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Offers a task that became `pending` again (RETRY), by its mode:
+    /// pool tasks to a consumer, startup tasks to an orchestrator, targeted
+    /// tasks to their target if it is connected (else, when their create
+    /// started the target through an orchestrator, it is started again the
+    /// same way); others wait (a self-assigned task can be claimed).
+    pub(crate) fn redeliver(&mut self, r: TaskRecord) -> TaskRecord {
+        use aether_protocol::proto::TaskAssignmentMode as M;
+        if r.is_startup() {
+            return self.offer_startup(r);
+        }
+        match M::try_from(r.mode) {
+            Ok(M::Pool) => self.offer_pool(r),
+            Ok(M::Targeted) => match self.cx.session_by_identity(&r.target_agent_id) {
+                Some(s) => self.hand_to(r, &s),
+                None => {
+                    if r.orchestrated {
+                        self.restart_target(&r);
+                    }
+                    r
+                }
+            },
+            _ => r,
+        }
+    }
+
+    /// Offers a task whose next run is due by itself (a scheduled retry, a
+    /// woken hibernated task): as [`redeliver`](Self::redeliver), except
+    /// that a self-assigned task goes back to its creator (pushed now when
+    /// it is connected, else when it connects).
+    pub(crate) fn requeue(&mut self, mut r: TaskRecord) -> TaskRecord {
+        use aether_protocol::proto::TaskAssignmentMode as M;
+        if r.is_startup() || matches!(M::try_from(r.mode), Ok(M::Pool | M::Targeted)) {
+            return self.redeliver(r);
+        }
+        r.assigned_to = r.creator.clone();
+        r.set_state(Status::Assigned, self.now);
+        self.put(r.clone());
+        if let Some(s) = self.cx.session_by_identity(&r.creator) {
+            self.push_assignment(&r, &s);
+        }
+        r
+    }
+
+    /// Starts the offline target of `r` as its create did.
+    fn restart_target(&mut self, r: &TaskRecord) {
+        let Ok(aether_protocol::identity::Topic::Agent {
+            workspace,
+            implementation,
+            specifier,
+        }) = r.target_agent_id.parse()
+        else {
+            return;
+        };
+        let metadata = [
+            ("trigger".to_string(), "task_retry".to_string()),
+            ("target_task_id".to_string(), r.id.clone()),
+        ]
+        .into();
+        let started = self.start_agent(StartAgent {
+            unique_task: false,
+            workspace: &workspace,
+            implementation: &implementation,
+            specifier: &specifier,
+            defaults: &r.startup_defaults,
+            overrides: &r.launch_params,
+            creator: &r.creator,
+            metadata,
+        });
+        if let Err(e) = started {
+            tracing::warn!(task = %r.id, error = %e, "could not start the target of a task again");
         }
     }
 

@@ -13,7 +13,8 @@ use aether_protocol::proto::{
     TaskAssignmentMode, downstream_message,
 };
 
-use super::model::{AGENT_STARTUP, DEFAULT_MAX_ATTEMPTS, Status, TaskRecord};
+use super::model::{AGENT_STARTUP, Status, TaskRecord};
+use super::retry;
 use super::startup::StartAgent;
 use super::worker::grace_window_ms;
 use super::{Tasks, Txn};
@@ -134,7 +135,7 @@ pub(crate) fn create_task(
             .map_err(|e| (code::PERMISSION_DENIED, e.clone()))?;
         let actor = match on_behalf {
             Some(o) => o.actor(),
-            None => caller.actor(caller_workspace),
+            None => caller.authz_actor(caller_workspace),
         };
         if !tasks
             .cx
@@ -154,7 +155,7 @@ pub(crate) fn create_task(
     if !req.target_identity.is_empty()
         && !may_mint(
             &tasks.cx.authz,
-            &caller.actor(caller_workspace),
+            &caller.authz_actor(caller_workspace),
             &req.target_identity,
         )
     {
@@ -316,12 +317,7 @@ fn record(
             })
             .unwrap_or_default()
     };
-    let max_attempts = req
-        .retry_policy
-        .as_ref()
-        .map(|p| p.max_attempts)
-        .filter(|&m| m > 0)
-        .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+    let max_attempts = retry::max_attempts(req.retry_policy.as_ref());
     TaskRecord {
         id: uuid::Uuid::new_v4().to_string(),
         task_type: req.task_type.clone(),
@@ -346,6 +342,7 @@ fn record(
         max_attempts,
         completion_event: req.completion_event.clone(),
         retry_policy: req.retry_policy.clone(),
+        idempotency_key: req.idempotency_key.clone(),
         grace_window_ms: grace_window_ms(req.task_class),
         ..Default::default()
     }
@@ -406,6 +403,9 @@ fn targeted(
             },
         ) => {
             start(txn, &r, workspace, implementation, specifier, registry, req)?;
+            let mut r = r;
+            r.orchestrated = true;
+            r.startup_defaults = registry.cloned().unwrap_or_default();
             txn.put(r.clone());
             Ok(Created {
                 task_id: r.id,
@@ -439,6 +439,7 @@ fn start(
     metadata.insert("trigger".to_string(), "create_task".to_string());
     metadata.insert("target_task_id".to_string(), r.id.clone());
     txn.start_agent(StartAgent {
+        unique_task: false,
         workspace,
         implementation,
         specifier,

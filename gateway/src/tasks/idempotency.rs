@@ -47,6 +47,17 @@ impl Ledger {
             .map(|(_, id)| id.as_str())
     }
 
+    /// Forgets `key` if it still names `task_id` (the task is gone);
+    /// returns the mutation to submit.
+    pub(crate) fn forget(&mut self, workspace: &str, key: &str, task_id: &str) -> Option<Mutation> {
+        let k = storage_key(workspace, key);
+        if self.entries.get(&k).is_some_and(|(_, id)| id == task_id) {
+            self.entries.remove(&k);
+            return Some(Mutation::delete(Table::Meta, k));
+        }
+        None
+    }
+
     /// Records that `key` created `task_id`.
     pub(crate) fn record(
         &mut self,
@@ -72,7 +83,10 @@ mod tests {
         assert_eq!(l.get("w", "k", 11), Some("t1"));
         assert_eq!(l.get("other", "k", 11), None);
         assert_eq!(l.get("w", "k", 10 + TTL_MS), None);
-        let back = Ledger::load(&[(m.key, m.value.unwrap_or_default())]);
+        let mut back = Ledger::load(&[(m.key, m.value.unwrap_or_default())]);
         assert_eq!(back.get("w", "k", 11), Some("t1"));
+        assert!(back.forget("w", "k", "other").is_none());
+        assert!(back.forget("w", "k", "t1").is_some());
+        assert_eq!(back.get("w", "k", 11), None);
     }
 }

@@ -43,7 +43,8 @@ pub(crate) struct Index {
 fn keys(r: &TaskRecord) -> Vec<Key> {
     let st = r.state();
     let mut out = Vec::new();
-    let pending = st == Status::Pending;
+    // Waiting for a scheduled start (a retry's backoff): not offered yet.
+    let pending = st == Status::Pending && r.not_before_ms == 0;
     if r.is_startup() {
         if pending {
             out.push(Key::Startup(r.profile.clone()));

@@ -1,16 +1,30 @@
 //! What happens when a task changes status: timestamps, token revocation,
 //! the status notification to its creator (§2.10), `TaskEvent`s
-//! (status_changed on the task, child_lifecycle on its parent, §5.9) and
-//! the wake-up of tasks waiting on it (§5.8).
+//! (status_changed on the task, child_lifecycle on its parent, §5.9), the
+//! completion event of a finished task, the wake-up of tasks waiting on it
+//! (§5.8), and the failure path with its retry decision.
+//!
+//! A failed attempt with retries left is not a failed task: the task goes
+//! back to `pending` (wire QUEUED) with its next attempt scheduled, its
+//! assignment cleared and `error` kept, announced by a `status_changed`
+//! event to QUEUED whose reason names the failure and the next attempt,
+//! and a `progress` event `retry_scheduled` whose metadata carries
+//! `attempt`, `max_attempts`, `next_attempt_at_unix_ms` and `delay_ms`.
+//! Only a final failure reaches `failed`, revokes tokens, wakes dependants
+//! and publishes a completion event.
+
+use std::collections::HashMap;
 
 use aether_protocol::proto::{
-    ProgressKind, ProgressUpdate, TaskChildLifecycleEvent, TaskEvent, TaskStatusChangedEvent,
-    task_event,
+    ProgressKind, ProgressUpdate, TaskChildLifecycleEvent, TaskEvent, TaskProgressEvent,
+    TaskStatusChangedEvent, task_event,
 };
 
 use super::Txn;
 use super::index::Key;
 use super::model::{Status, TaskRecord};
+use super::retry::{self, Failure, Verdict};
+use crate::stats::Stats;
 
 /// `ProgressUpdate.source` of the gateway's own notifications.
 const GATEWAY_SOURCE: &str = "aether-gateway";
@@ -76,9 +90,77 @@ impl Txn<'_> {
             self.child_lifecycle(&r, to);
         }
         if to.is_terminal() {
+            self.completion_event(&r, to);
             self.wake_dependants(&r.id);
         }
         r
+    }
+
+    /// Records a failed attempt of `r`: retried later when its policy
+    /// allows (back to `pending`, not offered before the next attempt's
+    /// time), otherwise `failed` for good.
+    pub(crate) fn fail(&mut self, mut r: TaskRecord, f: Failure) -> TaskRecord {
+        r.attempt = r.attempt.saturating_add(1);
+        r.error = f.reason.clone();
+        let max = retry::max_attempts(r.retry_policy.as_ref());
+        let verdict = retry::decide(r.retry_policy.as_ref(), r.attempt, &f, retry::unit_sample());
+        match verdict {
+            Verdict::Retry { delay_ms } => {
+                let at = self.now.saturating_add(delay_ms);
+                r.assigned_to.clear();
+                r.started_ms = 0;
+                r.disconnected_ms = 0;
+                r.grace_deadline_ms = 0;
+                r.paused_ms = 0;
+                r.wait_spec = None;
+                r.not_before_ms = at.max(1);
+                let why = format!(
+                    "attempt {} of {max} failed: {}; next attempt at {at}",
+                    r.attempt, f.reason
+                );
+                let r = self.set_status(r, Status::Pending, Announce::all(&why));
+                let mut meta = HashMap::from([
+                    ("attempt".to_string(), r.attempt.to_string()),
+                    ("max_attempts".to_string(), max.to_string()),
+                    ("next_attempt_at_unix_ms".to_string(), at.to_string()),
+                    ("delay_ms".to_string(), delay_ms.to_string()),
+                    ("error".to_string(), f.reason.clone()),
+                ]);
+                if let Some(code) = f.status_code {
+                    meta.insert("status_code".to_string(), code.to_string());
+                }
+                self.note(&r, "retry_scheduled", &why, meta);
+                Stats::bump(&self.cx.stats.task_retries_scheduled);
+                r
+            }
+            Verdict::Final(why) => {
+                let reason = match why {
+                    Some(w) => format!("{}; not retried: {w}", f.reason),
+                    None => f.reason,
+                };
+                self.set_status(r, Status::Failed, Announce::all(&reason))
+            }
+        }
+    }
+
+    /// Publishes a `progress` event about `r` that is the gateway's own
+    /// note (a retry, a purge, an escalation), not a worker's report.
+    pub(crate) fn note(
+        &mut self,
+        r: &TaskRecord,
+        state: &str,
+        message: &str,
+        metadata: HashMap<String, String>,
+    ) {
+        self.publish(
+            r,
+            task_event::Event::Progress(TaskProgressEvent {
+                state: state.to_string(),
+                progress: 0.0,
+                message: message.to_string(),
+                metadata,
+            }),
+        );
     }
 
     /// Publishes a `TaskEvent` about `r` to its subscribers.

@@ -11,8 +11,18 @@
 //! gateway ([`Settle`]). Pushes to sessions that are gone are dropped; the
 //! task stays in the store and is delivered again by the rules of
 //! [`worker`] and [`assign`].
+//!
+//! Everything that happens to a task by itself at a given time (a retry's
+//! scheduled start, a scheduled wake, a wait timeout, the end of a dropped
+//! worker's grace window, a stuck-task TTL, the purge of a finished task)
+//! is a timer derived from its record ([`timers`]), kept in a time-ordered
+//! index, and fired by one task, the [`clockwork`].
 
 mod assign;
+pub(crate) mod clockwork;
+#[cfg(test)]
+mod clockwork_tests;
+mod completion;
 mod context;
 pub(crate) mod create;
 mod hibernation;
@@ -22,18 +32,24 @@ mod lifecycle;
 pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod query;
+mod retry;
 pub(crate) mod startup;
 pub(crate) mod subscribe;
 mod subscriptions;
 mod table;
+#[cfg(test)]
+mod testkit;
+mod timers;
 mod tokens;
 pub(crate) mod worker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use aether_protocol::proto::{DownstreamMessage, ProgressUpdate};
 use parking_lot::{Mutex, MutexGuard};
+use tokio::sync::Notify;
 use tonic::Status;
 
 use crate::answer::Answer;
@@ -44,6 +60,7 @@ use crate::store::{Commit, Mutation, Store, StoreError, Table};
 use idempotency::Ledger;
 use subscriptions::Subscriptions;
 use table::TaskTable;
+use timers::Timing;
 use tokens::Tokens;
 
 /// Everything the task component keeps.
@@ -63,6 +80,8 @@ pub(crate) struct Tasks {
     store: Store,
     cx: Arc<Context>,
     checkpoints: Arc<Checkpoints>,
+    /// Wakes the clockwork when a timer earlier than all others appears.
+    wake: Arc<Notify>,
 }
 
 impl Tasks {
@@ -75,38 +94,38 @@ impl Tasks {
     ) -> Result<Self, StoreError> {
         let tasks = store.load(Table::Tasks)?;
         let meta = store.load(Table::Meta)?;
+        let timing = Timing::from(&cx.config.limits);
         let state = State {
-            table: TaskTable::load(tasks),
+            table: TaskTable::load(tasks, timing)?,
             tokens: Tokens::load(&meta),
             ledger: Ledger::load(&meta),
             subs: Subscriptions::default(),
         };
-        Ok(Tasks {
+        cx.stats
+            .task_timers_pending
+            .store(state.table.timers.len() as u64, Relaxed);
+        let tasks = Tasks {
             state: Mutex::new(state),
             store,
             cx,
             checkpoints,
-        })
+            wake: Arc::new(Notify::new()),
+        };
+        // Committed in the background: if it does not make it to disk, the
+        // next start does it again.
+        drop(worker::after_restart(&tasks));
+        Ok(tasks)
     }
 
-    /// Checks a `credentials["token"]` for a worker connecting as
-    /// `identity`: `Ok(None)` without a token, the bound task id when the
-    /// token is one this gateway minted for `identity`, UNAUTHENTICATED
-    /// for an unknown or revoked token, PERMISSION_DENIED for another
-    /// identity's token.
-    pub(crate) fn check_token(
-        &self,
-        credentials: &HashMap<String, String>,
-        identity: &str,
-    ) -> Result<Option<String>, Status> {
-        let Some(token) = credentials.get("token").filter(|t| !t.is_empty()) else {
-            return Ok(None);
-        };
+    /// Checks a task token presented by a worker connecting as `identity`:
+    /// the bound task id when it is one this gateway minted for `identity`,
+    /// UNAUTHENTICATED for an unknown, expired or revoked token (revoked
+    /// when its task ends), PERMISSION_DENIED for another identity's.
+    pub(crate) fn check_task_token(&self, token: &str, identity: &str) -> Result<String, Status> {
         self.state
             .lock()
             .tokens
-            .check(token, identity, model::now_ms())
-            .map(Some)
+            .check(token, identity, self.cx.clock.now_ms())
     }
 
     /// The number of tasks of each workspace.
@@ -169,18 +188,23 @@ pub(crate) struct Txn<'a> {
     pub(crate) now: i64,
     muts: Vec<Mutation>,
     pub(crate) fx: Effects,
+    /// The earliest timer when the change began.
+    first_timer: Option<i64>,
 }
 
 impl<'a> Txn<'a> {
     /// Takes the task lock.
     pub(crate) fn begin(tasks: &'a Tasks) -> Self {
+        let st = tasks.state.lock();
+        let first_timer = st.table.timers.first();
         Txn {
-            st: tasks.state.lock(),
+            st,
             cx: &tasks.cx,
             tasks,
-            now: model::now_ms(),
+            now: tasks.cx.clock.now_ms(),
             muts: Vec::new(),
             fx: Effects::default(),
+            first_timer,
         }
     }
 
@@ -205,9 +229,19 @@ impl<'a> Txn<'a> {
         &self.tasks.checkpoints
     }
 
-    /// Submits the mutations and releases the lock.
+    /// Submits the mutations and releases the lock; wakes the clockwork
+    /// when a timer earlier than every other appeared.
     pub(crate) fn finish(self) -> Settle {
         let commit = self.tasks.store.submit(self.muts);
+        let timers = &self.st.table.timers;
+        let first = timers.first();
+        if first.is_some() && (self.first_timer.is_none() || first < self.first_timer) {
+            self.tasks.wake.notify_one();
+        }
+        self.cx
+            .stats
+            .task_timers_pending
+            .store(timers.len() as u64, Relaxed);
         drop(self.st);
         Settle {
             commit,

@@ -16,6 +16,15 @@ pub(crate) const AGENT_STARTUP: &str = "agent_startup";
 /// Default `max_attempts` (upstream's max retries).
 pub(crate) const DEFAULT_MAX_ATTEMPTS: i32 = 3;
 
+/// `TaskInfo.metadata` key (server-managed, not stored) holding the unix ms
+/// of a task's next attempt while a retry is scheduled.
+pub(crate) const NEXT_ATTEMPT_KEY: &str = "_next_attempt_at_unix_ms";
+/// Metadata key a woken hibernated task keeps its checkpoint key under
+/// (upstream's reserved key).
+pub(crate) const HIBERNATION_CHECKPOINT_KEY: &str = "_hibernation_checkpoint_key";
+/// Metadata key a woken hibernated task keeps its resume session id under.
+pub(crate) const HIBERNATION_RESUME_KEY: &str = "_hibernation_resume_session_id";
+
 /// A task's internal status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Status {
@@ -247,6 +256,29 @@ pub(crate) struct TaskRecord {
     /// Time of the last status change.
     #[prost(int64, tag = "35")]
     pub(crate) status_changed_ms: i64,
+    /// A `pending` task is not offered before this time (a scheduled
+    /// retry); 0 = at once.
+    #[prost(int64, tag = "36")]
+    pub(crate) not_before_ms: i64,
+    /// A token-bound worker whose stream broke must be back by this time,
+    /// or its task fails; 0 = no grace window running.
+    #[prost(int64, tag = "37")]
+    pub(crate) grace_deadline_ms: i64,
+    /// The wait timeout of a hibernated task with escalation policy
+    /// `alert` fired (it stays hibernated).
+    #[prost(bool, tag = "38")]
+    pub(crate) timeout_alerted: bool,
+    /// TARGETED tasks whose create started the target through an
+    /// orchestrator: the registry's launch parameters then (a retry while
+    /// the target is offline starts it the same way).
+    #[prost(map = "string, string", tag = "39")]
+    pub(crate) startup_defaults: HashMap<String, String>,
+    /// Whether the create started the target through an orchestrator.
+    #[prost(bool, tag = "40")]
+    pub(crate) orchestrated: bool,
+    /// The create's idempotency key (its ledger entry goes with the task).
+    #[prost(string, tag = "41")]
+    pub(crate) idempotency_key: String,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -264,11 +296,26 @@ impl TaskRecord {
         Status::parse(&self.status).unwrap_or(Status::Failed)
     }
 
-    /// Sets the status and stamps the change at `now`.
+    /// Sets the status and stamps the change at `now` (a scheduled start
+    /// only applies to a pending task).
     pub(crate) fn set_state(&mut self, to: Status, now: i64) {
         self.status = to.as_str().to_string();
         self.status_changed_ms = now;
         self.updated_ms = now;
+        if to != Status::Pending {
+            self.not_before_ms = 0;
+        }
+        if !to.is_waiting() {
+            self.timeout_alerted = false;
+        }
+        if to.is_terminal() {
+            self.grace_deadline_ms = 0;
+        }
+    }
+
+    /// Whether the task waits for its scheduled start (a retry's backoff).
+    pub(crate) fn is_scheduled(&self) -> bool {
+        self.not_before_ms > 0 && self.state() == Status::Pending
     }
 
     /// Whether this is an `agent_startup` task.
@@ -276,8 +323,11 @@ impl TaskRecord {
         self.task_type == AGENT_STARTUP
     }
 
-    /// The identity of the agent a startup task starts.
+    /// The identity of the agent (or unique task) a startup task starts.
     pub(crate) fn startup_target(&self) -> String {
+        if !self.target_agent_id.is_empty() {
+            return self.target_agent_id.clone();
+        }
         format!(
             "ag::{}::{}::{}",
             self.workspace, self.target_implementation, self.target_specifier
@@ -309,7 +359,7 @@ impl TaskRecord {
             attempt: self.attempt,
             max_attempts: self.max_attempts,
             error: self.error.clone(),
-            metadata: self.metadata.clone(),
+            metadata: self.info_metadata(),
             creator_actor_id: self.creator.clone(),
             parent_task_id: self.parent_task_id.clone(),
             task_class: self.task_class,
@@ -329,6 +379,18 @@ impl TaskRecord {
             completion_event: self.completion_event.clone(),
             ..Default::default()
         }
+    }
+}
+
+impl TaskRecord {
+    /// The metadata `TaskInfo` shows: the task's own, plus the time of the
+    /// next attempt while a retry is scheduled.
+    fn info_metadata(&self) -> HashMap<String, String> {
+        let mut m = self.metadata.clone();
+        if self.is_scheduled() {
+            m.insert(NEXT_ATTEMPT_KEY.to_string(), self.not_before_ms.to_string());
+        }
+        m
     }
 }
 

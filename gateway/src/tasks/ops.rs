@@ -5,7 +5,10 @@
 //! status; upstream has no guard), so is CANCEL for every terminal status;
 //! CLAIM of a `running` task succeeds only for its current holder; a
 //! WAIT_FOR whose dependencies are already all finished resumes at once.
-//! A violation answers `success: false` with the reason in `error`.
+//! A violation answers `success: false` with the reason in `error`. FAIL
+//! goes through the retry scheduler ([`super::retry`]): with retries left
+//! the task is queued again (the answer's task is QUEUED, with the next
+//! attempt's time in its metadata).
 
 use aether_protocol::proto::{
     DownstreamMessage, TaskHibernated, TaskOperation, TaskOperationResponse, WaitReason, WaitSpec,
@@ -16,6 +19,7 @@ use super::hibernation;
 use super::lifecycle::Announce;
 use super::model::{Status, TaskRecord};
 use super::query::{NOT_FOUND, authorized};
+use super::retry::Failure;
 use super::{Tasks, Txn};
 use crate::authz::Level;
 
@@ -98,12 +102,14 @@ fn apply(
             if st.is_terminal() {
                 return Err(cannot("fail", &r));
             }
-            let mut r = r;
-            r.error = or(reason, "task failed").to_string();
-            r.attempt = r.attempt.saturating_add(1);
-            let why = r.error.clone();
-            let r = txn.set_status(r, Status::Failed, Announce::all(&why));
-            Ok((r, "task marked as failed"))
+            let failure = Failure::from_op(reason, op.wait_spec.as_ref())?;
+            let r = txn.fail(r, failure);
+            let message = if r.state() == Status::Failed {
+                "task marked as failed"
+            } else {
+                "task attempt failed; retry scheduled"
+            };
+            Ok((r, message))
         }
         Ok(OpType::Pause) => pause(txn, r, op.wait_spec.clone(), reason),
         Ok(OpType::WaitFor) => wait_for(txn, r, op.wait_spec.clone()),
@@ -252,26 +258,5 @@ fn claim(txn: &mut Txn<'_>, caller: &SessionHandle, mut r: TaskRecord) -> Result
             Ok((r, "task claimed"))
         }
         _ => Err(cannot("claim", &r)),
-    }
-}
-
-impl Txn<'_> {
-    /// Offers a task that became `pending` again, by its mode: pool tasks
-    /// to a consumer, startup tasks to an orchestrator, targeted tasks to
-    /// their target if it is connected; others wait (self-assigned tasks
-    /// can be claimed).
-    fn redeliver(&mut self, r: TaskRecord) -> TaskRecord {
-        use aether_protocol::proto::TaskAssignmentMode as M;
-        if r.is_startup() {
-            return self.offer_startup(r);
-        }
-        match M::try_from(r.mode) {
-            Ok(M::Pool) => self.offer_pool(r),
-            Ok(M::Targeted) => match self.cx.session_by_identity(&r.target_agent_id) {
-                Some(s) => self.hand_to(r, &s),
-                None => r,
-            },
-            _ => r,
-        }
     }
 }

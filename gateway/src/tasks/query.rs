@@ -48,11 +48,11 @@ pub(crate) fn authorized(
     if caller.identity == r.creator || caller.identity == r.assigned_to {
         return true;
     }
-    if cx.config.dev && caller.admin {
+    if cx.config.dev && caller.administrator {
         return caller_ws.is_empty() || caller_ws == r.workspace;
     }
     cx.authz.allows(
-        &caller.actor(caller_ws),
+        &caller.authz_actor(caller_ws),
         Resource::workspace(&r.workspace),
         need,
     )

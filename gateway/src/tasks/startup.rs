@@ -1,20 +1,25 @@
-//! `agent_startup` tasks (§5.4): created for offline TARGETED creates and
-//! `AgentOperation LAUNCH`, queued by orchestrator profile, and handed to a
-//! connected orchestrator at once or as soon as one serving the profile
-//! connects (no polling). One active startup task per agent identity: a
-//! second request while one is active reuses it.
+//! `agent_startup` tasks (§5.4): created for offline TARGETED creates,
+//! `AgentOperation LAUNCH` and messages to offline agents (§5.5), queued by
+//! orchestrator profile, and handed to a connected orchestrator at once or
+//! as soon as one serving the profile connects (no polling). One active
+//! startup task per agent identity: a second request while one is active
+//! reuses it, which is also what de-duplicates the starts a burst of
+//! messages to an offline agent asks for.
 
 use std::collections::HashMap;
 
 use aether_protocol::proto::TaskAssignmentMode;
 
-use super::Txn;
 use super::index::Key;
 use super::model::{AGENT_STARTUP, DEFAULT_MAX_ATTEMPTS, Status, TaskRecord};
 use super::worker::grace_window_ms;
+use super::{Settle, Tasks, Txn};
+use crate::stats::Stats;
 
 /// What to start.
 pub(crate) struct StartAgent<'a> {
+    /// Start the unique task `tu::…` rather than the agent `ag::…`.
+    pub(crate) unique_task: bool,
     pub(crate) workspace: &'a str,
     pub(crate) implementation: &'a str,
     pub(crate) specifier: &'a str,
@@ -57,7 +62,11 @@ impl Txn<'_> {
         let Some(profile) = profile_of(a.defaults, a.overrides) else {
             return Err("launch params missing 'profile' field".to_string());
         };
-        let identity = format!("ag::{}::{}::{}", a.workspace, a.implementation, a.specifier);
+        let prefix = if a.unique_task { "tu" } else { "ag" };
+        let identity = format!(
+            "{prefix}::{}::{}::{}",
+            a.workspace, a.implementation, a.specifier
+        );
         if let Some(active) = self.active_startup(&identity) {
             return Ok(active);
         }
@@ -89,6 +98,43 @@ impl Txn<'_> {
         };
         self.put(r.clone());
         Ok(self.offer_startup(r))
+    }
+}
+
+/// `creator` of the startup tasks the gateway creates by itself.
+pub(crate) const GATEWAY_CREATOR: &str = "aether-gateway";
+
+/// Starts the offline agent (or unique task) `a` describes because
+/// `sender` sent it a message (§5.5): nothing when it is connected after
+/// all or a startup task for it is active; else a startup task with
+/// metadata `trigger="message_routing"`, `target_topic`,
+/// `trigger_timestamp_ms` and `triggered_by` (the sender). Returns the
+/// change to settle, if one was made.
+pub(crate) fn start_for_message(
+    tasks: &Tasks,
+    mut a: StartAgent<'_>,
+    target_topic: &str,
+    sender: &str,
+) -> Option<Settle> {
+    let mut txn = Txn::begin(tasks);
+    if txn.cx.is_connected(target_topic) || txn.active_startup(target_topic).is_some() {
+        return None;
+    }
+    let mut metadata = std::mem::take(&mut a.metadata);
+    metadata.insert("trigger".into(), "message_routing".into());
+    metadata.insert("target_topic".into(), target_topic.to_string());
+    metadata.insert("trigger_timestamp_ms".into(), txn.now.to_string());
+    metadata.insert("triggered_by".into(), sender.to_string());
+    match txn.start_agent(StartAgent { metadata, ..a }) {
+        Ok(r) => {
+            tracing::info!(target = %target_topic, task = %r.id, "message to an offline agent: starting it");
+            Stats::bump(&txn.cx.stats.message_triggered_starts);
+            Some(txn.finish())
+        }
+        Err(e) => {
+            tracing::warn!(target = %target_topic, error = %e, "cannot start an offline agent for a message");
+            None
+        }
     }
 }
 

@@ -131,6 +131,12 @@ impl Subscriptions {
         out
     }
 
+    /// Forgets the logged events of a task that is gone (its place in the
+    /// eviction order goes when it comes round).
+    pub(crate) fn forget(&mut self, task_id: &str) {
+        self.log.remove(task_id);
+    }
+
     fn append(&mut self, event: TaskEvent) {
         let task = event.task_id.clone();
         if !self.log.contains_key(&task) {

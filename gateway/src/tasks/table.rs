@@ -1,5 +1,5 @@
-//! The task table: every task in memory, its indexes, and the mutation
-//! that mirrors each change into `Table::Tasks`.
+//! The task table: every task in memory, its indexes and timers, and the
+//! mutation that mirrors each change into `Table::Tasks`.
 
 use std::collections::HashMap;
 
@@ -7,30 +7,37 @@ use prost::Message;
 
 use super::index::{Index, Key};
 use super::model::TaskRecord;
-use crate::store::{Mutation, Table};
+use super::timers::{Timers, Timing};
+use crate::store::{Mutation, StoreError, Table};
 
 /// Tasks by id, with their indexes.
 #[derive(Default)]
 pub(crate) struct TaskTable {
     records: HashMap<String, TaskRecord>,
     index: Index,
+    /// Every pending timer, in due order.
+    pub(crate) timers: Timers,
 }
 
 impl TaskTable {
-    /// Rebuilds the table from stored rows; undecodable rows are skipped
-    /// (and logged).
-    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>) -> Self {
-        let mut t = TaskTable::default();
+    /// Rebuilds the table from stored rows, with timers computed for
+    /// `timing`; an undecodable row refuses the store.
+    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>, timing: Timing) -> Result<Self, StoreError> {
+        let mut t = TaskTable {
+            timers: Timers::new(timing),
+            ..TaskTable::default()
+        };
         for (key, bytes) in rows {
             match TaskRecord::decode(bytes.as_slice()) {
                 Ok(r) => {
                     t.index.update(None, Some(&r));
+                    t.timers.update(None, Some(&r));
                     t.records.insert(r.id.clone(), r);
                 }
-                Err(e) => tracing::error!(task = %key, error = %e, "unreadable task record"),
+                Err(e) => return Err(StoreError::unreadable(Table::Tasks, &key, e)),
             }
         }
-        t
+        Ok(t)
     }
 
     /// The task `id`.
@@ -48,8 +55,17 @@ impl TaskTable {
         let m = Mutation::put(Table::Tasks, r.id.clone(), r.encode_to_vec());
         let old = self.records.remove(&r.id);
         self.index.update(old.as_ref(), Some(&r));
+        self.timers.update(old.as_ref(), Some(&r));
         self.records.insert(r.id.clone(), r);
         m
+    }
+
+    /// Deletes task `id`; returns it and the mutation to submit.
+    pub(crate) fn remove(&mut self, id: &str) -> Option<(TaskRecord, Mutation)> {
+        let old = self.records.remove(id)?;
+        self.index.update(Some(&old), None);
+        self.timers.update(Some(&old), None);
+        Some((old, Mutation::delete(Table::Tasks, id.to_string())))
     }
 
     /// Task ids in an index bucket, oldest first.
@@ -103,8 +119,18 @@ mod tests {
             });
             rows.push((m.key, m.value.unwrap_or_default()));
         }
-        rows.push(("junk".into(), vec![0xff, 0xff]));
-        let back = TaskTable::load(rows);
+        let mut with_junk = rows.clone();
+        with_junk.push(("junk".into(), vec![0xff, 0xff]));
+        let Err(refused) = TaskTable::load(with_junk, Timing::default()) else {
+            panic!("junk is refused");
+        };
+        assert!(refused.is_corrupt());
+        assert!(
+            refused.0.contains("table tasks, key \"junk\""),
+            "{}",
+            refused.0
+        );
+        let back = TaskTable::load(rows, Timing::default()).unwrap();
         assert_eq!(back.all().count(), 4);
         let mut d = back.descendants("a", 256);
         d.sort();

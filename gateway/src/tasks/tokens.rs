@@ -95,6 +95,15 @@ impl Tokens {
         Ok(grant.task_id.clone())
     }
 
+    /// The tasks live tokens are bound to, with the identity each is for.
+    pub(crate) fn bound(&self, now: i64) -> Vec<(String, String)> {
+        self.by_token
+            .values()
+            .filter(|g| g.expires_ms > now)
+            .map(|g| (g.task_id.clone(), g.identity.clone()))
+            .collect()
+    }
+
     /// Revokes every token of `task_id` (and drops expired ones).
     pub(crate) fn revoke_task(&mut self, task_id: &str, now: i64) -> Vec<Mutation> {
         let gone: Vec<String> = self

@@ -6,15 +6,19 @@
 //! task that was pending or assigned also gets its `TaskAssignment`. On disconnect its task
 //! subscriptions end; a token-bound worker's task is **completed** on a
 //! graceful end of stream, only stamped `disconnected_at` when the gateway
-//! ended the session (admin disconnect, takeover, shutdown), and **failed**
-//! after the grace window (30 s interactive, 5 min batch, 10 min
-//! background) when the stream broke and the worker did not come back — a
-//! timer task per drop rather than upstream's 10 s reaper. Pool tasks the
-//! session held unclaimed go back to the pool when its identity is not
+//! ended the session (admin disconnect, takeover, shutdown), and **fails**
+//! (an attempt: its retry policy applies) after the grace window (30 s
+//! interactive, 5 min batch, 10 min background) when the stream broke and
+//! the worker did not come back. The window's end is a durable timer
+//! (`grace_deadline_ms` in the record, fired by the clockwork) rather than
+//! upstream's 10 s reaper, so it also runs out across a restart; and a
+//! worker that was working when the gateway stopped (crash included) gets
+//! its window from the restart ([`after_restart`]). A task
+//! that waits (hibernated, waiting for input, authority or dependencies)
+//! is left alone whichever way its worker leaves: a hibernating worker is
+//! expected to go (upstream's reaper skips waiting tasks too). Pool tasks
+//! the session held unclaimed go back to the pool when its identity is not
 //! connected any more.
-
-use std::sync::Arc;
-use std::time::Duration;
 
 use aether_protocol::proto::TaskClass;
 
@@ -43,6 +47,39 @@ pub(crate) fn grace_window_ms(task_class: i32) -> i64 {
     }
 }
 
+/// After a restart no worker is connected: the task of every worker bound
+/// by a live token that was working (assigned, starting, running) gets
+/// its grace window from now, as if its stream had broken, so a worker
+/// that does not come back cannot leave its task running for ever. Returns
+/// the change to settle.
+pub(crate) fn after_restart(tasks: &Tasks) -> super::Settle {
+    let mut txn = Txn::begin(tasks);
+    for (task_id, identity) in txn.st.tokens.bound(txn.now) {
+        let Some(mut r) = txn.get(&task_id) else {
+            continue;
+        };
+        let working = matches!(
+            r.state(),
+            Status::Assigned | Status::Starting | Status::Running
+        );
+        if !working || r.grace_deadline_ms > 0 || r.assigned_to != identity {
+            continue;
+        }
+        let grace = if r.grace_window_ms > 0 {
+            r.grace_window_ms
+        } else {
+            grace_window_ms(0)
+        };
+        if r.disconnected_ms == 0 {
+            r.disconnected_ms = txn.now;
+        }
+        r.grace_deadline_ms = txn.now.saturating_add(grace);
+        r.updated_ms = txn.now;
+        txn.put(r);
+    }
+    txn.finish()
+}
+
 /// Hands a new session its waiting work and starts its bound task.
 pub(crate) async fn session_started(tasks: &Tasks, s: &SessionHandle) {
     let settle = {
@@ -64,6 +101,7 @@ fn worker_connected(txn: &mut Txn<'_>, mut r: TaskRecord, s: &SessionHandle) {
         return;
     }
     r.disconnected_ms = 0;
+    r.grace_deadline_ms = 0;
     r.assigned_to = s.identity.clone();
     if matches!(st, Status::Pending | Status::Assigned | Status::Starting) {
         let r = txn.set_status(
@@ -87,15 +125,16 @@ fn worker_connected(txn: &mut Txn<'_>, mut r: TaskRecord, s: &SessionHandle) {
 }
 
 /// Cleans up after a session that ended.
-pub(crate) async fn session_ended(tasks: &Arc<Tasks>, s: &SessionHandle, how: Departure) {
-    let mut timer = None;
+pub(crate) async fn session_ended(tasks: &Tasks, s: &SessionHandle, how: Departure) {
     let settle = {
         let mut txn = Txn::begin(tasks);
         txn.st.subs.end_session(&s.session_id);
         let back = txn.cx.is_connected(&s.identity);
         if let Some(id) = &s.worker_task
             && !back
-            && let Some(mut r) = txn.get(id).filter(|r| !r.state().is_terminal())
+            && let Some(mut r) = txn
+                .get(id)
+                .filter(|r| !r.state().is_terminal() && !r.state().is_waiting())
         {
             match how {
                 Departure::Graceful => {
@@ -105,7 +144,12 @@ pub(crate) async fn session_ended(tasks: &Arc<Tasks>, s: &SessionHandle, how: De
                     r.disconnected_ms = txn.now;
                     r.updated_ms = txn.now;
                     if how == Departure::Abrupt {
-                        timer = Some((r.id.clone(), r.disconnected_ms, r.grace_window_ms));
+                        let grace = if r.grace_window_ms > 0 {
+                            r.grace_window_ms
+                        } else {
+                            grace_window_ms(0)
+                        };
+                        r.grace_deadline_ms = txn.now.saturating_add(grace);
                     }
                     txn.put(r);
                 }
@@ -117,122 +161,126 @@ pub(crate) async fn session_ended(tasks: &Arc<Tasks>, s: &SessionHandle, how: De
         txn.finish()
     };
     let _ = settle.settle().await;
-    if let Some((id, at, grace)) = timer {
-        let tasks = tasks.clone();
-        let grace = if grace > 0 { grace } else { grace_window_ms(0) };
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(grace as u64)).await;
-            grace_expired(&tasks, &id, at).await;
-        });
-    }
-}
-
-/// Fails a worker's task if it is still disconnected since `at`.
-async fn grace_expired(tasks: &Tasks, id: &str, at: i64) {
-    let settle = {
-        let mut txn = Txn::begin(tasks);
-        if let Some(mut r) = txn.get(id)
-            && r.disconnected_ms == at
-            && !r.state().is_terminal()
-        {
-            r.error = "worker disconnected and did not reconnect within its grace window".into();
-            txn.set_status(r, Status::Failed, Announce::all("grace window expired"));
-        }
-        txn.finish()
-    };
-    let _ = settle.settle().await;
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::checkpoint::Checkpoints;
-    use crate::config::GatewayConfig;
-    use crate::context::Context;
-    use crate::context::handle::NewSession;
-    use crate::mailbox::MailboxStore;
-    use crate::outbound;
-    use crate::push::Pusher;
-    use crate::store::Store;
+    use crate::config::Limits;
+    use crate::tasks::testkit::{Kit, kit};
     use aether_protocol::identity::Principal;
 
-    /// A task component over memory, with no session connected.
-    fn tasks() -> Arc<Tasks> {
-        let store = Store::memory();
-        let config = GatewayConfig::dev();
-        let mailboxes = MailboxStore::restore((&config.limits).into(), &store).unwrap();
-        let checkpoints =
-            Checkpoints::load(store.clone(), config.limits.max_checkpoint_bytes).unwrap();
-        let authz = Arc::new(crate::authz::Authz::load(store.clone()).unwrap());
-        let cx = Arc::new(Context::new(config, mailboxes, authz));
-        Arc::new(Tasks::load(store, cx, Arc::new(checkpoints)).unwrap())
-    }
-
-    /// A worker session bound to `task` (its stream is discarded).
-    fn worker(tasks: &Tasks, task: &str) -> SessionHandle {
-        let (tx, outlet, _stream) = outbound::channel(8, tasks.cx.stats.clone());
-        let principal = Principal::agent("w", "i", "s").unwrap();
-        SessionHandle::new(NewSession {
-            session_id: uuid::Uuid::new_v4().to_string(),
-            identity: principal.identity_string(),
-            topic: principal.topic_with(None),
-            principal,
-            admin: true,
-            mailbox: None,
-            outlet,
-            pusher: Pusher::new(&tx),
-            worker_task: Some(task.to_string()),
-        })
-    }
-
-    fn put(tasks: &Tasks, status: Status) {
-        let mut txn = Txn::begin(tasks);
-        txn.put(TaskRecord {
+    async fn put(k: &Kit, status: Status) {
+        k.put(TaskRecord {
             id: "t".into(),
             status: status.as_str().into(),
             workspace: "w".into(),
             grace_window_ms: grace_window_ms(0),
             ..Default::default()
-        });
-        drop(txn.finish());
+        })
+        .await;
     }
 
-    fn status(tasks: &Tasks) -> Status {
-        Txn::begin(tasks).get("t").map(|r| r.state()).unwrap()
+    fn status(k: &Kit) -> Status {
+        k.get("t").map(|r| r.state()).unwrap()
+    }
+
+    fn worker() -> Principal {
+        Principal::agent("w", "i", "s").unwrap()
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_dropped_worker_fails_after_its_grace_window() {
-        let tasks = tasks();
-        put(&tasks, Status::Assigned);
-        let w = worker(&tasks, "t");
-        session_started(&tasks, &w).await;
-        assert_eq!(status(&tasks), Status::Running);
-        session_ended(&tasks, &w, Departure::Abrupt).await;
-        assert!(Txn::begin(&tasks).get("t").unwrap().disconnected_ms > 0);
+        let k = kit(Limits::default());
+        put(&k, Status::Assigned).await;
+        let w = k.connect(worker(), Some("t")).await;
+        assert_eq!(status(&k), Status::Running);
+        k.disconnect(w, Departure::Abrupt).await;
+        let r = k.get("t").unwrap();
+        assert!(r.disconnected_ms > 0);
+        assert_eq!(r.grace_deadline_ms, r.disconnected_ms + 30_000);
         tokio::time::sleep(Duration::from_millis(29_000)).await;
-        assert_eq!(status(&tasks), Status::Running, "still within the window");
+        assert_eq!(status(&k), Status::Running, "still within the window");
         tokio::time::sleep(Duration::from_millis(2_000)).await;
-        assert_eq!(status(&tasks), Status::Failed);
+        assert_eq!(status(&k), Status::Failed);
+        assert!(k.get("t").unwrap().error.contains("grace window"));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_worker_that_reconnects_in_time_keeps_its_task() {
-        let tasks = tasks();
-        put(&tasks, Status::Assigned);
-        let w = worker(&tasks, "t");
-        session_started(&tasks, &w).await;
-        session_ended(&tasks, &w, Departure::Abrupt).await;
-        let again = worker(&tasks, "t");
-        session_started(&tasks, &again).await;
-        assert_eq!(Txn::begin(&tasks).get("t").unwrap().disconnected_ms, 0);
+        let k = kit(Limits::default());
+        put(&k, Status::Assigned).await;
+        let w = k.connect(worker(), Some("t")).await;
+        k.disconnect(w, Departure::Abrupt).await;
+        let again = k.connect(worker(), Some("t")).await;
+        let r = k.get("t").unwrap();
+        assert_eq!((r.disconnected_ms, r.grace_deadline_ms), (0, 0));
         tokio::time::sleep(Duration::from_millis(31_000)).await;
-        assert_eq!(status(&tasks), Status::Running);
+        assert_eq!(status(&k), Status::Running);
         // Ended by the gateway: only stamped; a graceful end completes it.
-        session_ended(&tasks, &again, Departure::ByGateway).await;
-        assert_eq!(status(&tasks), Status::Running);
-        session_ended(&tasks, &again, Departure::Graceful).await;
-        assert_eq!(status(&tasks), Status::Completed);
+        k.tasks.cx.remove(&again.handle);
+        session_ended(&k.tasks, &again.handle, Departure::ByGateway).await;
+        assert_eq!(status(&k), Status::Running);
+        assert_eq!(k.get("t").unwrap().grace_deadline_ms, 0);
+        session_ended(&k.tasks, &again.handle, Departure::Graceful).await;
+        assert_eq!(status(&k), Status::Completed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_task_is_left_alone_when_its_worker_goes() {
+        let k = kit(Limits::default());
+        put(&k, Status::Hibernated).await;
+        let w = k.connect(worker(), Some("t")).await;
+        assert_eq!(status(&k), Status::Hibernated);
+        k.tasks.cx.remove(&w.handle);
+        session_ended(&k.tasks, &w.handle, Departure::Graceful).await;
+        assert_eq!(status(&k), Status::Hibernated, "not completed");
+        session_ended(&k.tasks, &w.handle, Departure::Abrupt).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(status(&k), Status::Hibernated, "no grace window");
+        assert_eq!(k.get("t").unwrap().grace_deadline_ms, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_restart_a_working_worker_gets_its_grace_window() {
+        let k = kit(Limits::default());
+        for (id, status, to) in [
+            ("t", Status::Running, "ag::w::i::s"),
+            ("other", Status::Assigned, "orc::o::x"),
+            ("idle", Status::Running, "ag::w::i::s"),
+        ] {
+            k.put(TaskRecord {
+                id: id.into(),
+                status: status.as_str().into(),
+                assigned_to: to.into(),
+                grace_window_ms: grace_window_ms(0),
+                ..Default::default()
+            })
+            .await;
+        }
+        {
+            let mut txn = Txn::begin(&k.tasks);
+            let now = txn.now;
+            for task in ["t", "other"] {
+                let (_, m) = txn.st.tokens.mint("ag::w::i::s", task, now);
+                txn.write(m);
+            }
+            txn.finish().settle().await.unwrap();
+        }
+        after_restart(&k.tasks).settle().await.unwrap();
+        let t = k.get("t").unwrap();
+        assert_eq!(t.grace_deadline_ms, t.disconnected_ms + 30_000);
+        assert_eq!(
+            k.get("other").unwrap().grace_deadline_ms,
+            0,
+            "its worker never started"
+        );
+        assert_eq!(k.get("idle").unwrap().grace_deadline_ms, 0, "no token");
+        tokio::time::sleep(Duration::from_millis(30_001)).await;
+        assert_eq!(status(&k), Status::Failed);
+        assert_eq!(k.get("idle").unwrap().state(), Status::Running);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! A raw tonic client for driving the gateway in tests.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod proxy;
 pub mod state;
 
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aether_client::proto::aether_gateway_client::AetherGatewayClient;
@@ -22,6 +26,48 @@ use tonic::{Status, Streaming};
 
 /// Guard for every wait: a test that hangs fails instead.
 pub const GUARD: Duration = Duration::from_secs(10);
+
+/// Starts the `aether-gateway` binary in dev mode on `dir` (with `extra`
+/// arguments); returns it and its URL.
+pub async fn spawn_binary(dir: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aether-gateway"))
+        .args(["--port", "0", "--dev", "--data-dir"])
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(GUARD, line)
+        .await
+        .expect("prints in time")
+        .expect("join")
+        .expect("reads");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, format!("http://{addr}"))
+}
+
+/// Kills `child` with SIGKILL (no chance to flush anything) and reaps it.
+pub async fn kill_9(mut child: Child) {
+    let killed = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+}
 
 pub async fn dev_gateway() -> RunningGateway {
     aether_gateway::start(GatewayConfig::dev())

@@ -10,15 +10,24 @@ pub const MAX_SEGMENT_BYTES: usize = 128;
 /// A validated identifier segment.
 ///
 /// The gateway rejects a segment that is longer than 128 bytes, contains the
-/// separator `::`, or contains `*`, `>`, a space, DEL or any control byte.
-/// Everything else (dots, `@`, `/`, a single `:`, Unicode) is allowed. An
-/// empty segment is accepted (the gateway tolerates it), but principal
-/// constructors that need a value reject it.
+/// separator `::`, begins or ends with `:`, or contains `*`, `>`, a space,
+/// DEL or any control byte. Everything else (dots, `@`, `/`, a single `:`
+/// inside the segment, Unicode) is allowed. An empty segment is accepted
+/// (the gateway tolerates it), but principal constructors that need a value
+/// reject it.
+///
+/// A `:` at either edge is refused because it makes joined identities
+/// ambiguous: `ag::pay:::roll::s` would be both (workspace `pay:`,
+/// implementation `roll`) and (workspace `pay`, implementation `:roll`),
+/// two principals sharing one identity lock, mailbox and checkpoints.
 ///
 /// ```
 /// use aether_protocol::identity::Segment;
 /// assert!(Segment::new("my.agent@v2").is_ok());
+/// assert!(Segment::new("a:b").is_ok());
 /// assert!(Segment::new("bad::name").is_err());
+/// assert!(Segment::new("pay:").is_err());
+/// assert!(Segment::new(":roll").is_err());
 /// assert!(Segment::new("wild*").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -34,6 +43,11 @@ pub enum SegmentError {
     /// Contains the `::` separator.
     #[error("segment contains the separator `::`")]
     Separator,
+    /// Begins or ends with `:`, which would make a joined identity
+    /// ambiguous (`pay:` + `roll` and `pay` + `:roll` both join to
+    /// `pay:::roll`).
+    #[error("segment begins or ends with `:`")]
+    EdgeColon,
     /// Contains a forbidden character (`*`, `>`, space, DEL or a control byte).
     #[error("segment contains the forbidden character {0:?}")]
     ForbiddenChar(char),
@@ -94,9 +108,17 @@ pub fn validate(value: &str) -> Result<(), SegmentError> {
     // Every forbidden character is ASCII, so bytes suffice (a UTF-8
     // continuation byte is never ASCII). One pass over a lookup table: this
     // runs on every send.
+    let bytes = value.as_bytes();
+    if bytes.first() == Some(&b':') || bytes.last() == Some(&b':') {
+        // `::` inside is reported as a separator even at an edge.
+        if value.contains("::") {
+            return Err(SegmentError::Separator);
+        }
+        return Err(SegmentError::EdgeColon);
+    }
     let mut forbidden = None;
     let mut after_colon = false;
-    for &b in value.as_bytes() {
+    for &b in bytes {
         if b == b':' {
             if after_colon {
                 return Err(SegmentError::Separator);
@@ -183,6 +205,10 @@ mod tests {
     #[test]
     fn rejects_what_the_gateway_rejects() {
         assert_eq!(Segment::new("a::b"), Err(SegmentError::Separator));
+        assert_eq!(Segment::new("::b"), Err(SegmentError::Separator));
+        assert_eq!(Segment::new("pay:"), Err(SegmentError::EdgeColon));
+        assert_eq!(Segment::new(":roll"), Err(SegmentError::EdgeColon));
+        assert_eq!(Segment::new(":"), Err(SegmentError::EdgeColon));
         assert_eq!(Segment::new("a*"), Err(SegmentError::ForbiddenChar('*')));
         assert_eq!(Segment::new("a>"), Err(SegmentError::ForbiddenChar('>')));
         assert_eq!(Segment::new("a b"), Err(SegmentError::ForbiddenChar(' ')));

@@ -8,9 +8,11 @@
 mod access;
 mod acl;
 mod agents;
+mod audit;
 mod grants;
 mod requests;
 mod sessions;
+mod tokens;
 mod workflows;
 mod workspaces;
 
@@ -22,9 +24,14 @@ pub use acl::{
 pub use agents::{
     AgentLaunch, AgentRegistration, ConnectedOrchestrator, RegisteredAgent, ResourceSchema,
 };
+pub use audit::{AuditEntry, AuditEventSpec, AuditFilter, AuditPage, QueryAudit, SubmitAuditEvent};
 pub use grants::{AuthorityGrant, GrantFilter, GrantPage, GrantRequest, ResolvedAuthority};
 pub use requests::{AuthorityAsk, AuthorityDecision, AuthorityRequest, RequestStatus};
 pub use sessions::SessionFilter;
+pub use tokens::{
+    ApiToken, CreateToken, DeleteToken, GetToken, ListTokens, MintedToken, RevokeToken,
+    TokenListOptions, TokenPage, TokenSecret, TokenSpec,
+};
 pub use workspaces::{Workspace, WorkspaceSpec};
 
 use crate::clients::Client;

@@ -1,6 +1,7 @@
 //! [`TaskHandle`]: one task and a client, with the task's operations as methods.
 
 use super::progress::ProgressReport;
+use super::retry::TaskFailure;
 use super::subscription::{SubscribeOptions, TaskSubscription};
 use super::wait::{Hibernation, WaitFor, WaitSpec};
 use crate::clients::Client;
@@ -65,6 +66,11 @@ impl TaskHandle {
     /// Marks the task failed.
     pub async fn fail(&self, reason: &str) -> Result<TaskInfo> {
         self.client.fail_task(&self.task_id, reason).await
+    }
+
+    /// Marks the task failed, with a status code and retry-after.
+    pub async fn fail_with(&self, failure: TaskFailure) -> Result<TaskInfo> {
+        self.client.fail_task_with(&self.task_id, failure).await
     }
 
     /// Cancels the task.

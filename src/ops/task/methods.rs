@@ -7,6 +7,7 @@ use super::handle::TaskHandle;
 use super::ops::{CreateTask, GetTask, QueryTasks, ReportProgress, TaskOp};
 use super::progress::ProgressReport;
 use super::query::{TaskPage, TaskQuery};
+use super::retry::TaskFailure;
 use super::spec::{CreatedTask, TaskSpec};
 use super::subscription::{SubscribeOptions, TaskSubscription};
 use super::wait::{Hibernation, WaitFor, WaitSpec};
@@ -118,10 +119,34 @@ impl<P: PrincipalType> Client<P> {
     }
 
     /// Marks a task failed with `reason` (with a retry policy, the gateway
-    /// may queue it again later).
+    /// may queue it again later: the task returned is then QUEUED, see
+    /// [`TaskInfoExt`](super::TaskInfoExt)).
     pub async fn fail_task(&self, task_id: &str, reason: &str) -> Result<TaskInfo> {
         self.task_op(TaskOpType::Fail, task_id, reason.to_string(), None)
             .await
+    }
+
+    /// Marks a task failed, with the status code and retry-after the
+    /// worker got (they decide whether and when the gateway retries it).
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: aether_client::AgentClient) -> aether_client::Result<()> {
+    /// use std::time::Duration;
+    /// use aether_client::tasks::{TaskFailure, TaskInfoExt};
+    /// let task = agent
+    ///     .fail_task_with(
+    ///         "task-1",
+    ///         TaskFailure::new("upstream busy").status_code(503).retry_after(Duration::from_secs(2)),
+    ///     )
+    ///     .await?;
+    /// if let Some(at) = task.next_attempt_at_unix_ms() {
+    ///     println!("attempt {} failed; the next starts at {at}", task.attempt);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn fail_task_with(&self, task_id: &str, failure: TaskFailure) -> Result<TaskInfo> {
+        let (reason, spec) = failure.into_parts();
+        self.task_op(TaskOpType::Fail, task_id, reason, spec).await
     }
 
     /// Pauses a running task until what `wait` describes happens.

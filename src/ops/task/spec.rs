@@ -135,9 +135,10 @@ impl TaskSpec {
         self
     }
 
-    /// How the gateway retries the task after a failure.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.req.retry_policy = Some(policy);
+    /// How the gateway retries the task after a failed attempt (a
+    /// [`Retry`](super::Retry) or a wire [`RetryPolicy`]).
+    pub fn retry_policy(mut self, policy: impl Into<RetryPolicy>) -> Self {
+        self.req.retry_policy = Some(policy.into());
         self
     }
 

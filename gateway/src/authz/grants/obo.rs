@@ -34,6 +34,7 @@ impl OnBehalf {
             principal: &self.subject,
             workspace: &self.workspace,
             superadmin: false,
+            system: false,
             limit: Some(&self.limit),
         }
     }

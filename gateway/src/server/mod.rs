@@ -1,21 +1,26 @@
 //! Starting, observing and stopping a gateway.
 
+mod guard;
+mod metrics;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::config::GatewayConfig;
+use crate::context::IdentityTables;
 use crate::error::GatewayError;
 use crate::hub::Hub;
+use crate::listener;
 use crate::proto::aether_gateway_server::AetherGatewayServer;
 use crate::service::GatewayService;
 use crate::stats::GatewayStats;
 use crate::store::Store;
+use crate::tasks::clockwork;
 
 /// Hard cap for tonic's decoder; frames between `max_frame_bytes` and this
 /// are decoded and refused in-stream, so the session survives.
@@ -35,6 +40,10 @@ pub struct RunningGateway {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     sweeper: JoinHandle<()>,
+    /// Fires the task timers.
+    clockwork: JoinHandle<()>,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Option<JoinHandle<()>>,
 }
 
 /// Sweeps expired state until the gateway is gone.
@@ -53,14 +62,11 @@ async fn sweep(hub: std::sync::Weak<Hub>) {
 /// Starts a gateway: binds `config.bind` and serves until
 /// [`RunningGateway::shutdown`] (or drop).
 pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError> {
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .map_err(|source| GatewayError::Bind {
-            addr: config.bind,
-            source,
-        })?;
+    let listener = listener::bind(config.bind).map_err(|source| GatewayError::Bind {
+        addr: config.bind,
+        source,
+    })?;
     let addr = listener.local_addr()?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let mut builder = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -86,29 +92,72 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     }
 
     let hard_cap = DECODE_HARD_CAP.max(config.limits.max_frame_bytes);
+    let store_error = |e| GatewayError::from_store(config.data_dir.as_deref(), e);
     let store = match &config.data_dir {
-        Some(dir) => Store::open(dir).map_err(|e| GatewayError::Store(e.to_string()))?,
+        Some(dir) => Store::open(dir).map_err(store_error)?,
         None => Store::memory(),
     };
-    let hub = Hub::new(config, store.clone()).map_err(|e| {
-        store.close();
-        GatewayError::Store(e.to_string())
+    let dev = config.dev;
+    let open_door = !dev
+        && config.admin_key.is_none()
+        && config
+            .tls
+            .as_ref()
+            .is_none_or(|t| t.client_principals.is_empty());
+    let hub = Hub::new(config.clone(), store.clone()).map_err(|e| {
+        match e {
+            // Not a clean close of a trusted file: leave the mark off.
+            GatewayError::Corrupt { .. } | GatewayError::Store(_) => store.abandon(),
+            _ => store.close(),
+        }
+        e
     })?;
+    if dev {
+        tracing::warn!(
+            "dev mode: every connection is admitted without credentials and is an administrator; \
+             do not expose this gateway"
+        );
+    } else if open_door {
+        tracing::warn!(
+            "no admin key and no mapped client certificates: only API tokens minted earlier can connect"
+        );
+    }
     if let Some(path) = store.path() {
         tracing::info!(path = %path.display(), "durable state loaded");
     }
     let hub = Arc::new(hub);
+    let metrics = match hub.cx.config.metrics_addr {
+        Some(addr) => Some(metrics::start(addr, &hub).await.map_err(|source| {
+            hub.store.close();
+            GatewayError::Bind { addr, source }
+        })?),
+        None => None,
+    };
     let sweeper = tokio::spawn({
         let (hub, proxy) = (Arc::downgrade(&hub), Arc::downgrade(&hub.proxy));
         async move {
             tokio::join!(sweep(hub), crate::proxy::run_timers(proxy));
         }
     });
+    let clockwork = tokio::spawn(clockwork::run(Arc::downgrade(&hub.tasks)));
     let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })
         .max_decoding_message_size(hard_cap)
         .max_encoding_message_size(ENCODE_LIMIT);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let router = builder.add_service(service);
+    let limits = &hub.cx.config.limits;
+    let incoming = listener::incoming(
+        listener,
+        listener::AcceptLimits {
+            max_connections: limits.max_connections.max(1),
+            handshake_timeout: limits.handshake_timeout,
+        },
+        hub.cx.stats.clone(),
+    );
+    let router = builder
+        .layer(guard::FirstFrameLimitLayer {
+            limit: limits.max_handshake_bytes,
+        })
+        .add_service(service);
     let server = tokio::spawn(async move {
         let signal = async {
             let _ = stop_rx.await;
@@ -118,6 +167,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         }
     });
     tracing::info!(%addr, tls, "gateway listening");
+    let (metrics_addr, metrics) = metrics.unzip();
     Ok(RunningGateway {
         addr,
         tls,
@@ -125,6 +175,9 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         stop: Some(stop_tx),
         server: Some(server),
         sweeper,
+        clockwork,
+        metrics_addr,
+        metrics,
     })
 }
 
@@ -132,6 +185,12 @@ impl RunningGateway {
     /// The bound address (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, when [`GatewayConfig::metrics_addr`] is
+    /// set (with the real port when 0 was asked for).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// `http://ADDR`, or `https://ADDR` when serving TLS.
@@ -145,10 +204,17 @@ impl RunningGateway {
         self.hub.cx.stats.snapshot()
     }
 
-    /// Messages dropped by the mailbox of `topic` because it was full
+    /// Messages the mailbox of `topic` refused because it was full
     /// (`None` if that mailbox does not exist).
-    pub fn mailbox_overflow_drops(&self, topic: &str) -> Option<u64> {
-        self.hub.cx.mailboxes.get(topic).map(|m| m.overflow_drops())
+    pub fn mailbox_refusals(&self, topic: &str) -> Option<u64> {
+        self.hub.cx.mailboxes.get(topic).map(|m| m.refusals())
+    }
+
+    /// The sizes of the tables keyed by identity (a diagnostic: they return
+    /// to their size before a crowd of identities came and went, once
+    /// their resume window has passed).
+    pub fn identity_tables(&self) -> IdentityTables {
+        self.hub.cx.identity_tables()
     }
 
     /// Messages waiting in the mailbox of `topic` (`None` if it does not exist).
@@ -175,6 +241,10 @@ impl RunningGateway {
             server.abort();
         }
         self.sweeper.abort();
+        self.clockwork.abort();
+        if let Some(m) = self.metrics.take() {
+            m.abort();
+        }
         self.hub.store.close();
         tracing::info!(addr = %self.addr, "gateway stopped");
     }
@@ -190,6 +260,10 @@ impl Drop for RunningGateway {
             let _ = stop.send(());
         }
         self.sweeper.abort();
+        self.clockwork.abort();
+        if let Some(m) = self.metrics.take() {
+            m.abort();
+        }
         self.hub.store.close();
     }
 }
