@@ -258,12 +258,18 @@ async fn tasks_of_another_workspace_are_not_found() {
     let (mut admin_elsewhere, _) = Peer::connect_with_credentials(&url, &agent("v", "c"), &key)
         .await
         .unwrap();
-    // An orchestrator connects without credentials, with no rights.
-    let mut orc = Peer::connect(
-        &url,
-        &Principal::orchestrator("o", "1", vec!["p".into()]).unwrap(),
-    )
-    .await;
+    // An agent of another workspace with a token: no rights on `w`.
+    let minter = {
+        let mut i = common::init(&agent("v", "minter"));
+        i.credentials.insert("api_key".into(), "k".into());
+        i
+    };
+    let mut minter = common::Conn::open(&url, minter).await;
+    let (secret, _) = common::auth::mint(&mut minter, "Agent", &["x"], "ag::x::i::1").await;
+    let (mut orc, _) =
+        Peer::connect_with_credentials(&url, &agent("x", "1"), &[("api_key", secret.as_str())])
+            .await
+            .unwrap();
     let id = a.create_ok(self_assign("w", "t")).await;
     assert!(orc.get(&id).await.is_none());
     assert_eq!(orc.op(OpType::Cancel, &id).await.error, "task not found");

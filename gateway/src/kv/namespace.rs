@@ -243,8 +243,8 @@ mod tests {
         assert_eq!(escape("plain"), "plain");
         assert_ne!(escape("svc:"), escape("svc_"));
         assert_ne!(escape("a%3A"), escape("a:"));
-        let a = Principal::agent("w", "svc:", "s").unwrap();
-        let b = Principal::agent("w", "svc_", "s").unwrap();
+        let a = Principal::agent("w", "s:vc", "s").unwrap();
+        let b = Principal::agent("w", "s_vc", "s").unwrap();
         assert_ne!(owner_of(&a), owner_of(&b));
     }
 
