@@ -4,9 +4,11 @@
 //! authorization (each fails against a gateway without the engine);
 //! durability of rules, fallback policies and workspaces.
 //!
-//! Principals without rights are the orchestrator and the workflow engine
-//! connecting without credentials (no longer administrators); the
-//! administrator is an agent with the admin key.
+//! Principals without rights connect with API tokens the administrator
+//! mints (`connect` scope): agents, and the orchestrator and workflow
+//! engine, which keep only the system-level rights of §6.1 (session
+//! administration, audit queries); the administrator is an agent with the
+//! admin key.
 
 mod common;
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use aether_client::admin::{
     AccessLevel, AccessRequest, AclGrant, AclPrincipal, AclResource, AdminClient, AgentLaunch,
-    AgentRegistration, RuleFilter, SessionFilter, WorkspaceSpec,
+    AgentRegistration, RuleFilter, SessionFilter, TokenSpec, WorkspaceSpec,
 };
 use aether_client::proto::downstream_message::Payload as Down;
 use aether_client::tasks::{TaskQuery, TaskSpec};
@@ -47,21 +49,47 @@ async fn admin(url: &str) -> AdminClient {
     AdminClient::new(&admin_agent(url, "ops", "root").await)
 }
 
-/// The workflow engine without credentials: admitted, with no rights.
+/// A token for principals of `ptype`, minted by an administrator.
+async fn token(url: &str, ptype: &str) -> Credentials {
+    let minter = admin_agent(url, "ops", &format!("minter-{}", uuid::Uuid::new_v4())).await;
+    let minted = AdminClient::new(&minter)
+        .create_token(TokenSpec::new(format!("{ptype} token"), ptype))
+        .await
+        .expect("token minted");
+    minter.close().await;
+    Credentials::new().with_api_key(minted.secret.expose())
+}
+
+/// The workflow engine with a token: system-level rights only.
 async fn wfe(url: &str) -> WorkflowEngineClient {
-    let c = WorkflowEngineClient::builder().gateway(url).build();
+    let c = WorkflowEngineClient::builder()
+        .gateway(url)
+        .credentials(token(url, "WorkflowEngine").await)
+        .build();
     c.connect().await.expect("workflow engine connects");
     c
 }
 
-/// An orchestrator without credentials: admitted, with no rights.
+/// An orchestrator with a token: system-level rights only.
 async fn orchestrator(url: &str, spec: &str) -> OrchestratorClient {
     let c = OrchestratorClient::builder("launcher", spec, vec!["local".into()])
         .unwrap()
         .gateway(url)
+        .credentials(token(url, "Orchestrator").await)
         .build();
     c.connect().await.expect("orchestrator connects");
     c
+}
+
+/// An agent with a token: no rights beyond its own workspace.
+async fn plain_agent(url: &str, ws: &str, spec: &str) -> AgentClient {
+    let a = AgentClient::builder(ws, "clerk", spec)
+        .unwrap()
+        .gateway(url)
+        .credentials(token(url, "Agent").await)
+        .build();
+    a.connect().await.expect("agent connects");
+    a
 }
 
 fn denied<T: std::fmt::Debug>(r: aether_client::Result<T>) {
@@ -91,44 +119,64 @@ async fn session_administration_needs_the_sessions_family() {
     let gw = secured().await;
     let url = gw.url();
     let root = admin(&url).await;
-    let engine = wfe(&url).await;
-    let as_engine = AdminClient::new(&engine);
+    let clerk = plain_agent(&url, "w2", "c1").await;
+    let as_clerk = AdminClient::new(&clerk);
     let victim = admin_agent(&url, "w", "victim").await;
     let victim_id = victim.session().unwrap().session_id;
 
     // Refused: listing every session, force-disconnecting any session.
-    denied(as_engine.list_connections(SessionFilter::default()).await);
-    denied(as_engine.disconnect_session(&victim_id).await);
+    denied(as_clerk.list_connections(SessionFilter::default()).await);
+    denied(as_clerk.disconnect_session(&victim_id).await);
 
     // READ lists; DISCONNECT still needs ADMIN.
-    let engine_p = AclPrincipal::workflow_engine();
+    let clerk_p = AclPrincipal::agent("w2", "clerk", "c1");
     root.grant_access(
-        engine_p.clone(),
+        clerk_p.clone(),
         AclResource::admin("sessions"),
         AccessLevel::Read,
     )
     .await
     .unwrap();
-    let listed = as_engine
+    let listed = as_clerk
         .list_connections(SessionFilter::default())
         .await
         .unwrap();
     assert!(listed.iter().any(|c| c.session_id == victim_id));
-    denied(as_engine.disconnect_session(&victim_id).await);
-    root.grant_access(engine_p, AclResource::admin("sessions"), AccessLevel::Admin)
+    denied(as_clerk.disconnect_session(&victim_id).await);
+    root.grant_access(clerk_p, AclResource::admin("sessions"), AccessLevel::Admin)
         .await
         .unwrap();
-    as_engine.disconnect_session(&victim_id).await.unwrap();
+    as_clerk.disconnect_session(&victim_id).await.unwrap();
     within("the victim to stop", victim.wait_until_disconnected()).await;
     // Its own session is always visible to a principal.
-    let own = engine.session().unwrap().session_id;
-    let orc = orchestrator(&url, "o1").await;
-    let own_orc = orc.session().unwrap().session_id;
-    AdminClient::new(&orc)
-        .get_connection(&own_orc)
+    let own = clerk.session().unwrap().session_id;
+    let other = plain_agent(&url, "w3", "c2").await;
+    let own_other = other.session().unwrap().session_id;
+    AdminClient::new(&other)
+        .get_connection(&own_other)
         .await
         .unwrap();
-    denied(AdminClient::new(&orc).get_connection(&own).await);
+    denied(AdminClient::new(&other).get_connection(&own).await);
+}
+
+#[tokio::test]
+async fn authenticated_system_principals_keep_session_administration() {
+    let gw = secured().await;
+    let url = gw.url();
+    let _root = admin(&url).await;
+    let engine = wfe(&url).await;
+    let as_engine = AdminClient::new(&engine);
+    let listed = as_engine
+        .list_connections(SessionFilter::default())
+        .await
+        .unwrap();
+    assert!(listed.len() >= 2, "{listed:?}");
+    // But nothing else: no workspaces family.
+    denied(
+        as_engine
+            .create_workspace(WorkspaceSpec::new("mine").unwrap())
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -136,23 +184,25 @@ async fn connection_status_of_others_needs_a_capability() {
     let gw = secured().await;
     let url = gw.url();
     let root = admin(&url).await;
-    let orc = orchestrator(&url, "o1").await;
+    let clerk = plain_agent(&url, "w2", "c1").await;
     let _agent = admin_agent(&url, "w", "a").await;
     assert!(
-        orc.connection_status("orchestrator", "orc::launcher::o1")
+        clerk
+            .connection_status("agent", "ag::w2::clerk::c1")
             .await
             .unwrap()
     );
-    denied(orc.connection_status("agent", "ag::w::admin::a").await);
+    denied(clerk.connection_status("agent", "ag::w::admin::a").await);
     root.grant_access(
-        AclPrincipal::orchestrator("launcher", "o1"),
+        AclPrincipal::agent("w2", "clerk", "c1"),
         AclResource::capability("query_connections"),
         AccessLevel::Read,
     )
     .await
     .unwrap();
     assert!(
-        orc.connection_status("agent", "ag::w::admin::a")
+        clerk
+            .connection_status("agent", "ag::w::admin::a")
             .await
             .unwrap()
     );

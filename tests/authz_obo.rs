@@ -7,8 +7,8 @@
 //! The subject `alice` is an agent of workspace `w` connected with the
 //! admin key: a superadmin session, but as a subject it is decided as a
 //! plain agent (READ_WRITE on its own workspace). The delegates are the
-//! workflow engine and an orchestrator connecting without credentials,
-//! which have no rights of their own.
+//! workflow engine and an orchestrator connecting with API tokens, which
+//! have no rights on workspaces of their own.
 
 mod common;
 
@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aether_client::admin::{
     AccessLevel, AclPrincipal, AdminClient, AuthorityAsk, AuthorityDecision, GrantFilter,
-    GrantRequest, RequestStatus,
+    GrantRequest, RequestStatus, TokenSpec,
 };
 use aether_client::proto::authority_request_event::EventType;
 use aether_client::proto::downstream_message::Payload as Down;
@@ -47,8 +47,22 @@ async fn agent(url: &str, ws: &str, spec: &str) -> AgentClient {
     a
 }
 
+/// A token for principals of `ptype`, minted by an administrator.
+async fn token(url: &str, ptype: &str) -> Credentials {
+    let minter = agent(url, "ops", &format!("minter-{}", uuid::Uuid::new_v4())).await;
+    let minted = AdminClient::new(&minter)
+        .create_token(TokenSpec::new(format!("{ptype} token"), ptype))
+        .await
+        .expect("token minted");
+    minter.close().await;
+    Credentials::new().with_api_key(minted.secret.expose())
+}
+
 async fn wfe(url: &str) -> WorkflowEngineClient {
-    let c = WorkflowEngineClient::builder().gateway(url).build();
+    let c = WorkflowEngineClient::builder()
+        .gateway(url)
+        .credentials(token(url, "WorkflowEngine").await)
+        .build();
     c.connect().await.expect("workflow engine connects");
     c
 }
@@ -57,6 +71,7 @@ async fn orchestrator(url: &str, spec: &str) -> OrchestratorClient {
     let c = OrchestratorClient::builder("launcher", spec, vec!["local".into()])
         .unwrap()
         .gateway(url)
+        .credentials(token(url, "Orchestrator").await)
         .build();
     c.connect().await.expect("orchestrator connects");
     c
@@ -315,6 +330,7 @@ async fn a_grant_as_the_client_default_applies_to_every_call() {
     let orc = OrchestratorClient::builder("launcher", "o2", vec!["local".into()])
         .unwrap()
         .gateway(&url)
+        .credentials(token(&url, "Orchestrator").await)
         .authorization_hook(move |_: &aether_client::stack::OpRequest| Some(ctx.clone()))
         .build();
     orc.connect().await.unwrap();

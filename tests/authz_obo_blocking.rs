@@ -3,7 +3,9 @@
 
 mod common;
 
-use aether_client::admin::{AclPrincipal, AuthorityAsk, AuthorityDecision, GrantRequest};
+use aether_client::admin::{
+    AclPrincipal, AuthorityAsk, AuthorityDecision, GrantRequest, TokenSpec,
+};
 use aether_client::blocking::{AdminClient, AgentClient, WorkflowEngineClient, on_behalf_of};
 use aether_client::{Credentials, ErrorKind, KvScope};
 use aether_gateway::GatewayConfig;
@@ -24,12 +26,16 @@ fn blocking_grants_requests_and_scoped_calls() {
         .build()
         .unwrap();
     alice.connect().unwrap();
+    let subject = AdminClient::new(&alice);
+    let minted = subject
+        .create_token(TokenSpec::new("engine", "WorkflowEngine"))
+        .unwrap();
     let engine = WorkflowEngineClient::builder()
         .gateway(&url)
+        .credentials(Credentials::new().with_api_key(minted.secret.expose()))
         .build()
         .unwrap();
     engine.connect().unwrap();
-    let subject = AdminClient::new(&alice);
     let as_engine = AdminClient::new(&engine);
     let ws = KvScope::workspace_in("w").unwrap();
 
