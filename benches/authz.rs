@@ -8,8 +8,8 @@
 //! cargo bench --bench authz -- --messages 200000 --runs 5
 //! ```
 //!
-//! The sender is the workflow engine connecting without credentials: a
-//! principal with no rights of its own, so every send into the
+//! The sender is the workflow engine connecting with an API token: a
+//! principal with no rights on workspaces of its own, so every send into the
 //! receiver's workspace is decided by the engine from the rules (agents
 //! sending inside their own workspace, and admin-key sessions, are
 //! answered without looking at rules at all). It sends N messages of 64
@@ -29,7 +29,9 @@
 
 use std::time::{Duration, Instant};
 
-use aether_client::admin::{AccessLevel, AclGrant, AclPrincipal, AclResource, AdminClient};
+use aether_client::admin::{
+    AccessLevel, AclGrant, AclPrincipal, AclResource, AdminClient, TokenSpec,
+};
 use aether_client::{AgentClient, Credentials, MessageType, WorkflowEngineClient};
 use aether_gateway::{GatewayConfig, RunningGateway};
 use futures_util::StreamExt;
@@ -107,10 +109,11 @@ async fn start(setup: Setup) -> Res<RunningGateway> {
         .map_err(|e| e.to_string())
 }
 
-/// Loads the rules of `setup` through an admin session.
-async fn load_rules(url: &str, setup: Setup) -> Res<()> {
+/// Loads the rules of `setup` through an admin session; the credentials
+/// the sender connects with (a token minted for the workflow engine).
+async fn load_rules(url: &str, setup: Setup) -> Res<Credentials> {
     if setup == Setup::NoRules {
-        return Ok(());
+        return Ok(Credentials::new());
     }
     let root = AgentClient::builder("ops", "admin", "root")
         .map_err(|e| e.to_string())?
@@ -156,15 +159,19 @@ async fn load_rules(url: &str, setup: Setup) -> Res<()> {
         )
         .await
         .map_err(e)?;
+    let minted = admin
+        .create_token(TokenSpec::new("bench sender", "WorkflowEngine"))
+        .await
+        .map_err(e)?;
     root.close().await;
-    Ok(())
+    Ok(Credentials::new().with_api_key(minted.secret.expose()))
 }
 
 /// One measured run: messages per second.
 async fn run(setup: Setup, messages: u64) -> Res<f64> {
     let gw = start(setup).await?;
     let url = gw.url();
-    load_rules(&url, setup).await?;
+    let sender_credentials = load_rules(&url, setup).await?;
     let receiver = AgentClient::builder(WS, "sink", "1")
         .map_err(|e| e.to_string())?
         .gateway(&url)
@@ -172,7 +179,10 @@ async fn run(setup: Setup, messages: u64) -> Res<f64> {
         .build();
     receiver.connect().await.map_err(|e| e.to_string())?;
     let mut inbox = receiver.messages();
-    let sender = WorkflowEngineClient::builder().gateway(&url).build();
+    let sender = WorkflowEngineClient::builder()
+        .gateway(&url)
+        .credentials(sender_credentials)
+        .build();
     sender.connect().await.map_err(|e| e.to_string())?;
     // One message first: the route is allowed (a refusal would never arrive).
     sender

@@ -1,22 +1,19 @@
-//! Administration: an in-process gateway with an admin key; an
-//! administrator grants a principal access to a workspace, checks it,
-//! revokes it and shows the refusal; then a subject lends its rights to
-//! the same principal with an authority grant (on behalf of), and revokes
-//! that too. Exits 0.
+//! Administration: an in-process gateway with an admin key; the
+//! administrator mints an API token for an agent, which connects with it;
+//! the administrator grants the agent access to another workspace, the
+//! agent checks and uses it, the administrator revokes it and the agent
+//! is refused; then a subject lends its rights to the agent with an
+//! authority grant (on behalf of), and revokes that too. Exits 0.
 //!
 //! ```text
 //! cargo run --example admin
 //! ```
-//!
-//! The worker here is an orchestrator connecting without credentials (a
-//! principal with no rights of its own). Once API tokens land, it becomes
-//! an agent connecting with a token the administrator mints.
 
 use aether_client::admin::{
-    AccessLevel, AccessRequest, AclPrincipal, AclResource, AdminClient, GrantRequest,
+    AccessLevel, AccessRequest, AclPrincipal, AclResource, AdminClient, GrantRequest, TokenSpec,
 };
 use aether_client::tasks::TaskSpec;
-use aether_client::{AgentClient, Credentials, ErrorKind, OrchestratorClient};
+use aether_client::{AgentClient, Credentials, ErrorKind};
 use aether_gateway::GatewayConfig;
 
 const ADMIN_KEY: &str = "example-admin-key";
@@ -36,12 +33,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ops.connect().await?;
     let admin = AdminClient::new(&ops);
 
-    // 3. The worker, with no rights of its own.
-    let worker = OrchestratorClient::builder("launcher", "w1", vec!["local".into()])?
+    // 3. A token for the worker agent (shown once), and the agent
+    //    connecting with it: it may work in its own workspace only.
+    let minted = admin
+        .create_token(TokenSpec::new("worker", "Agent").workspace_patterns(["ops-team"]))
+        .await?;
+    println!("minted token {} for agents of ops-team", minted.token.id);
+    let worker = AgentClient::builder("ops-team", "worker", "w1")?
         .gateway(&url)
+        .credentials(Credentials::new().with_api_key(minted.secret.expose()))
         .build();
     worker.connect().await?;
-    let me = AclPrincipal::orchestrator("launcher", "w1");
+    let me = AclPrincipal::agent("ops-team", "worker", "w1");
     let finance = AclResource::workspace("finance");
     let as_worker = AdminClient::new(&worker);
 
@@ -87,6 +90,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .gateway(&url)
         .credentials(Credentials::new().with_api_key(ADMIN_KEY))
         .build();
+    // (Alice's session has the admin key, but lending decides with her
+    // rights as a plain agent of finance.)
     alice.connect().await?;
     let lender = AdminClient::new(&alice);
     let grant = lender
