@@ -897,3 +897,70 @@ async fn bad_admin_input_is_refused_and_nothing_is_stored() {
             .all(|w| w.id != "ok")
     );
 }
+
+#[tokio::test]
+async fn revoked_and_expired_rules_stop_sends_at_once() {
+    // The gateway reuses a session's last allowed send decision; a change
+    // of the ACL or an expiry must end it.
+    let gw = secured().await;
+    let url = gw.url();
+    let root = admin(&url).await;
+    let target = admin_agent(&url, "w", "target").await;
+    let mut inbox = target.messages();
+    let clerk = plain_agent(&url, "w2", "c1").await;
+    let mut frames = clerk.frames();
+    let send = |text: &'static str| {
+        clerk.send_message_to_agent("w", "admin", "target", text, MessageType::Control)
+    };
+    let rule = root
+        .grant_access(
+            AclPrincipal::agent("w2", "clerk", "c1"),
+            AclResource::workspace("w"),
+            AccessLevel::ReadWrite,
+        )
+        .await
+        .unwrap();
+    for text in ["one", "two"] {
+        send(text).await.unwrap();
+        let m = within("an allowed message", inbox.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.payload_str(), Some(text));
+    }
+    root.revoke_rule(&rule.id).await.unwrap();
+    send("after revocation").await.unwrap();
+    let e = next_error(&mut frames).await;
+    assert_eq!(e.message, "not authorized to send to workspace w");
+
+    let expiring = root
+        .grant(
+            AclGrant::new(
+                AclPrincipal::agent("w2", "clerk", "c1"),
+                AclResource::workspace("w"),
+                AccessLevel::ReadWrite,
+            )
+            .expires_in(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+    send("before expiry").await.unwrap();
+    let m = within("the message before expiry", inbox.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.payload_str(), Some("before expiry"));
+    // Waits for the clock to pass the rule's expiry (unix seconds).
+    let now_s = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    while now_s() < expiring.expires_at {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    send("after expiry").await.unwrap();
+    let e = next_error(&mut frames).await;
+    assert_eq!(e.message, "not authorized to send to workspace w");
+}

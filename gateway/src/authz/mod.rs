@@ -33,6 +33,8 @@ use parking_lot::RwLock;
 
 use crate::store::{Commit, Mutation, Store, StoreError};
 pub(crate) use decide::{Actor, Decision};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
 use grants::book::GrantBook;
 pub(crate) use level::Level;
 pub(crate) use principal::PrincipalId;
@@ -44,18 +46,40 @@ pub(crate) fn now_s() -> i64 {
     (crate::expiring::unix_ms() / 1000) as i64
 }
 
+/// When a cached decision was taken (see [`Authz::stamp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    generation: u64,
+    horizon_s: i64,
+}
+
+impl Stamp {
+    /// Whether a decision taken under `self` still holds under `now`
+    /// (the engine's current stamp) at `now_s`.
+    pub(crate) fn holds(self, now: Stamp, now_s: i64) -> bool {
+        self.generation == now.generation && now_s < self.horizon_s
+    }
+}
+
 /// The authorization engine of one gateway.
 pub(crate) struct Authz {
     data: RwLock<AclData>,
     grants: RwLock<GrantBook>,
     store: Store,
+    /// Bumped by every change of the ACL, for callers that cache decisions.
+    generation: AtomicU64,
+    /// [`AclData::horizon_s`] as of the last change.
+    horizon_s: AtomicI64,
 }
 
 impl Authz {
     /// Loads the ACL from `store`, which it then writes through.
     pub(crate) fn load(store: Store) -> Result<Authz, StoreError> {
         let (data, rest) = AclData::load(&store)?;
+        let horizon_s = AtomicI64::new(data.horizon_s());
         Ok(Authz {
+            generation: AtomicU64::new(0),
+            horizon_s,
             data: RwLock::new(data),
             grants: RwLock::new(GrantBook::load(rest)),
             store,
@@ -117,8 +141,20 @@ impl Authz {
         if muts.is_empty() {
             return (r, Commit::done());
         }
+        self.horizon_s.store(data.horizon_s(), Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let commit = self.store.submit(muts);
         (r, commit)
+    }
+
+    /// A stamp that says whether a decision taken under it still holds:
+    /// the ACL's change counter, and the time until which no rule,
+    /// membership or assignment expires (see [`Stamp::holds`]).
+    pub(crate) fn stamp(&self) -> Stamp {
+        Stamp {
+            generation: self.generation.load(Ordering::Acquire),
+            horizon_s: self.horizon_s.load(Ordering::Acquire),
+        }
     }
 
     /// Reads the ACL.

@@ -280,6 +280,22 @@ impl AclData {
         out
     }
 
+    /// The earliest expiry (unix seconds) of any rule, membership or role
+    /// assignment still in the ACL; `i64::MAX` when none expires. A
+    /// decision taken now stays valid until then, or until the ACL changes.
+    pub(crate) fn horizon_s(&self) -> i64 {
+        let secs = |t: i64| if t > 100_000_000_000 { t / 1000 } else { t };
+        self.rules
+            .values()
+            .map(|r| r.expires_at)
+            .chain(self.members.values().map(|m| m.expires_at))
+            .chain(self.assignments.values().map(|a| a.expires_at))
+            .filter(|t| *t > 0)
+            .map(secs)
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
     /// Whether any rule at all names subjects of type `t` with id `id`
     /// (fast check for the hot path).
     pub(crate) fn has_rules_for(&self, t: &str, id: &str) -> bool {

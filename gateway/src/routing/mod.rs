@@ -20,6 +20,7 @@
 //! (§5.5).
 
 pub(crate) mod authorization;
+pub(crate) mod decisions;
 mod metric;
 mod permissions;
 mod target;
@@ -29,7 +30,7 @@ use aether_protocol::proto::{IncomingMessage, MessageType, SendMessage};
 
 use std::sync::Arc;
 
-use crate::authz::{Actor, Level, PrincipalId, Resource};
+use crate::authz::{Actor, PrincipalId};
 use crate::context::Context;
 use crate::mailbox::{Fullness, Mailbox, Offer};
 use crate::rate::TokenBucket;
@@ -76,9 +77,10 @@ pub(crate) struct Routed {
 pub(crate) fn route(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
+    cache: &mut decisions::SendDecisions,
     send: SendMessage,
 ) -> Result<Routed, ErrorReply> {
-    let routed = pipeline(sender, rate, send);
+    let routed = pipeline(sender, rate, cache, send);
     if let Err(e) = &routed {
         let stats = &sender.cx.stats;
         Stats::bump(&stats.send_errors);
@@ -93,6 +95,7 @@ pub(crate) fn route(
 fn pipeline(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
+    cache: &mut decisions::SendDecisions,
     send: SendMessage,
 ) -> Result<Routed, ErrorReply> {
     let cx = sender.cx;
@@ -134,9 +137,7 @@ fn pipeline(
         send.message_type == MessageType::Metric as i32 && metric::validate(&send.payload)?;
     authorization::check(send.authorization.as_deref())?;
     if let Some(ws) = target::workspace(&target, fan_in.as_ref())
-        && !cx
-            .authz
-            .allows(&sender.actor, Resource::workspace(ws), Level::READ_WRITE)
+        && !cache.allows(cx, &sender.actor, ws)
     {
         return Err(ErrorReply::new(
             code::PERMISSION_DENIED,

@@ -62,6 +62,8 @@ struct Session {
     /// Current workspace (users switch it).
     workspace: String,
     rate: Option<TokenBucket>,
+    /// The last allowed send decision, reused while it holds.
+    send_decisions: routing::decisions::SendDecisions,
     /// The rate of submitted audit events.
     audit_rate: TokenBucket,
     /// Replies waiting for their changes to be journaled.
@@ -99,6 +101,7 @@ pub(crate) async fn run(
         source_topic: handle.topic.clone().unwrap_or_default(),
         workspace,
         rate: hub.cx.config.limits.send_rate.map(TokenBucket::new),
+        send_decisions: Default::default(),
         audit_rate: TokenBucket::new(hub.cx.config.limits.audit_submit_rate),
         pipeline: Pipeline::default(),
         hub,
@@ -296,7 +299,8 @@ impl Session {
                     },
                     on_behalf_of: obo.as_ref().map(|o| &o.subject),
                 };
-                let routed = routing::route(&sender, self.rate.as_mut(), *send);
+                let routed =
+                    routing::route(&sender, self.rate.as_mut(), &mut self.send_decisions, *send);
                 if let Ok(routing::Routed {
                     offline_target: Some(target),
                     ..
