@@ -726,3 +726,56 @@ async fn acl_operations_on_behalf_use_the_subjects_rights() {
     .unwrap_err();
     assert!(e.to_string().contains(NOT_VALID), "{e}");
 }
+
+#[tokio::test]
+async fn session_administration_on_behalf_uses_the_subjects_rights() {
+    use aether_client::admin::{AclResource, SessionFilter};
+    let gw = secured().await;
+    let url = gw.url();
+    let root = AdminClient::new(&agent(&url, "ops", "root").await);
+    let subject = AdminClient::new(&agent(&url, "w", "alice").await);
+    let clerk = AgentClient::builder("w2", "clerk", "c1")
+        .unwrap()
+        .gateway(&url)
+        .credentials(token(&url, "Agent").await)
+        .build();
+    clerk.connect().await.unwrap();
+    let as_clerk = AdminClient::new(&clerk);
+    let denied = |r: aether_client::Result<Vec<_>>| match r {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}"),
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+    };
+    denied(as_clerk.list_connections(SessionFilter::default()).await);
+    let grant = subject
+        .exchange_authority_grant(GrantRequest::to(AclPrincipal::agent("w2", "clerk", "c1")))
+        .await
+        .unwrap();
+    // Alice, as a plain agent, may not list sessions either.
+    denied(
+        on_behalf_of(
+            grant.context(),
+            as_clerk.list_connections(SessionFilter::default()),
+        )
+        .await,
+    );
+    root.grant_access(alice(), AclResource::admin("sessions"), AccessLevel::Read)
+        .await
+        .unwrap();
+    let listed = on_behalf_of(
+        grant.context(),
+        as_clerk.list_connections(SessionFilter::default()),
+    )
+    .await
+    .unwrap();
+    assert!(listed.len() >= 3, "{listed:?}");
+    // Still only on her behalf.
+    denied(as_clerk.list_connections(SessionFilter::default()).await);
+    let forged = obo_context(
+        &AclPrincipal::agent("ops", "admin", "root"),
+        &grant.grant_id,
+    );
+    let e = on_behalf_of(forged, as_clerk.list_connections(SessionFilter::default()))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(NOT_VALID), "{e}");
+}

@@ -16,6 +16,7 @@ use aether_protocol::proto::{
 
 use crate::audit::AuditEvent;
 use crate::authz::gates::Family;
+use crate::authz::grants::obo;
 use crate::authz::resource::capability;
 use crate::authz::{Level, Resource};
 use crate::context::Context;
@@ -98,7 +99,19 @@ pub(crate) fn session_op(
         request_id: op.request_id.clone(),
         ..Default::default()
     };
-    let actor = caller.authz_actor(caller_ws);
+    // On behalf of a subject, the subject's rights under the grant decide
+    // (no system-level bypass).
+    let on_behalf = match obo::resolve(&cx.authz, &caller.acl, op.authorization.as_ref()) {
+        Ok(o) => o,
+        Err(e) => {
+            resp.error = e;
+            return resp;
+        }
+    };
+    let actor = match &on_behalf {
+        Some(o) => o.actor(),
+        None => caller.authz_actor(caller_ws),
+    };
     let own = op.op == OpType::Get as i32 && op.session_id == caller.session_id;
     let need = if op.op == OpType::Disconnect as i32 {
         Level::ADMIN
@@ -107,16 +120,6 @@ pub(crate) fn session_op(
     };
     if !own && let Err(denied) = cx.authz.gate(&actor, Family::Sessions, need) {
         resp.error = denied;
-        return resp;
-    }
-    if op
-        .authorization
-        .as_ref()
-        .is_some_and(|a| a.authority_mode == "on_behalf_of")
-    {
-        // Session administration is never delegated.
-        resp.error =
-            "session operations are not accepted on behalf of another principal".to_string();
         return resp;
     }
     match OpType::try_from(op.op) {
