@@ -779,3 +779,49 @@ async fn session_administration_on_behalf_uses_the_subjects_rights() {
         .unwrap_err();
     assert!(e.to_string().contains(NOT_VALID), "{e}");
 }
+
+#[tokio::test]
+async fn audit_queries_follow_the_engine_directly_and_on_behalf() {
+    use aether_client::admin::{AclResource, AuditFilter};
+    let gw = secured().await;
+    let url = gw.url();
+    let root = AdminClient::new(&agent(&url, "ops", "root").await);
+    let subject = AdminClient::new(&agent(&url, "w", "alice").await);
+    let clerk = AgentClient::builder("w2", "clerk", "c1")
+        .unwrap()
+        .gateway(&url)
+        .credentials(token(&url, "Agent").await)
+        .build();
+    clerk.connect().await.unwrap();
+    let as_clerk = AdminClient::new(&clerk);
+    let e = as_clerk.audit_query(AuditFilter::new()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    let grant = subject
+        .exchange_authority_grant(GrantRequest::to(AclPrincipal::agent("w2", "clerk", "c1")))
+        .await
+        .unwrap();
+    // On behalf of alice, a plain agent: refused ...
+    let e = on_behalf_of(grant.context(), as_clerk.audit_query(AuditFilter::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    // ... until a rule gives her the audit family.
+    root.grant_access(alice(), AclResource::admin("audit"), AccessLevel::Read)
+        .await
+        .unwrap();
+    on_behalf_of(grant.context(), as_clerk.audit_query(AuditFilter::new()))
+        .await
+        .unwrap();
+    let e = as_clerk.audit_query(AuditFilter::new()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    let e = on_behalf_of(
+        obo_context(
+            &AclPrincipal::agent("ops", "admin", "root"),
+            &grant.grant_id,
+        ),
+        as_clerk.audit_query(AuditFilter::new()),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains(NOT_VALID), "{e}");
+}

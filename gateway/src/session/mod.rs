@@ -523,8 +523,30 @@ impl Session {
                 ))))
                 .await
             }
-            Some(Payload::AuditQuery(q)) => {
-                let resp = audit::ops::answer_query(&self.hub.cx.audit, self.handle.admin, *q);
+            Some(Payload::AuditQuery(mut q)) => {
+                // The engine's audit gate: system-level sessions, or
+                // `admin/audit` READ by a rule; on behalf of a subject, the
+                // subject's rights under the grant.
+                let authz = &self.hub.cx.authz;
+                let family = authz::gates::Family::Audit;
+                let allowed = match self.on_behalf(q.authorization.as_ref()) {
+                    Ok(Some(o)) => Ok(authz.admin(&o.actor(), family, authz::Level::READ)),
+                    Ok(None) => Ok(authz.admin(
+                        &self.handle.authz_actor(&self.workspace),
+                        family,
+                        authz::Level::READ,
+                    )),
+                    Err(e) => Err(e),
+                };
+                q.authorization = None;
+                let resp = match allowed {
+                    Ok(allowed) => audit::ops::answer_query(&self.hub.cx.audit, allowed, *q),
+                    Err(error) => aether_protocol::proto::AuditQueryResponse {
+                        request_id: q.request_id,
+                        error,
+                        ..Default::default()
+                    },
+                };
                 self.reply(downstream(downstream_message::Payload::AuditResponse(
                     Box::new(resp),
                 )))
