@@ -81,7 +81,7 @@ impl Authz {
             generation: AtomicU64::new(0),
             horizon_s,
             data: RwLock::new(data),
-            grants: RwLock::new(GrantBook::load(rest)),
+            grants: RwLock::new(GrantBook::load(rest)?),
             store,
         })
     }

@@ -84,14 +84,15 @@ pub(crate) struct AclData {
     pub(crate) assignments: BTreeMap<(String, String, String), AclRoleAssignmentInfo>,
 }
 
-fn decode<M: Message + Default>(what: &str, key: &str, v: &[u8]) -> Option<M> {
-    match M::decode(v) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            tracing::error!(%what, key = %key.escape_debug(), error = %e, "unreadable ACL record");
-            None
-        }
-    }
+/// A stored record; one that cannot be read refuses the store (as every
+/// durable table does: nothing is skipped silently).
+fn decode<M: Message + Default>(key: &str, v: &[u8]) -> Result<M, StoreError> {
+    M::decode(v).map_err(|e| StoreError::unreadable(Table::Acl, key, e))
+}
+
+fn edge(key: &str) -> Result<(String, String, String), StoreError> {
+    let rest = key.split_once('/').map(|(_, r)| r).unwrap_or_default();
+    triple(rest).ok_or_else(|| StoreError::unreadable(Table::Acl, key, "malformed key"))
 }
 
 fn triple(rest: &str) -> Option<(String, String, String)> {
@@ -115,30 +116,23 @@ impl AclData {
         let mut d = AclData::default();
         let mut rest = Vec::new();
         for (k, v) in store.load(Table::Acl)? {
-            if let Some(id) = k.strip_prefix(key::RULE) {
-                if let Some(r) = decode::<AclRuleInfo>("rule", id, &v) {
-                    d.insert_rule(r);
-                }
+            if k.starts_with(key::RULE) {
+                d.insert_rule(decode::<AclRuleInfo>(&k, &v)?);
             } else if let Some(c) = k.strip_prefix(key::FALLBACK) {
-                if let Some(p) = decode::<AclFallbackPolicyInfo>("fallback", c, &v) {
-                    d.fallbacks.insert(c.to_string(), p);
-                }
+                let p = decode::<AclFallbackPolicyInfo>(&k, &v)?;
+                d.fallbacks.insert(c.to_string(), p);
             } else if let Some(n) = k.strip_prefix(key::GROUP) {
-                if let Some(g) = decode::<AclGroupInfo>("group", n, &v) {
-                    d.groups.insert(n.to_string(), g);
-                }
-            } else if let Some(r) = k.strip_prefix(key::MEMBER) {
-                if let (Some(t), Some(m)) = (triple(r), decode("member", r, &v)) {
-                    d.members.insert(t, m);
-                }
+                let g = decode::<AclGroupInfo>(&k, &v)?;
+                d.groups.insert(n.to_string(), g);
+            } else if k.starts_with(key::MEMBER) {
+                let m = decode::<AclGroupMemberInfo>(&k, &v)?;
+                d.members.insert(edge(&k)?, m);
             } else if let Some(n) = k.strip_prefix(key::ROLE) {
-                if let Some(r) = decode::<AclRoleInfo>("role", n, &v) {
-                    d.roles.insert(n.to_string(), r);
-                }
-            } else if let Some(r) = k.strip_prefix(key::ASSIGN) {
-                if let (Some(t), Some(a)) = (triple(r), decode("assignment", r, &v)) {
-                    d.assignments.insert(t, a);
-                }
+                let r = decode::<AclRoleInfo>(&k, &v)?;
+                d.roles.insert(n.to_string(), r);
+            } else if k.starts_with(key::ASSIGN) {
+                let a = decode::<AclRoleAssignmentInfo>(&k, &v)?;
+                d.assignments.insert(edge(&k)?, a);
             } else {
                 rest.push((k, v));
             }

@@ -19,12 +19,9 @@ impl Workspaces {
     pub(crate) fn load(store: Store) -> Result<Self, StoreError> {
         let mut entries = BTreeMap::new();
         for (k, v) in store.load(Table::Workspaces)? {
-            match WorkspaceInfo::decode(v.as_slice()) {
-                Ok(w) => {
-                    entries.insert(k, w);
-                }
-                Err(e) => tracing::error!(workspace = %k, error = %e, "unreadable workspace"),
-            }
+            let w = WorkspaceInfo::decode(v.as_slice())
+                .map_err(|e| StoreError::unreadable(Table::Workspaces, &k, e))?;
+            entries.insert(k, w);
         }
         Ok(Workspaces {
             entries: Mutex::new(entries),

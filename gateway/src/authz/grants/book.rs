@@ -6,7 +6,7 @@ use aether_protocol::proto::{AclAuthorityGrantInfo, AuthorityRequest};
 use prost::Message;
 
 use super::super::rules::key;
-use crate::store::{Mutation, Table};
+use crate::store::{Mutation, StoreError, Table};
 
 /// Most grants plus requests kept (revoked and expired ones included
 /// until they are pruned).
@@ -20,31 +20,27 @@ pub(crate) struct GrantBook {
 }
 
 impl GrantBook {
-    /// The book from the `Table::Acl` rows the ACL did not take.
-    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>) -> GrantBook {
+    /// The book from the `Table::Acl` rows the ACL did not take; a row
+    /// that cannot be read refuses the store.
+    pub(crate) fn load(rows: Vec<(String, Vec<u8>)>) -> Result<GrantBook, StoreError> {
         let mut b = GrantBook::default();
         for (k, v) in rows {
+            let unreadable = |e: prost::DecodeError| StoreError::unreadable(Table::Acl, &k, e);
             if let Some(id) = k.strip_prefix(key::GRANT) {
-                match AclAuthorityGrantInfo::decode(v.as_slice()) {
-                    Ok(g) => {
-                        b.grants.insert(id.to_string(), g);
-                    }
-                    Err(e) => {
-                        tracing::error!(key = %id.escape_debug(), error = %e, "unreadable grant")
-                    }
-                }
+                let g = AclAuthorityGrantInfo::decode(v.as_slice()).map_err(unreadable)?;
+                b.grants.insert(id.to_string(), g);
             } else if let Some(id) = k.strip_prefix(key::REQUEST) {
-                match AuthorityRequest::decode(v.as_slice()) {
-                    Ok(r) => {
-                        b.requests.insert(id.to_string(), r);
-                    }
-                    Err(e) => {
-                        tracing::error!(key = %id.escape_debug(), error = %e, "unreadable authority request")
-                    }
-                }
+                let r = AuthorityRequest::decode(v.as_slice()).map_err(unreadable)?;
+                b.requests.insert(id.to_string(), r);
+            } else {
+                return Err(StoreError::unreadable(
+                    Table::Acl,
+                    &k,
+                    "unknown record kind",
+                ));
             }
         }
-        b
+        Ok(b)
     }
 
     /// Whether another entry fits.
@@ -95,4 +91,21 @@ impl GrantBook {
 /// Whether `g` is in force at `now_ms`: not revoked, not expired.
 pub(crate) fn live(g: &AclAuthorityGrantInfo, now_ms: i64) -> bool {
     !g.revoked && (g.expires_at == 0 || super::to_ms(g.expires_at) > now_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_rows_refuse_the_store() {
+        let good = AclAuthorityGrantInfo {
+            grant_id: "g".into(),
+            ..Default::default()
+        };
+        let ok = GrantBook::load(vec![("grant/g".into(), good.encode_to_vec())]).unwrap();
+        assert_eq!(ok.grants.len(), 1);
+        assert!(GrantBook::load(vec![("grant/x".into(), vec![0xff, 0xff, 0xff])]).is_err());
+        assert!(GrantBook::load(vec![("mystery/x".into(), Vec::new())]).is_err());
+    }
 }
