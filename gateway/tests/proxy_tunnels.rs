@@ -324,3 +324,65 @@ async fn bad_tunnel_frames_are_refused() {
     assert!(caller.barrier().await.is_empty());
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn tunnels_on_behalf_need_a_valid_grant_and_name_the_subject() {
+    use aether_protocol::proto::{
+        AuthorityGrantExchangeRequest, AuthorityGrantOperation, AuthorizationContext, PrincipalRef,
+        authority_grant_operation, downstream_message::Payload as Down,
+        upstream_message::Payload as Up,
+    };
+    let gw = dev_gateway().await;
+    let mut sv = service(&gw, "1").await;
+    let mut caller = agent(&gw, "ws", "1").await;
+    let context = |grant_id: &str| AuthorizationContext {
+        authority_mode: "on_behalf_of".into(),
+        subject: Some(PrincipalRef {
+            principal_type: "agent".into(),
+            principal_id: "ag::w2::a::alice".into(),
+        }),
+        grant_id: grant_id.into(),
+        ..Default::default()
+    };
+    let mut o = open("forged", "sv::tcp::1");
+    o.authorization = Some(context("grant-nope"));
+    caller.send_open(o).await;
+    let c = caller.tunnel_close().await;
+    assert_eq!(reason(&c), Reason::Error);
+    assert_eq!(
+        c.detail,
+        "ACL_DENIED: authority grant is not valid for this actor and subject"
+    );
+
+    let (mut alice, _) =
+        common::Conn::connect(&gw.url(), &Principal::agent("w2", "a", "alice").unwrap()).await;
+    alice
+        .send(common::up(Up::AuthorityGrantOp(Box::new(
+            AuthorityGrantOperation {
+                op: authority_grant_operation::OpType::Exchange as i32,
+                request_id: "x".into(),
+                exchange_request: Some(AuthorityGrantExchangeRequest {
+                    audience_type: "agent".into(),
+                    audience_id: "ag::ws::dialer::1".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))))
+        .await;
+    let grant = loop {
+        if let Down::AuthorityGrant(g) = alice.payload().await {
+            assert!(g.success, "{}", g.error);
+            break g.grant.unwrap();
+        }
+    };
+    let mut o = open("obo", "sv::tcp::1");
+    o.authorization = Some(context(&grant.grant_id));
+    caller.send_open(o).await;
+    let (_, got) = sv.tunnel_open().await;
+    assert_eq!(got.metadata["X-Auth-Authority-Mode"], "on_behalf_of");
+    assert_eq!(got.metadata["X-Auth-Subject-ID"], "ag::w2::a::alice");
+    assert_eq!(got.metadata["X-Auth-Grant-ID"], grant.grant_id);
+    assert_eq!(got.metadata["X-Auth-Actor-ID"], "ag::ws::dialer::1");
+    gw.shutdown().await;
+}
