@@ -485,9 +485,11 @@
 //! * **Who may call whom**: any principal may call and any topic be a
 //!   target; the caller needs READ_WRITE on a target's workspace, and an
 //!   on-behalf-of context is resolved as for sends (refused with
-//!   `ACL_DENIED`). `X-Auth-Workspace-Access` is the deciding level. A caller's
-//!   `authorization.resolved` and `access_receipt` are cleared: only the
-//!   gateway may fill them in.
+//!   `ACL_DENIED`). `X-Auth-Workspace-Access` is the deciding level. Only
+//!   the gateway fills in `authorization.resolved` (§8.2 step 4): the
+//!   grant's root subject, audience, level cap, workspace scope and expiry
+//!   on behalf of a subject, nothing for a direct call, whatever the
+//!   caller sent; `access_receipt` is cleared (none is issued).
 //! * **Wire ids and pins**: every request and tunnel (a *flow*) gets a
 //!   wire id `_aether/wire/<uuid>`, the only id its target sees; the
 //!   caller sees only its own id. The `caller@original` pin is kept per

@@ -11,8 +11,8 @@ use aether_gateway::{GatewayConfig, Limits, ProxyLimits, RunningGateway};
 use aether_protocol::identity::Principal;
 use aether_protocol::proto::{
     AuthorityGrantExchangeRequest, AuthorityGrantOperation, AuthorizationContext, PrincipalRef,
-    SwitchWorkspace, authority_grant_operation, downstream_message::Payload as Down,
-    upstream_message::Payload as Up,
+    ResolvedAuthorityInfo, SwitchWorkspace, authority_grant_operation,
+    downstream_message::Payload as Down, upstream_message::Payload as Up,
 };
 use common::proxy::{Kind, chunk, kind, request, response, sorted, until};
 use common::{Conn, dev_gateway, up};
@@ -499,8 +499,31 @@ async fn on_behalf_of_contexts_need_a_valid_grant_and_are_named_to_the_target() 
     };
     r.request_id = "obo2".into();
     r.authorization.as_mut().unwrap().grant_id = grant.grant_id.clone();
-    caller.send_request(r).await;
+    // A caller cannot say what its context resolved to: the gateway does.
+    r.authorization.as_mut().unwrap().resolved = Some(ResolvedAuthorityInfo {
+        max_access_level: 50,
+        ..Default::default()
+    });
+    caller.send_request(r.clone()).await;
     let got = sv.proxy_request().await;
+    let resolved = got
+        .authorization
+        .as_ref()
+        .and_then(|a| a.resolved.clone())
+        .expect("the gateway fills in the resolved grant");
+    assert_eq!(resolved.max_access_level, 20, "capped at READ_WRITE");
+    assert_eq!(
+        resolved.root_subject.map(|s| s.principal_id).as_deref(),
+        Some("ag::w2::a::alice")
+    );
+    assert_eq!(
+        (
+            resolved.audience_type.as_str(),
+            resolved.audience_id.as_str()
+        ),
+        ("agent", "ag::ws::caller::1")
+    );
+    assert_eq!(resolved.expires_at_ms, grant.expires_at, "unix ms");
     let h = &got.headers;
     assert_eq!(h["X-Auth-Authority-Mode"], "on_behalf_of");
     assert_eq!(h["X-Auth-Subject-Type"], "agent");

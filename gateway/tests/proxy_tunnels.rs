@@ -384,5 +384,18 @@ async fn tunnels_on_behalf_need_a_valid_grant_and_name_the_subject() {
     assert_eq!(got.metadata["X-Auth-Subject-ID"], "ag::w2::a::alice");
     assert_eq!(got.metadata["X-Auth-Grant-ID"], grant.grant_id);
     assert_eq!(got.metadata["X-Auth-Actor-ID"], "ag::ws::dialer::1");
+    let resolved = got
+        .authorization
+        .as_ref()
+        .and_then(|a| a.resolved.as_ref())
+        .expect("the gateway fills in the resolved grant");
+    assert_eq!(
+        resolved
+            .root_subject
+            .as_ref()
+            .map(|s| s.principal_id.as_str()),
+        Some("ag::w2::a::alice")
+    );
+    assert_eq!(resolved.audience_id, "ag::ws::dialer::1");
     gw.shutdown().await;
 }

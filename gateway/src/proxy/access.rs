@@ -10,7 +10,7 @@
 //! decide. The deciding level on the workspace (the target's, else the
 //! caller's or subject's own) is minted into `X-Auth-Workspace-Access`.
 
-use aether_protocol::proto::AuthorizationContext;
+use aether_protocol::proto::{AuthorizationContext, ResolvedAuthorityInfo};
 
 use crate::authz::grants::obo;
 use crate::authz::{Authz, Level, Resource};
@@ -33,6 +33,8 @@ pub(super) struct OnBehalfOf {
     pub(super) grant_id: String,
     /// The subject's own workspace (the tenant the call is made in).
     pub(super) workspace: String,
+    /// The grant summary the forwarded context carries.
+    pub(super) resolved: ResolvedAuthorityInfo,
 }
 
 /// Whether `caller` (in `caller_ws`) may reach `target`; the refusal's
@@ -71,6 +73,7 @@ pub(super) fn check(
             subject_id: o.subject.id,
             grant_id: o.grant_id,
             workspace: o.workspace,
+            resolved: o.resolved,
         }),
     })
 }

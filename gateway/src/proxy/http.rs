@@ -140,10 +140,12 @@ pub(super) fn request(
     identity::stamp(&mut req.headers, sender.handle, sender.workspace, &grant);
     req.proxy_chain_depth += 1;
     req.target_topic = to.topic.clone().unwrap_or_default();
-    // Only the gateway fills these in (it grants no authority today).
+    // Only the gateway may issue access receipts (it issues none).
     req.access_receipt = None;
+    // Only the gateway fills in what a context resolved to: the grant
+    // summary on behalf of a subject, nothing for a direct call.
     if let Some(a) = req.authorization.as_mut() {
-        a.resolved = None;
+        a.resolved = grant.on_behalf.as_ref().map(|o| o.resolved.clone());
     }
     let ttl = lifetime(req.timeout_ms, limits.pin_slack, limits.pin_ttl);
     let refresh =

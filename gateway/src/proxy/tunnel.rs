@@ -118,8 +118,10 @@ pub(super) fn open(
     identity::stamp(&mut open.metadata, sender.handle, workspace, &grant);
     open.proxy_chain_depth += 1;
     open.target_topic = to.topic.clone().unwrap_or_default();
+    // Only the gateway fills in what a context resolved to: the grant
+    // summary on behalf of a subject, nothing for a direct call.
     if let Some(a) = open.authorization.as_mut() {
-        a.resolved = None;
+        a.resolved = grant.on_behalf.as_ref().map(|o| o.resolved.clone());
     }
     let idle = if open.idle_timeout_ms > 0 {
         Duration::from_millis(open.idle_timeout_ms.min(MAX_IDLE_MS) as u64)

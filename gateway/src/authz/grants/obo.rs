@@ -3,7 +3,7 @@
 //! be live, issued for that subject, and held by the caller (its
 //! delegate). The decision is then the subject's, capped by the grant.
 
-use aether_protocol::proto::{AclAuthorityGrantInfo, AuthorizationContext};
+use aether_protocol::proto::{AclAuthorityGrantInfo, AuthorizationContext, ResolvedAuthorityInfo};
 
 use super::super::Authz;
 use super::super::decide::{Actor, Limit};
@@ -25,6 +25,8 @@ pub(crate) struct OnBehalf {
     pub(crate) root_grant_id: String,
     /// Unix ms.
     pub(crate) expires_at_ms: i64,
+    /// The grant summary a forwarded context carries (§8.2 step 4).
+    pub(crate) resolved: ResolvedAuthorityInfo,
 }
 
 impl OnBehalf {
@@ -99,9 +101,23 @@ pub(crate) fn resolve(
                 grant_id: grant.grant_id.clone(),
                 root_grant_id: grant.root_grant_id.clone(),
                 expires_at_ms: to_ms(grant.expires_at),
+                resolved: summary(&grant),
             }))
         }
         _ => Err("invalid authorization context: unknown authority mode".to_string()),
+    }
+}
+
+/// What a forwarded context says of the grant that resolved it: its root
+/// subject, audience, level cap, workspace scope and expiry.
+fn summary(g: &AclAuthorityGrantInfo) -> ResolvedAuthorityInfo {
+    ResolvedAuthorityInfo {
+        root_subject: g.root_subject.clone().or_else(|| g.subject.clone()),
+        audience_type: g.audience_type.clone(),
+        audience_id: g.audience_id.clone(),
+        max_access_level: max_level(g.max_access_level).get(),
+        workspace_scope: g.workspace_scope.clone(),
+        expires_at_ms: to_ms(g.expires_at),
     }
 }
 
