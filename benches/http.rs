@@ -425,28 +425,32 @@ async fn run(opts: Opts) {
         );
     }
     memory.push(("after small GETs", rss_kib(pid)));
-    let (a, p) = (
-        download(&aether, big_runs).await,
-        download(&plain, big_runs).await,
-    );
-    println!(
-        "{:<34} {:>14.1} {:>14.1} {:>8.2}",
-        "16 MiB download (MB/s)",
-        a,
-        p,
-        a / p
-    );
-    let (a, p) = (
-        upload(&aether, big_runs).await,
-        upload(&plain, big_runs).await,
-    );
-    println!(
-        "{:<34} {:>14.1} {:>14.1} {:>8.2}",
-        "16 MiB upload (MB/s)",
-        a,
-        p,
-        a / p
-    );
+    if opts.runs("download") {
+        let (a, p) = (
+            download(&aether, big_runs).await,
+            download(&plain, big_runs).await,
+        );
+        println!(
+            "{:<34} {:>14.1} {:>14.1} {:>8.2}",
+            "16 MiB download (MB/s)",
+            a,
+            p,
+            a / p
+        );
+    }
+    if opts.runs("upload") {
+        let (a, p) = (
+            upload(&aether, big_runs).await,
+            upload(&plain, big_runs).await,
+        );
+        println!(
+            "{:<34} {:>14.1} {:>14.1} {:>8.2}",
+            "16 MiB upload (MB/s)",
+            a,
+            p,
+            a / p
+        );
+    }
     memory.push(("after 16 MiB bodies", rss_kib(pid)));
 
     // Tunnels against raw TCP.
@@ -486,14 +490,16 @@ async fn run(opts: Opts) {
             push_through(c, TUNNEL_BYTES, counted).await,
         ));
     }
-    let (a, p) = (median(tunnel_rates), median(tcp_rates));
-    println!(
-        "{:<34} {:>14.1} {:>14.1} {:>8.2}",
-        "64 MiB tunnel vs TCP (MB/s)",
-        a,
-        p,
-        a / p
-    );
+    if opts.runs("tunnel") {
+        let (a, p) = (median(tunnel_rates), median(tcp_rates));
+        println!(
+            "{:<34} {:>14.1} {:>14.1} {:>8.2}",
+            "64 MiB tunnel vs TCP (MB/s)",
+            a,
+            p,
+            a / p
+        );
+    }
     memory.push(("after tunnels", rss_kib(pid)));
 
     println!();
