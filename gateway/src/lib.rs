@@ -46,10 +46,10 @@
 //!
 //! 1. **Foundations** (`config`, `error`, `stats`, `expiring`, `clock`,
 //!    `reply`, `rate`, `store`, `answer`, `proto`, `unimplemented`,
-//!    `credential`): configuration, counters, error replies, the clock of
-//!    task timers, the durable store and its journal, deferred answers, the
-//!    generated wire types, what a credential is and how secrets are
-//!    handled.
+//!    `credential`, `json`): configuration, counters, error replies, the
+//!    clock of task timers, the durable store and its journal, deferred
+//!    answers, the generated wire types, what a credential is and how
+//!    secrets are handled, the JSON the gateway writes.
 //! 2. **Delivery** (`mailbox`, `lane`, `outbound`, `push`): per-identity
 //!    mailboxes, each session's proxy lane and outbound stream, and
 //!    pushes to it.
@@ -603,6 +603,7 @@ mod error;
 mod expiring;
 mod hub;
 mod identity_rate;
+mod json;
 mod kv;
 mod lane;
 mod listener;

@@ -17,7 +17,6 @@
 
 mod event;
 mod filter;
-mod json;
 pub(crate) mod ops;
 
 use std::collections::VecDeque;
@@ -110,7 +109,7 @@ impl Audit {
             gateway_id: GATEWAY_ID.to_string(),
             success: event.success,
             error_message: event.error_message,
-            metadata_json: json::object(&event.metadata),
+            metadata_json: crate::json::object(&event.metadata),
             subject_type: event.subject_type,
             subject_id: event.subject_id,
             authority_mode: event.authority_mode,

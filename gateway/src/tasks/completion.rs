@@ -23,12 +23,12 @@
 //! change is durable the event is too.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use aether_protocol::proto::{IncomingMessage, MessageType, TaskStatus};
 
 use super::Txn;
 use super::model::{Status, TaskRecord};
+use crate::json::quote;
 use crate::mailbox::Offer;
 use crate::stats::{Reason, Stats};
 
@@ -47,50 +47,31 @@ fn status_word(to: Status) -> &'static str {
     }
 }
 
-/// Appends `s` as a JSON string.
-fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// The JSON payload of the completion event of `r`, named `name`.
 pub(crate) fn payload(r: &TaskRecord, status: &str, name: &str) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("{\"source_agent\":\"orchestrator\",\"workspace\":");
-    json_str(&mut out, &r.workspace);
+    quote(&mut out, &r.workspace);
     out.push_str(",\"event_names\":[");
-    json_str(&mut out, name);
+    quote(&mut out, name);
     out.push_str("],\"data\":{\"task_id\":");
-    json_str(&mut out, &r.id);
+    quote(&mut out, &r.id);
     out.push_str(",\"status\":");
-    json_str(&mut out, status);
+    quote(&mut out, status);
     out.push_str(",\"task_type\":");
-    json_str(&mut out, &r.task_type);
+    quote(&mut out, &r.task_type);
     out.push_str(",\"correlation_id\":");
-    json_str(&mut out, &r.correlation_id);
+    quote(&mut out, &r.correlation_id);
     out.push_str(",\"root_task_id\":");
     let root = if r.root_task_id.is_empty() {
         &r.id
     } else {
         &r.root_task_id
     };
-    json_str(&mut out, root);
+    quote(&mut out, root);
     if !r.error.is_empty() && status != "completed" {
         out.push_str(",\"error\":");
-        json_str(&mut out, &r.error);
+        quote(&mut out, &r.error);
     }
     out.push_str(",\"metadata\":{");
     let sorted: BTreeMap<&String, &String> = r.metadata.iter().collect();
@@ -98,9 +79,9 @@ pub(crate) fn payload(r: &TaskRecord, status: &str, name: &str) -> String {
         if i > 0 {
             out.push(',');
         }
-        json_str(&mut out, k);
+        quote(&mut out, k);
         out.push(':');
-        json_str(&mut out, v);
+        quote(&mut out, v);
     }
     out.push_str("}}}");
     out

@@ -1,9 +1,11 @@
-//! `AuditEntry.metadata_json`: a flat JSON object of strings.
+//! The little JSON the gateway writes itself: quoted strings and flat
+//! objects of strings (`AuditEntry.metadata_json`, task completion events).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-fn quote(out: &mut String, s: &str) {
+/// Appends `s` to `out` as a JSON string.
+pub(crate) fn quote(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
