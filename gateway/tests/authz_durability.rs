@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use aether_protocol::identity::Principal;
 use aether_protocol::proto::downstream_message::Payload as Down;
@@ -20,35 +19,14 @@ use aether_protocol::proto::{
     WorkspaceOperation, WorkspaceResponse, acl_operation, authority_grant_operation,
     authority_request_operation, workspace_operation,
 };
-use common::{Conn, GUARD, init, up};
+use common::{Conn, init, up};
 
 const KEY: &str = "durable-admin-key";
 
 /// Starts the binary with the admin key on `dir`; returns it and its URL.
 async fn spawn_binary(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aether-gateway"))
-        .args(["--port", "0", "--admin-key", KEY, "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = tokio::time::timeout(GUARD, line)
-        .await
-        .expect("prints in time")
-        .expect("join")
-        .expect("reads");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (child, format!("http://{addr}"))
+    let dir = dir.to_str().expect("a UTF-8 data dir");
+    common::spawn_gateway_binary(&["--admin-key", KEY, "--data-dir", dir]).await
 }
 
 /// An agent of `ws` connected with the admin key.
@@ -152,7 +130,7 @@ async fn create_on_behalf(url: &str, grant_id: &str) -> bool {
 #[tokio::test]
 async fn rules_workspaces_grants_and_requests_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, url) = spawn_binary(dir.path()).await;
+    let (child, url) = spawn_binary(dir.path()).await;
     let mut root = admin_agent(&url, "ops", "root").await;
     let mut alice = admin_agent(&url, "w", "alice").await;
 
@@ -226,15 +204,7 @@ async fn rules_workspaces_grants_and_requests_survive_kill_9() {
     let request_id = asked.request.unwrap().request_id;
 
     // Every change above was acknowledged, so it is on disk: crash now.
-    let killed = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("join")
-        .expect("wait");
+    common::kill_9(child).await;
 
     let (mut child, url) = spawn_binary(dir.path()).await;
     let mut root = admin_agent(&url, "ops", "root").await;

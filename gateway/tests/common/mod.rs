@@ -30,10 +30,18 @@ pub const GUARD: Duration = Duration::from_secs(10);
 /// Starts the `aether-gateway` binary in dev mode on `dir` (with `extra`
 /// arguments); returns it and its URL.
 pub async fn spawn_binary(dir: &Path, extra: &[&str]) -> (Child, String) {
+    let dir = dir.to_str().expect("a UTF-8 data dir");
+    let mut args = vec!["--dev", "--data-dir", dir];
+    args.extend_from_slice(extra);
+    spawn_gateway_binary(&args).await
+}
+
+/// Starts the `aether-gateway` binary on an ephemeral loopback port with
+/// `args`; returns it and the URL its first line announces.
+pub async fn spawn_gateway_binary(args: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aether-gateway"))
-        .args(["--port", "0", "--dev", "--data-dir"])
-        .arg(dir)
-        .args(extra)
+        .args(["--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
