@@ -16,69 +16,18 @@ use std::time::Duration;
 
 use aether_client::admin::{
     AccessLevel, AccessRequest, AclGrant, AclPrincipal, AclResource, AdminClient, AgentLaunch,
-    AgentRegistration, RuleFilter, SessionFilter, TokenSpec, WorkspaceSpec,
+    AgentRegistration, RuleFilter, SessionFilter, WorkspaceSpec,
 };
 use aether_client::proto::downstream_message::Payload as Down;
 use aether_client::tasks::{TaskQuery, TaskSpec};
-use aether_client::{
-    AgentClient, Credentials, ErrorKind, FrameStream, KvScope, MessageType, OrchestratorClient,
-    WorkflowEngineClient,
-};
-use aether_gateway::{GatewayConfig, RunningGateway};
+use aether_client::{AgentClient, Credentials, ErrorKind, FrameStream, KvScope, MessageType};
+use aether_gateway::GatewayConfig;
+use common::secured::{KEY, admin_agent, orchestrator, secured, token, wfe};
 use common::within;
 use futures_util::StreamExt;
 
-const KEY: &str = "admin-secret";
-
-async fn secured() -> RunningGateway {
-    common::gateway_with(GatewayConfig::default().with_admin_key(KEY)).await
-}
-
-/// An agent with the admin key: a superadmin session.
-async fn admin_agent(url: &str, ws: &str, spec: &str) -> AgentClient {
-    let a = AgentClient::builder(ws, "admin", spec)
-        .unwrap()
-        .gateway(url)
-        .credentials(Credentials::new().with_api_key(KEY))
-        .build();
-    a.connect().await.expect("admin connects");
-    a
-}
-
 async fn admin(url: &str) -> AdminClient {
     AdminClient::new(&admin_agent(url, "ops", "root").await)
-}
-
-/// A token for principals of `ptype`, minted by an administrator.
-async fn token(url: &str, ptype: &str) -> Credentials {
-    let minter = admin_agent(url, "ops", &format!("minter-{}", uuid::Uuid::new_v4())).await;
-    let minted = AdminClient::new(&minter)
-        .create_token(TokenSpec::new(format!("{ptype} token"), ptype))
-        .await
-        .expect("token minted");
-    minter.close().await;
-    Credentials::new().with_api_key(minted.secret.expose())
-}
-
-/// The workflow engine with a token: system-level rights only.
-async fn wfe(url: &str) -> WorkflowEngineClient {
-    let c = WorkflowEngineClient::builder()
-        .gateway(url)
-        .credentials(token(url, "WorkflowEngine").await)
-        .build();
-    c.connect().await.expect("workflow engine connects");
-    c
-}
-
-/// An orchestrator with a token: system-level rights only.
-async fn orchestrator(url: &str, spec: &str) -> OrchestratorClient {
-    let c = OrchestratorClient::builder("launcher", spec, vec!["local".into()])
-        .unwrap()
-        .gateway(url)
-        .credentials(token(url, "Orchestrator").await)
-        .build();
-    c.connect().await.expect("orchestrator connects");
-    c
 }
 
 /// An agent with a token: no rights beyond its own workspace.

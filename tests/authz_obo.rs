@@ -16,66 +16,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aether_client::admin::{
     AccessLevel, AclPrincipal, AdminClient, AuthorityAsk, AuthorityDecision, GrantFilter,
-    GrantRequest, RequestStatus, TokenSpec,
+    GrantRequest, RequestStatus,
 };
 use aether_client::proto::authority_request_event::EventType;
 use aether_client::proto::downstream_message::Payload as Down;
 use aether_client::stack::authority::{obo_context, on_behalf_of};
 use aether_client::tasks::TaskSpec;
 use aether_client::{
-    AgentClient, Credentials, ErrorKind, FrameStream, KvScope, MessageType, OrchestratorClient,
-    OutgoingMessage, WorkflowEngineClient,
+    AgentClient, ErrorKind, FrameStream, KvScope, MessageType, OrchestratorClient, OutgoingMessage,
 };
-use aether_gateway::{GatewayConfig, RunningGateway};
+use common::secured::{admin_agent as agent, orchestrator, secured, token, wfe};
 use common::within;
 use futures_util::StreamExt;
 
-const KEY: &str = "admin-secret";
 const NOT_VALID: &str = "authority grant is not valid for this actor and subject";
-
-async fn secured() -> RunningGateway {
-    common::gateway_with(GatewayConfig::default().with_admin_key(KEY)).await
-}
-
-async fn agent(url: &str, ws: &str, spec: &str) -> AgentClient {
-    let a = AgentClient::builder(ws, "admin", spec)
-        .unwrap()
-        .gateway(url)
-        .credentials(Credentials::new().with_api_key(KEY))
-        .build();
-    a.connect().await.expect("agent connects");
-    a
-}
-
-/// A token for principals of `ptype`, minted by an administrator.
-async fn token(url: &str, ptype: &str) -> Credentials {
-    let minter = agent(url, "ops", &format!("minter-{}", uuid::Uuid::new_v4())).await;
-    let minted = AdminClient::new(&minter)
-        .create_token(TokenSpec::new(format!("{ptype} token"), ptype))
-        .await
-        .expect("token minted");
-    minter.close().await;
-    Credentials::new().with_api_key(minted.secret.expose())
-}
-
-async fn wfe(url: &str) -> WorkflowEngineClient {
-    let c = WorkflowEngineClient::builder()
-        .gateway(url)
-        .credentials(token(url, "WorkflowEngine").await)
-        .build();
-    c.connect().await.expect("workflow engine connects");
-    c
-}
-
-async fn orchestrator(url: &str, spec: &str) -> OrchestratorClient {
-    let c = OrchestratorClient::builder("launcher", spec, vec!["local".into()])
-        .unwrap()
-        .gateway(url)
-        .credentials(token(url, "Orchestrator").await)
-        .build();
-    c.connect().await.expect("orchestrator connects");
-    c
-}
 
 fn alice() -> AclPrincipal {
     AclPrincipal::agent("w", "admin", "alice")

@@ -1,6 +1,8 @@
 //! Shared test helpers: an in-process gateway and quick client builders.
 #![allow(dead_code)]
 
+pub mod secured;
+
 use std::time::Duration;
 
 use aether_client::ReconnectPolicy;
