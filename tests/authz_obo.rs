@@ -779,3 +779,71 @@ async fn audit_queries_follow_the_engine_directly_and_on_behalf() {
     .unwrap_err();
     assert!(e.to_string().contains(NOT_VALID), "{e}");
 }
+
+#[tokio::test]
+async fn a_grant_valid_while_its_audience_is_active_ends_with_the_delegates_session() {
+    let gw = secured().await;
+    let url = gw.url();
+    let alice_client = agent(&url, "w", "alice").await;
+    let mut alice_frames = alice_client.frames();
+    let subject = AdminClient::new(&alice_client);
+    let bob = agent(&url, "w2", "bob").await;
+    let grant = subject
+        .exchange_authority_grant(
+            GrantRequest::to(AclPrincipal::agent("w2", "admin", "bob")).while_audience_active(),
+        )
+        .await
+        .unwrap();
+    let lasting = subject
+        .exchange_authority_grant(GrantRequest::to(AclPrincipal::agent("w2", "admin", "bob")))
+        .await
+        .unwrap();
+
+    // While bob is connected, the grant works.
+    let read = on_behalf_of(
+        grant.context(),
+        bob.kv_get("k", &KvScope::workspace_in("w").unwrap()),
+    )
+    .await;
+    assert!(read.is_ok(), "{read:?}");
+
+    // Bob leaves: alice is told, and the grant is revoked for good.
+    bob.close().await;
+    let r = next(&mut alice_frames, "the revocation", |f| match f {
+        Down::AuthorityGrantRevocation(r) => Some(*r),
+        _ => None,
+    })
+    .await;
+    assert_eq!(r.grant_id, grant.grant_id);
+    assert_eq!(r.reason, "audience inactive");
+    assert!(
+        subject
+            .get_authority_grant(&grant.grant_id)
+            .await
+            .unwrap()
+            .revoked
+    );
+    assert!(
+        !subject
+            .get_authority_grant(&lasting.grant_id)
+            .await
+            .unwrap()
+            .revoked
+    );
+
+    // Reconnecting does not bring it back; the other grant still works.
+    let bob = agent(&url, "w2", "bob").await;
+    let e = on_behalf_of(
+        grant.context(),
+        bob.kv_get("k", &KvScope::workspace_in("w").unwrap()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    let read = on_behalf_of(
+        lasting.context(),
+        bob.kv_get("k", &KvScope::workspace_in("w").unwrap()),
+    )
+    .await;
+    assert!(read.is_ok(), "{read:?}");
+}

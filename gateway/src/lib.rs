@@ -142,6 +142,13 @@
 //!   agent registry, ACL administration, other workspaces) only from ACL
 //!   rules and fallback policies; refusals use the upstream texts. Only
 //!   administrators manage tokens.
+//! * **Grants valid while their audience is active**
+//!   (`valid_while_audience_active`): when the last live session of the
+//!   grant's delegate ends, the grant and those derived from it are
+//!   revoked (`authority_grant_revocation`, reason `audience inactive`);
+//!   a reconnecting delegate does not get them back. `operation_scope` is
+//!   stored and returned but not enforced (the protocol names no
+//!   operation vocabulary for it).
 //! * **Audit** (§6.8): connections, refused authentications (not the
 //!   attempts a cooldown refuses unseen), refused takeovers, token
 //!   changes, session disconnections and submitted events are recorded

@@ -590,21 +590,7 @@ fn revoke(cx: &Context, caller: &Caller<'_>, id: &str) -> Outcome {
         return Ok((one(g, "authority grant revoked"), Commit::done()));
     }
     let now = now_ms();
-    let (revoked, commit) = authz.write_grants(|b| {
-        let mut revoked = Vec::new();
-        let mut muts = Vec::new();
-        for gid in b.with_descendants(id) {
-            if let Some(mut g) = b.grants.get(&gid).cloned()
-                && !g.revoked
-            {
-                g.revoked = true;
-                g.revoked_at = now;
-                muts.push(b.put_grant(g.clone()));
-                revoked.push(g);
-            }
-        }
-        (revoked, muts)
-    });
+    let (revoked, commit) = authz.write_grants(|b| b.revoke_tree(id, now));
     let cascade = revoked.len() > 1;
     notify::revoked(cx, &revoked, "revoked", cascade);
     let first = revoked

@@ -7,7 +7,10 @@
 //! * [`request_op`]: `AuthorityRequestOperation` (the "sudo" flow).
 //! * [`resolve_op`]: the `ResolveAuthorityRequest` operation.
 //! * [`notify`]: revocation and request-event pushes to live sessions.
+//! * [`audience`]: grants valid only while their audience is active end
+//!   with its last session.
 
+pub(crate) mod audience;
 pub(crate) mod grant_op;
 pub(crate) mod notify;
 pub(crate) mod request_op;

@@ -119,6 +119,8 @@ pub(crate) async fn run(
     } = session;
     hub.cx.remove(&handle);
     hub.proxy.session_ended(&handle, outbox);
+    // Committed in the background; the revocation is in memory at once.
+    drop(crate::authority::audience::departed(&hub.cx, &handle));
     let departure = match &exit {
         Exit::Eof => Departure::Graceful,
         _ if handle.cancel.is_cancelled() => Departure::ByGateway,

@@ -152,6 +152,7 @@ pub struct GrantRequest {
     renewable_until_ms: i64,
     hops: i32,
     reason: String,
+    while_audience_active: bool,
 }
 
 impl GrantRequest {
@@ -232,6 +233,14 @@ impl GrantRequest {
         self
     }
 
+    /// Makes it last only while its delegate is connected: on the embedded
+    /// gateway it is revoked (with what was derived from it) when the
+    /// delegate's last session ends, and the subject is told.
+    pub fn while_audience_active(mut self) -> Self {
+        self.while_audience_active = true;
+        self
+    }
+
     fn scope(&self) -> Vec<AclAuthorityGrantResourceScopeEntry> {
         self.resource_scope
             .iter()
@@ -255,7 +264,7 @@ impl GrantRequest {
             max_access_level: self.max_level.map(AccessLevel::value).unwrap_or_default(),
             audience_type,
             audience_id,
-            valid_while_audience_active: false,
+            valid_while_audience_active: self.while_audience_active,
             expires_at: self.expires_at_ms,
             renewable_until: self.renewable_until_ms,
             may_delegate: self.hops > 0,

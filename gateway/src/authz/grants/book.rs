@@ -86,6 +86,28 @@ impl GrantBook {
         }
         out
     }
+
+    /// Revokes `id` and every grant derived from it that is not revoked
+    /// yet, at `now_ms`: the grants revoked and their mutations.
+    pub(crate) fn revoke_tree(
+        &mut self,
+        id: &str,
+        now_ms: i64,
+    ) -> (Vec<AclAuthorityGrantInfo>, Vec<Mutation>) {
+        let mut revoked = Vec::new();
+        let mut muts = Vec::new();
+        for gid in self.with_descendants(id) {
+            if let Some(mut g) = self.grants.get(&gid).cloned()
+                && !g.revoked
+            {
+                g.revoked = true;
+                g.revoked_at = now_ms;
+                muts.push(self.put_grant(g.clone()));
+                revoked.push(g);
+            }
+        }
+        (revoked, muts)
+    }
 }
 
 /// Whether `g` is in force at `now_ms`: not revoked, not expired.
