@@ -84,24 +84,59 @@ pub(crate) fn fan_in<'a>(target: &Target<'a>, sender_workspace: &'a str) -> Opti
 /// user broadcasts, services, bridges and the receivers have none.
 pub(crate) fn workspace<'a>(target: &Target<'a>, fan_in: Option<&FanIn<'a>>) -> Option<&'a str> {
     use TopicPrefix as T;
-    let mut segments = target.rest.split("::");
     let ws = match target.prefix {
         T::Agent
         | T::UniqueTask
         | T::PooledTask
         | T::TaskBroadcast
         | T::AgentBroadcast
-        | T::WorkspaceUsers => segments.next(),
-        T::UserWorkspace => segments.nth(1),
+        | T::WorkspaceUsers => Some(segment(target.rest, 0)),
+        T::UserWorkspace => Some(segment(target.rest, 1)),
         T::Event | T::Metric => fan_in.and_then(|f| f.declared_workspace),
         _ => None,
     };
     ws.filter(|w| !w.is_empty())
 }
 
+/// The `n`th `::`-separated segment of `rest` (empty past the last): a
+/// byte scan, as this runs on every send.
+fn segment(rest: &str, n: usize) -> &str {
+    let bytes = rest.as_bytes();
+    let (mut start, mut index, mut i) = (0, 0, 0);
+    while i + 1 < bytes.len() {
+        if bytes[i] == b':' && bytes[i + 1] == b':' {
+            if index == n {
+                return &rest[start..i];
+            }
+            index += 1;
+            i += 2;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    if index == n { &rest[start..] } else { "" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_split_like_str_split() {
+        for rest in [
+            "", "a", "a::b", "a::b::c", "::b", "a::", "a:b::c", "a:::b", "::::",
+        ] {
+            let want: Vec<&str> = rest.split("::").collect();
+            for n in 0..5 {
+                assert_eq!(
+                    segment(rest, n),
+                    want.get(n).copied().unwrap_or(""),
+                    "{rest:?} {n}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn workspaces_of_targets() {
