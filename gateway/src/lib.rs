@@ -185,15 +185,19 @@
 //!   each refused send gets its own refusal. Only the age bound removes
 //!   accepted messages (counted in `mailbox_expired` and logged).
 //! * **Pacing, without head-of-line blocking**: a send to an online owner
-//!   that keeps up and whose mailbox is at least half full pauses the
-//!   sending session (it stops reading, so HTTP/2 flow control slows the
-//!   sender) until the owner has drained its mailbox to a quarter, for at
-//!   most [`Limits::backpressure_wait`] (1 s). An owner that does not get
+//!   that keeps up and whose mailbox is at least half full starts a pause
+//!   for that owner, until it has drained its mailbox to a quarter, for at
+//!   most [`Limits::backpressure_wait`] (1 s). During the pause the session
+//!   goes on reading and serving everything else (KV, tasks, sessions,
+//!   messages to other targets); only its next send to the same target
+//!   topic is held, and the session stops reading behind it (so HTTP/2
+//!   flow control slows the sender and sends to one target keep their
+//!   order) until the pause ends. One pause at a time: a second congested
+//!   receiver is protected by its bounds alone. An owner that does not get
 //!   there in time is *lagging*: nobody pauses for it again until it
 //!   catches up, and sends beyond its bounds are refused at once. So a
-//!   reader that keeps up paces a fast sender losslessly, while a stalled
-//!   or trickling one costs each episode at most one pause of its senders:
-//!   their KV, tasks, sessions and messages to other targets keep flowing.
+//!   reader that keeps up paces a fast sender losslessly, and a stalled or
+//!   trickling one never freezes its senders' other work.
 //! * **Outbound queues** are bounded in items and bytes. A session's
 //!   replies wait for room (256 items, 4 MiB; a larger reply goes alone):
 //!   a client that does not read its stream slows only itself. Pushes

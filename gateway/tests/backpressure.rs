@@ -1,7 +1,8 @@
 //! Delivery under pressure: a receiver that keeps up paces its sender
-//! without loss; one that stalls costs its sender at most one pause, after
-//! which messages beyond its mailbox bounds are refused (never dropped),
-//! and the sender's other work keeps flowing meanwhile.
+//! without loss; one that stalls costs its sender's messages to it at
+//! most one pause, after which messages beyond its mailbox bounds are
+//! refused (never dropped); the sender's other work keeps flowing, also
+//! during a pause.
 
 mod common;
 
@@ -230,5 +231,77 @@ async fn a_stalled_receiver_does_not_hold_up_its_senders_other_work() {
         "the flood outgrew the mailbox: {s:?}"
     );
     assert!(p99 < Duration::from_millis(50), "KV GET p99 {p99:?}");
+    gw.shutdown().await;
+}
+
+/// A send to `topic` numbered `i`, with a 64 KiB payload.
+fn big_send_to(topic: &str, i: usize) -> UpstreamMessage {
+    let mut p = format!("{i:08}").into_bytes();
+    p.resize(64 * 1024, b'.');
+    up(upstream_message::Payload::Send(Box::new(SendMessage {
+        target_topic: topic.into(),
+        payload: p.into(),
+        message_type: MessageType::Opaque as i32,
+        ..Default::default()
+    })))
+}
+
+/// A paced sender is not frozen: while it waits for a congested receiver
+/// (here up to a minute), its KV calls are answered and its messages to
+/// other targets delivered; only its next send to that receiver waits,
+/// with what follows it, and goes as soon as the receiver has drained.
+#[tokio::test]
+async fn a_paced_sender_is_served_meanwhile_and_its_held_send_goes_when_the_pause_ends() {
+    let limits = Limits::default()
+        .with_mailbox_max_bytes(1024 * 1024)
+        .with_backpressure_wait(Duration::from_secs(60));
+    let gw = aether_gateway::start(GatewayConfig::dev().with_limits(limits))
+        .await
+        .unwrap();
+    let url = gw.url();
+    let (mut slow, _) = Conn::connect(&url, &Principal::agent("ws", "pace", "slow").unwrap()).await;
+    let (mut other, _) =
+        Conn::connect(&url, &Principal::agent("ws", "pace", "other").unwrap()).await;
+    let (mut me, _) = Conn::connect(&url, &Principal::agent("ws", "pace", "me").unwrap()).await;
+    me.kv(common::state::kv_put(Scope::Global, "k", b"v", "put"))
+        .await;
+
+    // Send to the receiver, which does not read, until a send starts a
+    // pause; the KV call after each send is answered, that one included.
+    let mut sent = 0;
+    loop {
+        me.send(big_send_to("ag::ws::pace::slow", sent)).await;
+        sent += 1;
+        let r = me
+            .kv(kv(OpType::Get, Scope::Global, "k", &format!("get-{sent}")))
+            .await;
+        assert!(r.success);
+        if gw.stats().senders_waiting == 1 {
+            break;
+        }
+        assert!(sent < 1_000, "no pause began: {:?}", gw.stats());
+    }
+    // Still paused (it may last a minute): other work flows.
+    let r = me.kv(kv(OpType::Get, Scope::Global, "k", "during")).await;
+    assert!(r.success);
+    me.send(send_to("ag::ws::pace::other", 7)).await;
+    assert_eq!(number(&other.msg().await.payload), 7);
+    assert_eq!(gw.stats().senders_waiting, 1, "the pause is still on");
+
+    // The next send to the paced receiver waits, and the call after it.
+    me.send(big_send_to("ag::ws::pace::slow", sent)).await;
+    me.send_kv(kv(OpType::Get, Scope::Global, "k", "after-held"))
+        .await;
+    // The receiver reads everything, in order: the pause ends, and the
+    // held send follows.
+    for i in 0..=sent {
+        assert_eq!(number(&slow.msg().await.payload), i);
+    }
+    match me.payload().await {
+        Payload::Kv(r) => assert_eq!(r.request_id, "after-held"),
+        other => panic!("expected the KV reply, got {other:?}"),
+    }
+    assert_eq!(gw.stats().senders_waiting, 0);
+    assert_eq!(gw.stats().refused.mailbox_full, 0, "nothing was refused");
     gw.shutdown().await;
 }

@@ -65,8 +65,8 @@ fn first_non_empty(candidates: [&str; 3]) -> &str {
 #[derive(Default)]
 pub(crate) struct Routed {
     /// The receiver's mailbox, when the sender should pace for it
-    /// ([`Mailbox::pace`]).
-    pub(crate) congested: Option<Arc<Mailbox>>,
+    /// ([`Mailbox::pace`]), and the target topic as the sender wrote it.
+    pub(crate) congested: Option<(Arc<Mailbox>, String)>,
     /// The target, when it is an agent or unique task identity whose
     /// mailbox nobody reads (its owner is offline).
     pub(crate) offline_target: Option<String>,
@@ -173,7 +173,7 @@ fn pipeline(
         Delivered::To { pace, offline } => {
             Stats::bump(&cx.stats.messages_routed);
             Ok(Routed {
-                congested: pace,
+                congested: pace.map(|mailbox| (mailbox, send.target_topic.clone())),
                 offline_target: (offline && wakes).then(|| destination.to_string()),
             })
         }

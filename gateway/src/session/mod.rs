@@ -4,10 +4,10 @@
 //! reads on; they are sent as their commits complete.
 
 mod handshake;
+mod pacing;
 mod pipeline;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use aether_protocol::identity::{PrincipalKind, validate_segment};
 use aether_protocol::proto::{
@@ -27,7 +27,7 @@ use crate::authz;
 use crate::context::handle::SessionHandle;
 use crate::hub::Hub;
 use crate::kv;
-use crate::mailbox::{Mailbox, Paced};
+
 use crate::outbound::{Out, Outbox, Outlet};
 use crate::progress;
 use crate::proxy::{self, Outbox as ProxyOutbox};
@@ -40,6 +40,7 @@ use crate::tasks::{self, worker::Departure};
 use crate::triggers;
 use crate::unimplemented;
 use crate::workspaces;
+use pacing::Pacing;
 use pipeline::Pipeline;
 
 /// How the main loop ended.
@@ -70,6 +71,11 @@ struct Session {
     pipeline: Pipeline,
     /// Proxy and tunnel frames waiting for room at their recipients.
     outbox: ProxyOutbox,
+    /// The pause for a congested receiver, if one is under way.
+    pacing: Option<Pacing>,
+    /// A send to the paced receiver, read during the pause: it (and every
+    /// frame after it) waits for the pause to end.
+    held: Option<UpstreamMessage>,
 }
 
 /// Runs a session to its end; `admitted` is called once its handshake
@@ -104,6 +110,8 @@ pub(crate) async fn run(
         send_decisions: Default::default(),
         audit_rate: TokenBucket::new(hub.cx.config.limits.audit_submit_rate),
         pipeline: Pipeline::default(),
+        pacing: None,
+        held: None,
         hub,
         handle,
         tx,
@@ -149,9 +157,10 @@ impl Session {
             if self.handle.is_terminated() {
                 return Exit::Killed;
             }
-            // Too many replies waiting for the journal, or too many proxy
-            // frames waiting for their recipients: stop reading.
-            let reading = !self.pipeline.is_full() && !self.outbox.is_full();
+            // Too many replies waiting for the journal, too many proxy
+            // frames waiting for their recipients, or a send waiting for a
+            // congested receiver: stop reading.
+            let reading = !self.pipeline.is_full() && !self.outbox.is_full() && self.held.is_none();
             // Branch futures are dropped before a handler runs, so the
             // handlers may use `self` again.
             tokio::select! {
@@ -163,6 +172,19 @@ impl Session {
                 }
                 _ = self.outbox.room().notified(), if self.outbox.is_parked() => {
                     self.hub.proxy.flush(&mut self.outbox);
+                }
+                _ = async {
+                    match self.pacing.as_mut() {
+                        Some(pacing) => pacing.await,
+                        None => std::future::pending().await,
+                    }
+                }, if self.pacing.is_some() => {
+                    self.pacing = None;
+                    if let Some(msg) = self.held.take()
+                        && let Some(exit) = self.dispatch(msg).await
+                    {
+                        return exit;
+                    }
                 }
                 // Not reading: notice a client that went away meanwhile.
                 _ = self.tx.closed(), if !reading => return Exit::Killed,
@@ -233,6 +255,10 @@ impl Session {
 
     /// Handles one upstream frame; `Some` ends the session.
     async fn dispatch(&mut self, msg: UpstreamMessage) -> Option<Exit> {
+        if self.pacing.as_ref().is_some_and(|p| p.holds(&msg)) {
+            self.held = Some(msg);
+            return None;
+        }
         let limit = self.hub.cx.config.limits.max_frame_bytes;
         let size = match cheap_size_bound(&msg) {
             // Well under the limit: no need to walk the whole frame.
@@ -317,7 +343,16 @@ impl Session {
                 }
                 match routed.map(|r| r.congested) {
                     Ok(None) => true,
-                    Ok(Some(receiver)) => self.pace(&receiver).await,
+                    Ok(Some((receiver, topic))) => {
+                        // One pause at a time; a second congested receiver
+                        // still refuses what its bounds cannot take.
+                        if self.pacing.is_none() {
+                            let wait = self.hub.cx.config.limits.backpressure_wait;
+                            self.pacing =
+                                Some(Pacing::start(topic, receiver, wait, &self.hub.cx.stats));
+                        }
+                        true
+                    }
                     Err(e) => self.error(e).await,
                 }
             }
@@ -616,25 +651,6 @@ impl Session {
     /// its mailbox to a quarter (bounded: see [`crate::mailbox`]), so flow
     /// control slows this sender to its reader's speed; `false` when the
     /// session was ended meanwhile.
-    async fn pace(&self, receiver: &Mailbox) -> bool {
-        let wait = self.hub.cx.config.limits.backpressure_wait;
-        let stats = &self.hub.cx.stats;
-        Stats::bump(&stats.backpressure_waits);
-        Stats::bump(&stats.senders_waiting);
-        let alive = tokio::select! {
-            biased;
-            _ = self.handle.cancel.cancelled() => false,
-            paced = receiver.pace(wait) => {
-                if paced == Paced::Lagging {
-                    Stats::bump(&stats.receivers_lagging);
-                }
-                true
-            }
-        };
-        stats.senders_waiting.fetch_sub(1, Ordering::Relaxed);
-        alive
-    }
-
     async fn switch_workspace(&mut self, sw: SwitchWorkspace) -> bool {
         if self.handle.kind != PrincipalKind::User {
             return self
