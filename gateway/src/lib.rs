@@ -189,15 +189,16 @@
 //!   for that owner, until it has drained its mailbox to a quarter, for at
 //!   most [`Limits::backpressure_wait`] (1 s). During the pause the session
 //!   goes on reading and serving everything else (KV, tasks, sessions,
-//!   messages to other targets); only its next send to the same target
-//!   topic is held, and the session stops reading behind it (so HTTP/2
-//!   flow control slows the sender and sends to one target keep their
-//!   order) until the pause ends. One pause at a time: a second congested
-//!   receiver is protected by its bounds alone. An owner that does not get
-//!   there in time is *lagging*: nobody pauses for it again until it
-//!   catches up, and sends beyond its bounds are refused at once. So a
-//!   reader that keeps up paces a fast sender losslessly, and a stalled or
-//!   trickling one never freezes its senders' other work.
+//!   messages to other targets); its sends to the same target topic are
+//!   held, in order, and routed when the pause ends; past 1 MiB held the
+//!   session stops reading until then (HTTP/2 flow control slows the
+//!   client; nothing is refused).
+//!   One pause at a time: a second congested receiver is protected by its
+//!   bounds alone. An owner that does not get there in time is *lagging*:
+//!   nobody pauses for it again until it catches up, and sends beyond its
+//!   bounds are refused at once. So a reader that keeps up paces a fast
+//!   sender losslessly, and a stalled or trickling one never freezes its
+//!   senders' other work.
 //! * **Outbound queues** are bounded in items and bytes. A session's
 //!   replies wait for room (256 items, 4 MiB; a larger reply goes alone):
 //!   a client that does not read its stream slows only itself. Pushes

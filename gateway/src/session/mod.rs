@@ -7,6 +7,7 @@ mod handshake;
 mod pacing;
 mod pipeline;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use aether_protocol::identity::{PrincipalKind, validate_segment};
@@ -73,9 +74,12 @@ struct Session {
     outbox: ProxyOutbox,
     /// The pause for a congested receiver, if one is under way.
     pacing: Option<Pacing>,
-    /// A send to the paced receiver, read during the pause: it (and every
-    /// frame after it) waits for the pause to end.
-    held: Option<UpstreamMessage>,
+    /// Sends to the paced receiver read during the pause, in order; they
+    /// go when it ends. At [`pacing::HELD_MAX_BYTES`] the session stops
+    /// reading until then.
+    held: VecDeque<UpstreamMessage>,
+    /// Encoded bytes of `held`.
+    held_bytes: usize,
 }
 
 /// Runs a session to its end; `admitted` is called once its handshake
@@ -111,7 +115,8 @@ pub(crate) async fn run(
         audit_rate: TokenBucket::new(hub.cx.config.limits.audit_submit_rate),
         pipeline: Pipeline::default(),
         pacing: None,
-        held: None,
+        held: VecDeque::new(),
+        held_bytes: 0,
         hub,
         handle,
         tx,
@@ -158,9 +163,12 @@ impl Session {
                 return Exit::Killed;
             }
             // Too many replies waiting for the journal, too many proxy
-            // frames waiting for their recipients, or a send waiting for a
-            // congested receiver: stop reading.
-            let reading = !self.pipeline.is_full() && !self.outbox.is_full() && self.held.is_none();
+            // frames waiting for their recipients, or too many sends
+            // waiting for a paused receiver: stop reading (HTTP/2 flow
+            // control slows the client, and nothing is refused).
+            let reading = !self.pipeline.is_full()
+                && !self.outbox.is_full()
+                && self.held_bytes < pacing::HELD_MAX_BYTES;
             // Branch futures are dropped before a handler runs, so the
             // handlers may use `self` again.
             tokio::select! {
@@ -180,9 +188,7 @@ impl Session {
                     }
                 }, if self.pacing.is_some() => {
                     self.pacing = None;
-                    if let Some(msg) = self.held.take()
-                        && let Some(exit) = self.dispatch(msg).await
-                    {
+                    if let Some(exit) = self.release_held().await {
                         return exit;
                     }
                 }
@@ -194,12 +200,39 @@ impl Session {
                             return exit;
                         }
                     }
-                    Ok(None) => return self.drain().await,
+                    Ok(None) => {
+                        // The client is done sending: what waits for a
+                        // pause goes now.
+                        self.pacing = None;
+                        if let Some(exit) = self.release_held().await {
+                            return exit;
+                        }
+                        return self.drain().await;
+                    }
                     Err(status) => return Exit::Status(status),
                 },
                 _ = &mut cancelled => return Exit::Killed,
             }
         }
+    }
+
+    /// Routes the sends held for a pause that ended, in order, until one
+    /// of them starts another pause (the rest then wait for that one).
+    async fn release_held(&mut self) -> Option<Exit> {
+        while self.pacing.is_none() {
+            let msg = self.held.pop_front()?;
+            self.held_bytes -= msg.encoded_len();
+            if let Some(exit) = self.dispatch(msg).await {
+                return Some(exit);
+            }
+        }
+        None
+    }
+
+    /// Holds `msg`, a send to the paced receiver, until the pause ends.
+    fn hold(&mut self, msg: UpstreamMessage) {
+        self.held_bytes += msg.encoded_len();
+        self.held.push_back(msg);
     }
 
     /// After the client half-closed: sends the replies still waiting for
@@ -256,7 +289,7 @@ impl Session {
     /// Handles one upstream frame; `Some` ends the session.
     async fn dispatch(&mut self, msg: UpstreamMessage) -> Option<Exit> {
         if self.pacing.as_ref().is_some_and(|p| p.holds(&msg)) {
-            self.held = Some(msg);
+            self.hold(msg);
             return None;
         }
         let limit = self.hub.cx.config.limits.max_frame_bytes;

@@ -5,9 +5,11 @@
 //! [`Limits::backpressure_wait`](crate::Limits::backpressure_wait) passes
 //! (the receiver is then lagging and paces nobody). Meanwhile the session
 //! goes on reading and serving everything else (KV, tasks, sessions, sends
-//! to other targets); only a send to the paced target is held, and with it
-//! the frames after it, so sends to one target keep their order and the
-//! sender is slowed by HTTP/2 flow control.
+//! to other targets); sends to the paced target are held, in order, and
+//! routed when the pause ends. What is held is bounded by
+//! [`HELD_MAX_BYTES`]: beyond it the session stops reading until the pause
+//! ends, so a fast sender is slowed by HTTP/2 flow control and loses
+//! nothing (a reader that keeps up paces it losslessly).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,6 +23,9 @@ use aether_protocol::proto::upstream_message::Payload;
 
 use crate::mailbox::{Mailbox, Paced};
 use crate::stats::Stats;
+
+/// Most bytes of sends one session holds for a paused receiver.
+pub(super) const HELD_MAX_BYTES: usize = 1024 * 1024;
 
 /// One pause for a congested receiver.
 pub(super) struct Pacing {
