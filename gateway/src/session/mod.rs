@@ -77,8 +77,8 @@ struct Session {
     /// Sends to the paced receiver read during the pause, in order; they
     /// go when it ends. At [`pacing::HELD_MAX_BYTES`] the session stops
     /// reading until then.
-    held: VecDeque<UpstreamMessage>,
-    /// Encoded bytes of `held`.
+    held: VecDeque<(UpstreamMessage, usize)>,
+    /// Encoded bytes of `held` (each entry carries its own).
     held_bytes: usize,
 }
 
@@ -220,8 +220,8 @@ impl Session {
     /// of them starts another pause (the rest then wait for that one).
     async fn release_held(&mut self) -> Option<Exit> {
         while self.pacing.is_none() {
-            let msg = self.held.pop_front()?;
-            self.held_bytes -= msg.encoded_len();
+            let (msg, size) = self.held.pop_front()?;
+            self.held_bytes -= size;
             if let Some(exit) = self.dispatch(msg).await {
                 return Some(exit);
             }
@@ -231,8 +231,9 @@ impl Session {
 
     /// Holds `msg`, a send to the paced receiver, until the pause ends.
     fn hold(&mut self, msg: UpstreamMessage) {
-        self.held_bytes += msg.encoded_len();
-        self.held.push_back(msg);
+        let size = msg.encoded_len();
+        self.held_bytes += size;
+        self.held.push_back((msg, size));
     }
 
     /// After the client half-closed: sends the replies still waiting for
