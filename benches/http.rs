@@ -5,6 +5,7 @@
 //! cargo bench --features hyper --bench http              # full run
 //! cargo bench --features hyper --bench http -- --quick   # smoke run
 //! cargo bench --features hyper --bench http -- --only upload   # one section (small, download, upload, tunnel)
+//! cargo bench --features hyper --bench http -- --only small --in-flight 1   # small GETs at 1 in flight only
 //! ```
 //!
 //! One axum Router is served twice in this process: over Aether (the
@@ -58,6 +59,8 @@ struct Opts {
     /// Run only this section (`small`, `download`, `upload`, `tunnel`), to
     /// profile one path.
     only: Option<String>,
+    /// Requests in flight for the small GETs (default 1 and 64).
+    in_flight: Vec<usize>,
 }
 
 impl Opts {
@@ -73,9 +76,16 @@ fn opts() -> Opts {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    let in_flight = args
+        .iter()
+        .position(|a| a == "--in-flight")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 64]);
     Opts {
         quick: args.iter().any(|a| a == "--quick"),
         only,
+        in_flight,
     }
 }
 
@@ -83,12 +93,75 @@ fn main() {
     if std::env::args().any(|a| a == "--serve-gateway") {
         return serve_gateway();
     }
+    if let Some(targets) = arg_after("--serve-relay") {
+        return serve_relay(&targets);
+    }
     let opts = opts();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(run(opts));
+}
+
+fn arg_after(flag: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1).cloned()
+}
+
+/// Blocks until stdin closes (the parent is done or gone).
+fn until_stdin_closes() {
+    let mut sink = String::new();
+    while std::io::stdin()
+        .read_line(&mut sink)
+        .map(|n| n > 0)
+        .unwrap_or(false)
+    {}
+}
+
+/// The relay child: for each `HOST:PORT` of the comma-separated `targets`,
+/// a loopback listener whose connections are piped byte for byte to a new
+/// connection to that target; prints the listeners' addresses on one line,
+/// serves until stdin closes. This is the floor of any two-hop design: the
+/// bytes cross the kernel twice and a userspace relay once, with no
+/// framing at all.
+fn serve_relay(targets: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut addrs = Vec::new();
+        for target in targets.split(',') {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            addrs.push(listener.local_addr().expect("addr").to_string());
+            let target = target.to_string();
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    let target = target.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                            return;
+                        };
+                        let _ = inbound.set_nodelay(true);
+                        let _ = outbound.set_nodelay(true);
+                        let _ = tokio::io::copy_bidirectional_with_sizes(
+                            &mut inbound,
+                            &mut outbound,
+                            PIECE,
+                            PIECE,
+                        )
+                        .await;
+                    });
+                }
+            });
+        }
+        println!("{}", addrs.join(","));
+        let _ = tokio::task::spawn_blocking(until_stdin_closes).await;
+    });
 }
 
 /// The gateway child: prints its URL, serves until stdin closes.
@@ -102,28 +175,49 @@ fn serve_gateway() {
             .await
             .expect("gateway starts");
         println!("{}", gw.url());
-        let _ = tokio::task::spawn_blocking(|| {
-            let mut sink = String::new();
-            while std::io::stdin()
-                .read_line(&mut sink)
-                .map(|n| n > 0)
-                .unwrap_or(false)
-            {}
-        })
-        .await;
+        let _ = tokio::task::spawn_blocking(until_stdin_closes).await;
         gw.shutdown().await;
     });
 }
 
-struct GatewayChild {
+/// A child process of this binary and the line it printed when ready.
+struct Spawned {
     child: Child,
-    url: String,
+    line: String,
+}
+
+impl Spawned {
+    /// Closes its stdin (it stops) and waits for it.
+    fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 fn start_gateway() -> GatewayChild {
+    let spawned = spawn_self(&["--serve-gateway"]);
+    GatewayChild {
+        url: spawned.line.clone(),
+        spawned,
+    }
+}
+
+struct GatewayChild {
+    spawned: Spawned,
+    url: String,
+}
+
+fn spawn_self(args: &[&str]) -> Spawned {
     let exe = std::env::current_exe().expect("own path");
-    let mut child = Command::new(exe)
-        .arg("--serve-gateway")
+    let mut cmd = Command::new(exe);
+    if let (Some(t), true) = (
+        std::env::var_os("GW_TUNABLES"),
+        args[0] == "--serve-gateway",
+    ) {
+        cmd.env("GLIBC_TUNABLES", t);
+    }
+    let mut child = cmd
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -132,9 +226,9 @@ fn start_gateway() -> GatewayChild {
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
-        .expect("gateway url");
-    GatewayChild {
-        url: line.trim().to_string(),
+        .expect("child's ready line");
+    Spawned {
+        line: line.trim().to_string(),
         child,
     }
 }
@@ -248,6 +342,30 @@ impl Way {
     }
 }
 
+fn plain_way(base: String) -> Way {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let hyper: HyperClient<HttpConnector, Full<Bytes>> = HyperClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(128)
+        .build(connector);
+    Way::Plain(Box::new(hyper), base)
+}
+
+/// MB/s of `TUNNEL_BYTES` written over a TCP connection to `addr` (the raw
+/// sink itself, or the relay in front of it) that the sink drains.
+async fn raw_tcp(sink: &Arc<tokio::net::TcpListener>, addr: &str) -> f64 {
+    let (done, counted) = tokio::sync::oneshot::channel();
+    let accept = {
+        let sink = sink.clone();
+        tokio::spawn(async move { sink.accept().await.expect("accept").0 })
+    };
+    let c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    c.set_nodelay(true).expect("nodelay");
+    let s = accept.await.expect("accepted");
+    tokio::spawn(drain(s, done));
+    mb_per_sec(TUNNEL_BYTES, push_through(c, TUNNEL_BYTES, counted).await)
+}
+
 struct Small {
     per_sec: f64,
     p50_us: u64,
@@ -348,7 +466,7 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(
 #[allow(clippy::too_many_lines)]
 async fn run(opts: Opts) {
     let gw = start_gateway();
-    let pid = gw.child.id();
+    let pid = gw.spawned.child.id();
     let (small_total, big_runs, tunnel_runs) = if opts.quick {
         (500, 1, 1)
     } else {
@@ -370,21 +488,26 @@ async fn run(opts: Opts) {
     agent.connect().await.expect("agent connects");
     let aether = Way::Aether(AetherHttp::new(&agent));
 
-    // The same Router on plain loopback HTTP/1.1.
+    // The same Router on plain loopback HTTP/1.1, directly and through the
+    // relay child; the raw TCP sink for the tunnel rows.
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let base = format!("http://{}", tcp.local_addr().expect("addr"));
+    let http_addr = tcp.local_addr().expect("addr").to_string();
     tokio::spawn(async move { axum::serve(tcp, app()).await });
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let hyper: HyperClient<HttpConnector, Full<Bytes>> = HyperClient::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(128)
-        .build(connector);
-    let plain = Way::Plain(Box::new(hyper), base);
+    let raw = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let raw_addr = raw.local_addr().expect("addr").to_string();
+    let raw = Arc::new(raw);
+    let relay = spawn_self(&["--serve-relay", &format!("{http_addr},{raw_addr}")]);
+    let (relay_http, relay_raw) = relay.line.split_once(',').expect("two relay addresses");
+    let (relay_http, relay_raw) = (relay_http.to_string(), relay_raw.to_string());
+    let plain = plain_way(format!("http://{http_addr}"));
+    let relayed = plain_way(format!("http://{relay_http}"));
 
     // Warm-up, then the gateway's memory baseline.
-    for way in [&aether, &plain] {
+    for way in [&aether, &plain, &relayed] {
         small_gets(way, 8, 400).await;
     }
     let mut memory = vec![("after warm-up", rss_kib(pid))];
@@ -393,8 +516,27 @@ async fn run(opts: Opts) {
         "HTTP over Aether vs plain loopback HTTP/1.1 (same axum Router), {} mode",
         if opts.quick { "quick" } else { "full" }
     );
-    println!("{:<34} {:>14} {:>14} {:>8}", "", "aether", "plain", "ratio");
-    for in_flight in [1usize, 64].into_iter().filter(|_| opts.runs("small")) {
+    println!(
+        "(relay: plain HTTP/TCP through a userspace byte relay in a child process, \
+         the floor of any two-hop design)"
+    );
+    println!(
+        "{:<30} {:>11} {:>11} {:>11} {:>13} {:>13}",
+        "", "aether", "plain", "relay", "aether/plain", "aether/relay"
+    );
+    let row = |label: String, a: f64, p: f64, r: f64| {
+        println!(
+            "{label:<30} {a:>11.1} {p:>11.1} {r:>11.1} {:>13.2} {:>13.2}",
+            a / p,
+            a / r
+        );
+    };
+    for in_flight in opts
+        .in_flight
+        .clone()
+        .into_iter()
+        .filter(|_| opts.runs("small"))
+    {
         let total = if in_flight == 1 {
             small_total / 4
         } else {
@@ -402,65 +544,51 @@ async fn run(opts: Opts) {
         };
         let a = small_gets(&aether, in_flight, total).await;
         let p = small_gets(&plain, in_flight, total).await;
-        println!(
-            "{:<34} {:>14.0} {:>14.0} {:>8.2}",
+        let r = small_gets(&relayed, in_flight, total).await;
+        row(
             format!("small GET x{in_flight} (req/s)"),
             a.per_sec,
             p.per_sec,
-            a.per_sec / p.per_sec
+            r.per_sec,
         );
+        // Latency ratios are inverted so that, as above, higher is better.
+        let us = |v: u64| v.max(1) as f64;
         println!(
-            "{:<34} {:>14} {:>14} {:>8.2}",
+            "{:<30} {:>11} {:>11} {:>11} {:>13.2} {:>13.2}",
             format!("small GET x{in_flight} p50 (us)"),
             a.p50_us,
             p.p50_us,
-            a.p50_us as f64 / p.p50_us.max(1) as f64
+            r.p50_us,
+            us(p.p50_us) / us(a.p50_us),
+            us(r.p50_us) / us(a.p50_us)
         );
         println!(
-            "{:<34} {:>14} {:>14} {:>8.2}",
+            "{:<30} {:>11} {:>11} {:>11} {:>13.2} {:>13.2}",
             format!("small GET x{in_flight} p99 (us)"),
             a.p99_us,
             p.p99_us,
-            a.p99_us as f64 / p.p99_us.max(1) as f64
+            r.p99_us,
+            us(p.p99_us) / us(a.p99_us),
+            us(r.p99_us) / us(a.p99_us)
         );
     }
     memory.push(("after small GETs", rss_kib(pid)));
     if opts.runs("download") {
-        let (a, p) = (
-            download(&aether, big_runs).await,
-            download(&plain, big_runs).await,
-        );
-        println!(
-            "{:<34} {:>14.1} {:>14.1} {:>8.2}",
-            "16 MiB download (MB/s)",
-            a,
-            p,
-            a / p
-        );
+        let a = download(&aether, big_runs).await;
+        let p = download(&plain, big_runs).await;
+        let r = download(&relayed, big_runs).await;
+        row("16 MiB download (MB/s)".into(), a, p, r);
     }
     if opts.runs("upload") {
-        let (a, p) = (
-            upload(&aether, big_runs).await,
-            upload(&plain, big_runs).await,
-        );
-        println!(
-            "{:<34} {:>14.1} {:>14.1} {:>8.2}",
-            "16 MiB upload (MB/s)",
-            a,
-            p,
-            a / p
-        );
+        let a = upload(&aether, big_runs).await;
+        let p = upload(&plain, big_runs).await;
+        let r = upload(&relayed, big_runs).await;
+        row("16 MiB upload (MB/s)".into(), a, p, r);
     }
     memory.push(("after 16 MiB bodies", rss_kib(pid)));
 
-    // Tunnels against raw TCP.
-    let mut tunnel_rates = Vec::new();
-    let mut tcp_rates = Vec::new();
-    let raw = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let raw_addr = raw.local_addr().expect("addr");
-    let raw = Arc::new(raw);
+    // Tunnels against raw TCP, direct and relayed.
+    let (mut tunnel_rates, mut tcp_rates, mut relay_rates) = (Vec::new(), Vec::new(), Vec::new());
     for _ in (0..tunnel_runs).filter(|_| opts.runs("tunnel")) {
         let (done, counted) = tokio::sync::oneshot::channel();
         let t = agent
@@ -473,31 +601,15 @@ async fn run(opts: Opts) {
             TUNNEL_BYTES,
             push_through(t, TUNNEL_BYTES, counted).await,
         ));
-
-        let (done, counted) = tokio::sync::oneshot::channel();
-        let accept = {
-            let raw = raw.clone();
-            tokio::spawn(async move { raw.accept().await.expect("accept").0 })
-        };
-        let c = tokio::net::TcpStream::connect(raw_addr)
-            .await
-            .expect("connect");
-        c.set_nodelay(true).expect("nodelay");
-        let s = accept.await.expect("accepted");
-        tokio::spawn(drain(s, done));
-        tcp_rates.push(mb_per_sec(
-            TUNNEL_BYTES,
-            push_through(c, TUNNEL_BYTES, counted).await,
-        ));
+        tcp_rates.push(raw_tcp(&raw, &raw_addr).await);
+        relay_rates.push(raw_tcp(&raw, &relay_raw).await);
     }
     if opts.runs("tunnel") {
-        let (a, p) = (median(tunnel_rates), median(tcp_rates));
-        println!(
-            "{:<34} {:>14.1} {:>14.1} {:>8.2}",
-            "64 MiB tunnel vs TCP (MB/s)",
-            a,
-            p,
-            a / p
+        row(
+            "64 MiB tunnel vs TCP (MB/s)".into(),
+            median(tunnel_rates),
+            median(tcp_rates),
+            median(relay_rates),
         );
     }
     memory.push(("after tunnels", rss_kib(pid)));
@@ -507,7 +619,6 @@ async fn run(opts: Opts) {
     for (when, kib) in &memory {
         println!("  {when:<24} {kib:>10}");
     }
-    let mut child = gw.child;
-    drop(child.stdin.take());
-    let _ = child.wait();
+    relay.stop();
+    gw.spawned.stop();
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aether_gateway::{GatewayConfig, Limits, ProxyLimits, RunningGateway};
@@ -29,7 +29,7 @@ async fn agent(gw: &RunningGateway, spec: &str) -> Conn {
     Conn::connect(&gw.url(), &p).await.0
 }
 
-fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+fn headers(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -119,7 +119,12 @@ async fn a_user_is_named_by_its_user_id_and_current_workspace() {
     let want = minted("us::alice::w1", "team", "alice", "User");
     assert_eq!(
         sorted(&got.headers),
-        sorted(&want.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        sorted(
+            &want
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<BTreeMap<_, _>>()
+        )
     );
     // A service calling another principal (here itself) has no workspace.
     sv.send_request(request("s1", "sv::web::1", "/")).await;

@@ -224,7 +224,10 @@ async fn channel(shared: &Shared) -> Result<Channel> {
         .connect_timeout(opts.connect_timeout)
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(4 * 1024 * 1024))
-        .initial_connection_window_size(Some(8 * 1024 * 1024));
+        .initial_connection_window_size(Some(8 * 1024 * 1024))
+        // Frames up to 256 KiB (the largest tunnel and body chunk) arrive in
+        // one HTTP/2 frame rather than sixteen.
+        .max_frame_size(Some(256 * 1024));
     if let Some(k) = opts.keepalive {
         ep = ep
             .http2_keep_alive_interval(k.max(Duration::from_secs(10)))

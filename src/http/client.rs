@@ -1,7 +1,6 @@
 //! [`AetherHttp`]: a `tower::Service<http::Request<B>>` that sends each
 //! request over Aether to a service principal and streams its response.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use crate::clients::principal::{AnyPrincipal, PrincipalType};
 use crate::error::{BoxError, Error, Result};
 use crate::identity::Topic;
 use crate::ops::http::{ProxyOptions, ProxyRequest, ProxyResponse};
+use crate::proxy::Headers;
 
 /// HTTP over Aether as a tower service: `call(http::Request<B>)` sends the
 /// request to a service principal through the gateway and resolves to its
@@ -220,8 +220,8 @@ pub(crate) fn is_hop_header(name: &HeaderName) -> bool {
 
 /// An `http` header map as the wire carries it: one value per name, repeated
 /// values joined with `, `, hop-by-hop headers left out.
-pub(crate) fn wire_headers(headers: &HeaderMap) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::with_capacity(headers.keys_len());
+pub(crate) fn wire_headers(headers: &HeaderMap) -> Headers {
+    let mut out = Headers::new();
     for (name, value) in headers {
         if is_hop_header(name) {
             continue;
@@ -239,7 +239,7 @@ pub(crate) fn wire_headers(headers: &HeaderMap) -> HashMap<String, String> {
 
 /// Wire headers as an `http` header map; a name or value HTTP cannot carry
 /// is a protocol error of the peer.
-pub(crate) fn http_headers(headers: HashMap<String, String>) -> Result<HeaderMap> {
+pub(crate) fn http_headers(headers: Headers) -> Result<HeaderMap> {
     let mut out = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let header_name = HeaderName::from_bytes(name.as_bytes())
@@ -282,12 +282,12 @@ mod tests {
 
     #[test]
     fn headers_http_cannot_carry_are_protocol_errors() {
-        let bad = HashMap::from([("bad name".to_string(), "v".to_string())]);
+        let bad = Headers::from([("bad name".to_string(), "v".to_string())]);
         assert_eq!(
             http_headers(bad).unwrap_err().kind(),
             crate::ErrorKind::Protocol
         );
-        let bad_value = HashMap::from([("x".to_string(), "a\nb".to_string())]);
+        let bad_value = Headers::from([("x".to_string(), "a\nb".to_string())]);
         assert!(http_headers(bad_value).is_err());
     }
 }

@@ -9,7 +9,7 @@
 //! `X-Auth-Subject-Type`, `X-Auth-Subject-ID` and `X-Auth-Grant-ID` name
 //! the subject and the grant (the actor headers still name the caller).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::context::handle::SessionHandle;
 
@@ -30,15 +30,39 @@ fn reserved(name: &str) -> bool {
     starts("x-auth-") || starts("x-aether-")
 }
 
+/// A string map headers or metadata are carried in.
+pub(super) trait Entries {
+    fn remove_reserved(&mut self);
+    fn put(&mut self, name: &str, value: &str);
+}
+
+impl Entries for BTreeMap<String, String> {
+    fn remove_reserved(&mut self) {
+        self.retain(|name, _| !reserved(name));
+    }
+    fn put(&mut self, name: &str, value: &str) {
+        self.insert(name.to_string(), value.to_string());
+    }
+}
+
+impl Entries for HashMap<String, String> {
+    fn remove_reserved(&mut self) {
+        self.retain(|name, _| !reserved(name));
+    }
+    fn put(&mut self, name: &str, value: &str) {
+        self.insert(name.to_string(), value.to_string());
+    }
+}
+
 /// Removes every reserved entry and mints the trusted set for `caller`,
 /// whose current workspace is `workspace`.
 pub(super) fn stamp(
-    headers: &mut HashMap<String, String>,
+    headers: &mut impl Entries,
     caller: &SessionHandle,
     workspace: &str,
     grant: &Grant,
 ) {
-    headers.retain(|name, _| !reserved(name));
+    headers.remove_reserved();
     let workspace = match &grant.on_behalf {
         Some(o) => o.workspace.as_str(),
         None => workspace,
@@ -61,11 +85,11 @@ pub(super) fn stamp(
         ("X-Auth-Actor-Type", kind),
         ("X-Auth-Actor-ID", id),
     ] {
-        headers.insert(name.to_string(), value.to_string());
+        headers.put(name, value);
     }
     match &grant.on_behalf {
         None => {
-            headers.insert("X-Auth-Authority-Mode".to_string(), "direct".to_string());
+            headers.put("X-Auth-Authority-Mode", "direct");
         }
         Some(o) => {
             for (name, value) in [
@@ -74,7 +98,7 @@ pub(super) fn stamp(
                 ("X-Auth-Subject-ID", &o.subject_id),
                 ("X-Auth-Grant-ID", &o.grant_id),
             ] {
-                headers.insert(name.to_string(), value.to_string());
+                headers.put(name, value);
             }
         }
     }

@@ -1,6 +1,5 @@
 //! Raw HTTP-proxy and tunnel helpers.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aether_gateway::{GatewayStats, RunningGateway};
@@ -196,9 +195,11 @@ pub fn reason(c: &TunnelClose) -> Reason {
 }
 
 /// The headers as a sorted list, to compare whole maps.
-pub fn sorted(headers: &HashMap<String, String>) -> Vec<(String, String)> {
+pub fn sorted<'a>(
+    headers: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Vec<(String, String)> {
     let mut v: Vec<_> = headers
-        .iter()
+        .into_iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     v.sort();

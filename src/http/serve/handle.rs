@@ -146,7 +146,7 @@ async fn internal_error(responder: Responder) {
 fn build_request(
     method: &str,
     path: &str,
-    headers: std::collections::HashMap<String, String>,
+    headers: crate::proxy::Headers,
     body: Body,
 ) -> Result<Request<Body>, String> {
     let method = http::Method::from_bytes(method.as_bytes())

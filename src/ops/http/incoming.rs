@@ -3,6 +3,8 @@
 //! caller, and a [`Responder`].
 
 use std::collections::HashMap;
+
+use super::Headers;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -182,14 +184,14 @@ impl Caller {
 
     /// The caller the gateway-minted entries of `headers` name (request
     /// headers, or a tunnel's open metadata).
-    pub(crate) fn from_minted(
-        headers: &HashMap<String, String>,
+    pub(crate) fn from_minted<'a>(
+        headers: impl IntoIterator<Item = (&'a String, &'a String)> + Copy,
         app_workspace: &str,
         authorization: Option<AuthorizationContext>,
     ) -> Self {
         let header = |name: &str| {
             headers
-                .iter()
+                .into_iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
@@ -410,7 +412,7 @@ impl Responder {
     pub async fn respond(
         mut self,
         status: u16,
-        headers: HashMap<String, String>,
+        headers: Headers,
         body: impl Into<Body>,
     ) -> Result<()> {
         let body = body.into();
@@ -507,7 +509,7 @@ pub struct IncomingRequest {
     pub path: String,
     /// The headers, as the gateway delivered them (identity headers minted
     /// by the gateway; the caller's own `x-auth-*`/`x-aether-*` removed).
-    pub headers: HashMap<String, String>,
+    pub headers: Headers,
     /// Who sent it.
     pub caller: Caller,
     /// The caller's time to first byte, if it set one.

@@ -26,3 +26,7 @@ pub use incoming::{
 pub use options::{CHUNK_BYTES, ProxyOptions};
 pub use request::{Body, BodyStream, ProxyRequest};
 pub use response::{ProxyResponse, ResponseBody};
+
+/// HTTP headers as the wire carries them: one value per name (repeated
+/// values joined with `, `), in name order.
+pub type Headers = std::collections::BTreeMap<String, String>;

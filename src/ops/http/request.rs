@@ -1,12 +1,12 @@
 //! [`ProxyRequest`] and the frames that carry it: the request header, then
 //! its body in chunks when it is large or streamed.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_util::Stream;
 
+use super::Headers;
 use super::options::{CHUNK_BYTES, ProxyOptions, millis};
 use crate::connection::{Expect, OpRequest, StreamBounds};
 use crate::error::{Error, Result};
@@ -92,7 +92,7 @@ pub struct ProxyRequest {
     target: String,
     method: String,
     path: String,
-    headers: HashMap<String, String>,
+    headers: Headers,
     body: Body,
 }
 
@@ -114,7 +114,7 @@ impl ProxyRequest {
             target: topic.to_string(),
             method: method.to_ascii_uppercase(),
             path: path.to_string(),
-            headers: HashMap::new(),
+            headers: Headers::new(),
             body: Body::default(),
         })
     }
@@ -127,7 +127,7 @@ impl ProxyRequest {
     }
 
     /// Sets every header at once.
-    pub fn headers(mut self, headers: HashMap<String, String>) -> Self {
+    pub fn headers(mut self, headers: Headers) -> Self {
         self.headers = headers;
         self
     }

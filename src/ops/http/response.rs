@@ -1,7 +1,6 @@
 //! [`ProxyResponse`]: the response of a request sent over Aether, its body
 //! streamed as its chunks arrive.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -27,7 +26,7 @@ pub struct ProxyResponse {
     /// The HTTP status code.
     pub status: u16,
     /// The response headers (one value per name, as the wire carries them).
-    pub headers: HashMap<String, String>,
+    pub headers: super::Headers,
     /// The body.
     pub body: ResponseBody,
 }
