@@ -212,8 +212,9 @@ impl Proxy {
         t.publish(&self.cx.stats);
     }
 
-    /// Ends the flows whose deadline passed; returns the next deadline.
-    fn expire(&self, now: Instant) -> Option<Instant> {
+    /// Ends the flows whose deadline passed; returns when to look again
+    /// (the next deadline, or after [`IDLE_TICK`] when none is filed).
+    fn expire(&self, now: Instant) -> Instant {
         let mut fx = outbox::Effects::default();
         let mut t = self.table.lock();
         for wire in t.expired(now) {
@@ -233,7 +234,9 @@ impl Proxy {
             push.force();
         }
         t.publish(&self.cx.stats);
-        t.next_deadline()
+        let next = t.next_deadline().unwrap_or(now + IDLE_TICK);
+        t.timer_set_for(next);
+        next
     }
 }
 
@@ -243,10 +246,9 @@ pub(crate) async fn run_timers(proxy: Weak<Proxy>) {
         let Some(p) = proxy.upgrade() else {
             return;
         };
-        let next = p.expire(Instant::now());
+        let until = p.expire(Instant::now());
         let wake = p.timer.clone();
         drop(p);
-        let until = next.unwrap_or_else(|| Instant::now() + IDLE_TICK);
         tokio::select! {
             _ = tokio::time::sleep_until(until.into()) => {}
             _ = wake.notified() => {}

@@ -121,11 +121,14 @@ pub(super) struct Table {
     http_flows: usize,
     /// Turns among equally loaded service instances.
     rotor: usize,
+    /// When the timer will look at the deadlines next (`None` before it
+    /// first has): a deadline filed later needs no wake-up.
+    timer_at: Option<Instant>,
 }
 
 impl Table {
-    /// Adds a flow; returns its wire id and whether its deadline is now the
-    /// earliest one (the timer must be woken).
+    /// Adds a flow; returns its wire id and whether its deadline comes
+    /// before the timer's next look (the timer must be woken).
     pub(super) fn insert(&mut self, f: NewFlow, now: Instant) -> (Wire, bool) {
         let wire: Wire = format!("{WIRE_PREFIX}{}", uuid::Uuid::new_v4()).into();
         let deadline = now + f.ttl;
@@ -150,7 +153,10 @@ impl Table {
             .serving
             .insert(wire.clone());
         self.deadlines.insert((deadline, wire.clone()));
-        let earliest = self.deadlines.first().is_some_and(|(_, w)| *w == wire);
+        let earliest = self.timer_at.is_none_or(|at| deadline < at);
+        if earliest {
+            self.timer_at = Some(deadline);
+        }
         self.flows.insert(
             wire.clone(),
             Flow {
@@ -306,6 +312,11 @@ impl Table {
         self.deadlines.first().map(|(at, _)| *at)
     }
 
+    /// Notes when the timer looks next (it sleeps until then).
+    pub(super) fn timer_set_for(&mut self, at: Instant) {
+        self.timer_at = Some(at);
+    }
+
     /// A number that changes at every call, to take turns.
     pub(super) fn turn(&mut self) -> usize {
         self.rotor = self.rotor.wrapping_add(1);
@@ -356,6 +367,32 @@ mod tests {
             pusher: Pusher::new(&tx),
             worker_task: None,
         }))
+    }
+
+    #[test]
+    fn the_timer_is_woken_only_for_a_deadline_before_its_next_look() {
+        let (caller, target) = (session("c"), session("t"));
+        let mut t = Table::default();
+        let now = Instant::now();
+        let file = |t: &mut Table, id: &str, ttl: u64| {
+            let flow = NewFlow {
+                original: id.into(),
+                caller: caller.clone(),
+                target: target.clone(),
+                kind: Kind::Http(HttpState::fresh()),
+                ttl: Duration::from_secs(ttl),
+            };
+            t.insert(flow, now).1
+        };
+        // Before the timer has looked, any deadline wakes it.
+        assert!(file(&mut t, "a", 30));
+        // It now looks at `now + 30 s` at the latest: later ones wait.
+        assert!(!file(&mut t, "b", 60));
+        assert!(file(&mut t, "c", 10));
+        // The timer sleeps for a second when nothing is due sooner.
+        t.timer_set_for(now + Duration::from_secs(1));
+        assert!(!file(&mut t, "d", 5));
+        assert!(!file(&mut t, "e", 1), "due exactly when it looks anyway");
     }
 
     #[test]
