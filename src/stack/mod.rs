@@ -60,7 +60,7 @@ mod build;
 
 pub use crate::connection::{Expect, OpRequest, Reply, ReplyStream, StreamBounds};
 pub use build::{OpTimeout, OperationService, StampAuthorization};
-pub(crate) use build::{SharedRequestIds, Stack, StackConfig, StackFuture, build};
+pub(crate) use build::{SharedRequestIds, SmallCall, Stack, StackConfig, StackFuture, build};
 
 use crate::error::Result;
 
