@@ -202,7 +202,7 @@ impl<P: PrincipalType> Client<P> {
                 O::NAME
             )));
         }
-        match self.core.ops.call(req).now_or_never() {
+        match self.core.ops.call_small(req).now_or_never() {
             Some(result) => result.map(drop),
             None => Err(Error::new(
                 ErrorKind::QueueFull,

@@ -217,6 +217,56 @@ impl OpRequest {
     pub(crate) fn into_parts(self) -> (Up, Option<String>, Expect) {
         (self.payload, self.request_id, self.expect)
     }
+
+    /// Takes the frame out; [`Shell::fill`] puts the request back together.
+    pub(crate) fn take_payload(self) -> (Up, Shell) {
+        let OpRequest {
+            payload,
+            name,
+            idempotent,
+            expect,
+            request_id,
+            timeout,
+        } = self;
+        let shell = Shell {
+            name,
+            idempotent,
+            expect,
+            request_id,
+            timeout,
+        };
+        (payload, shell)
+    }
+}
+
+/// An [`OpRequest`] without its frame.
+pub(crate) struct Shell {
+    name: &'static str,
+    idempotent: bool,
+    expect: Expect,
+    request_id: Option<String>,
+    timeout: Option<Duration>,
+}
+
+impl Shell {
+    /// The request again, with `payload` as its frame.
+    pub(crate) fn fill(self, payload: Up) -> OpRequest {
+        let Shell {
+            name,
+            idempotent,
+            expect,
+            request_id,
+            timeout,
+        } = self;
+        OpRequest {
+            payload,
+            name,
+            idempotent,
+            expect,
+            request_id,
+            timeout,
+        }
+    }
 }
 
 impl aether_middleware::correlation::Correlate for OpRequest {

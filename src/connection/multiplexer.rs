@@ -47,6 +47,36 @@ impl std::fmt::Debug for Multiplexer {
     }
 }
 
+impl Multiplexer {
+    /// Queues a fire-and-forget frame if there is room right now: `Ok`
+    /// with the outcome when it was queued (or can never be), `Err` with
+    /// the request when it must go the way of [`call`](Service::call)
+    /// (it expects something, the connection is unusable, the queue is
+    /// full or closed).
+    pub(crate) fn try_queue(&self, req: OpRequest) -> std::result::Result<Result<()>, OpRequest> {
+        if req.expect() != Expect::Nothing || self.connection.unusable().is_some() {
+            return Err(req);
+        }
+        let (payload, shell) = req.take_payload();
+        let frame = Frame {
+            msg: UpstreamMessage {
+                payload: Some(payload),
+                active_extensions: Vec::new(),
+            },
+            flag: None,
+        };
+        match self.connection.shared.out_tx.try_send(frame) {
+            Ok(()) => Ok(Ok(())),
+            Err(TrySendError::Full(frame) | TrySendError::Closed(frame)) => match frame.msg.payload
+            {
+                Some(payload) => Err(shell.fill(payload)),
+                // Never: the frame was built with its payload just above.
+                None => Ok(Err(Error::protocol("a queued frame lost its payload"))),
+            },
+        }
+    }
+}
+
 impl Service<OpRequest> for Multiplexer {
     type Response = Reply;
     type Error = Error;

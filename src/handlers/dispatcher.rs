@@ -68,7 +68,16 @@ async fn run(registry: Arc<Registry>, mut pushes: PushReceiver) {
 }
 
 async fn call<T>(name: &'static str, h: &Handler<T>, arg: T) {
-    if let Err(panic) = AssertUnwindSafe(h(arg)).catch_unwind().await {
+    // A panic is caught where it happens: in the handler's body, or in its
+    // future.
+    let outcome = match h {
+        Handler::Ready(f) => std::panic::catch_unwind(AssertUnwindSafe(|| f(arg))),
+        Handler::Async(f) => match std::panic::catch_unwind(AssertUnwindSafe(|| f(arg))) {
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+            Err(panic) => Err(panic),
+        },
+    };
+    if let Err(panic) = outcome {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -161,5 +170,35 @@ async fn serve_frame(h: &Handlers, frame: Payload) {
             "uncorrelated frame with no handler: {}",
             crate::frames::downstream_name(&other)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::handlers::handler;
+
+    #[tokio::test]
+    async fn a_panic_in_a_handler_is_contained_wherever_it_happens() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let in_body = handler(move |n: usize| {
+            if n == 0 {
+                panic!("in the body");
+            }
+            r.fetch_add(1, Ordering::Relaxed);
+            std::future::ready(())
+        });
+        call("test", &in_body, 0).await;
+        call("test", &in_body, 1).await;
+        let before_future = handler(|_: usize| -> futures_util::future::BoxFuture<'static, ()> {
+            panic!("before the future")
+        });
+        call("test", &before_future, 0).await;
+        let in_future = handler(|_: usize| async { panic!("in the future") });
+        call("test", &in_future, 0).await;
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
     }
 }

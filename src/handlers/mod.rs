@@ -18,8 +18,10 @@
 mod dispatcher;
 mod stream;
 
+use std::any::TypeId;
 use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 
 use futures_util::future::BoxFuture;
 
@@ -30,14 +32,44 @@ use crate::connection::SessionInfo;
 use crate::message::Message;
 use crate::proto;
 
-pub(crate) type Handler<T> = Arc<dyn Fn(T) -> BoxFuture<'static, ()> + Send + Sync>;
+/// A registered handler, type-erased.
+pub(crate) enum Handler<T> {
+    /// One whose futures are complete when made (`std::future::ready`,
+    /// `futures::future::ready`): run inline, nothing boxed per call.
+    Ready(Arc<dyn Fn(T) + Send + Sync>),
+    /// Any other: each call's future is boxed and awaited.
+    Async(Arc<dyn Fn(T) -> BoxFuture<'static, ()> + Send + Sync>),
+}
+
+impl<T> Clone for Handler<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Handler::Ready(f) => Handler::Ready(f.clone()),
+            Handler::Async(f) => Handler::Async(f.clone()),
+        }
+    }
+}
+
+/// Whether every `Fut` is complete when made: a ready future.
+fn completes_when_made<Fut: 'static>() -> bool {
+    let fut = TypeId::of::<Fut>();
+    fut == TypeId::of::<std::future::Ready<()>>()
+        || fut == TypeId::of::<futures_util::future::Ready<()>>()
+}
 
 pub(crate) fn handler<T, F, Fut>(f: F) -> Handler<T>
 where
     F: Fn(T) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    Arc::new(move |t| Box::pin(f(t)))
+    if completes_when_made::<Fut>() {
+        return Handler::Ready(Arc::new(move |t| {
+            // A ready future completes on its first poll; no waker is used.
+            let fut = std::pin::pin!(f(t));
+            let _ = fut.poll(&mut Context::from_waker(Waker::noop()));
+        }));
+    }
+    Handler::Async(Arc::new(move |t| Box::pin(f(t))))
 }
 
 /// The registered handlers; one per slot, a new registration replaces the old.
@@ -74,5 +106,32 @@ impl Handlers {
             T::Metric => self.on_metric.as_ref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn ready_handlers_run_inline_and_others_are_awaited() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let ready = handler(move |n: usize| {
+            h.fetch_add(n, Ordering::Relaxed);
+            std::future::ready(())
+        });
+        let Handler::Ready(f) = ready else {
+            panic!("a std ready future is run inline")
+        };
+        f(2);
+        assert_eq!(hits.load(Ordering::Relaxed), 2);
+
+        let also_ready = handler(|_: usize| futures_util::future::ready(()));
+        assert!(matches!(also_ready, Handler::Ready(_)));
+        let awaited = handler(|_: usize| async {});
+        assert!(matches!(awaited, Handler::Async(_)));
     }
 }

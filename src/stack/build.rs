@@ -13,7 +13,7 @@ use aether_middleware::correlation::{
 };
 use aether_middleware::retry::{DefaultRetryPolicy, Retry, RetryBudget, RetryLayer};
 use aether_middleware::timeout::{MakeTimeout, Timeout, TimeoutLayer};
-use aether_middleware::trace::{DefaultMakeSpan, Trace, TraceLayer};
+use aether_middleware::trace::{DefaultMakeSpan, MakeSpan, Trace, TraceLayer};
 use parking_lot::Mutex;
 use tower::util::BoxCloneSyncService;
 use tower::util::Oneshot;
@@ -21,7 +21,7 @@ use tower::{ServiceBuilder, ServiceExt};
 use tower_service::Service;
 
 use super::authority::{AuthorizationHook, StaticAuthorization};
-use crate::connection::{Multiplexer, OpRequest, Reply};
+use crate::connection::{Expect, Multiplexer, OpRequest, Reply};
 use crate::error::Error;
 use crate::proto::AuthorizationContext;
 
@@ -99,17 +99,24 @@ impl StampAuthorization {
     }
 }
 
-impl aether_middleware::auth::MakeCredentials<OpRequest> for StampAuthorization {
-    type Error = Error;
-    fn apply(&mut self, req: &mut OpRequest) -> Result<(), Error> {
+impl StampAuthorization {
+    /// Stamps `req` (what [`apply`](aether_middleware::auth::MakeCredentials::apply) does).
+    fn stamp(&self, req: &mut OpRequest) {
         if !req.lacks_authorization() {
-            return Ok(());
+            return;
         }
         if let Some(ctx) = super::authority::scoped() {
             req.stamp_authorization(&ctx);
         } else if let Some(ctx) = self.0.as_ref().and_then(|h| h.authorization(req)) {
             req.stamp_authorization(&ctx);
         }
+    }
+}
+
+impl aether_middleware::auth::MakeCredentials<OpRequest> for StampAuthorization {
+    type Error = Error;
+    fn apply(&mut self, req: &mut OpRequest) -> Result<(), Error> {
+        self.stamp(req);
         Ok(())
     }
 }
@@ -181,15 +188,50 @@ pub(crate) type DefaultStack = Trace<
 /// wrapped in layers of the user's, called through its box.
 #[derive(Clone)]
 pub(crate) enum Stack {
-    Default(DefaultStack),
+    Default(DefaultStack, FastQueue),
     Layered(OperationService),
+}
+
+/// The default stack's shortcut for fire-and-forget frames (sends, mostly).
+///
+/// For a frame nobody waits for, which is never retried, the default
+/// stack's layers do nothing observable when no subscriber takes its
+/// spans and the frame fits in the outbound queue: no request id is made
+/// (correlation), no retry is possible (retry), the timeout cannot fire
+/// (the frame is queued at once), and trace only makes a disabled span.
+/// The shortcut does what is left (the disabled span, the authorization
+/// stamp, the queueing) without cloning the stack or building its nested
+/// futures. Anything else (a subscriber that may take the span, a full
+/// queue, an unusable connection, an idempotent frame) goes through the
+/// stack as before.
+#[derive(Clone)]
+pub(crate) struct FastQueue {
+    make_span: DefaultMakeSpan,
+    stamp: StampAuthorization,
+    mux: Multiplexer,
+}
+
+impl FastQueue {
+    /// Queues `req` at once (`Ok` with the outcome), or hands it back for
+    /// the whole stack.
+    fn try_queue(&self, mut req: OpRequest) -> Result<Result<(), Error>, OpRequest> {
+        if req.expect() != Expect::Nothing || req.is_idempotent() || self.make_span.may_be_enabled()
+        {
+            return Err(req);
+        }
+        // What the trace layer does with a span nobody takes.
+        let span = self.make_span.clone().make_span(&req);
+        let _entered = span.enter();
+        self.stamp.stamp(&mut req);
+        self.mux.try_queue(req)
+    }
 }
 
 impl Stack {
     /// The stack as a boxed tower service.
     pub(crate) fn service(&self) -> OperationService {
         match self {
-            Stack::Default(s) => OperationService::new(s.clone()),
+            Stack::Default(s, _) => OperationService::new(s.clone()),
             Stack::Layered(s) => s.clone(),
         }
     }
@@ -201,16 +243,62 @@ impl Stack {
     /// queue room inside its future), so there is no readiness to wait for.
     /// A stack with layers of the user's is driven to readiness first, on
     /// the first poll, as tower requires.
+    ///
+    /// A fire-and-forget frame the default stack would only queue is queued
+    /// at once ([`FastQueue`]), and the future is ready.
     pub(crate) fn call(&self, req: OpRequest) -> StackFuture {
         StackFuture {
             inner: match self {
-                Stack::Default(s) => Call::Default {
-                    call: always_ready(s).call(req),
+                Stack::Default(s, fast) => match fast.try_queue(req) {
+                    Ok(queued) => Call::Done {
+                        result: Some(queued.map(|()| Reply::Sent)),
+                    },
+                    Err(req) => Call::Default {
+                        call: always_ready(s).call(req),
+                    },
                 },
                 Stack::Layered(s) => Call::Layered {
                     call: s.clone().oneshot(req),
                 },
             },
+        }
+    }
+}
+
+impl Stack {
+    /// Runs a fire-and-forget request: done at once when the default stack
+    /// would only queue it ([`FastQueue`]), else through the stack like
+    /// [`call`](Self::call), with the stack's future boxed so the awaiting
+    /// caller's future stays small (sends are awaited in hot loops).
+    pub(crate) fn call_small(&self, req: OpRequest) -> SmallCall {
+        let req = match self {
+            Stack::Default(_, fast) => match fast.try_queue(req) {
+                Ok(queued) => return SmallCall::Done(Some(queued.map(|()| Reply::Sent))),
+                Err(req) => req,
+            },
+            Stack::Layered(_) => req,
+        };
+        SmallCall::Stack(Box::pin(self.call(req)))
+    }
+}
+
+/// What [`Stack::call_small`] returns: a pointer-sized future.
+pub(crate) enum SmallCall {
+    Done(Option<Result<Reply, Error>>),
+    Stack(std::pin::Pin<Box<StackFuture>>),
+}
+
+impl std::future::Future for SmallCall {
+    type Output = Result<Reply, Error>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut *self {
+            SmallCall::Done(result) => Poll::Ready(
+                result
+                    .take()
+                    .unwrap_or_else(|| Err(Error::protocol("future polled after completion"))),
+            ),
+            SmallCall::Stack(call) => call.as_mut().poll(cx),
         }
     }
 }
@@ -237,6 +325,7 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     #[project = CallProj]
     enum Call {
+        Done { result: Option<Result<Reply, Error>> },
         Default { #[pin] call: <DefaultStack as Service<OpRequest>>::Future },
         Layered { #[pin] call: Oneshot<OperationService, OpRequest> },
     }
@@ -247,6 +336,11 @@ impl std::future::Future for StackFuture {
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().inner.project() {
+            CallProj::Done { result } => Poll::Ready(
+                result
+                    .take()
+                    .unwrap_or_else(|| Err(Error::protocol("future polled after completion"))),
+            ),
             CallProj::Default { call } => call.poll(cx),
             CallProj::Layered { call } => call.poll(cx),
         }
@@ -255,22 +349,25 @@ impl std::future::Future for StackFuture {
 
 /// Assembles the stack over a multiplexer.
 pub(crate) fn build(mux: Multiplexer, cfg: &StackConfig) -> Stack {
+    let fast = FastQueue {
+        make_span: DefaultMakeSpan::default(),
+        stamp: StampAuthorization(cfg.authorization.clone()),
+        mux: mux.clone(),
+    };
     let policy = DefaultRetryPolicy {
         backoff: cfg.retry_backoff,
         max_attempts: cfg.retry_attempts,
         budget: Some(cfg.retry_budget.clone()),
     };
     let stack = ServiceBuilder::new()
-        .layer(TraceLayer::new(DefaultMakeSpan::default()))
+        .layer(TraceLayer::new(fast.make_span.clone()))
         .layer(TimeoutLayer::new(OpTimeout(cfg.timeout)))
         .layer(RetryLayer::new(policy))
-        .layer(AuthLayer::new(StampAuthorization(
-            cfg.authorization.clone(),
-        )))
+        .layer(AuthLayer::new(fast.stamp.clone()))
         .layer(CorrelationLayer::new(cfg.request_ids.clone()))
         .service(mux);
     if cfg.layers.is_empty() {
-        return Stack::Default(stack);
+        return Stack::Default(stack, fast);
     }
     let mut svc = OperationService::new(stack);
     for layer in &cfg.layers {

@@ -11,7 +11,10 @@
 //! [your layers] -> trace -> timeout -> retry (idempotent ops only) -> auth -> correlation -> multiplexer
 //! ```
 //!
-//! and decodes the [`Reply`] with [`Operation::decode`]. Every client
+//! and decodes the [`Reply`] with [`Operation::decode`]. (Without layers
+//! of yours, a fire-and-forget frame those layers would only queue, with no
+//! subscriber taking their `aether.op` spans and room in the outbound
+//! queue, is queued at once, without building their futures.) Every client
 //! method is such an operation; [`Client::run`](crate::Client::run) runs
 //! your own, and [`Client::call`](crate::Client::call) sends a raw
 //! [`OpRequest`].
@@ -60,7 +63,7 @@ mod build;
 
 pub use crate::connection::{Expect, OpRequest, Reply, ReplyStream, StreamBounds};
 pub use build::{OpTimeout, OperationService, StampAuthorization};
-pub(crate) use build::{SharedRequestIds, Stack, StackConfig, StackFuture, build};
+pub(crate) use build::{SharedRequestIds, SmallCall, Stack, StackConfig, StackFuture, build};
 
 use crate::error::Result;
 

@@ -90,6 +90,22 @@ impl DefaultMakeSpan {
         self.level = level;
         self
     }
+
+    /// Whether a span made now could be enabled: `false` when the span's
+    /// level is above the most verbose level any subscriber enables (or
+    /// the compile-time maximum), in which case
+    /// [`make_span`](MakeSpan::make_span) is certain to return a disabled
+    /// span. One atomic load; no span is made.
+    ///
+    /// ```
+    /// use aether_middleware::trace::DefaultMakeSpan;
+    /// // No subscriber is installed in this doctest: nothing is enabled.
+    /// assert!(!DefaultMakeSpan::new().may_be_enabled());
+    /// ```
+    pub fn may_be_enabled(&self) -> bool {
+        self.level <= tracing::level_filters::STATIC_MAX_LEVEL
+            && self.level <= tracing::level_filters::LevelFilter::current()
+    }
 }
 
 impl Default for DefaultMakeSpan {

@@ -199,3 +199,11 @@ async fn poll_ready_forwards_backpressure() {
     handle.allow(1);
     assert_ready_ok!(svc.poll_ready());
 }
+
+#[test]
+fn a_subscriber_that_takes_debug_spans_may_enable_them() {
+    let (_capture, _guard) = capture();
+    assert!(DefaultMakeSpan::new().may_be_enabled());
+    let span = DefaultMakeSpan::new().make_span(&TestReq::new("get"));
+    assert!(!span.is_disabled());
+}

@@ -100,11 +100,28 @@ static FORBIDDEN: [bool; 256] = {
     table
 };
 
+/// The bytes that need a closer look: the forbidden ones and `:`.
+static SPECIAL: [bool; 256] = {
+    let mut table = FORBIDDEN;
+    table[b':' as usize] = true;
+    table
+};
+
 /// Checks a raw string against the gateway's segment rules.
 pub fn validate(value: &str) -> Result<(), SegmentError> {
     if value.len() > MAX_SEGMENT_BYTES {
         return Err(SegmentError::TooLong(value.len()));
     }
+    // The common case, on every send: no `:` and nothing forbidden. One
+    // table lookup per byte, no state.
+    if !value.bytes().any(|b| SPECIAL[usize::from(b)]) {
+        return Ok(());
+    }
+    validate_special(value)
+}
+
+/// [`validate`] for a segment with a `:` or a forbidden byte.
+fn validate_special(value: &str) -> Result<(), SegmentError> {
     // Every forbidden character is ASCII, so bytes suffice (a UTF-8
     // continuation byte is never ASCII). One pass over a lookup table: this
     // runs on every send.

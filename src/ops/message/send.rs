@@ -16,15 +16,16 @@ use crate::error::Result;
 use crate::identity::wire_topic;
 use crate::message::MessageType;
 use crate::proto;
-use crate::stack::{Operation, StackFuture};
+use crate::stack::{Operation, SmallCall};
 
 impl<P: PrincipalType> Client<P> {
     /// Starts a send of a built message: checked, then called on the stack
-    /// at once (the returned future is the stack's own, so an awaiting
-    /// caller holds one state machine, not a nest of them).
-    pub(crate) fn start_send(&self, message: OutgoingMessage) -> Result<StackFuture> {
+    /// at once. Usually queued right there; the returned future is then
+    /// ready, and pointer-sized either way (an awaiting caller's future
+    /// stays small).
+    pub(crate) fn start_send(&self, message: OutgoingMessage) -> Result<SmallCall> {
         message.check_size(self.core.max_payload)?;
-        Ok(self.core.ops.call(SendOp(message).into_request()))
+        Ok(self.core.ops.call_small(SendOp(message).into_request()))
     }
 
     /// Sends a built message through the stack.
@@ -43,7 +44,7 @@ impl<P: PrincipalType> Client<P> {
         topic: String,
         payload: impl Into<Bytes>,
         message_type: MessageType,
-    ) -> Result<StackFuture> {
+    ) -> Result<SmallCall> {
         self.start_send(OutgoingMessage::raw(topic, payload).message_type(message_type))
     }
 }
