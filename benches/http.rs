@@ -6,6 +6,7 @@
 //! cargo bench --features hyper --bench http -- --quick   # smoke run
 //! cargo bench --features hyper --bench http -- --only upload   # one section (small, download, upload, tunnel)
 //! cargo bench --features hyper --bench http -- --only small --in-flight 1   # small GETs at 1 in flight only
+//! cargo bench --features hyper --bench http -- --only download --runs 50     # 50 runs per body/tunnel row
 //! ```
 //!
 //! One axum Router is served twice in this process: over Aether (the
@@ -61,6 +62,8 @@ struct Opts {
     only: Option<String>,
     /// Requests in flight for the small GETs (default 1 and 64).
     in_flight: Vec<usize>,
+    /// Runs of each body and tunnel row (the median is printed).
+    runs: Option<usize>,
 }
 
 impl Opts {
@@ -86,6 +89,11 @@ fn opts() -> Opts {
         quick: args.iter().any(|a| a == "--quick"),
         only,
         in_flight,
+        runs: args
+            .iter()
+            .position(|a| a == "--runs")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok()),
     }
 }
 
@@ -472,6 +480,9 @@ async fn run(opts: Opts) {
     } else {
         (20_000, 5, 5)
     };
+    let (big_runs, tunnel_runs) = opts
+        .runs
+        .map_or((big_runs, tunnel_runs), |n| (n.max(1), n.max(1)));
 
     // The service principal serving the Router over Aether, and the agent.
     let service = ServiceClient::builder("bench", "1")
