@@ -24,11 +24,19 @@
 //! * **tunnel**: 64 MiB written through a tunnel to a listener that
 //!   discards it, against the same through a raw loopback TCP connection:
 //!   MB/s, the median of the runs.
-//! * **gateway memory**: the gateway child's RSS after warm-up and after
-//!   each section: flat when nothing is retained per request.
+//! * **relay** (third column): the same plain HTTP and raw TCP through a
+//!   userspace byte relay in a second child process (`--serve-relay`,
+//!   256 KiB copy buffers). Aether crosses two hops (caller -> gateway ->
+//!   service) where plain loopback crosses one; the relay is what any
+//!   two-hop design costs on this machine with no framing at all, so
+//!   `aether/relay` says how much of Aether's cost is its own.
+//! * **gateway memory**: the gateway child's RSS after warm-up, after one
+//!   16 MiB body each way (the high-water mark of the windows and lanes),
+//!   and after each section: flat when nothing is retained per request.
 //!
-//! Ratios are Aether / plain. Nothing is asserted: the bench prints what it
-//! saw. The machine is shared: read ratios from one run, not absolute
+//! Ratios are Aether / plain and Aether / relay, higher is better (latency
+//! ratios are inverted to match). Nothing is asserted: the bench prints
+//! what it saw. The machine is shared: read ratios from one run, not absolute
 //! figures across runs.
 
 use std::io::{BufRead, BufReader};
