@@ -237,17 +237,47 @@ pub(crate) fn wire_headers(headers: &HeaderMap) -> Headers {
     out
 }
 
+/// The identity headers the gateway mints on every request (in its
+/// casing), parsed once: the names `http` would otherwise lower-case into
+/// a new allocation per request.
+static MINTED: [HeaderName; 12] = [
+    HeaderName::from_static("x-aether-caller-topic"),
+    HeaderName::from_static("x-aether-actor-topic"),
+    HeaderName::from_static("x-auth-tenant-id"),
+    HeaderName::from_static("x-auth-workspace-access"),
+    HeaderName::from_static("x-auth-user-id"),
+    HeaderName::from_static("x-auth-principal-type"),
+    HeaderName::from_static("x-auth-actor-type"),
+    HeaderName::from_static("x-auth-actor-id"),
+    HeaderName::from_static("x-auth-authority-mode"),
+    HeaderName::from_static("x-auth-subject-type"),
+    HeaderName::from_static("x-auth-subject-id"),
+    HeaderName::from_static("x-auth-grant-id"),
+];
+
+fn header_name(name: &str) -> Result<HeaderName> {
+    let minted = name.len() > 2 && name.as_bytes()[..2].eq_ignore_ascii_case(b"x-");
+    if let Some(known) = MINTED
+        .iter()
+        .filter(|_| minted)
+        .find(|m| m.as_str().len() == name.len() && m.as_str().eq_ignore_ascii_case(name))
+    {
+        return Ok(known.clone());
+    }
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Error::protocol(format!("invalid header name {name:?}")))
+}
+
 /// Wire headers as an `http` header map; a name or value HTTP cannot carry
-/// is a protocol error of the peer.
+/// is a protocol error of the peer. Values keep their wire buffers.
 pub(crate) fn http_headers(headers: Headers) -> Result<HeaderMap> {
     let mut out = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::protocol(format!("invalid header name {name:?}")))?;
+        let header_name = header_name(&name)?;
         if is_hop_header(&header_name) {
             continue;
         }
-        let header_value = HeaderValue::from_bytes(value.as_bytes())
+        let header_value = HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
             .map_err(|_| Error::protocol(format!("invalid value of header {name:?}")))?;
         out.append(header_name, header_value);
     }
@@ -278,6 +308,29 @@ mod tests {
         assert_eq!(wire.get("accept").map(String::as_str), Some("a, b"));
         assert!(!wire.contains_key("connection"));
         assert!(!wire.contains_key("host"));
+    }
+
+    #[test]
+    fn minted_names_in_any_casing_become_their_http_names() {
+        let wire = Headers::from([
+            ("X-Auth-Tenant-ID".to_string(), "team".to_string()),
+            (
+                "x-aether-actor-topic".to_string(),
+                "ag::t::i::a".to_string(),
+            ),
+            ("X-Custom".to_string(), "v".to_string()),
+            ("Content-Type".to_string(), "text/plain".to_string()),
+        ]);
+        let h = http_headers(wire).unwrap();
+        assert_eq!(h.get("x-auth-tenant-id").unwrap(), "team");
+        assert_eq!(h.get("x-aether-actor-topic").unwrap(), "ag::t::i::a");
+        assert_eq!(h.get("x-custom").unwrap(), "v");
+        assert_eq!(h.get(http::header::CONTENT_TYPE).unwrap(), "text/plain");
+        assert_eq!(h.len(), 4);
+        for m in &MINTED {
+            let upper = m.as_str().to_ascii_uppercase();
+            assert_eq!(&header_name(&upper).unwrap(), m);
+        }
     }
 
     #[test]
