@@ -196,7 +196,9 @@ where
         .cloned()
         .map(Arc::new)
         .unwrap_or(options);
-    let request = ProxyRequest::new(&target, parts.method.as_str(), &path_of(&parts.uri))?
+    // The target is a validated topic: fixed when the service was made, or
+    // from `target_of`.
+    let request = ProxyRequest::to_validated(target, parts.method.as_str(), &path_of(&parts.uri))?
         .headers(wire_headers(&parts.headers))
         .body(to_wire(body).await?);
     let response = client.proxy_http(request, &options).await?;

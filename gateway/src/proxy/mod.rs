@@ -206,6 +206,7 @@ impl Proxy {
                 None => {}
             }
         }
+        t.forget_session(me);
         for push in fx.pushes {
             push.force();
         }

@@ -24,6 +24,18 @@ pub(super) type Wire = Arc<str>;
 /// Prefix of every wire id.
 const WIRE_PREFIX: &str = "_aether/wire/";
 
+/// A new wire id: `_aether/wire/<uuid v4>`, built in one allocation.
+fn mint_wire_id() -> Wire {
+    const LEN: usize = WIRE_PREFIX.len() + uuid::fmt::Hyphenated::LENGTH;
+    let mut buf = [0u8; LEN];
+    buf[..WIRE_PREFIX.len()].copy_from_slice(WIRE_PREFIX.as_bytes());
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut buf[WIRE_PREFIX.len()..]);
+    // Both parts are ASCII.
+    Wire::from(std::str::from_utf8(&buf).unwrap_or(WIRE_PREFIX))
+}
+
 /// The id space a caller's own id lives in (a caller may use the same id
 /// for a request and a tunnel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +142,7 @@ impl Table {
     /// Adds a flow; returns its wire id and whether its deadline comes
     /// before the timer's next look (the timer must be woken).
     pub(super) fn insert(&mut self, f: NewFlow, now: Instant) -> (Wire, bool) {
-        let wire: Wire = format!("{WIRE_PREFIX}{}", uuid::Uuid::new_v4()).into();
+        let wire = mint_wire_id();
         let deadline = now + f.ttl;
         let family = match &f.kind {
             Kind::Http(_) => {
@@ -226,11 +238,9 @@ impl Table {
         {
             self.forward_pins -= 1;
         }
-        self.forget_if_empty(&flow.caller.session_id);
         if let Some(p) = self.sessions.get_mut(&flow.target.session_id) {
             p.serving.remove(&wire);
         }
-        self.forget_if_empty(&flow.target.session_id);
         match &flow.kind {
             Kind::Http(_) => self.http_flows -= 1,
             Kind::Tunnel(t) => {
@@ -245,10 +255,22 @@ impl Table {
         Some(flow)
     }
 
-    fn forget_if_empty(&mut self, session_id: &str) {
-        if self.sessions.get(session_id).is_some_and(Pins::is_empty) {
-            self.sessions.remove(session_id);
+    /// Forgets a session that ended, once its flows are removed (its pins
+    /// stay, empty, while it lives: a session that makes request after
+    /// request does not rebuild them each time).
+    pub(super) fn forget_session(&mut self, session_id: &str) {
+        if let Some(pins) = self.sessions.remove(session_id) {
+            debug_assert!(
+                pins.is_empty(),
+                "a session's flows end before it is forgotten"
+            );
         }
+    }
+
+    /// Sessions with pins kept.
+    #[cfg(test)]
+    pub(super) fn sessions_kept(&self) -> usize {
+        self.sessions.len()
     }
 
     /// Flows `session_id` is the target of (its load).
@@ -443,7 +465,12 @@ mod tests {
             (t.load("s-t"), t.called_by("s-c"), t.tunnels_in("ws")),
             (0, 0, 0)
         );
-        assert!(t.sessions.is_empty() && t.deadlines.is_empty());
+        assert!(t.deadlines.is_empty());
+        // The sessions' emptied pins stay while they live, and go with them.
+        assert_eq!(t.sessions_kept(), 2);
+        t.forget_session("s-c");
+        t.forget_session("s-t");
+        assert_eq!(t.sessions_kept(), 0);
         t.publish(&stats);
         assert_eq!(stats.proxy_pins.load(Relaxed), 0);
     }

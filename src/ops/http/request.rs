@@ -101,6 +101,12 @@ impl ProxyRequest {
     /// query; the method is upper-cased.
     pub fn new(target: &str, method: &str, path: &str) -> Result<Self> {
         let topic: Topic = target.parse()?;
+        Self::to_validated(topic.to_string(), method, path)
+    }
+
+    /// [`new`](Self::new) for a target already validated as a topic (in its
+    /// canonical form).
+    pub(crate) fn to_validated(target: String, method: &str, path: &str) -> Result<Self> {
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(Error::invalid(format!("invalid HTTP method {method:?}")));
         }
@@ -111,7 +117,7 @@ impl ProxyRequest {
             )));
         }
         Ok(ProxyRequest {
-            target: topic.to_string(),
+            target,
             method: method.to_ascii_uppercase(),
             path: path.to_string(),
             headers: Headers::new(),
