@@ -4,7 +4,7 @@
 use http::Uri;
 
 use crate::error::{Error, Result};
-use crate::identity::Topic;
+use crate::identity::wire_topic;
 
 /// The URI scheme of HTTP over Aether: `aether+sv://IMPL--SPEC/PATH?QUERY`
 /// reaches the instance `sv::IMPL::SPEC`, `aether+sv://IMPL/PATH` any
@@ -37,12 +37,15 @@ pub fn target_of(uri: &Uri) -> Result<String> {
 /// The service topic of a host: `IMPL--SPEC` -> `sv::IMPL::SPEC` (split at
 /// the first `--`), `IMPL` -> `sv::IMPL`.
 pub(crate) fn target_of_host(host: &str) -> Result<String> {
+    // Each segment validated, the topic written once.
     let topic = match host.split_once("--") {
-        Some((implementation, specifier)) => format!("sv::{implementation}::{specifier}"),
-        None => format!("sv::{host}"),
+        Some((implementation, specifier)) => wire_topic(
+            "sv",
+            &[("implementation", implementation), ("specifier", specifier)],
+        ),
+        None => wire_topic("sv", &[("implementation", host)]),
     };
-    let parsed: Topic = topic.parse()?;
-    Ok(parsed.to_string())
+    Ok(topic?)
 }
 
 /// The path and query a request carries on the wire (`/` when empty).
