@@ -8,7 +8,6 @@ mod dial;
 mod listener;
 mod options;
 mod stream;
-mod write_pool;
 
 pub use listener::{IncomingTunnel, TunnelListener};
 pub use options::{ACK_THRESHOLD, FRAME_BYTES, INITIAL_CREDITS, TunnelOptions, TunnelProtocol};

@@ -16,7 +16,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
 use super::options::{ACK_THRESHOLD, FRAME_BYTES, INITIAL_CREDITS};
-use super::write_pool::WritePool;
 use crate::clients::Client;
 use crate::clients::principal::AnyPrincipal;
 use crate::connection::{OpRequest, ReplyStream};
@@ -87,7 +86,6 @@ pub struct Tunnel {
     // Sending.
     credits: u64,
     next_send_seq: u32,
-    writes: WritePool,
     sending: Option<StackFuture>,
     acking: Option<StackFuture>,
     fin_sent: bool,
@@ -130,7 +128,6 @@ impl Tunnel {
             peer_closed: false,
             credits: u64::from(send_credits),
             next_send_seq: 0,
-            writes: WritePool::default(),
             sending: None,
             acking: None,
             fin_sent: false,
@@ -414,7 +411,7 @@ impl AsyncWrite for Tunnel {
         this.credits -= n as u64;
         let seq = this.next_send_seq;
         this.next_send_seq = seq.wrapping_add(1);
-        let frame = data_frame(&this.id, seq, this.writes.frame(&buf[..n]), false);
+        let frame = data_frame(&this.id, seq, Bytes::copy_from_slice(&buf[..n]), false);
         let mut send = this.client.core.ops.call(frame);
         match Pin::new(&mut send).poll(cx) {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(to_io(&e))),
