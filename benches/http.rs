@@ -15,8 +15,9 @@
 //! listener). The gateway runs in a child process (this binary re-executed
 //! with `--serve-gateway`) so its resident memory can be read apart.
 //!
-//! * **small GET** (`/hello`, 5 bytes): requests/s and p50/p99 latency at
-//!   1 and 64 requests in flight. Over Aether: the `AetherHttp` tower
+//! * **small GET** (`/hello`, 5 bytes): requests/s, p50/p99 latency and
+//!   CPU time per request (summed over every process taking part: this
+//!   one, and the gateway or relay child) at 1 and 64 requests in flight. Over Aether: the `AetherHttp` tower
 //!   service of an agent client; plain: a hyper-util client (kept-alive
 //!   connections).
 //! * **16 MiB download** (`/bytes`) and **16 MiB upload** (`/sink`, the
@@ -35,7 +36,7 @@
 //!   and after each section: flat when nothing is retained per request.
 //!
 //! Ratios are Aether / plain and Aether / relay, higher is better (latency
-//! ratios are inverted to match). Nothing is asserted: the bench prints
+//! and CPU ratios are inverted to match). Nothing is asserted: the bench prints
 //! what it saw. The machine is shared: read ratios from one run, not absolute
 //! figures across runs.
 
@@ -384,11 +385,37 @@ async fn raw_tcp(sink: &Arc<tokio::net::TcpListener>, addr: &str) -> f64 {
 
 struct Small {
     per_sec: f64,
+    /// CPU time per request over every process taking part.
+    cpu_us: f64,
     p50_us: u64,
     p99_us: u64,
 }
 
-async fn small_gets(way: &Way, in_flight: usize, total: usize) -> Small {
+/// CPU time used so far by the processes `pids`, in nanoseconds: the sum
+/// over their threads of `/proc/PID/task/TID/schedstat` (threads that
+/// already ended are not counted; the runtimes' workers live throughout).
+fn cpu_ns(pids: &[u32]) -> u64 {
+    let mut total = 0;
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            total += std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .next()
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+async fn small_gets(way: &Way, in_flight: usize, total: usize, pids: &[u32]) -> Small {
+    let cpu_before = cpu_ns(pids);
     let started = Instant::now();
     let per_worker = total / in_flight;
     let workers = (0..in_flight).map(|_| {
@@ -408,8 +435,10 @@ async fn small_gets(way: &Way, in_flight: usize, total: usize) -> Small {
         hist.add(h.expect("worker")).expect("merge");
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let done = (per_worker * in_flight) as f64;
     Small {
-        per_sec: (per_worker * in_flight) as f64 / elapsed,
+        per_sec: done / elapsed,
+        cpu_us: cpu_ns(pids).saturating_sub(cpu_before) as f64 / 1e3 / done,
         p50_us: hist.value_at_quantile(0.5),
         p99_us: hist.value_at_quantile(0.99),
     }
@@ -526,8 +555,15 @@ async fn run(opts: Opts) {
     let relayed = plain_way(format!("http://{relay_http}"));
 
     // Warm-up, then the gateway's memory baseline.
-    for way in [&aether, &plain, &relayed] {
-        small_gets(way, 8, 400).await;
+    let me = std::process::id();
+    let relay_pid = relay.child.id();
+    let (aether_pids, plain_pids, relay_pids) = ([me, pid], [me], [me, relay_pid]);
+    for (way, pids) in [
+        (&aether, &aether_pids[..]),
+        (&plain, &plain_pids[..]),
+        (&relayed, &relay_pids[..]),
+    ] {
+        small_gets(way, 8, 400, pids).await;
     }
     let mut memory = vec![("after warm-up", rss_kib(pid))];
 
@@ -561,9 +597,9 @@ async fn run(opts: Opts) {
         } else {
             small_total
         };
-        let a = small_gets(&aether, in_flight, total).await;
-        let p = small_gets(&plain, in_flight, total).await;
-        let r = small_gets(&relayed, in_flight, total).await;
+        let a = small_gets(&aether, in_flight, total, &aether_pids).await;
+        let p = small_gets(&plain, in_flight, total, &plain_pids).await;
+        let r = small_gets(&relayed, in_flight, total, &relay_pids).await;
         row(
             format!("small GET x{in_flight} (req/s)"),
             a.per_sec,
@@ -589,6 +625,15 @@ async fn run(opts: Opts) {
             r.p99_us,
             us(p.p99_us) / us(a.p99_us),
             us(r.p99_us) / us(a.p99_us)
+        );
+        println!(
+            "{:<30} {:>11.1} {:>11.1} {:>11.1} {:>13.2} {:>13.2}",
+            format!("small GET x{in_flight} CPU (us/req)"),
+            a.cpu_us,
+            p.cpu_us,
+            r.cpu_us,
+            p.cpu_us / a.cpu_us,
+            r.cpu_us / a.cpu_us
         );
     }
     memory.push(("after small GETs", rss_kib(pid)));
