@@ -42,6 +42,25 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// The answer to an operation with response type `R`: the response once
+    /// its commit is on disk, or the failure response `failed` makes of an
+    /// error (a refusal at once; a commit that failed, later). `payload`
+    /// puts a response in its frame.
+    pub(crate) fn settle<R: Send + 'static>(
+        outcome: Result<(R, Commit), String>,
+        payload: fn(R) -> downstream_message::Payload,
+        failed: impl FnOnce(String) -> R + Send + 'static,
+    ) -> Answer {
+        match outcome {
+            Ok((resp, commit)) => Answer::after(commit, vec![frame(payload(resp))], move |e| {
+                vec![frame(payload(failed(format!("not stored: {e}"))))]
+            }),
+            Err(e) => Answer::Now(vec![frame(payload(failed(e)))]),
+        }
+    }
+}
+
 /// A downstream frame carrying `payload`.
 pub(crate) fn frame(payload: downstream_message::Payload) -> DownstreamMessage {
     DownstreamMessage {

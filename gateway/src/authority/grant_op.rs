@@ -29,7 +29,7 @@ use aether_protocol::proto::{
 };
 
 use super::notify;
-use crate::answer::{Answer, frame};
+use crate::answer::Answer;
 use crate::authz::Authz;
 use crate::authz::Level;
 use crate::authz::grants::book::live;
@@ -79,31 +79,24 @@ pub(crate) fn grant_op(cx: &Context, caller: &Caller<'_>, op: AuthorityGrantOper
         Ok(kind) => run(cx, caller, kind, op),
         Err(_) => Err("unknown authority grant operation".to_string()),
     };
-    let failure = {
-        let rid = rid.clone();
-        move |error: String| {
-            vec![frame(Payload::AuthorityGrant(Box::new(
-                AuthorityGrantResponse {
-                    success: false,
-                    error,
-                    request_id: rid,
-                    ..Default::default()
-                },
-            )))]
+    let outcome = outcome.map(|(mut resp, commit)| {
+        resp.success = true;
+        resp.request_id.clone_from(&rid);
+        if resp.grant.is_some() {
+            resp.cache_hint_ttl_seconds = CACHE_HINT_S;
         }
-    };
-    match outcome {
-        Ok((mut resp, commit)) => {
-            resp.success = true;
-            resp.request_id = rid;
-            if resp.grant.is_some() {
-                resp.cache_hint_ttl_seconds = CACHE_HINT_S;
-            }
-            let ok = vec![frame(Payload::AuthorityGrant(Box::new(resp)))];
-            Answer::after(commit, ok, move |e| failure(format!("not stored: {e}")))
-        }
-        Err(e) => Answer::Now(failure(e)),
-    }
+        (resp, commit)
+    });
+    Answer::settle(
+        outcome,
+        |r| Payload::AuthorityGrant(Box::new(r)),
+        move |error| AuthorityGrantResponse {
+            success: false,
+            error,
+            request_id: rid,
+            ..Default::default()
+        },
+    )
 }
 
 fn one(grant: AclAuthorityGrantInfo, message: &str) -> AuthorityGrantResponse {

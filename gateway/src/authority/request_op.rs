@@ -28,7 +28,7 @@ use aether_protocol::proto::{
 
 use super::grant_op::Caller;
 use super::notify;
-use crate::answer::{Answer, frame};
+use crate::answer::Answer;
 use crate::authz::Level;
 use crate::authz::grants::now_ms;
 use crate::authz::principal::{PrincipalId, check_id, clip};
@@ -70,31 +70,24 @@ pub(crate) fn request_op(
         }
         Ok(kind) => run(cx, caller, kind, op),
     };
-    let failure = {
-        let crid = crid.clone();
-        move |error: String| {
-            vec![frame(Payload::AuthorityRequestResponse(Box::new(
-                AuthorityRequestOperationResponse {
-                    success: false,
-                    error,
-                    client_request_id: crid,
-                    ..Default::default()
-                },
-            )))]
+    let outcome = outcome.map(|(mut resp, commit, event)| {
+        if let Some((r, e)) = &event {
+            notify::request_event(cx, r, *e);
         }
-    };
-    match outcome {
-        Ok((mut resp, commit, event)) => {
-            if let Some((r, e)) = &event {
-                notify::request_event(cx, r, *e);
-            }
-            resp.success = true;
-            resp.client_request_id = crid;
-            let ok = vec![frame(Payload::AuthorityRequestResponse(Box::new(resp)))];
-            Answer::after(commit, ok, move |e| failure(format!("not stored: {e}")))
-        }
-        Err(e) => Answer::Now(failure(e)),
-    }
+        resp.success = true;
+        resp.client_request_id.clone_from(&crid);
+        (resp, commit)
+    });
+    Answer::settle(
+        outcome,
+        |r| Payload::AuthorityRequestResponse(Box::new(r)),
+        move |error| AuthorityRequestOperationResponse {
+            success: false,
+            error,
+            client_request_id: crid,
+            ..Default::default()
+        },
+    )
 }
 
 fn one(r: AuthorityRequest) -> AuthorityRequestOperationResponse {

@@ -33,7 +33,7 @@ use super::principal::{PType, PrincipalId, check_id, clip};
 use super::resource::{Resource, check_id_pattern, check_type, is_glob, rtype};
 use super::rules::{AclData, Edge, GROUP, ROLE, WILDCARD, edge_key, expired, key};
 use super::{Authz, now_s};
-use crate::answer::{Answer, frame};
+use crate::answer::Answer;
 use crate::store::{Commit, Mutation, Table};
 
 /// Most rules the ACL holds.
@@ -75,25 +75,20 @@ pub(crate) fn acl_op(authz: &Authz, caller: &Actor<'_>, op: AclOperation) -> Ans
         Ok(kind) => run(authz, caller, kind, op),
         Err(_) => Err("unknown ACL operation".to_string()),
     };
-    let failure = {
-        let rid = rid.clone();
-        move |error: String| {
-            vec![frame(Payload::Acl(Box::new(AclResponse {
-                success: false,
-                error,
-                request_id: rid,
-                ..Default::default()
-            })))]
-        }
-    };
-    match outcome {
-        Ok((mut resp, commit)) => {
-            resp.request_id = rid;
-            let ok = vec![frame(Payload::Acl(Box::new(resp)))];
-            Answer::after(commit, ok, move |e| failure(format!("not stored: {e}")))
-        }
-        Err(e) => Answer::Now(failure(e)),
-    }
+    let outcome = outcome.map(|(mut resp, commit)| {
+        resp.request_id.clone_from(&rid);
+        (resp, commit)
+    });
+    Answer::settle(
+        outcome,
+        |r| Payload::Acl(Box::new(r)),
+        move |error| AclResponse {
+            success: false,
+            error,
+            request_id: rid,
+            ..Default::default()
+        },
+    )
 }
 
 fn run(authz: &Authz, caller: &Actor<'_>, kind: OpType, op: AclOperation) -> Outcome {

@@ -9,7 +9,7 @@ use aether_protocol::proto::{
 };
 
 use super::Workspaces;
-use crate::answer::{Answer, frame};
+use crate::answer::Answer;
 use crate::authz::gates::Family;
 use crate::authz::resource::capability;
 use crate::authz::{Actor, Authz, Level, Resource, now_s};
@@ -44,30 +44,25 @@ pub(crate) fn workspace_op(
     op: WorkspaceOperation,
 ) -> Answer {
     let rid = op.request_id.clone();
-    let failure = {
-        let rid = rid.clone();
-        move |error: String| {
-            vec![frame(Payload::Workspace(Box::new(WorkspaceResponse {
-                success: false,
-                error,
-                request_id: rid,
-                ..Default::default()
-            })))]
-        }
-    };
     let outcome = match OpType::try_from(op.op) {
         Ok(kind) => run(workspaces, cx, tasks, actor, kind, op),
         Err(_) => Err("unknown workspace operation".to_string()),
     };
-    match outcome {
-        Ok((mut resp, commit)) => {
-            resp.success = true;
-            resp.request_id = rid;
-            let ok = vec![frame(Payload::Workspace(Box::new(resp)))];
-            Answer::after(commit, ok, move |e| failure(format!("not stored: {e}")))
-        }
-        Err(e) => Answer::Now(failure(e)),
-    }
+    let outcome = outcome.map(|(mut resp, commit)| {
+        resp.success = true;
+        resp.request_id.clone_from(&rid);
+        (resp, commit)
+    });
+    Answer::settle(
+        outcome,
+        |r| Payload::Workspace(Box::new(r)),
+        move |error| WorkspaceResponse {
+            success: false,
+            error,
+            request_id: rid,
+            ..Default::default()
+        },
+    )
 }
 
 fn run(
