@@ -29,22 +29,21 @@ use aether_protocol::proto::{
 };
 
 use super::notify;
+use super::scope;
 use crate::answer::Answer;
 use crate::authz::Authz;
 use crate::authz::Level;
 use crate::authz::grants::book::live;
 use crate::authz::grants::obo::max_level;
 use crate::authz::grants::{DEFAULT_TTL_MS, now_ms, to_ms};
-use crate::authz::principal::{PrincipalId, check_id, clip};
-use crate::authz::resource::{Resource, capability, check_id_pattern, check_type, covers};
+use crate::authz::principal::{PrincipalId, clip};
+use crate::authz::resource::{Resource, capability, covers};
 use crate::context::Context;
 use crate::context::handle::SessionHandle;
 use crate::store::{Commit, Mutation};
 
 /// Most exchanges in one batch.
 pub(crate) const MAX_BATCH: usize = 64;
-/// Most scope entries (workspaces, resource types, patterns, operations).
-const MAX_SCOPE: usize = 64;
 /// Most metadata entries.
 const MAX_METADATA: usize = 64;
 /// Longest reason or metadata value.
@@ -252,24 +251,17 @@ fn check_scopes(
     reason: &str,
     metadata: &std::collections::HashMap<String, String>,
 ) -> Result<(), String> {
-    if workspaces.len() > MAX_SCOPE || resources.len() > MAX_SCOPE || operations.len() > MAX_SCOPE {
-        return Err(format!("a scope lists more than {MAX_SCOPE} entries"));
-    }
-    for w in workspaces {
-        check_id_pattern(w).map_err(|e| format!("workspace_scope: {e}"))?;
-    }
-    for e in resources {
-        check_type(&e.resource_type)?;
-        if e.patterns.len() > MAX_SCOPE {
-            return Err(format!("a scope lists more than {MAX_SCOPE} entries"));
-        }
-        for p in &e.patterns {
-            check_id_pattern(p)?;
-        }
-    }
-    for o in operations {
-        check_id("operation_scope", o)?;
-    }
+    scope::check(
+        workspaces,
+        resources
+            .iter()
+            .map(|e| (e.resource_type.as_str(), e.patterns.as_slice())),
+        operations,
+        &scope::Labels {
+            workspace: "workspace_scope: ",
+            operation: "operation_scope",
+        },
+    )?;
     if reason.len() > MAX_TEXT {
         return Err(format!("reason is longer than {MAX_TEXT} bytes"));
     }
@@ -391,6 +383,18 @@ fn within(parents: &[String], child: &str) -> bool {
             .any(|p| p == "*" || p == child || (!child.contains(['*', '?']) && covers(p, child)))
 }
 
+/// A derived grant's scope: the parent's when none is asked for, else the
+/// one asked for if the parent's covers every entry of it.
+fn narrow(parent: &[String], asked: &[String], what: &str) -> Result<Vec<String>, String> {
+    if asked.is_empty() {
+        Ok(parent.to_vec())
+    } else if asked.iter().all(|a| within(parent, a)) {
+        Ok(asked.to_vec())
+    } else {
+        Err(format!("{what} exceeds the parent authority grant"))
+    }
+}
+
 fn derive(
     authz: &Authz,
     caller: &Caller<'_>,
@@ -413,17 +417,11 @@ fn derive(
     }
     let delegate = PrincipalId::parse(&req.delegate.clone().unwrap_or_default())
         .map_err(|e| format!("invalid delegate: {e}"))?;
-    let workspace_scope = if req.workspace_scope.is_empty() {
-        parent.workspace_scope.clone()
-    } else if req
-        .workspace_scope
-        .iter()
-        .all(|w| within(&parent.workspace_scope, w))
-    {
-        req.workspace_scope.clone()
-    } else {
-        return Err("workspace_scope exceeds the parent authority grant".to_string());
-    };
+    let workspace_scope = narrow(
+        &parent.workspace_scope,
+        &req.workspace_scope,
+        "workspace_scope",
+    )?;
     let mut resource_scope = parent.resource_scope.clone();
     for e in &req.resource_scope {
         match resource_scope
@@ -439,17 +437,11 @@ fn derive(
             None => resource_scope.push(e.clone()),
         }
     }
-    let operation_scope = if req.operation_scope.is_empty() {
-        parent.operation_scope.clone()
-    } else if req
-        .operation_scope
-        .iter()
-        .all(|o| within(&parent.operation_scope, o))
-    {
-        req.operation_scope.clone()
-    } else {
-        return Err("operation_scope exceeds the parent authority grant".to_string());
-    };
+    let operation_scope = narrow(
+        &parent.operation_scope,
+        &req.operation_scope,
+        "operation_scope",
+    )?;
     let parent_level = max_level(parent.max_access_level);
     let level = match req.max_access_level {
         0 => parent_level,

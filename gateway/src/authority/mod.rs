@@ -15,3 +15,4 @@ pub(crate) mod grant_op;
 pub(crate) mod notify;
 pub(crate) mod request_op;
 pub(crate) mod resolve_op;
+mod scope;

@@ -28,11 +28,11 @@ use aether_protocol::proto::{
 
 use super::grant_op::Caller;
 use super::notify;
+use super::scope::{self, MAX_SCOPE};
 use crate::answer::Answer;
 use crate::authz::Level;
 use crate::authz::grants::now_ms;
 use crate::authz::principal::{PrincipalId, check_id, clip};
-use crate::authz::resource::{check_id_pattern, check_type};
 use crate::context::Context;
 use crate::store::Commit;
 
@@ -40,8 +40,6 @@ use crate::store::Commit;
 const DEFAULT_DURATION_S: i64 = 1800;
 /// Longest lifetime (seconds): 30 days.
 const MAX_DURATION_S: i64 = 30 * 24 * 3600;
-/// Most scope entries.
-const MAX_SCOPE: usize = 64;
 /// Longest reason or metadata entry.
 const MAX_TEXT: usize = 1024;
 /// Default and largest LIST page.
@@ -227,25 +225,17 @@ fn check_scopes(
     resources: &[AuthorityRequestResourceScopeEntry],
     operations: &[String],
 ) -> Result<(), String> {
-    if workspaces.len() > MAX_SCOPE || resources.len() > MAX_SCOPE || operations.len() > MAX_SCOPE {
-        return Err(format!("a scope lists more than {MAX_SCOPE} entries"));
-    }
-    for w in workspaces {
-        check_id_pattern(w)?;
-    }
-    for e in resources {
-        check_type(&e.resource_type)?;
-        if e.patterns.len() > MAX_SCOPE {
-            return Err(format!("a scope lists more than {MAX_SCOPE} entries"));
-        }
-        for p in &e.patterns {
-            check_id_pattern(p)?;
-        }
-    }
-    for o in operations {
-        check_id("operation", o)?;
-    }
-    Ok(())
+    scope::check(
+        workspaces,
+        resources
+            .iter()
+            .map(|e| (e.resource_type.as_str(), e.patterns.as_slice())),
+        operations,
+        &scope::Labels {
+            workspace: "",
+            operation: "operation",
+        },
+    )
 }
 
 fn duration_s(requested: i64) -> Result<i64, String> {
