@@ -11,26 +11,10 @@ pub(crate) fn encode(members: &BTreeSet<String>) -> Vec<u8> {
         if i > 0 {
             out.push(',');
         }
-        push_string(&mut out, m);
+        crate::json::quote(&mut out, m);
     }
     out.push(']');
     out.into_bytes()
-}
-
-fn push_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Decodes a JSON array of strings; `None` if `bytes` is anything else.
