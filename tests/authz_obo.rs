@@ -35,6 +35,18 @@ fn alice() -> AclPrincipal {
     AclPrincipal::agent("w", "admin", "alice")
 }
 
+/// `ag::w2::clerk::c1`, a plain agent connected with an API token, as an
+/// admin client.
+async fn clerk(url: &str) -> AdminClient {
+    let clerk = AgentClient::builder("w2", "clerk", "c1")
+        .unwrap()
+        .gateway(url)
+        .credentials(token(url, "Agent").await)
+        .build();
+    clerk.connect().await.unwrap();
+    AdminClient::new(&clerk)
+}
+
 fn to_target(text: &str) -> OutgoingMessage {
     OutgoingMessage::to("ag::w::admin::target", text.to_string())
         .unwrap()
@@ -688,13 +700,7 @@ async fn session_administration_on_behalf_uses_the_subjects_rights() {
     let url = gw.url();
     let root = AdminClient::new(&agent(&url, "ops", "root").await);
     let subject = AdminClient::new(&agent(&url, "w", "alice").await);
-    let clerk = AgentClient::builder("w2", "clerk", "c1")
-        .unwrap()
-        .gateway(&url)
-        .credentials(token(&url, "Agent").await)
-        .build();
-    clerk.connect().await.unwrap();
-    let as_clerk = AdminClient::new(&clerk);
+    let as_clerk = clerk(&url).await;
     let denied = |r: aether_client::Result<Vec<_>>| match r {
         Err(e) => assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}"),
         Ok(v) => panic!("expected a refusal, got {v:?}"),
@@ -741,13 +747,7 @@ async fn audit_queries_follow_the_engine_directly_and_on_behalf() {
     let url = gw.url();
     let root = AdminClient::new(&agent(&url, "ops", "root").await);
     let subject = AdminClient::new(&agent(&url, "w", "alice").await);
-    let clerk = AgentClient::builder("w2", "clerk", "c1")
-        .unwrap()
-        .gateway(&url)
-        .credentials(token(&url, "Agent").await)
-        .build();
-    clerk.connect().await.unwrap();
-    let as_clerk = AdminClient::new(&clerk);
+    let as_clerk = clerk(&url).await;
     let e = as_clerk.audit_query(AuditFilter::new()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
     let grant = subject
