@@ -10,8 +10,7 @@ use std::time::Duration;
 use aether_gateway::{GatewayConfig, Limits, ProxyLimits, RunningGateway};
 use aether_protocol::identity::Principal;
 use aether_protocol::proto::{
-    AuthorityGrantExchangeRequest, AuthorityGrantOperation, AuthorizationContext, PrincipalRef,
-    ResolvedAuthorityInfo, SwitchWorkspace, authority_grant_operation,
+    AuthorizationContext, PrincipalRef, ResolvedAuthorityInfo, SwitchWorkspace,
     downstream_message::Payload as Down, upstream_message::Payload as Up,
 };
 use common::proxy::{Kind, chunk, kind, request, response, sorted, until};
@@ -481,27 +480,7 @@ async fn on_behalf_of_contexts_need_a_valid_grant_and_are_named_to_the_target() 
     // Alice lends her rights to the caller.
     let (mut alice, _) =
         Conn::connect(&gw.url(), &Principal::agent("w2", "a", "alice").unwrap()).await;
-    alice
-        .send(up(Up::AuthorityGrantOp(Box::new(
-            AuthorityGrantOperation {
-                op: authority_grant_operation::OpType::Exchange as i32,
-                request_id: "x".into(),
-                exchange_request: Some(AuthorityGrantExchangeRequest {
-                    audience_type: "agent".into(),
-                    audience_id: "ag::ws::caller::1".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))))
-        .await;
-    let grant = loop {
-        if let Down::AuthorityGrant(g) = alice.payload().await {
-            assert!(g.success, "{}", g.error);
-            assert_eq!(g.request_id, "x");
-            break g.grant.unwrap();
-        }
-    };
+    let grant = common::proxy::lend_rights(&mut alice, "ag::ws::caller::1").await;
     r.request_id = "obo2".into();
     r.authorization.as_mut().unwrap().grant_id = grant.grant_id.clone();
     // A caller cannot say what its context resolved to: the gateway does.

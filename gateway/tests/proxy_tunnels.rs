@@ -327,11 +327,7 @@ async fn bad_tunnel_frames_are_refused() {
 
 #[tokio::test]
 async fn tunnels_on_behalf_need_a_valid_grant_and_name_the_subject() {
-    use aether_protocol::proto::{
-        AuthorityGrantExchangeRequest, AuthorityGrantOperation, AuthorizationContext, PrincipalRef,
-        authority_grant_operation, downstream_message::Payload as Down,
-        upstream_message::Payload as Up,
-    };
+    use aether_protocol::proto::{AuthorizationContext, PrincipalRef};
     let gw = dev_gateway().await;
     let mut sv = service(&gw, "1").await;
     let mut caller = agent(&gw, "ws", "1").await;
@@ -356,26 +352,7 @@ async fn tunnels_on_behalf_need_a_valid_grant_and_name_the_subject() {
 
     let (mut alice, _) =
         common::Conn::connect(&gw.url(), &Principal::agent("w2", "a", "alice").unwrap()).await;
-    alice
-        .send(common::up(Up::AuthorityGrantOp(Box::new(
-            AuthorityGrantOperation {
-                op: authority_grant_operation::OpType::Exchange as i32,
-                request_id: "x".into(),
-                exchange_request: Some(AuthorityGrantExchangeRequest {
-                    audience_type: "agent".into(),
-                    audience_id: "ag::ws::dialer::1".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))))
-        .await;
-    let grant = loop {
-        if let Down::AuthorityGrant(g) = alice.payload().await {
-            assert!(g.success, "{}", g.error);
-            break g.grant.unwrap();
-        }
-    };
+    let grant = common::proxy::lend_rights(&mut alice, "ag::ws::dialer::1").await;
     let mut o = open("obo", "sv::tcp::1");
     o.authorization = Some(context(&grant.grant_id));
     caller.send_open(o).await;

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use aether_gateway::{GatewayStats, RunningGateway};
 use aether_protocol::proto::{
-    ProxyError, ProxyHttpBodyChunk, ProxyHttpRequest, ProxyHttpResponse, TunnelAck, TunnelClose,
-    TunnelData, TunnelOpen, downstream_message::Payload, proxy_error, tunnel_close,
+    AclAuthorityGrantInfo, AuthorityGrantExchangeRequest, AuthorityGrantOperation, ProxyError,
+    ProxyHttpBodyChunk, ProxyHttpRequest, ProxyHttpResponse, TunnelAck, TunnelClose, TunnelData,
+    TunnelOpen, authority_grant_operation, downstream_message::Payload, proxy_error, tunnel_close,
     upstream_message::Payload as Up,
 };
 use bytes::Bytes;
@@ -219,5 +220,34 @@ pub async fn until(gw: &RunningGateway, what: &str, pred: impl Fn(&GatewayStats)
     .await;
     if waited.is_err() {
         panic!("{what}: {:?}", gw.stats());
+    }
+}
+
+/// `lender` lends its rights to `audience_id` (an agent topic) over its raw
+/// connection; the grant it got.
+pub async fn lend_rights(lender: &mut Conn, audience_id: &str) -> AclAuthorityGrantInfo {
+    lender
+        .send(up(Up::AuthorityGrantOp(Box::new(
+            AuthorityGrantOperation {
+                op: authority_grant_operation::OpType::Exchange as i32,
+                request_id: "x".into(),
+                exchange_request: Some(AuthorityGrantExchangeRequest {
+                    audience_type: "agent".into(),
+                    audience_id: audience_id.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))))
+        .await;
+    loop {
+        if let Payload::AuthorityGrant(g) = lender.payload().await {
+            assert!(g.success, "{}", g.error);
+            assert_eq!(g.request_id, "x");
+            if let Some(grant) = g.grant {
+                return grant;
+            }
+            panic!("an exchange answered without a grant");
+        }
     }
 }
