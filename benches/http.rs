@@ -7,6 +7,8 @@
 //! cargo bench --features hyper --bench http -- --only upload   # one section (small, download, upload, tunnel)
 //! cargo bench --features hyper --bench http -- --only small --in-flight 1   # small GETs at 1 in flight only
 //! cargo bench --features hyper --bench http -- --only download --runs 50     # 50 runs per body/tunnel row
+//! cargo bench --features hyper --bench http -- --aether-only  # the Aether column alone (to profile it)
+//! GW_TUNABLES=glibc.malloc.trim_threshold=131072 cargo bench ...  # GLIBC_TUNABLES for the gateway child only
 //! ```
 //!
 //! One axum Router is served twice in this process: over Aether (the
@@ -21,10 +23,12 @@
 //!   service of an agent client; plain: a hyper-util client (kept-alive
 //!   connections).
 //! * **16 MiB download** (`/bytes`) and **16 MiB upload** (`/sink`, the
-//!   handler counts and discards): MB/s, the median of the runs.
+//!   handler counts and discards): MB/s and CPU time per MiB (summed over
+//!   the processes taking part, steadier than MB/s on a shared machine),
+//!   the medians of the runs.
 //! * **tunnel**: 64 MiB written through a tunnel to a listener that
 //!   discards it, against the same through a raw loopback TCP connection:
-//!   MB/s, the median of the runs.
+//!   MB/s and CPU per MiB, the medians of the runs.
 //! * **relay** (third column): the same plain HTTP and raw TCP through a
 //!   userspace byte relay in a second child process (`--serve-relay`,
 //!   256 KiB copy buffers). Aether crosses two hops (caller -> gateway ->
@@ -33,7 +37,8 @@
 //!   `aether/relay` says how much of Aether's cost is its own.
 //! * **gateway memory**: the gateway child's RSS after warm-up, after one
 //!   16 MiB body each way (the high-water mark of the windows and lanes),
-//!   and after each section: flat when nothing is retained per request.
+//!   and after each section: flat when nothing is retained per request; and
+//!   once more 2.5 s later, after the gateway's periodic heap trim.
 //!
 //! Ratios are Aether / plain and Aether / relay, higher is better (latency
 //! and CPU ratios are inverted to match). Nothing is asserted: the bench prints
@@ -73,6 +78,9 @@ struct Opts {
     in_flight: Vec<usize>,
     /// Runs of each body and tunnel row (the median is printed).
     runs: Option<usize>,
+    /// Measure the Aether column only (plain and relay print 0), to profile
+    /// Aether's path alone.
+    aether_only: bool,
 }
 
 impl Opts {
@@ -96,6 +104,7 @@ fn opts() -> Opts {
         .unwrap_or_else(|| vec![1, 64]);
     Opts {
         quick: args.iter().any(|a| a == "--quick"),
+        aether_only: args.iter().any(|a| a == "--aether-only"),
         only,
         in_flight,
         runs: args
@@ -182,7 +191,35 @@ fn serve_relay(targets: &str) {
 }
 
 /// The gateway child: prints its URL, serves until stdin closes.
+/// The `aether-gateway` binary's allocator policy (gateway/src/main.rs:
+/// `keep_freed_memory_for_reuse`, `trim_heap_periodically`), so that this
+/// child measures the gateway as it ships: glibc keeps up to 32 MiB of freed
+/// blocks below 4 MiB for reuse, and free pages go back to the kernel every
+/// two seconds. `GLIBC_TUNABLES` (see `GW_TUNABLES`) overrides it.
+fn allocator_as_the_gateway_binary() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        if std::env::var_os("GLIBC_TUNABLES").is_none() {
+            // SAFETY: `mallopt` takes no pointers and is thread-safe.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 32 * 1024 * 1024);
+            }
+        }
+        std::thread::spawn(|| {
+            loop {
+                std::thread::sleep(Duration::from_secs(2));
+                // SAFETY: `malloc_trim` takes no pointers and is thread-safe.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            }
+        });
+    }
+}
+
 fn serve_gateway() {
+    allocator_as_the_gateway_binary();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -370,7 +407,7 @@ fn plain_way(base: String) -> Way {
 
 /// MB/s of `TUNNEL_BYTES` written over a TCP connection to `addr` (the raw
 /// sink itself, or the relay in front of it) that the sink drains.
-async fn raw_tcp(sink: &Arc<tokio::net::TcpListener>, addr: &str) -> f64 {
+async fn raw_tcp(sink: &Arc<tokio::net::TcpListener>, addr: &str) -> Duration {
     let (done, counted) = tokio::sync::oneshot::channel();
     let accept = {
         let sink = sink.clone();
@@ -380,9 +417,10 @@ async fn raw_tcp(sink: &Arc<tokio::net::TcpListener>, addr: &str) -> f64 {
     c.set_nodelay(true).expect("nodelay");
     let s = accept.await.expect("accepted");
     tokio::spawn(drain(s, done));
-    mb_per_sec(TUNNEL_BYTES, push_through(c, TUNNEL_BYTES, counted).await)
+    push_through(c, TUNNEL_BYTES, counted).await
 }
 
+#[derive(Default)]
 struct Small {
     per_sec: f64,
     /// CPU time per request over every process taking part.
@@ -450,28 +488,55 @@ fn mb_per_sec(bytes: usize, d: Duration) -> f64 {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-async fn download(way: &Way, runs: usize) -> f64 {
-    let mut rates = Vec::new();
-    for _ in 0..runs {
+/// A body or tunnel row: the median MB/s of its runs, and the median CPU
+/// time per MiB moved, summed over every process taking part.
+#[derive(Default)]
+struct Bulk {
+    mb_s: f64,
+    cpu_us_per_mib: f64,
+}
+
+impl Bulk {
+    /// Times `runs` transfers of `bytes` each made by `once`.
+    async fn measure<F, Fut>(runs: usize, bytes: usize, pids: &[u32], mut once: F) -> Bulk
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Duration>,
+    {
+        let (mut rates, mut cpu) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let before = cpu_ns(pids);
+            rates.push(mb_per_sec(bytes, once().await));
+            let mib = bytes as f64 / (1024.0 * 1024.0);
+            cpu.push(cpu_ns(pids).saturating_sub(before) as f64 / 1e3 / mib);
+        }
+        Bulk {
+            mb_s: median(rates),
+            cpu_us_per_mib: median(cpu),
+        }
+    }
+}
+
+async fn download(way: &Way, runs: usize, pids: &[u32]) -> Bulk {
+    Bulk::measure(runs, BIG, pids, || async {
         let t = Instant::now();
         assert_eq!(way.get("/bytes").await, BIG);
-        rates.push(mb_per_sec(BIG, t.elapsed()));
-    }
-    median(rates)
+        t.elapsed()
+    })
+    .await
 }
 
-async fn upload(way: &Way, runs: usize) -> f64 {
+async fn upload(way: &Way, runs: usize, pids: &[u32]) -> Bulk {
     let data = Bytes::from(vec![3u8; BIG]);
-    let mut rates = Vec::new();
-    for _ in 0..runs {
+    Bulk::measure(runs, BIG, pids, || async {
         let t = Instant::now();
         assert_eq!(way.upload(data.clone()).await, BIG);
-        rates.push(mb_per_sec(BIG, t.elapsed()));
-    }
-    median(rates)
+        t.elapsed()
+    })
+    .await
 }
 
 /// Writes `bytes` into `w`, shuts it down, and waits for the sink's count.
@@ -527,7 +592,7 @@ async fn run(opts: Opts) {
         .gateway(&gw.url)
         .build();
     let _server = serve(&service, app(), ServeConfig::new());
-    let mut tunnels = service.tunnel_listener();
+    let tunnels = tokio::sync::Mutex::new(service.tunnel_listener());
     service.connect().await.expect("service connects");
     let agent = AgentClient::builder("bench", "http", "a")
         .expect("identity")
@@ -598,8 +663,14 @@ async fn run(opts: Opts) {
             small_total
         };
         let a = small_gets(&aether, in_flight, total, &aether_pids).await;
-        let p = small_gets(&plain, in_flight, total, &plain_pids).await;
-        let r = small_gets(&relayed, in_flight, total, &relay_pids).await;
+        let (p, r) = if opts.aether_only {
+            (Small::default(), Small::default())
+        } else {
+            (
+                small_gets(&plain, in_flight, total, &plain_pids).await,
+                small_gets(&relayed, in_flight, total, &relay_pids).await,
+            )
+        };
         row(
             format!("small GET x{in_flight} (req/s)"),
             a.per_sec,
@@ -637,51 +708,84 @@ async fn run(opts: Opts) {
         );
     }
     memory.push(("after small GETs", rss_kib(pid)));
+    let bulk_row = |label: &str, a: Bulk, p: Bulk, r: Bulk| {
+        row(format!("{label} (MB/s)"), a.mb_s, p.mb_s, r.mb_s);
+        // Inverted like latency: higher is better.
+        println!(
+            "{:<30} {:>11.1} {:>11.1} {:>11.1} {:>13.2} {:>13.2}",
+            format!("{label} CPU (us/MiB)"),
+            a.cpu_us_per_mib,
+            p.cpu_us_per_mib,
+            r.cpu_us_per_mib,
+            p.cpu_us_per_mib / a.cpu_us_per_mib,
+            r.cpu_us_per_mib / a.cpu_us_per_mib
+        );
+    };
     if opts.runs("download") {
         // One body first: the memory it leaves is the high-water mark the
         // other runs must not raise.
-        download(&aether, 1).await;
-        upload(&aether, 1).await;
+        download(&aether, 1, &aether_pids).await;
+        upload(&aether, 1, &aether_pids).await;
         memory.push(("after one 16 MiB body each way", rss_kib(pid)));
-        let a = download(&aether, big_runs).await;
-        let p = download(&plain, big_runs).await;
-        let r = download(&relayed, big_runs).await;
-        row("16 MiB download (MB/s)".into(), a, p, r);
+        let a = download(&aether, big_runs, &aether_pids).await;
+        let (p, r) = if opts.aether_only {
+            (Bulk::default(), Bulk::default())
+        } else {
+            (
+                download(&plain, big_runs, &plain_pids).await,
+                download(&relayed, big_runs, &relay_pids).await,
+            )
+        };
+        bulk_row("16 MiB download", a, p, r);
     }
     if opts.runs("upload") {
-        let a = upload(&aether, big_runs).await;
-        let p = upload(&plain, big_runs).await;
-        let r = upload(&relayed, big_runs).await;
-        row("16 MiB upload (MB/s)".into(), a, p, r);
+        let a = upload(&aether, big_runs, &aether_pids).await;
+        let (p, r) = if opts.aether_only {
+            (Bulk::default(), Bulk::default())
+        } else {
+            (
+                upload(&plain, big_runs, &plain_pids).await,
+                upload(&relayed, big_runs, &relay_pids).await,
+            )
+        };
+        bulk_row("16 MiB upload", a, p, r);
     }
     memory.push(("after all 16 MiB bodies", rss_kib(pid)));
 
     // Tunnels against raw TCP, direct and relayed.
-    let (mut tunnel_rates, mut tcp_rates, mut relay_rates) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in (0..tunnel_runs).filter(|_| opts.runs("tunnel")) {
-        let (done, counted) = tokio::sync::oneshot::channel();
-        let t = agent
-            .tunnel_dial("sv::bench::1", &TunnelOptions::new())
-            .await
-            .expect("dial");
-        let incoming = tunnels.accept().await.expect("accepted");
-        tokio::spawn(drain(incoming.tunnel, done));
-        tunnel_rates.push(mb_per_sec(
-            TUNNEL_BYTES,
-            push_through(t, TUNNEL_BYTES, counted).await,
-        ));
-        tcp_rates.push(raw_tcp(&raw, &raw_addr).await);
-        relay_rates.push(raw_tcp(&raw, &relay_raw).await);
-    }
     if opts.runs("tunnel") {
-        row(
-            "64 MiB tunnel vs TCP (MB/s)".into(),
-            median(tunnel_rates),
-            median(tcp_rates),
-            median(relay_rates),
-        );
+        let a = Bulk::measure(tunnel_runs, TUNNEL_BYTES, &aether_pids, || async {
+            let (done, counted) = tokio::sync::oneshot::channel();
+            let t = agent
+                .tunnel_dial("sv::bench::1", &TunnelOptions::new())
+                .await
+                .expect("dial");
+            let incoming = tunnels.lock().await.accept().await.expect("accepted");
+            tokio::spawn(drain(incoming.tunnel, done));
+            push_through(t, TUNNEL_BYTES, counted).await
+        })
+        .await;
+        let (p, r) = if opts.aether_only {
+            (Bulk::default(), Bulk::default())
+        } else {
+            (
+                Bulk::measure(tunnel_runs, TUNNEL_BYTES, &plain_pids, || {
+                    raw_tcp(&raw, &raw_addr)
+                })
+                .await,
+                Bulk::measure(tunnel_runs, TUNNEL_BYTES, &relay_pids, || {
+                    raw_tcp(&raw, &relay_raw)
+                })
+                .await,
+            )
+        };
+        bulk_row("64 MiB tunnel vs TCP", a, p, r);
     }
     memory.push(("after tunnels", rss_kib(pid)));
+    // The gateway keeps freed blocks for reuse while busy and hands them
+    // back every two seconds (`allocator_as_the_gateway_binary`).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    memory.push(("2.5 s later (periodic trim)", rss_kib(pid)));
 
     println!();
     println!("gateway RSS (KiB):");
