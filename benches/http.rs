@@ -194,7 +194,7 @@ fn serve_relay(targets: &str) {
 /// The `aether-gateway` binary's allocator policy (gateway/src/main.rs:
 /// `keep_freed_memory_for_reuse`, `trim_heap_periodically`), so that this
 /// child measures the gateway as it ships: glibc keeps up to 32 MiB of freed
-/// blocks below 4 MiB for reuse, and free pages go back to the kernel every
+/// blocks below 1 MiB for reuse, and free pages go back to the kernel every
 /// two seconds. `GLIBC_TUNABLES` (see `GW_TUNABLES`) overrides it.
 fn allocator_as_the_gateway_binary() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -202,7 +202,7 @@ fn allocator_as_the_gateway_binary() {
         if std::env::var_os("GLIBC_TUNABLES").is_none() {
             // SAFETY: `mallopt` takes no pointers and is thread-safe.
             unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
                 libc::mallopt(libc::M_TRIM_THRESHOLD, 32 * 1024 * 1024);
             }
         }

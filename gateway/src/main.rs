@@ -105,8 +105,10 @@ fn terminated() -> impl std::future::Future<Output = ()> {
 /// default follows the largest block freed, about 512 KiB here).
 const KEEP_FREED_BYTES: i32 = 32 * 1024 * 1024;
 
-/// Blocks below this size come from the heaps, never from a fresh `mmap`.
-const MMAP_THRESHOLD_BYTES: i32 = 4 * 1024 * 1024;
+/// Blocks below this size (body and tunnel chunk buffers, about 256 KiB)
+/// come from the heaps; larger ones are mapped and unmapped on their own,
+/// so a burst's big queues go straight back to the kernel when freed.
+const MMAP_THRESHOLD_BYTES: i32 = 1024 * 1024;
 
 /// Lets glibc's allocator reuse what body chunks free instead of returning
 /// it to the kernel at once.
