@@ -193,15 +193,17 @@ fn serve_relay(targets: &str) {
 /// The gateway child: prints its URL, serves until stdin closes.
 /// The `aether-gateway` binary's allocator policy (gateway/src/main.rs:
 /// `keep_freed_memory_for_reuse`, `trim_heap_periodically`), so that this
-/// child measures the gateway as it ships: glibc keeps up to 32 MiB of freed
-/// blocks below 1 MiB for reuse, and free pages go back to the kernel every
-/// two seconds. `GLIBC_TUNABLES` (see `GW_TUNABLES`) overrides it.
+/// child measures the gateway as it ships: one heap for all threads, up to
+/// 32 MiB of freed blocks below 1 MiB kept for reuse, and free pages handed
+/// back to the kernel every two seconds. `GLIBC_TUNABLES` (see
+/// `GW_TUNABLES`) overrides the first two.
 fn allocator_as_the_gateway_binary() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         if std::env::var_os("GLIBC_TUNABLES").is_none() {
             // SAFETY: `mallopt` takes no pointers and is thread-safe.
             unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, 1);
                 libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
                 libc::mallopt(libc::M_TRIM_THRESHOLD, 32 * 1024 * 1024);
             }

@@ -106,28 +106,36 @@ fn terminated() -> impl std::future::Future<Output = ()> {
 const KEEP_FREED_BYTES: i32 = 32 * 1024 * 1024;
 
 /// Blocks below this size (body and tunnel chunk buffers, about 256 KiB)
-/// come from the heaps; larger ones are mapped and unmapped on their own,
+/// come from the heap; larger ones are mapped and unmapped on their own,
 /// so a burst's big queues go straight back to the kernel when freed.
 const MMAP_THRESHOLD_BYTES: i32 = 1024 * 1024;
 
-/// Lets glibc's allocator reuse what body chunks free instead of returning
-/// it to the kernel at once.
+/// Sets glibc's allocator up for a gateway: what body chunks free is reused
+/// instead of being returned to the kernel at once, and everything free is
+/// still handed back by [`trim_heap_periodically`].
 ///
 /// A body or tunnel chunk passes through buffers of about 256 KiB on its way
 /// through the gateway. With glibc's defaults, freeing a few of them leaves
 /// more than its trim threshold free at the top of a heap, which it hands
 /// back at once, so the next chunk's buffer is faulted in again page by
-/// page: a quarter of the gateway's CPU time on 16 MiB bodies
-/// (`benches/http.rs`, CPU per MiB). Setting both thresholds keeps up to
-/// 32 MiB per heap for reuse; [`trim_heap_periodically`] still hands
-/// everything free back within two seconds, so memory after a burst is
-/// unchanged. An operator's own `GLIBC_TUNABLES` or `MALLOC_*_` settings
-/// win: then nothing is changed.
+/// page: 5 to 10 times the page faults, and about a fifth of the gateway's
+/// CPU time on 16 MiB bodies (`benches/http.rs`). Three settings:
+///
+/// * keep up to 32 MiB free at the top of the heap, and serve blocks below
+///   1 MiB from the heap (both thresholds fixed, not adaptive);
+/// * one heap (arena) for all threads. `malloc_trim` hands back the top of
+///   the main heap only; the per-thread heaps glibc otherwise adds would
+///   each keep up to 32 MiB for good (seen in `tests/soak.rs`). Small
+///   blocks still come from each thread's lock-free cache.
+///
+/// It must run before any other thread exists. An operator's own
+/// `GLIBC_TUNABLES` or `MALLOC_*_` settings win: then nothing is changed.
 fn keep_freed_memory_for_reuse() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let operator_chose = [
             "GLIBC_TUNABLES",
+            "MALLOC_ARENA_MAX",
             "MALLOC_TRIM_THRESHOLD_",
             "MALLOC_MMAP_THRESHOLD_",
         ]
@@ -136,9 +144,10 @@ fn keep_freed_memory_for_reuse() {
         if operator_chose {
             return;
         }
-        // SAFETY: `mallopt` takes no pointers; it sets two of glibc's
+        // SAFETY: `mallopt` takes no pointers; it sets three of glibc's
         // allocator parameters and is thread-safe.
         unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
             libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
             libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP_FREED_BYTES);
         }
@@ -172,8 +181,16 @@ fn trim_heap_periodically() {
     });
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Before the runtime's threads exist (they would get heaps of their own).
+    keep_freed_memory_for_reuse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -223,7 +240,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config = config.with_tls(tls);
     }
     let stop = terminated();
-    keep_freed_memory_for_reuse();
     trim_heap_periodically();
     let gateway = aether_gateway::start(config).await?;
     {
