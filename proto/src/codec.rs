@@ -7,8 +7,7 @@ use std::marker::PhantomData;
 
 use prost::bytes::Buf;
 use tonic::Status;
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, Encoder};
-use tonic_prost::{ProstCodec, ProstEncoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 /// Initial capacity of a stream's encode buffer (tonic's default).
 const BUFFER: usize = 8 * 1024;
@@ -35,15 +34,38 @@ where
 {
     type Encode = T;
     type Decode = U;
-    type Encoder = ProstEncoder<T>;
+    type Encoder = WireEncoder<T>;
     type Decoder = WireDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstCodec::<T, U>::raw_encoder(BufferSettings::new(BUFFER, YIELD_AT))
+        WireEncoder(PhantomData)
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         WireDecoder(PhantomData)
+    }
+}
+
+/// prost encoding straight into tonic's buffer.
+///
+/// `prost::Message::encode` first measures the whole message to check the
+/// buffer's room, then writes it, measuring every nested message again for
+/// its length prefix. tonic's buffer grows as needed, so the first
+/// measuring pass is skipped: the message is written at once.
+#[derive(Debug)]
+pub struct WireEncoder<T>(PhantomData<T>);
+
+impl<T: prost::Message> Encoder for WireEncoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn encode(&mut self, item: T, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode_raw(buf);
+        Ok(())
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(BUFFER, YIELD_AT)
     }
 }
 
