@@ -298,6 +298,9 @@ impl Chunks {
         if self.len < HEADER_BYTES {
             return None;
         }
+        if let Some(header) = self.queue.front().and_then(|f| f.first_chunk()) {
+            return Some(*header);
+        }
         let mut header = [0u8; HEADER_BYTES];
         let mut at = 0;
         for chunk in &self.queue {

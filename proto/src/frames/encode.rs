@@ -236,20 +236,24 @@ struct Writer<'a> {
 // safe path beside it.
 #[allow(unsafe_code)]
 unsafe impl BufMut for Writer<'_> {
+    #[inline]
     fn remaining_mut(&self) -> usize {
         self.batch.remaining_mut()
     }
 
+    #[inline]
     unsafe fn advance_mut(&mut self, cnt: usize) {
         // SAFETY: the caller's promise (`cnt` bytes of `chunk_mut` written)
         // is about the batch's spare capacity, which `chunk_mut` returned.
         unsafe { self.batch.advance_mut(cnt) }
     }
 
+    #[inline]
     fn chunk_mut(&mut self) -> &mut UninitSlice {
         self.batch.chunk_mut()
     }
 
+    #[inline]
     fn put<T: Buf>(&mut self, mut src: T)
     where
         Self: Sized,
@@ -263,10 +267,17 @@ unsafe impl BufMut for Writer<'_> {
         }
     }
 
+    #[inline]
     fn put_slice(&mut self, src: &[u8]) {
         self.batch.put_slice(src);
     }
 
+    #[inline]
+    fn put_u8(&mut self, n: u8) {
+        self.batch.put_u8(n);
+    }
+
+    #[inline]
     fn put_bytes(&mut self, val: u8, cnt: usize) {
         self.batch.put_bytes(val, cnt);
     }
