@@ -1,20 +1,32 @@
-//! The tonic service: `Connect` returns the response stream at once (tonic
-//! sends headers only when the handler returns) and runs the session in a
+//! The `AetherGateway` gRPC service: `Connect` returns the response stream
+//! at once (headers go when the handler returns) and runs the session in a
 //! spawned task.
+//!
+//! The route is served by hand ([`ConnectRoute`]) rather than through the
+//! generated server stub, so that both directions of the stream are framed
+//! by [`aether_protocol::frames`] (no copy of body and tunnel chunks) with
+//! the same errors, limits and trailers tonic's codec has.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use aether_protocol::proto::UpstreamMessage;
+use aether_protocol::frames::{FrameBody, FrameStream};
+use tonic::body::Body;
+use tonic::codegen::http;
+use tonic::server::NamedService;
 use tonic::transport::server::TlsConnectInfo;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status};
+use tower_service::Service;
 
 use crate::auth::Peer;
 use crate::credential::secret;
 use crate::hub::Hub;
 use crate::listener::ConnInfo;
 use crate::outbound::{self, Out, OutboundStream, QueueLimits};
-use crate::proto::aether_gateway_server::AetherGateway;
-use crate::session;
+use crate::session::{self, Upstream};
 
 /// Replies a session may queue before its task waits for room.
 const REPLY_ITEMS: usize = 256;
@@ -22,19 +34,20 @@ const REPLY_ITEMS: usize = 256;
 /// reply goes alone).
 const REPLY_BYTES: usize = 4 * 1024 * 1024;
 
+/// The path of the protocol's one RPC.
+const CONNECT_PATH: &str = "/aether.v1.AetherGateway/Connect";
+
 /// The `AetherGateway` implementation.
 pub(crate) struct GatewayService {
     pub(crate) hub: Arc<Hub>,
 }
 
-#[tonic::async_trait]
-impl AetherGateway for GatewayService {
-    type ConnectStream = OutboundStream;
-
+impl GatewayService {
+    /// `Connect`: the session's downstream frames.
     async fn connect(
         &self,
-        request: Request<Streaming<UpstreamMessage>>,
-    ) -> Result<Response<Self::ConnectStream>, Status> {
+        request: Request<Upstream>,
+    ) -> Result<Response<OutboundStream>, Status> {
         // The connection this stream came on (absent only off our
         // listener), wrapped by tonic when it carries TLS.
         let ext = request.extensions();
@@ -79,5 +92,69 @@ impl AetherGateway for GatewayService {
             peer,
         ));
         Ok(Response::new(stream))
+    }
+}
+
+/// `AetherGateway` as a tower service for tonic's router: `Connect`, framed
+/// by [`aether_protocol::frames`]; any other method is `UNIMPLEMENTED`.
+#[derive(Clone)]
+pub(crate) struct ConnectRoute {
+    service: Arc<GatewayService>,
+    /// Largest upstream frame decoded.
+    max_decode: usize,
+    /// Largest downstream frame sent.
+    max_encode: usize,
+}
+
+impl ConnectRoute {
+    pub(crate) fn new(service: GatewayService, max_decode: usize, max_encode: usize) -> Self {
+        ConnectRoute {
+            service: Arc::new(service),
+            max_decode,
+            max_encode,
+        }
+    }
+}
+
+impl NamedService for ConnectRoute {
+    const NAME: &'static str = "aether.v1.AetherGateway";
+}
+
+type RouteFuture = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+impl Service<http::Request<Body>> for ConnectRoute {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = RouteFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> RouteFuture {
+        if request.uri().path() != CONNECT_PATH {
+            return Box::pin(std::future::ready(
+                Ok(Status::unimplemented("").into_http()),
+            ));
+        }
+        let (parts, body) = request.into_parts();
+        let upstream = FrameStream::request(body, self.max_decode);
+        let request = Request::from_http(http::Request::from_parts(parts, upstream));
+        let (service, max_encode) = (self.service.clone(), self.max_encode);
+        Box::pin(async move {
+            let (metadata, downstream, extensions) = match service.connect(request).await {
+                Ok(response) => response.into_parts(),
+                Err(status) => return Ok(status.into_http()),
+            };
+            let body = Body::new(FrameBody::response(downstream, max_encode));
+            let mut response = http::Response::new(body);
+            *response.headers_mut() = metadata.into_headers();
+            *response.extensions_mut() = extensions;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/grpc"),
+            );
+            Ok(response)
+        })
     }
 }

@@ -8,7 +8,10 @@
 //!   `proto/aether/v1/*.proto` (messages only; the SDK generates the tonic
 //!   client stub and the gateway the server stub, both against these types);
 //! * [`identity`]: typed, validated principals, segments and topics, with the
-//!   gateway's identifier rules.
+//!   gateway's identifier rules;
+//! * [`frames`]: the `Connect` stream's gRPC framing on HTTP/2 bodies,
+//!   without tonic's copies (the one `unsafe impl`, a delegating
+//!   `BufMut`, is there).
 //!
 //! ```
 //! use aether_protocol::identity::Principal;
@@ -22,10 +25,11 @@
 //! };
 //! assert_eq!(Principal::from_client_type(init.client_type.as_ref().unwrap()), Ok(agent));
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]
 
 pub mod codec;
+pub mod frames;
 pub mod identity;
 pub mod proto;

@@ -4,15 +4,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use aether_protocol::frames::{FrameBody, FrameStream};
+use futures_util::StreamExt;
 use tokio::sync::oneshot;
-use tonic::Streaming;
+use tonic::codegen::http;
 use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+use tower::ServiceExt;
 
 use super::pushes::Push;
 use super::router::Router;
 use super::{ConnectionState, SessionInfo, Shared};
 use crate::error::{Error, ErrorKind, Result};
-use crate::proto::aether_gateway_client::AetherGatewayClient;
 use crate::proto::downstream_message::Payload as Down;
 use crate::proto::upstream_message::Payload as Up;
 use crate::proto::{self, DownstreamMessage, UpstreamMessage};
@@ -20,10 +23,20 @@ use crate::proto::{self, DownstreamMessage, UpstreamMessage};
 /// How long `close()` waits for the gateway to end the stream after our EOF.
 const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 
+/// The path of the protocol's one RPC.
+const CONNECT_PATH: &str = "/aether.v1.AetherGateway/Connect";
+
+/// Largest upstream frame encoded (the gateway refuses what exceeds its
+/// own, lower, limit in-stream).
+const MAX_UPSTREAM_FRAME: usize = 64 * 1024 * 1024;
+
+/// The frames the gateway sends on the `Connect` stream.
+type Inbound = FrameStream<DownstreamMessage>;
+
 /// A live connection after a successful handshake.
 struct Established {
     session: SessionInfo,
-    inbound: Streaming<DownstreamMessage>,
+    inbound: Inbound,
     early: Vec<DownstreamMessage>,
 }
 
@@ -139,9 +152,6 @@ async fn connect_once(shared: &Arc<Shared>) -> Result<Established> {
     let opts = &shared.options;
     let attempt = async {
         let channel = channel(shared).await?;
-        let mut client = AetherGatewayClient::new(channel)
-            .max_decoding_message_size(opts.max_inbound_frame)
-            .max_encoding_message_size(64 * 1024 * 1024);
         let mut first = vec![init_frame(shared)];
         if let Some(ws) = shared.workspace.lock().clone() {
             first.push(UpstreamMessage {
@@ -152,11 +162,7 @@ async fn connect_once(shared: &Arc<Shared>) -> Result<Established> {
             });
         }
         let stream = shared.queue.stream(first);
-        let response = client
-            .connect(tonic::Request::new(stream))
-            .await
-            .map_err(|s| Error::from_status(&s))?;
-        let mut inbound = response.into_inner();
+        let mut inbound = open_stream(channel, stream, opts.max_inbound_frame).await?;
         let mut early = Vec::new();
         loop {
             match inbound.message().await {
@@ -193,6 +199,47 @@ async fn connect_once(shared: &Arc<Shared>) -> Result<Established> {
             format!("no ConnectionAck within {:?}", opts.connect_timeout),
         )),
     }
+}
+
+/// Opens the `Connect` stream: `upstream` as its request body, framed by
+/// [`aether_protocol::frames`] both ways (no copy of body and tunnel
+/// chunks), with tonic's request headers and response handling.
+async fn open_stream(
+    channel: Channel,
+    upstream: impl futures_util::Stream<Item = UpstreamMessage> + Send + 'static,
+    max_inbound: usize,
+) -> Result<Inbound> {
+    let body = FrameBody::request(upstream.map(Ok::<_, Status>), MAX_UPSTREAM_FRAME);
+    let mut request = http::Request::new(tonic::body::Body::new(body));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = http::Uri::from_static(CONNECT_PATH);
+    *request.version_mut() = http::Version::HTTP_2;
+    let headers = request.headers_mut();
+    headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    let transport =
+        |e: tonic::transport::Error| Error::from_status(&Status::from_error(Box::new(e)));
+    let response = channel.oneshot(request).await.map_err(transport)?;
+    // A response of headers only carries its status there.
+    if let Some(status) = Status::from_header_map(response.headers()) {
+        return Err(if status.code() == Code::Ok {
+            Error::new(
+                ErrorKind::Unreachable,
+                "the gateway ended the stream before its ConnectionAck",
+            )
+        } else {
+            Error::from_status(&status)
+        });
+    }
+    let status = response.status();
+    Ok(FrameStream::response(
+        response.into_body(),
+        status,
+        max_inbound,
+    ))
 }
 
 fn check_extensions(shared: &Shared, ack: &proto::ConnectionAck) -> Result<()> {
@@ -286,7 +333,7 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    async fn read(&mut self, mut inbound: Streaming<DownstreamMessage>) -> End {
+    async fn read(&mut self, mut inbound: Inbound) -> End {
         // One shutdown future for the whole loop, not one per frame.
         let shared = self.shared;
         let shutdown = shared.shutdown.cancelled();
@@ -333,7 +380,7 @@ impl Reader<'_> {
 
     /// `close()`: flush what is queued, end our side, and keep routing
     /// replies until the gateway ends its side (bounded).
-    async fn drain_on_close(&mut self, mut inbound: Streaming<DownstreamMessage>) -> End {
+    async fn drain_on_close(&mut self, mut inbound: Inbound) -> End {
         self.shared.queue.close();
         let drain = async {
             while let Ok(Some(msg)) = inbound.message().await {

@@ -16,14 +16,13 @@ use crate::context::IdentityTables;
 use crate::error::GatewayError;
 use crate::hub::Hub;
 use crate::listener;
-use crate::proto::aether_gateway_server::AetherGatewayServer;
-use crate::service::GatewayService;
+use crate::service::{ConnectRoute, GatewayService};
 use crate::stats::GatewayStats;
 use crate::store::Store;
 use crate::tasks::clockwork;
 
-/// Hard cap for tonic's decoder; frames between `max_frame_bytes` and this
-/// are decoded and refused in-stream, so the session survives.
+/// Hard cap for the frame decoder; frames between `max_frame_bytes` and
+/// this are decoded and refused in-stream, so the session survives.
 const DECODE_HARD_CAP: usize = 64 * 1024 * 1024;
 /// Largest downstream frame.
 const ENCODE_LIMIT: usize = 16 * 1024 * 1024;
@@ -140,9 +139,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         }
     });
     let clockwork = tokio::spawn(clockwork::run(Arc::downgrade(&hub.tasks)));
-    let service = AetherGatewayServer::new(GatewayService { hub: hub.clone() })
-        .max_decoding_message_size(hard_cap)
-        .max_encoding_message_size(ENCODE_LIMIT);
+    let service = ConnectRoute::new(GatewayService { hub: hub.clone() }, hard_cap, ENCODE_LIMIT);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let limits = &hub.cx.config.limits;
     let incoming = listener::incoming(

@@ -11,7 +11,7 @@ use aether_protocol::proto::{
     BuildInfo, ConnectionAck, DownstreamMessage, InitConnection, NegotiatedExtension,
     UpstreamMessage, downstream_message, init_connection::ClientType, upstream_message,
 };
-use tonic::{Status, Streaming};
+use tonic::Status;
 
 use crate::audit::{Actor, AuditEvent};
 use crate::auth::{Attempt, Peer, Refused};
@@ -38,7 +38,7 @@ pub(crate) fn now_ms() -> i64 {
 /// the stream before sending anything.
 async fn first_message(
     hub: &Hub,
-    upstream: &mut Streaming<UpstreamMessage>,
+    upstream: &mut super::Upstream,
 ) -> Result<Option<InitConnection>, Status> {
     let first = tokio::time::timeout(hub.cx.config.limits.init_timeout, upstream.message())
         .await
@@ -163,7 +163,7 @@ fn audit_refusal(hub: &Hub, principal: &Principal, identity: &str, peer: &Peer, 
 /// Runs the handshake; `Ok(None)` when the client left before `init`.
 pub(crate) async fn perform(
     hub: &Hub,
-    upstream: &mut Streaming<UpstreamMessage>,
+    upstream: &mut super::Upstream,
     tx: &Outbox,
     outlet: Arc<Outlet>,
     peer: &Peer,

@@ -10,15 +10,19 @@ mod pipeline;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use aether_protocol::frames::FrameStream;
 use aether_protocol::identity::{PrincipalKind, validate_segment};
 use aether_protocol::proto::{
     DownstreamMessage, SwitchWorkspace, UpstreamMessage, downstream_message,
     upstream_message::Payload,
 };
 use prost::Message;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
 pub(crate) use handshake::SERVER_VERSION;
+
+/// The frames a client sends on its `Connect` stream.
+pub(crate) type Upstream = FrameStream<UpstreamMessage>;
 
 use crate::admin;
 use crate::answer::{self, Answer};
@@ -86,7 +90,7 @@ struct Session {
 /// completed (the connection's handshake deadline is lifted).
 pub(crate) async fn run(
     hub: Arc<Hub>,
-    mut upstream: Streaming<UpstreamMessage>,
+    mut upstream: Upstream,
     tx: Outbox,
     outlet: Arc<Outlet>,
     admitted: impl FnOnce(),
@@ -151,7 +155,7 @@ pub(crate) async fn run(
 }
 
 impl Session {
-    async fn main_loop(&mut self, upstream: &mut Streaming<UpstreamMessage>) -> Exit {
+    async fn main_loop(&mut self, upstream: &mut Upstream) -> Exit {
         let cancel = self.handle.cancel.clone();
         // One cancellation future for the whole loop, not one per frame.
         let cancelled = cancel.cancelled();
