@@ -128,7 +128,7 @@ impl<M: prost::Message + Default> FrameStream<M> {
                 let Some(header) = self.chunks.header() else {
                     return Ok(None);
                 };
-                self.chunks.advance(HEADER_BYTES);
+                self.chunks.skip(HEADER_BYTES);
                 match header[0] {
                     0 => {}
                     1 => {
@@ -157,9 +157,9 @@ impl<M: prost::Message + Default> FrameStream<M> {
             return Ok(None);
         }
         self.pending = None;
-        let decoded = match self.chunks.take(len) {
+        let decoded = match self.chunks.split_frame(len) {
             Frame::One(bytes) => M::decode(bytes),
-            Frame::Spread(pieces) => M::decode(pieces),
+            Frame::Spread(chunks) => M::decode(chunks),
         };
         decoded
             .map(Some)
@@ -272,7 +272,9 @@ fn final_status(trailers: Option<&HeaderMap>, http: StatusCode) -> Result<(), St
     ))
 }
 
-/// The body's data chunks not yet decoded, in order; none is empty.
+/// The body's data chunks not yet decoded, in order; none is empty. A
+/// frame spread over several is read through them as one buffer, where a
+/// bytes field inside one chunk is a slice of it.
 #[derive(Debug, Default)]
 struct Chunks {
     queue: VecDeque<Bytes>,
@@ -282,7 +284,7 @@ struct Chunks {
 /// One frame's bytes: in one chunk, or spread over several.
 enum Frame {
     One(Bytes),
-    Spread(Pieces),
+    Spread(Chunks),
 }
 
 impl Chunks {
@@ -315,7 +317,8 @@ impl Chunks {
     }
 
     /// Drops `n` buffered bytes (`n <= len`).
-    fn advance(&mut self, mut n: usize) {
+    fn skip(&mut self, mut n: usize) {
+        assert!(n <= self.len, "skipping past the buffered bytes");
         self.len -= n;
         while n > 0 {
             let Some(front) = self.queue.front_mut() else {
@@ -331,81 +334,57 @@ impl Chunks {
     }
 
     /// The next `n` buffered bytes (`n <= len`), without copying.
-    fn take(&mut self, n: usize) -> Frame {
-        self.len -= n;
+    fn split_frame(&mut self, n: usize) -> Frame {
         if let Some(front) = self.queue.front_mut()
             && front.len() >= n
         {
+            self.len -= n;
             let bytes = front.split_to(n);
             if front.is_empty() {
                 self.queue.pop_front();
             }
             return Frame::One(bytes);
         }
-        let mut pieces = Pieces {
-            queue: VecDeque::new(),
-            left: n,
-        };
-        let mut left = n;
-        while left > 0 {
+        let mut frame = Chunks::default();
+        while frame.len < n {
             let Some(mut front) = self.queue.pop_front() else {
                 break;
             };
-            if front.len() > left {
-                self.queue.push_front(front.split_off(left));
+            if front.len() > n - frame.len {
+                self.queue.push_front(front.split_off(n - frame.len));
             }
-            left -= front.len();
-            pieces.queue.push_back(front);
+            frame.len += front.len();
+            frame.queue.push_back(front);
         }
-        Frame::Spread(pieces)
+        self.len -= frame.len;
+        Frame::Spread(frame)
     }
 }
 
-/// A frame spread over several chunks, read as one buffer: a bytes field
-/// inside one chunk is a slice of it.
-struct Pieces {
-    queue: VecDeque<Bytes>,
-    left: usize,
-}
-
-impl Buf for Pieces {
+impl Buf for Chunks {
     fn remaining(&self) -> usize {
-        self.left
+        self.len
     }
 
     fn chunk(&self) -> &[u8] {
         self.queue.front().map_or(&[], |b| &b[..])
     }
 
-    fn advance(&mut self, mut n: usize) {
-        assert!(n <= self.left, "advance past the end of a frame");
-        self.left -= n;
-        while n > 0 {
-            let Some(front) = self.queue.front_mut() else {
-                return;
-            };
-            if front.len() > n {
-                front.advance(n);
-                return;
-            }
-            n -= front.len();
-            self.queue.pop_front();
-        }
+    fn advance(&mut self, n: usize) {
+        self.skip(n);
     }
 
     fn copy_to_bytes(&mut self, len: usize) -> Bytes {
-        if let Some(front) = self.queue.front_mut()
-            && front.len() >= len
-        {
-            let bytes = front.split_to(len);
-            if front.is_empty() {
-                self.queue.pop_front();
+        assert!(len <= self.len, "copying past the buffered bytes");
+        match self.split_frame(len) {
+            Frame::One(bytes) => bytes,
+            Frame::Spread(mut spread) => {
+                let mut out = BytesMut::with_capacity(spread.len);
+                while let Some(piece) = spread.queue.pop_front() {
+                    out.put(piece);
+                }
+                out.freeze()
             }
-            self.left -= len;
-            return bytes;
         }
-        let mut out = BytesMut::with_capacity(len);
-        out.put((&mut *self).take(len));
-        out.freeze()
     }
 }
