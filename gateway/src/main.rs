@@ -129,18 +129,14 @@ const MMAP_THRESHOLD_BYTES: i32 = 1024 * 1024;
 ///   blocks still come from each thread's lock-free cache.
 ///
 /// It must run before any other thread exists. An operator's own
-/// `GLIBC_TUNABLES` or `MALLOC_*_` settings win: then nothing is changed.
+/// `GLIBC_TUNABLES` or `MALLOC_*` settings win: then nothing is changed.
 fn keep_freed_memory_for_reuse() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let operator_chose = [
-            "GLIBC_TUNABLES",
-            "MALLOC_ARENA_MAX",
-            "MALLOC_TRIM_THRESHOLD_",
-            "MALLOC_MMAP_THRESHOLD_",
-        ]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
+        let operator_chose = std::env::vars_os().any(|(name, _)| {
+            name.to_str()
+                .is_some_and(|n| n == "GLIBC_TUNABLES" || n.starts_with("MALLOC_"))
+        });
         if operator_chose {
             return;
         }
