@@ -275,11 +275,26 @@ fn final_status(trailers: Option<&HeaderMap>, http: StatusCode) -> Result<(), St
 /// The body's data chunks not yet decoded, in order; none is empty. A
 /// frame spread over several is read through them as one buffer, where a
 /// bytes field inside one chunk is a slice of it.
+///
+/// Chunks are kept as slices, except that once 8 entries are queued, a
+/// chunk under 1 KiB is copied into `open`, a block that collects small
+/// chunks: a slice keeps the HTTP/2 read buffer it points into alive, so a
+/// peer sending a large frame a byte per data frame would otherwise make
+/// the gateway hold ten times what it sent, and a queue entry per byte.
+/// Frames that arrive whole (the usual case) stay zero-copy.
 #[derive(Debug, Default)]
 struct Chunks {
     queue: VecDeque<Bytes>,
+    /// Small chunks, after everything in `queue`.
+    open: BytesMut,
     len: usize,
 }
+
+/// Chunks below this size are copied together into one block once
+/// [`SLICES_BEFORE_COPYING`] entries are queued.
+const SMALL_CHUNK: usize = 1024;
+/// Queue entries kept as slices before small chunks are copied.
+const SLICES_BEFORE_COPYING: usize = 8;
 
 /// One frame's bytes: in one chunk, or spread over several.
 enum Frame {
@@ -289,17 +304,34 @@ enum Frame {
 
 impl Chunks {
     fn push(&mut self, data: Bytes) {
-        if !data.is_empty() {
-            self.len += data.len();
+        if data.is_empty() {
+            return;
+        }
+        self.len += data.len();
+        let crowded = self.queue.len() >= SLICES_BEFORE_COPYING || !self.open.is_empty();
+        if data.len() < SMALL_CHUNK && crowded {
+            self.open.extend_from_slice(&data);
+        } else {
+            self.seal();
             self.queue.push_back(data);
         }
     }
 
+    /// Moves the small chunks collected so far to the queue, so that
+    /// everything buffered is in `queue`.
+    #[inline]
+    fn seal(&mut self) {
+        if !self.open.is_empty() {
+            self.queue.push_back(self.open.split().freeze());
+        }
+    }
+
     /// The next 5-byte frame header, if buffered.
-    fn header(&self) -> Option<[u8; HEADER_BYTES]> {
+    fn header(&mut self) -> Option<[u8; HEADER_BYTES]> {
         if self.len < HEADER_BYTES {
             return None;
         }
+        self.seal();
         if let Some(header) = self.queue.front().and_then(|f| f.first_chunk()) {
             return Some(*header);
         }
@@ -319,6 +351,10 @@ impl Chunks {
     /// Drops `n` buffered bytes (`n <= len`).
     fn skip(&mut self, mut n: usize) {
         assert!(n <= self.len, "skipping past the buffered bytes");
+        // Only what the queue cannot cover needs the open block sealed.
+        if n > self.len - self.open.len() {
+            self.seal();
+        }
         self.len -= n;
         while n > 0 {
             let Some(front) = self.queue.front_mut() else {
@@ -335,6 +371,7 @@ impl Chunks {
 
     /// The next `n` buffered bytes (`n <= len`), without copying.
     fn split_frame(&mut self, n: usize) -> Frame {
+        self.seal();
         if let Some(front) = self.queue.front_mut()
             && front.len() >= n
         {
@@ -385,6 +422,33 @@ impl Buf for Chunks {
                 }
                 out.freeze()
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Bytes, Chunks, Frame};
+
+    #[test]
+    fn tiny_chunks_are_held_in_one_block_not_one_entry_each() {
+        let mut chunks = Chunks::default();
+        for i in 0..10_000u32 {
+            chunks.push(Bytes::copy_from_slice(&[i as u8]));
+        }
+        // Eight slices, then one block for the rest.
+        assert_eq!((chunks.queue.len(), chunks.open.len()), (8, 9_992));
+        // A large chunk goes in as it is, after the block.
+        let large = Bytes::from(vec![7u8; 4096]);
+        chunks.push(large.clone());
+        assert_eq!(chunks.queue.len(), 10);
+        match chunks.split_frame(10_000) {
+            Frame::Spread(spread) => assert_eq!(spread.queue.len(), 9),
+            Frame::One(_) => panic!("eight slices and a block"),
+        }
+        match chunks.split_frame(4096) {
+            Frame::One(rest) => assert_eq!(rest.as_ptr(), large.as_ptr()),
+            Frame::Spread(_) => panic!("the large chunk is one chunk"),
         }
     }
 }

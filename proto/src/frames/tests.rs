@@ -300,3 +300,13 @@ fn encoded_frames_are_what_prost_and_grpc_say() {
     );
     assert_eq!(&wire[5..], &encoded[..]);
 }
+
+#[tokio::test]
+async fn a_frame_sent_a_byte_at_a_time_decodes() {
+    let big = pattern(100 * 1024);
+    let frames = frames_of(sent(vec![tunnel_data(big.clone())])).await;
+    let mut stream =
+        FrameStream::<DownstreamMessage>::response(recut(frames, 1), StatusCode::OK, MAX);
+    let got = stream.message().await.expect("decodes").expect("a message");
+    assert_eq!(data_of(&got), &big);
+}
