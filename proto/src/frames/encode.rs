@@ -110,16 +110,16 @@ where
         });
         let len = self.batch.len() - start - HEADER_BYTES
             + self.shared.iter().map(|(_, b)| b.len()).sum::<usize>();
-        if len > self.max {
+        let Some(wire_len) = u32::try_from(len).ok().filter(|_| len <= self.max) else {
+            // The frame is dropped whole; frames batched before it stay.
             self.batch.truncate(start);
             self.shared.clear();
             return Err(Status::out_of_range(format!(
                 "Error, encoded message length too large: found {len} bytes, the limit is: {} bytes",
                 self.max
             )));
-        }
-        let len = u32::try_from(len).map_err(|_| Status::out_of_range("frame over 4 GiB"))?;
-        self.batch[start + 1..start + HEADER_BYTES].copy_from_slice(&len.to_be_bytes());
+        };
+        self.batch[start + 1..start + HEADER_BYTES].copy_from_slice(&wire_len.to_be_bytes());
         // The batch up to each shared field, then the field itself.
         let mut taken = 0;
         for (at, bytes) in self.shared.drain(..) {

@@ -310,3 +310,20 @@ async fn a_frame_sent_a_byte_at_a_time_decodes() {
     let got = stream.message().await.expect("decodes").expect("a message");
     assert_eq!(data_of(&got), &big);
 }
+
+#[tokio::test]
+async fn frames_before_an_oversized_one_are_still_delivered() {
+    let items = [Ok(tunnel_data(pattern(10))), Ok(tunnel_data(pattern(5000)))];
+    let body = FrameBody::response(stream::iter(items), 1000);
+    let mut stream = FrameStream::<DownstreamMessage>::response(body, StatusCode::OK, MAX);
+    let first = stream
+        .message()
+        .await
+        .expect("the small frame")
+        .expect("a message");
+    assert_eq!(data_of(&first), &pattern(10));
+    assert_eq!(
+        stream.message().await.expect_err("then the refusal").code(),
+        Code::OutOfRange
+    );
+}
