@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use aether_protocol::frames::{FrameBody, FrameStream};
+use aether_protocol::frames::{CONNECT_PATH, CONTENT_TYPE, FrameBody, FrameStream, SERVICE};
 use tonic::body::Body;
 use tonic::codegen::http;
 use tonic::server::NamedService;
@@ -33,9 +33,6 @@ const REPLY_ITEMS: usize = 256;
 /// Bytes of replies a session may queue before its task waits (a larger
 /// reply goes alone).
 const REPLY_BYTES: usize = 4 * 1024 * 1024;
-
-/// The path of the protocol's one RPC.
-const CONNECT_PATH: &str = "/aether.v1.AetherGateway/Connect";
 
 /// The `AetherGateway` implementation.
 pub(crate) struct GatewayService {
@@ -117,7 +114,7 @@ impl ConnectRoute {
 }
 
 impl NamedService for ConnectRoute {
-    const NAME: &'static str = "aether.v1.AetherGateway";
+    const NAME: &'static str = SERVICE;
 }
 
 type RouteFuture = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
@@ -152,7 +149,7 @@ impl Service<http::Request<Body>> for ConnectRoute {
             *response.extensions_mut() = extensions;
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/grpc"),
+                http::HeaderValue::from_static(CONTENT_TYPE),
             );
             Ok(response)
         })

@@ -10,11 +10,11 @@ use tonic::Status;
 use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 /// Initial capacity of a stream's encode buffer (tonic's default).
-const BUFFER: usize = 8 * 1024;
+pub(crate) const BUFFER: usize = 8 * 1024;
 /// Frames are handed to HTTP/2 once this much is encoded: below the
 /// buffer's capacity, so a small message never makes the buffer grow
 /// (tonic's default, 32 KiB, makes an 8 KiB buffer double twice per batch).
-const YIELD_AT: usize = 6 * 1024;
+pub(crate) const YIELD_AT: usize = 6 * 1024;
 
 /// prost encoding with the buffer settings above; what the generated stubs
 /// use (`codec_path`).

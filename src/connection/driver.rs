@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use aether_protocol::frames::{FrameBody, FrameStream};
+use aether_protocol::frames::{CONNECT_PATH, CONTENT_TYPE, FrameBody, FrameStream};
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 use tonic::codegen::http;
@@ -22,9 +22,6 @@ use crate::proto::{self, DownstreamMessage, UpstreamMessage};
 
 /// How long `close()` waits for the gateway to end the stream after our EOF.
 const CLOSE_DRAIN: Duration = Duration::from_secs(2);
-
-/// The path of the protocol's one RPC.
-const CONNECT_PATH: &str = "/aether.v1.AetherGateway/Connect";
 
 /// Largest upstream frame encoded (the gateway refuses what exceeds its
 /// own, lower, limit in-stream).
@@ -218,7 +215,7 @@ async fn open_stream(
     headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
     headers.insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/grpc"),
+        http::HeaderValue::from_static(CONTENT_TYPE),
     );
     let transport =
         |e: tonic::transport::Error| Error::from_status(&Status::from_error(Box::new(e)));

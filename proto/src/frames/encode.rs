@@ -13,11 +13,11 @@ use prost::bytes::{Buf, BufMut, Bytes, BytesMut};
 use tonic::Status;
 
 use super::HEADER_BYTES;
+// The batching of the generated stubs' codec: frames are handed to HTTP/2
+// once 6 KiB is batched, in a buffer of 8 KiB that a batch of small frames
+// fits without growing.
+use crate::codec::{BUFFER as BATCH_CAPACITY, YIELD_AT};
 
-/// Encoded frames are handed to HTTP/2 once this much is batched.
-const YIELD_AT: usize = 6 * 1024;
-/// A batch buffer's first capacity: a batch of small frames fits.
-const BATCH_CAPACITY: usize = 8 * 1024;
 /// Bytes fields from this size on are sent as their own data chunk.
 const SHARE_FROM: usize = 16 * 1024;
 

@@ -41,5 +41,14 @@ pub use encode::FrameBody;
 /// A gRPC frame header: the compression flag and the length.
 const HEADER_BYTES: usize = 5;
 
+/// The gRPC service of the protocol.
+pub const SERVICE: &str = "aether.v1.AetherGateway";
+
+/// The path of its one method, `Connect`.
+pub const CONNECT_PATH: &str = "/aether.v1.AetherGateway/Connect";
+
+/// The content type of a gRPC request or response.
+pub const CONTENT_TYPE: &str = "application/grpc";
+
 #[cfg(test)]
 mod tests;
