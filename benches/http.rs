@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_client::http::{AetherHttp, Body as AetherBody, ServeConfig, serve};
-use aether_client::tunnel::TunnelOptions;
+use aether_client::tunnel::{Tunnel, TunnelOptions};
 use aether_client::{AgentClient, ServiceClient};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -495,7 +495,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// A body or tunnel row: the median MB/s of its runs, and the median CPU
 /// time per MiB moved, summed over every process taking part.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Bulk {
     mb_s: f64,
     cpu_us_per_mib: f64,
@@ -575,6 +575,35 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(
     let _ = done.send(n);
 }
 
+/// [`push_through`] with the tunnel's chunk API: one shared piece, sent
+/// as it is.
+async fn push_chunks(
+    mut t: Tunnel,
+    bytes: usize,
+    counted: tokio::sync::oneshot::Receiver<usize>,
+) -> Duration {
+    let piece = Bytes::from(vec![9u8; PIECE]);
+    let t0 = Instant::now();
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(PIECE);
+        t.write_chunk(piece.slice(..n)).await.expect("write");
+        left -= n;
+    }
+    t.shutdown().await.expect("shutdown");
+    assert_eq!(counted.await.expect("count"), bytes);
+    t0.elapsed()
+}
+
+/// [`drain`] with the tunnel's chunk API.
+async fn drain_chunks(mut t: Tunnel, done: tokio::sync::oneshot::Sender<usize>) {
+    let mut n = 0;
+    while let Ok(Some(chunk)) = t.read_chunk().await {
+        n += chunk.len();
+    }
+    let _ = done.send(n);
+}
+
 #[allow(clippy::too_many_lines)]
 async fn run(opts: Opts) {
     let gw = start_gateway();
@@ -643,12 +672,12 @@ async fn run(opts: Opts) {
          the floor of any two-hop design)"
     );
     println!(
-        "{:<30} {:>11} {:>11} {:>11} {:>13} {:>13}",
+        "{:<36} {:>11} {:>11} {:>11} {:>13} {:>13}",
         "", "aether", "plain", "relay", "aether/plain", "aether/relay"
     );
     let row = |label: String, a: f64, p: f64, r: f64| {
         println!(
-            "{label:<30} {a:>11.1} {p:>11.1} {r:>11.1} {:>13.2} {:>13.2}",
+            "{label:<36} {a:>11.1} {p:>11.1} {r:>11.1} {:>13.2} {:>13.2}",
             a / p,
             a / r
         );
@@ -682,7 +711,7 @@ async fn run(opts: Opts) {
         // Latency ratios are inverted so that, as above, higher is better.
         let us = |v: u64| v.max(1) as f64;
         println!(
-            "{:<30} {:>11} {:>11} {:>11} {:>13.2} {:>13.2}",
+            "{:<36} {:>11} {:>11} {:>11} {:>13.2} {:>13.2}",
             format!("small GET x{in_flight} p50 (us)"),
             a.p50_us,
             p.p50_us,
@@ -691,7 +720,7 @@ async fn run(opts: Opts) {
             us(r.p50_us) / us(a.p50_us)
         );
         println!(
-            "{:<30} {:>11} {:>11} {:>11} {:>13.2} {:>13.2}",
+            "{:<36} {:>11} {:>11} {:>11} {:>13.2} {:>13.2}",
             format!("small GET x{in_flight} p99 (us)"),
             a.p99_us,
             p.p99_us,
@@ -700,7 +729,7 @@ async fn run(opts: Opts) {
             us(r.p99_us) / us(a.p99_us)
         );
         println!(
-            "{:<30} {:>11.1} {:>11.1} {:>11.1} {:>13.2} {:>13.2}",
+            "{:<36} {:>11.1} {:>11.1} {:>11.1} {:>13.2} {:>13.2}",
             format!("small GET x{in_flight} CPU (us/req)"),
             a.cpu_us,
             p.cpu_us,
@@ -714,7 +743,7 @@ async fn run(opts: Opts) {
         row(format!("{label} (MB/s)"), a.mb_s, p.mb_s, r.mb_s);
         // Inverted like latency: higher is better.
         println!(
-            "{:<30} {:>11.1} {:>11.1} {:>11.1} {:>13.2} {:>13.2}",
+            "{:<36} {:>11.1} {:>11.1} {:>11.1} {:>13.2} {:>13.2}",
             format!("{label} CPU (us/MiB)"),
             a.cpu_us_per_mib,
             p.cpu_us_per_mib,
@@ -782,6 +811,20 @@ async fn run(opts: Opts) {
             )
         };
         bulk_row("64 MiB tunnel vs TCP", a, p, r);
+        // The same through the tunnel's chunk API (`write_chunk`,
+        // `read_chunk`): no copy on either end beyond the sockets', as TCP.
+        let a = Bulk::measure(tunnel_runs, TUNNEL_BYTES, &aether_pids, || async {
+            let (done, counted) = tokio::sync::oneshot::channel();
+            let t = agent
+                .tunnel_dial("sv::bench::1", &TunnelOptions::new())
+                .await
+                .expect("dial");
+            let incoming = tunnels.lock().await.accept().await.expect("accepted");
+            tokio::spawn(drain_chunks(incoming.tunnel, done));
+            push_chunks(t, TUNNEL_BYTES, counted).await
+        })
+        .await;
+        bulk_row("64 MiB tunnel (chunks) vs TCP", a, p, r);
     }
     memory.push(("after tunnels", rss_kib(pid)));
     // The gateway keeps freed blocks for reuse while busy and hands them

@@ -4,12 +4,14 @@
 
 mod common;
 
-use aether_client::tunnel::{INITIAL_CREDITS, IncomingTunnel, TunnelListener, TunnelOptions};
+use aether_client::tunnel::{
+    FRAME_BYTES, INITIAL_CREDITS, IncomingTunnel, TunnelListener, TunnelOptions,
+};
 use aether_client::{AgentClient, ErrorKind, ServiceClient};
 use aether_gateway::{GatewayConfig, Limits, ProxyLimits};
 use common::{fast_reconnect, gateway, gateway_with, within};
 use futures_util::FutureExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 async fn service(url: &str, spec: &str) -> (ServiceClient, TunnelListener) {
     let s = ServiceClient::builder("tcp", spec)
@@ -154,6 +156,93 @@ async fn half_close_lets_the_other_side_answer() {
     assert_eq!(answer, b"answer");
     // Writing after shutdown is refused.
     assert!(tunnel.write_all(b"more").await.is_err());
+}
+
+#[tokio::test]
+async fn chunks_cross_without_copies_under_the_same_flow_control() {
+    let gw = gateway().await;
+    let (_svc, mut listener) = service(&gw.url(), "1").await;
+    let a = agent(&gw.url(), "a").await;
+    let mut tunnel = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
+    let mut far = accept(&mut listener).await.tunnel;
+    // 3 MiB in one chunk: three times the credits, so the reader's acks
+    // must flow back for the writer to finish.
+    let data = bytes::Bytes::from(
+        (0..3 * 1024 * 1024)
+            .map(|i: usize| (i % 253) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let writer = {
+        let data = data.clone();
+        tokio::spawn(async move {
+            tunnel.write_chunk(data).await.unwrap();
+            tunnel.shutdown().await.unwrap();
+            tunnel
+        })
+    };
+    let mut got = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = within("a chunk", far.read_chunk()).await.unwrap() {
+        assert!(chunk.len() <= FRAME_BYTES, "a frame over 256 KiB");
+        got.extend_from_slice(&chunk);
+        chunks += 1;
+    }
+    assert!(got == data[..], "the bytes differ");
+    assert!(chunks >= data.len() / FRAME_BYTES, "{chunks} chunks");
+    let mut tunnel = within("the writer", writer).await.unwrap();
+    // Writing after shutdown is refused, as with AsyncWrite.
+    let refused = tunnel.write_chunk(bytes::Bytes::from_static(b"more")).await;
+    assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+}
+
+#[tokio::test]
+async fn copy_buf_moves_a_tunnel_past_its_credits() {
+    let gw = gateway().await;
+    let (_svc, mut listener) = service(&gw.url(), "1").await;
+    let a = agent(&gw.url(), "a").await;
+    let mut tunnel = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
+    let mut far = accept(&mut listener).await.tunnel;
+    let data: Vec<u8> = (0..3 * 1024 * 1024 + 17)
+        .map(|i: usize| (i % 241) as u8)
+        .collect();
+    let writer = {
+        let data = data.clone();
+        tokio::spawn(async move {
+            tunnel.write_all(&data).await.unwrap();
+            tunnel.shutdown().await.unwrap();
+        })
+    };
+    // `AsyncBufRead`: consumed bytes grant credits back like reads do, or
+    // the writer would stop at 1 MiB and this would time out.
+    let mut got = Vec::new();
+    let copied = within("copy_buf", tokio::io::copy_buf(&mut far, &mut got))
+        .await
+        .unwrap();
+    assert_eq!(copied, data.len() as u64);
+    assert!(got == data, "the bytes differ");
+    within("the writer", writer).await.unwrap();
+    // Partial consumption through fill_buf/consume keeps the order.
+    let mut tunnel = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
+    let mut far = accept(&mut listener).await.tunnel;
+    tunnel.write_all(b"abcdef").await.unwrap();
+    tunnel.shutdown().await.unwrap();
+    let lent = within("fill_buf", far.fill_buf()).await.unwrap().to_vec();
+    assert_eq!(lent, b"abcdef");
+    std::pin::Pin::new(&mut far).consume(2);
+    let mut rest = Vec::new();
+    within("the rest", far.read_to_end(&mut rest))
+        .await
+        .unwrap();
+    assert_eq!(rest, b"cdef");
 }
 
 #[tokio::test]

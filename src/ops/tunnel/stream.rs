@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker, ready};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use futures_util::Stream;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
 use super::options::{ACK_THRESHOLD, FRAME_BYTES, INITIAL_CREDITS};
@@ -69,6 +69,11 @@ impl Frames {
 ///   [`code`](crate::Error::code): `PEER_RESET` (`ConnectionReset`),
 ///   `IDLE_TIMEOUT` (`TimedOut`), `QUOTA`, `ERROR`; a lost connection is
 ///   `ConnectionAborted`.
+/// * **Without copies**: `AsyncRead`/`AsyncWrite` copy every byte once on
+///   each end, as their API requires. [`write_chunk`](Self::write_chunk)
+///   sends a [`Bytes`] as it is, [`read_chunk`](Self::read_chunk) hands
+///   out the bytes as they arrived, and the `AsyncBufRead` impl lends them
+///   (`tokio::io::copy_buf`); all three keep the same flow control.
 /// * **Dropping** it closes it (`TunnelClose{NORMAL}`, best effort);
 ///   [`close`](Self::close) does it and waits for the frame to be queued.
 pub struct Tunnel {
@@ -151,6 +156,51 @@ impl Tunnel {
             .call(close_frame(&self.id, tunnel_close::Reason::Normal))
             .await
             .map(drop)
+    }
+
+    /// Sends `data` without copying it: cut into frames of at most
+    /// [`FRAME_BYTES`](super::FRAME_BYTES) (slices of `data`), each sent
+    /// as the peer's credits allow. Returns once every frame is queued.
+    ///
+    /// ```no_run
+    /// # async fn demo(tunnel: &mut aether_client::tunnel::Tunnel) -> std::io::Result<()> {
+    /// let piece = bytes::Bytes::from(vec![0u8; 1 << 20]);
+    /// tunnel.write_chunk(piece.clone()).await?; // the buffer is shared, not copied
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_chunk(&mut self, mut data: Bytes) -> io::Result<()> {
+        while !data.is_empty() {
+            std::future::poll_fn(|cx| self.poll_send(cx, data.len(), |n| data.split_to(n))).await?;
+        }
+        std::future::poll_fn(|cx| self.poll_sends(cx))
+            .await
+            .map_err(|e| to_io(&e))
+    }
+
+    /// Receives the next bytes the peer sent, as they arrived (no copy):
+    /// `None` at the end of the stream. Reading grants the peer credits,
+    /// as `AsyncRead` does.
+    ///
+    /// ```no_run
+    /// # async fn demo(tunnel: &mut aether_client::tunnel::Tunnel) -> std::io::Result<()> {
+    /// let mut total = 0;
+    /// while let Some(chunk) = tunnel.read_chunk().await? {
+    ///     total += chunk.len();
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn read_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        std::future::poll_fn(|cx| self.poll_read_chunk(cx)).await
+    }
+
+    /// [`read_chunk`](Self::read_chunk) as a poll function.
+    pub fn poll_read_chunk(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        ready!(self.poll_fill(cx))?;
+        let Some(chunk) = self.buffer.pop_front() else {
+            return Poll::Ready(Ok(None));
+        };
+        self.consume_bytes(chunk.len(), cx);
+        Poll::Ready(Ok(Some(chunk)))
     }
 
     /// Takes in one frame from the peer.
@@ -272,6 +322,13 @@ impl Tunnel {
         Poll::Ready(Ok(()))
     }
 
+    /// Counts `n` bytes as read by the user, granting credits back once
+    /// enough were.
+    fn consume_bytes(&mut self, n: usize, cx: &mut Context<'_>) {
+        self.consumed = self.consumed.saturating_add(n as u64);
+        self.maybe_ack(cx);
+    }
+
     /// Grants credits back once enough was consumed.
     fn maybe_ack(&mut self, cx: &mut Context<'_>) {
         if self.consumed < ACK_THRESHOLD || self.acking.is_some() || self.peer_closed {
@@ -323,6 +380,33 @@ fn to_io(e: &Error) -> io::Error {
     io::Error::new(kind, e.clone_lossy())
 }
 
+impl Tunnel {
+    /// Waits until there is something to read, the end of the stream, or a
+    /// failure: `Ok` with `buffer` non-empty, or empty at the end.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = self.poll_sends(cx);
+        loop {
+            if !self.buffer.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = self.io_failure() {
+                return Poll::Ready(Err(e));
+            }
+            if self.read_eof {
+                return Poll::Ready(Ok(()));
+            }
+            if self.poll_absorb(cx).is_pending()
+                && self.buffer.is_empty()
+                && !self.read_eof
+                && self.failure.is_none()
+            {
+                self.read_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
 impl AsyncRead for Tunnel {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -330,34 +414,110 @@ impl AsyncRead for Tunnel {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let _ = this.poll_sends(cx);
-        loop {
-            if let Some(front) = this.buffer.front_mut() {
-                let n = front.len().min(buf.remaining());
-                buf.put_slice(&front.split_to(n));
-                if front.is_empty() {
-                    this.buffer.pop_front();
-                }
-                this.consumed = this.consumed.saturating_add(n as u64);
-                this.maybe_ack(cx);
-                return Poll::Ready(Ok(()));
-            }
-            if let Some(e) = this.io_failure() {
+        ready!(this.poll_fill(cx))?;
+        let Some(front) = this.buffer.front_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let n = front.len().min(buf.remaining());
+        buf.put_slice(&front[..n]);
+        front.advance(n);
+        if front.is_empty() {
+            this.buffer.pop_front();
+        }
+        this.consume_bytes(n, cx);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Lends the received bytes where they are: `tokio::io::copy_buf` moves a
+/// tunnel's bytes with no copy of its own.
+impl AsyncBufRead for Tunnel {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        ready!(this.poll_fill(cx))?;
+        Poll::Ready(Ok(this.buffer.front().map_or(&[][..], |b| &b[..])))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        let Some(front) = this.buffer.front_mut() else {
+            return;
+        };
+        let n = amt.min(front.len());
+        front.advance(n);
+        if front.is_empty() {
+            this.buffer.pop_front();
+        }
+        // No context here: an ack that cannot be queued at once is kept
+        // and driven by the next poll of either half.
+        this.consume_bytes(n, &mut Context::from_waker(Waker::noop()));
+    }
+}
+
+impl Tunnel {
+    /// Sends the first bytes of `len` ready to go as one frame, as credits
+    /// allow: `take(n)` hands over those `n` bytes. `Ready(Ok(n))` once
+    /// the frame is accepted.
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+        take: impl FnOnce(usize) -> Bytes,
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_sends(cx)).map_err(|e| to_io(&e))?;
+        if self.fin_sent || self.close_sent {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the tunnel was shut down for writing",
+            )));
+        }
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        while self.credits == 0 {
+            if let Some(e) = self.io_failure() {
                 return Poll::Ready(Err(e));
             }
-            if this.read_eof {
-                return Poll::Ready(Ok(()));
+            if self.peer_closed {
+                return Poll::Ready(Err(peer_closed()));
             }
-            if this.poll_absorb(cx).is_pending()
-                && this.buffer.is_empty()
-                && !this.read_eof
-                && this.failure.is_none()
-            {
-                this.read_waker = Some(cx.waker().clone());
+            // Credits come back in acks, on the same stream as data.
+            if self.poll_absorb(cx).is_pending() && self.credits == 0 {
+                self.write_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
         }
+        // A close that came in (a quota, a reset) stops writing at once.
+        let _ = self.poll_absorb(cx);
+        if let Some(e) = self.io_failure() {
+            return Poll::Ready(Err(e));
+        }
+        if self.peer_closed {
+            return Poll::Ready(Err(peer_closed()));
+        }
+        let n = len
+            .min(FRAME_BYTES)
+            .min(usize::try_from(self.credits).unwrap_or(usize::MAX));
+        self.credits -= n as u64;
+        let seq = self.next_send_seq;
+        self.next_send_seq = seq.wrapping_add(1);
+        let mut send = self
+            .client
+            .core
+            .ops
+            .call(data_frame(&self.id, seq, take(n), false));
+        match Pin::new(&mut send).poll(cx) {
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(to_io(&e))),
+            Poll::Ready(Ok(_)) => {}
+            // Accepted: flushing (or the next write) drives it.
+            Poll::Pending => self.sending = Some(send),
+        }
+        Poll::Ready(Ok(n))
     }
+}
+
+fn peer_closed() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the peer closed the tunnel")
 }
 
 impl AsyncWrite for Tunnel {
@@ -366,60 +526,7 @@ impl AsyncWrite for Tunnel {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        ready!(this.poll_sends(cx)).map_err(|e| to_io(&e))?;
-        if this.fin_sent || this.close_sent {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the tunnel was shut down for writing",
-            )));
-        }
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        while this.credits == 0 {
-            if let Some(e) = this.io_failure() {
-                return Poll::Ready(Err(e));
-            }
-            if this.peer_closed {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::BrokenPipe,
-                    "the peer closed the tunnel",
-                )));
-            }
-            // Credits come back in acks, on the same stream as data.
-            if this.poll_absorb(cx).is_pending() && this.credits == 0 {
-                this.write_waker = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-        }
-        // A close that came in (a quota, a reset) stops writing at once.
-        let _ = this.poll_absorb(cx);
-        if let Some(e) = this.io_failure() {
-            return Poll::Ready(Err(e));
-        }
-        if this.peer_closed {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the peer closed the tunnel",
-            )));
-        }
-        let n = buf
-            .len()
-            .min(FRAME_BYTES)
-            .min(usize::try_from(this.credits).unwrap_or(usize::MAX));
-        this.credits -= n as u64;
-        let seq = this.next_send_seq;
-        this.next_send_seq = seq.wrapping_add(1);
-        let frame = data_frame(&this.id, seq, Bytes::copy_from_slice(&buf[..n]), false);
-        let mut send = this.client.core.ops.call(frame);
-        match Pin::new(&mut send).poll(cx) {
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(to_io(&e))),
-            Poll::Ready(Ok(_)) => {}
-            // Accepted: flushing (or the next write) drives it.
-            Poll::Pending => this.sending = Some(send),
-        }
-        Poll::Ready(Ok(n))
+        self.poll_send(cx, buf.len(), |n| Bytes::copy_from_slice(&buf[..n]))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
