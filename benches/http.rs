@@ -8,6 +8,7 @@
 //! cargo bench --features hyper --bench http -- --only small --in-flight 1   # small GETs at 1 in flight only
 //! cargo bench --features hyper --bench http -- --only download --runs 50     # 50 runs per body/tunnel row
 //! cargo bench --features hyper --bench http -- --aether-only  # the Aether column alone (to profile it)
+//! cargo bench --features hyper --bench http -- --in-process   # the gateway in this process, not a child
 //! GW_TUNABLES=glibc.malloc.trim_threshold=131072 cargo bench ...  # GLIBC_TUNABLES for the gateway child only
 //! ```
 //!
@@ -15,7 +16,11 @@
 //! terminator, `aether_client::http::serve`, as the service principal
 //! `sv::bench::1`) and over plain loopback HTTP/1.1 (`axum::serve` on a TCP
 //! listener). The gateway runs in a child process (this binary re-executed
-//! with `--serve-gateway`) so its resident memory can be read apart.
+//! with `--serve-gateway`) so its resident memory can be read apart. With
+//! `--in-process` it runs in this process instead (as in the messaging
+//! bench): then Aether has the one-process topology of the plain column,
+//! and what is left between them is Aether's own cost, not the cost of a
+//! third process's wake-ups on this machine.
 //!
 //! * **small GET** (`/hello`, 5 bytes): requests/s, p50/p99 latency and
 //!   CPU time per request (summed over every process taking part: this
@@ -81,6 +86,10 @@ struct Opts {
     /// Measure the Aether column only (plain and relay print 0), to profile
     /// Aether's path alone.
     aether_only: bool,
+    /// Run the gateway in this process (`--in-process`) instead of a child:
+    /// the same one-process topology as the plain column, as the messaging
+    /// bench measures.
+    in_process: bool,
 }
 
 impl Opts {
@@ -105,6 +114,7 @@ fn opts() -> Opts {
     Opts {
         quick: args.iter().any(|a| a == "--quick"),
         aether_only: args.iter().any(|a| a == "--aether-only"),
+        in_process: args.iter().any(|a| a == "--in-process"),
         only,
         in_flight,
         runs: args
@@ -261,6 +271,31 @@ fn start_gateway() -> GatewayChild {
 struct GatewayChild {
     spawned: Spawned,
     url: String,
+}
+
+/// Where the gateway under test runs.
+enum Gateway {
+    /// A child process (the default): its memory and CPU are read apart.
+    Child(GatewayChild),
+    /// This process (`--in-process`), as the messaging bench runs it.
+    InProcess(aether_gateway::RunningGateway),
+}
+
+impl Gateway {
+    fn url(&self) -> String {
+        match self {
+            Gateway::Child(child) => child.url.clone(),
+            Gateway::InProcess(gw) => gw.url(),
+        }
+    }
+
+    /// The child's resident memory (0 in process).
+    fn rss_kib(&self) -> u64 {
+        match self {
+            Gateway::Child(child) => rss_kib(child.spawned.child.id()),
+            Gateway::InProcess(_) => 0,
+        }
+    }
 }
 
 fn spawn_self(args: &[&str]) -> Spawned {
@@ -606,8 +641,16 @@ async fn drain_chunks(mut t: Tunnel, done: tokio::sync::oneshot::Sender<usize>) 
 
 #[allow(clippy::too_many_lines)]
 async fn run(opts: Opts) {
-    let gw = start_gateway();
-    let pid = gw.spawned.child.id();
+    let gw = if opts.in_process {
+        Gateway::InProcess(
+            aether_gateway::start(aether_gateway::GatewayConfig::dev())
+                .await
+                .expect("gateway starts"),
+        )
+    } else {
+        Gateway::Child(start_gateway())
+    };
+    let gw_url = gw.url();
     let (small_total, big_runs, tunnel_runs) = if opts.quick {
         (500, 1, 1)
     } else {
@@ -620,14 +663,14 @@ async fn run(opts: Opts) {
     // The service principal serving the Router over Aether, and the agent.
     let service = ServiceClient::builder("bench", "1")
         .expect("identity")
-        .gateway(&gw.url)
+        .gateway(&gw_url)
         .build();
     let _server = serve(&service, app(), ServeConfig::new());
     let tunnels = tokio::sync::Mutex::new(service.tunnel_listener());
     service.connect().await.expect("service connects");
     let agent = AgentClient::builder("bench", "http", "a")
         .expect("identity")
-        .gateway(&gw.url)
+        .gateway(&gw_url)
         .build();
     agent.connect().await.expect("agent connects");
     let aether = Way::Aether(AetherHttp::new(&agent));
@@ -653,7 +696,11 @@ async fn run(opts: Opts) {
     // Warm-up, then the gateway's memory baseline.
     let me = std::process::id();
     let relay_pid = relay.child.id();
-    let (aether_pids, plain_pids, relay_pids) = ([me, pid], [me], [me, relay_pid]);
+    let aether_pids = match &gw {
+        Gateway::Child(child) => vec![me, child.spawned.child.id()],
+        Gateway::InProcess(_) => vec![me],
+    };
+    let (plain_pids, relay_pids) = ([me], [me, relay_pid]);
     for (way, pids) in [
         (&aether, &aether_pids[..]),
         (&plain, &plain_pids[..]),
@@ -661,7 +708,7 @@ async fn run(opts: Opts) {
     ] {
         small_gets(way, 8, 400, pids).await;
     }
-    let mut memory = vec![("after warm-up", rss_kib(pid))];
+    let mut memory = vec![("after warm-up", gw.rss_kib())];
 
     println!(
         "HTTP over Aether vs plain loopback HTTP/1.1 (same axum Router), {} mode",
@@ -738,7 +785,7 @@ async fn run(opts: Opts) {
             r.cpu_us / a.cpu_us
         );
     }
-    memory.push(("after small GETs", rss_kib(pid)));
+    memory.push(("after small GETs", gw.rss_kib()));
     let bulk_row = |label: &str, a: Bulk, p: Bulk, r: Bulk| {
         row(format!("{label} (MB/s)"), a.mb_s, p.mb_s, r.mb_s);
         // Inverted like latency: higher is better.
@@ -757,7 +804,7 @@ async fn run(opts: Opts) {
         // other runs must not raise.
         download(&aether, 1, &aether_pids).await;
         upload(&aether, 1, &aether_pids).await;
-        memory.push(("after one 16 MiB body each way", rss_kib(pid)));
+        memory.push(("after one 16 MiB body each way", gw.rss_kib()));
         let a = download(&aether, big_runs, &aether_pids).await;
         let (p, r) = if opts.aether_only {
             (Bulk::default(), Bulk::default())
@@ -781,7 +828,7 @@ async fn run(opts: Opts) {
         };
         bulk_row("16 MiB upload", a, p, r);
     }
-    memory.push(("after all 16 MiB bodies", rss_kib(pid)));
+    memory.push(("after all 16 MiB bodies", gw.rss_kib()));
 
     // Tunnels against raw TCP, direct and relayed.
     if opts.runs("tunnel") {
@@ -826,17 +873,24 @@ async fn run(opts: Opts) {
         .await;
         bulk_row("64 MiB tunnel (chunks) vs TCP", a, p, r);
     }
-    memory.push(("after tunnels", rss_kib(pid)));
+    memory.push(("after tunnels", gw.rss_kib()));
     // The gateway keeps freed blocks for reuse while busy and hands them
     // back every two seconds (`allocator_as_the_gateway_binary`).
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    memory.push(("2.5 s later (periodic trim)", rss_kib(pid)));
+    memory.push(("2.5 s later (periodic trim)", gw.rss_kib()));
 
     println!();
-    println!("gateway RSS (KiB):");
-    for (when, kib) in &memory {
-        println!("  {when:<32} {kib:>10}");
+    if opts.in_process {
+        println!("gateway RSS: not apart (the gateway runs in this process)");
+    } else {
+        println!("gateway RSS (KiB):");
+        for (when, kib) in &memory {
+            println!("  {when:<32} {kib:>10}");
+        }
     }
     relay.stop();
-    gw.spawned.stop();
+    match gw {
+        Gateway::Child(child) => child.spawned.stop(),
+        Gateway::InProcess(gw) => gw.shutdown().await,
+    }
 }
