@@ -9,6 +9,7 @@
 //! cargo bench --features hyper --bench http -- --only download --runs 50     # 50 runs per body/tunnel row
 //! cargo bench --features hyper --bench http -- --aether-only  # the Aether column alone (to profile it)
 //! cargo bench --features hyper --bench http -- --in-process   # the gateway in this process, not a child
+//! TOKIO_WORKER_THREADS=1 cargo bench ...   # one tokio worker per process (cross-worker wake-ups are costly on small VMs)
 //! GW_TUNABLES=glibc.malloc.trim_threshold=131072 cargo bench ...  # GLIBC_TUNABLES for the gateway child only
 //! ```
 //!

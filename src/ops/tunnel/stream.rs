@@ -160,7 +160,8 @@ impl Tunnel {
 
     /// Sends `data` without copying it: cut into frames of at most
     /// [`FRAME_BYTES`](super::FRAME_BYTES) (slices of `data`), each sent
-    /// as the peer's credits allow. Returns once every frame is queued.
+    /// as the peer's credits allow. Returns once every frame is queued; on
+    /// an error, the frames before it may have been sent.
     ///
     /// ```no_run
     /// # async fn demo(tunnel: &mut aether_client::tunnel::Tunnel) -> std::io::Result<()> {
