@@ -833,14 +833,19 @@ async fn run(opts: Opts) {
 
     // Tunnels against raw TCP, direct and relayed.
     if opts.runs("tunnel") {
-        let a = Bulk::measure(tunnel_runs, TUNNEL_BYTES, &aether_pids, || async {
-            let (done, counted) = tokio::sync::oneshot::channel();
+        // A tunnel from the agent to the service, and its far end.
+        let pair = || async {
             let t = agent
                 .tunnel_dial("sv::bench::1", &TunnelOptions::new())
                 .await
                 .expect("dial");
-            let incoming = tunnels.lock().await.accept().await.expect("accepted");
-            tokio::spawn(drain(incoming.tunnel, done));
+            let far = tunnels.lock().await.accept().await.expect("accepted");
+            (t, far.tunnel)
+        };
+        let a = Bulk::measure(tunnel_runs, TUNNEL_BYTES, &aether_pids, || async {
+            let (done, counted) = tokio::sync::oneshot::channel();
+            let (t, far) = pair().await;
+            tokio::spawn(drain(far, done));
             push_through(t, TUNNEL_BYTES, counted).await
         })
         .await;
@@ -863,12 +868,8 @@ async fn run(opts: Opts) {
         // `read_chunk`): no copy on either end beyond the sockets', as TCP.
         let a = Bulk::measure(tunnel_runs, TUNNEL_BYTES, &aether_pids, || async {
             let (done, counted) = tokio::sync::oneshot::channel();
-            let t = agent
-                .tunnel_dial("sv::bench::1", &TunnelOptions::new())
-                .await
-                .expect("dial");
-            let incoming = tunnels.lock().await.accept().await.expect("accepted");
-            tokio::spawn(drain_chunks(incoming.tunnel, done));
+            let (t, far) = pair().await;
+            tokio::spawn(drain_chunks(far, done));
             push_chunks(t, TUNNEL_BYTES, counted).await
         })
         .await;

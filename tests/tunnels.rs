@@ -5,7 +5,7 @@
 mod common;
 
 use aether_client::tunnel::{
-    FRAME_BYTES, INITIAL_CREDITS, IncomingTunnel, TunnelListener, TunnelOptions,
+    FRAME_BYTES, INITIAL_CREDITS, IncomingTunnel, Tunnel, TunnelListener, TunnelOptions,
 };
 use aether_client::{AgentClient, ErrorKind, ServiceClient};
 use aether_gateway::{GatewayConfig, Limits, ProxyLimits};
@@ -38,6 +38,15 @@ async fn accept(listener: &mut TunnelListener) -> IncomingTunnel {
     within("a tunnel", listener.accept())
         .await
         .expect("a tunnel")
+}
+
+/// A tunnel dialled to `sv::tcp::1` and its far end.
+async fn dial_and_accept(a: &AgentClient, listener: &mut TunnelListener) -> (Tunnel, Tunnel) {
+    let tunnel = a
+        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
+        .await
+        .unwrap();
+    (tunnel, accept(listener).await.tunnel)
 }
 
 /// The aether error inside an io::Error.
@@ -105,11 +114,7 @@ async fn a_writer_stops_at_its_credits_until_the_reader_reads() {
     let gw = gateway().await;
     let (_svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a
-        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
-        .await
-        .unwrap();
-    let mut far = accept(&mut listener).await.tunnel;
+    let (mut tunnel, mut far) = dial_and_accept(&a, &mut listener).await;
     // Writes are accepted until the peer's initial credits are spent.
     let piece = vec![5u8; 64 * 1024];
     let mut written = 0usize;
@@ -135,11 +140,7 @@ async fn half_close_lets_the_other_side_answer() {
     let gw = gateway().await;
     let (_svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a
-        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
-        .await
-        .unwrap();
-    let mut far = accept(&mut listener).await.tunnel;
+    let (mut tunnel, mut far) = dial_and_accept(&a, &mut listener).await;
     tunnel.write_all(b"question").await.unwrap();
     tunnel.shutdown().await.unwrap();
     let mut asked = Vec::new();
@@ -163,11 +164,7 @@ async fn chunks_cross_without_copies_under_the_same_flow_control() {
     let gw = gateway().await;
     let (_svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a
-        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
-        .await
-        .unwrap();
-    let mut far = accept(&mut listener).await.tunnel;
+    let (mut tunnel, mut far) = dial_and_accept(&a, &mut listener).await;
     // 3 MiB in one chunk: three times the credits, so the reader's acks
     // must flow back for the writer to finish.
     let data = bytes::Bytes::from(
@@ -203,11 +200,7 @@ async fn copy_buf_moves_a_tunnel_past_its_credits() {
     let gw = gateway().await;
     let (_svc, mut listener) = service(&gw.url(), "1").await;
     let a = agent(&gw.url(), "a").await;
-    let mut tunnel = a
-        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
-        .await
-        .unwrap();
-    let mut far = accept(&mut listener).await.tunnel;
+    let (mut tunnel, mut far) = dial_and_accept(&a, &mut listener).await;
     let data: Vec<u8> = (0..3 * 1024 * 1024 + 17)
         .map(|i: usize| (i % 241) as u8)
         .collect();
@@ -228,11 +221,7 @@ async fn copy_buf_moves_a_tunnel_past_its_credits() {
     assert!(got == data, "the bytes differ");
     within("the writer", writer).await.unwrap();
     // Partial consumption through fill_buf/consume keeps the order.
-    let mut tunnel = a
-        .tunnel_dial("sv::tcp::1", &TunnelOptions::new())
-        .await
-        .unwrap();
-    let mut far = accept(&mut listener).await.tunnel;
+    let (mut tunnel, mut far) = dial_and_accept(&a, &mut listener).await;
     tunnel.write_all(b"abcdef").await.unwrap();
     tunnel.shutdown().await.unwrap();
     let lent = within("fill_buf", far.fill_buf()).await.unwrap().to_vec();
