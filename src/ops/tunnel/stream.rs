@@ -323,6 +323,20 @@ impl Tunnel {
         Poll::Ready(Ok(()))
     }
 
+    /// Takes up to `n` bytes off the front of the received bytes as read
+    /// by the user.
+    fn consume_front(&mut self, n: usize, cx: &mut Context<'_>) {
+        let Some(front) = self.buffer.front_mut() else {
+            return;
+        };
+        let n = n.min(front.len());
+        front.advance(n);
+        if front.is_empty() {
+            self.buffer.pop_front();
+        }
+        self.consume_bytes(n, cx);
+    }
+
     /// Counts `n` bytes as read by the user, granting credits back once
     /// enough were.
     fn consume_bytes(&mut self, n: usize, cx: &mut Context<'_>) {
@@ -421,11 +435,7 @@ impl AsyncRead for Tunnel {
         };
         let n = front.len().min(buf.remaining());
         buf.put_slice(&front[..n]);
-        front.advance(n);
-        if front.is_empty() {
-            this.buffer.pop_front();
-        }
-        this.consume_bytes(n, cx);
+        this.consume_front(n, cx);
         Poll::Ready(Ok(()))
     }
 }
@@ -440,18 +450,10 @@ impl AsyncBufRead for Tunnel {
     }
 
     fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        let Some(front) = this.buffer.front_mut() else {
-            return;
-        };
-        let n = amt.min(front.len());
-        front.advance(n);
-        if front.is_empty() {
-            this.buffer.pop_front();
-        }
         // No context here: an ack that cannot be queued at once is kept
         // and driven by the next poll of either half.
-        this.consume_bytes(n, &mut Context::from_waker(Waker::noop()));
+        self.get_mut()
+            .consume_front(amt, &mut Context::from_waker(Waker::noop()));
     }
 }
 
