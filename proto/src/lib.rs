@@ -32,4 +32,5 @@
 pub mod codec;
 pub mod frames;
 pub mod identity;
+pub mod incoming;
 pub mod proto;

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use prost::bytes::{Buf, BufMut, Bytes, BytesMut};
 use tonic::{Code, Status};
 
-use super::HEADER_BYTES;
+use super::{DecodeFrame, HEADER_BYTES};
 
 type BoxedBody = Pin<Box<dyn Body<Data = Bytes, Error = Status> + Send + 'static>>;
 
@@ -73,7 +73,7 @@ impl<M> std::fmt::Debug for FrameStream<M> {
     }
 }
 
-impl<M: prost::Message + Default> FrameStream<M> {
+impl<M: DecodeFrame> FrameStream<M> {
     /// The messages of a request body (server side), none over `max` bytes.
     pub fn request<B>(body: B, max: usize) -> Self
     where
@@ -158,8 +158,8 @@ impl<M: prost::Message + Default> FrameStream<M> {
         }
         self.pending = None;
         let decoded = match self.chunks.split_frame(len) {
-            Frame::One(bytes) => M::decode(bytes),
-            Frame::Spread(chunks) => M::decode(chunks),
+            Frame::One(bytes) => M::decode_frame(bytes),
+            Frame::Spread(chunks) => M::decode_frame(chunks),
         };
         decoded
             .map(Some)
@@ -194,7 +194,7 @@ impl<M: prost::Message + Default> FrameStream<M> {
     }
 }
 
-impl<M: prost::Message + Default> Stream for FrameStream<M> {
+impl<M: DecodeFrame> Stream for FrameStream<M> {
     type Item = Result<M, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

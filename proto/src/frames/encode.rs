@@ -12,7 +12,7 @@ use prost::bytes::buf::UninitSlice;
 use prost::bytes::{Buf, BufMut, Bytes, BytesMut};
 use tonic::Status;
 
-use super::HEADER_BYTES;
+use super::{EncodeFrame, HEADER_BYTES};
 // The batching of the generated stubs' codec: frames are handed to HTTP/2
 // once 6 KiB is batched, in a buffer of 8 KiB that a batch of small frames
 // fits without growing.
@@ -74,7 +74,7 @@ impl<S> std::fmt::Debug for FrameBody<S> {
 impl<S, M> FrameBody<S>
 where
     S: Stream<Item = Result<M, Status>>,
-    M: prost::Message,
+    M: EncodeFrame,
 {
     /// A response body (server side): frames up to `max` bytes, then the
     /// final status in trailers.
@@ -104,7 +104,7 @@ where
     fn encode(&mut self, message: &M) -> Result<(), Status> {
         let start = self.batch.len();
         self.batch.put_bytes(0, HEADER_BYTES);
-        message.encode_raw(&mut Writer {
+        message.encode_frame(&mut Writer {
             batch: &mut self.batch,
             shared: &mut self.shared,
         });
@@ -160,7 +160,7 @@ where
 impl<S, M> Body for FrameBody<S>
 where
     S: Stream<Item = Result<M, Status>>,
-    M: prost::Message,
+    M: EncodeFrame,
 {
     type Data = Bytes;
     type Error = Status;

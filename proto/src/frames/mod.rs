@@ -33,10 +33,14 @@
 //! ```
 
 mod decode;
+mod downstream;
 mod encode;
+mod message;
 
 pub use decode::FrameStream;
+pub use downstream::Downstream;
 pub use encode::FrameBody;
+pub use message::{DecodeFrame, EncodeFrame};
 
 /// A gRPC frame header: the compression flag and the length.
 const HEADER_BYTES: usize = 5;

@@ -327,3 +327,59 @@ async fn frames_before_an_oversized_one_are_still_delivered() {
         Code::OutOfRange
     );
 }
+
+fn incoming(payload: Bytes) -> crate::incoming::SharedIncoming {
+    crate::incoming::SharedIncoming {
+        source_topic: "ag::ws::sender::1".into(),
+        payload,
+        message_type: 2,
+        workspace: "ws".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn downstream_frames_are_the_bytes_of_their_prost_twins_under_any_cut() {
+    use super::Downstream;
+    let with_extension = DownstreamMessage {
+        active_extensions: vec!["x".into()],
+        ..DownstreamMessage::from(Downstream::Message(incoming(pattern(3))))
+    };
+    let items = vec![
+        Downstream::Message(incoming(pattern(10))),
+        Downstream::Frame(tunnel_data(pattern(5))),
+        Downstream::Message(incoming(pattern(200 * 1024))),
+        Downstream::Frame(with_extension.clone()),
+        Downstream::Message(incoming(Bytes::new())),
+    ];
+    let ours = frames_of(FrameBody::response(
+        stream::iter(items.clone().into_iter().map(Ok::<_, Status>)),
+        MAX,
+    ))
+    .await;
+    let twins = frames_of(sent(items.iter().cloned().map(Into::into).collect())).await;
+    let bytes = |frames: &[Frame<Bytes>]| -> Vec<u8> {
+        frames
+            .iter()
+            .filter_map(|f| f.data_ref())
+            .flat_map(|d| d.iter().copied())
+            .collect()
+    };
+    assert_eq!(bytes(&ours), bytes(&twins), "the same wire bytes");
+    for cut in [1, 3, 7, 4096, 1 << 30] {
+        let mut stream =
+            FrameStream::<Downstream>::response(recut_clone(&ours, cut), StatusCode::OK, MAX);
+        for want in &items {
+            let got = stream.message().await.expect("decodes");
+            assert_eq!(got.as_ref(), Some(want), "cut {cut}");
+        }
+        assert_eq!(stream.message().await.expect("clean end"), None);
+    }
+    // A message frame with more than its `msg` is read as the frame it is.
+    assert!(matches!(
+        FrameStream::<Downstream>::response(sent(vec![with_extension]), StatusCode::OK, MAX)
+            .message()
+            .await,
+        Ok(Some(Downstream::Frame(f))) if f.active_extensions == ["x"]
+    ));
+}

@@ -1,0 +1,87 @@
+//! The downstream frame with its incoming messages zero-copy.
+
+use prost::DecodeError;
+use prost::Message as _;
+use prost::bytes::{Buf, BufMut};
+
+use super::{DecodeFrame, EncodeFrame};
+use crate::incoming::{SharedIncoming, wire};
+use crate::proto::DownstreamMessage;
+use crate::proto::downstream_message::Payload;
+
+/// The key of `DownstreamMessage.msg` (field 1, length-delimited).
+const MSG_KEY: u8 = 0x0a;
+
+/// One frame of the `Connect` response stream, as both ends move it: an
+/// incoming message as a [`SharedIncoming`] (strings shared, not copied),
+/// any other frame as prost has it.
+///
+/// It reads and writes exactly the bytes of the `DownstreamMessage` it
+/// stands for. A message frame with anything beside its one `msg` field
+/// (active extensions, say) is read as a [`Frame`](Downstream::Frame).
+///
+/// ```
+/// use aether_protocol::frames::{DecodeFrame, Downstream, EncodeFrame};
+/// use aether_protocol::incoming::SharedIncoming;
+///
+/// let msg = SharedIncoming { source_topic: "ag::ws::a::1".into(), ..Default::default() };
+/// let mut wire = Vec::new();
+/// Downstream::Message(msg.clone()).encode_frame(&mut wire);
+/// let read = Downstream::decode_frame(prost::bytes::Bytes::from(wire)).unwrap();
+/// assert_eq!(read, Downstream::Message(msg));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Downstream {
+    /// `DownstreamMessage { msg }`.
+    Message(SharedIncoming),
+    /// Any other frame.
+    Frame(DownstreamMessage),
+}
+
+impl From<DownstreamMessage> for Downstream {
+    fn from(frame: DownstreamMessage) -> Self {
+        Downstream::Frame(frame)
+    }
+}
+
+impl From<Downstream> for DownstreamMessage {
+    fn from(frame: Downstream) -> Self {
+        match frame {
+            Downstream::Message(m) => DownstreamMessage {
+                payload: Some(Payload::Msg(Box::new(m.into()))),
+                active_extensions: Vec::new(),
+            },
+            Downstream::Frame(f) => f,
+        }
+    }
+}
+
+impl EncodeFrame for Downstream {
+    fn encode_frame(&self, buf: &mut impl BufMut) {
+        match self {
+            Downstream::Message(m) => {
+                buf.put_u8(MSG_KEY);
+                wire::put_varint(m.encoded_len() as u64, buf);
+                m.encode_raw(buf);
+            }
+            Downstream::Frame(f) => f.encode_raw(buf),
+        }
+    }
+}
+
+impl DecodeFrame for Downstream {
+    fn decode_frame(mut frame: impl Buf) -> Result<Self, DecodeError> {
+        if frame.chunk().first() != Some(&MSG_KEY) {
+            return DownstreamMessage::decode(frame).map(Downstream::Frame);
+        }
+        let whole = frame.copy_to_bytes(frame.remaining());
+        let mut rest = whole.slice(1..);
+        let body = prost::decode_length_delimiter(&mut rest)
+            .ok()
+            .filter(|&len| len == rest.len());
+        match body {
+            Some(_) => SharedIncoming::decode(rest).map(Downstream::Message),
+            None => DownstreamMessage::decode(whole).map(Downstream::Frame),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The few protobuf wire primitives the hand-written codec needs.
+
+use prost::bytes::{Buf, BufMut, Bytes};
+
+/// Wire type of varint fields.
+pub(crate) const VARINT: u8 = 0;
+/// Wire type of 64-bit fields.
+pub(crate) const FIXED64: u8 = 1;
+/// Wire type of length-delimited fields.
+pub(crate) const LEN: u8 = 2;
+/// Wire type of 32-bit fields.
+pub(crate) const FIXED32: u8 = 5;
+
+/// The key of field `tag` with `wire_type`.
+pub(crate) const fn key(tag: u32, wire_type: u8) -> u64 {
+    ((tag as u64) << 3) | wire_type as u64
+}
+
+/// Bytes `v` takes as a varint.
+pub(crate) const fn varint_len(v: u64) -> usize {
+    // One byte per started group of 7 bits (at least one byte).
+    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+}
+
+pub(crate) fn put_varint(mut v: u64, buf: &mut impl BufMut) {
+    while v >= 0x80 {
+        buf.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.put_u8(v as u8);
+}
+
+/// Reads a varint off the front of `buf`; `None` when it is cut short or
+/// does not fit 64 bits (longer than ten bytes, or a tenth byte over 1).
+pub(crate) fn take_varint(buf: &mut Bytes) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, &b) in buf.iter().enumerate().take(10) {
+        if i == 9 && b > 1 {
+            return None;
+        }
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            buf.advance(i + 1);
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Reads a length-delimited field's body off the front of `buf` (a slice
+/// of it, not a copy).
+pub(crate) fn take_len(buf: &mut Bytes) -> Option<Bytes> {
+    let len = usize::try_from(take_varint(buf)?).ok()?;
+    (len <= buf.len()).then(|| buf.split_to(len))
+}
+
+/// Skips a field of `wire_type`; `None` for groups or a cut-short field.
+pub(crate) fn skip(wire_type: u8, buf: &mut Bytes) -> Option<()> {
+    let n = match wire_type {
+        VARINT => return take_varint(buf).map(drop),
+        LEN => return take_len(buf).map(drop),
+        FIXED64 => 8,
+        FIXED32 => 4,
+        _ => return None,
+    };
+    (n <= buf.len()).then(|| buf.advance(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip_at_every_length() {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_varint(v, &mut out);
+            assert_eq!(out.len(), varint_len(v), "{v}");
+            assert_eq!(out.len(), prost::length_delimiter_len(v as usize), "{v}");
+            let mut buf = Bytes::from(out);
+            assert_eq!(take_varint(&mut buf), Some(v));
+            assert!(buf.is_empty());
+        }
+        assert_eq!(take_varint(&mut Bytes::from_static(&[0x80, 0x80])), None);
+        assert_eq!(take_varint(&mut Bytes::from_static(&[0xff; 11])), None);
+        let mut overflow = [0xff; 10];
+        overflow[9] = 0x02;
+        assert_eq!(take_varint(&mut Bytes::copy_from_slice(&overflow)), None);
+    }
+
+    #[test]
+    fn a_length_past_the_end_is_refused() {
+        assert_eq!(take_len(&mut Bytes::from_static(&[3, b'a', b'b'])), None);
+        let mut buf = Bytes::from_static(&[2, b'a', b'b', b'c']);
+        assert_eq!(take_len(&mut buf).as_deref(), Some(&b"ab"[..]));
+        assert_eq!(&buf[..], b"c");
+        assert_eq!(skip(3, &mut Bytes::from_static(&[0])), None);
+        assert_eq!(skip(FIXED32, &mut Bytes::from_static(&[0, 0, 0])), None);
+    }
+}
