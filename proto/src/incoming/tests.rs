@@ -13,7 +13,6 @@ fn full() -> IncomingMessage {
         on_behalf_subject: Some(Box::new(PrincipalRef {
             principal_type: "user".into(),
             principal_id: "user-1".into(),
-            ..Default::default()
         })),
         access_receipt: Some(Box::default()),
         forwarded_authorization: Some(Box::new(ForwardedAuthorization {

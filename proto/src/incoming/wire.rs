@@ -19,7 +19,7 @@ pub(crate) const fn key(tag: u32, wire_type: u8) -> u64 {
 /// Bytes `v` takes as a varint.
 pub(crate) const fn varint_len(v: u64) -> usize {
     // One byte per started group of 7 bits (at least one byte).
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 pub(crate) fn put_varint(mut v: u64, buf: &mut impl BufMut) {
