@@ -140,12 +140,14 @@ pub(crate) fn downstream_name(p: &Down) -> &'static str {
     }
 }
 
+/// What a queued frame or message is counted as beyond its data.
+pub(crate) const FRAME_OVERHEAD: usize = 64;
+
 /// Roughly what a frame holds in memory, for the byte bounds of inboxes:
 /// the variable-size parts of the frames that carry data, the encoded
 /// length of the rest.
 pub(crate) fn approx_size(p: &Down) -> usize {
-    const OVERHEAD: usize = 64;
-    OVERHEAD
+    FRAME_OVERHEAD
         + match p {
             Down::Msg(m) => m.payload.len() + m.source_topic.len() + m.workspace.len(),
             Down::ProxyHttpBodyChunk(c) => c.data.len(),

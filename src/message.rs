@@ -1,5 +1,8 @@
 //! Incoming messages, message types and the metric payload builder.
 
+use std::sync::OnceLock;
+
+use aether_protocol::incoming::SharedIncoming;
 use bytes::Bytes;
 
 use crate::proto;
@@ -8,71 +11,119 @@ pub use crate::proto::MessageType;
 
 /// A message delivered to this client.
 ///
-/// Cloning copies the small header fields; the payload is shared.
-#[derive(Debug, Clone, PartialEq)]
+/// Its strings and payload are slices of the frame it arrived in: reading
+/// a message allocates nothing for them, and cloning one copies no bytes.
+#[derive(Clone)]
 pub struct Message {
-    inner: Box<proto::IncomingMessage>,
+    /// Boxed: messages move through queues and handler futures, where a
+    /// pointer moves for free and a 150-byte value is a copy per move.
+    inner: Box<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    message: SharedIncoming,
+    /// [`Message::as_proto`]'s copy, made on first use.
+    proto: OnceLock<proto::IncomingMessage>,
 }
 
 impl Message {
     /// The sender's topic (server-set, cannot be spoofed).
     pub fn source_topic(&self) -> &str {
-        &self.inner.source_topic
+        &self.inner.message.source_topic
     }
 
     /// The payload bytes.
     pub fn payload(&self) -> &Bytes {
-        &self.inner.payload
+        &self.inner.message.payload
     }
 
     /// The payload as UTF-8, if it is.
     pub fn payload_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.inner.payload).ok()
+        std::str::from_utf8(&self.inner.message.payload).ok()
     }
 
     /// The message type; unknown values read as `MessageTypeUnspecified`.
     pub fn message_type(&self) -> MessageType {
-        MessageType::try_from(self.inner.message_type).unwrap_or(MessageType::Unspecified)
+        MessageType::try_from(self.inner.message.message_type).unwrap_or(MessageType::Unspecified)
     }
 
     /// The effective workspace the gateway stamped (may be empty).
     pub fn workspace(&self) -> &str {
-        &self.inner.workspace
+        &self.inner.message.workspace
     }
 
     /// The subject this message was sent on behalf of, if any.
     pub fn on_behalf_subject(&self) -> Option<&proto::PrincipalRef> {
-        self.inner.on_behalf_subject.as_deref()
+        self.inner.message.on_behalf_subject.as_deref()
     }
 
-    /// The raw protocol message, with every field.
+    /// The raw protocol message, with every field (built on first call:
+    /// the strings are copied once).
     pub fn as_proto(&self) -> &proto::IncomingMessage {
-        &self.inner
+        self.inner
+            .proto
+            .get_or_init(|| self.inner.message.clone().into())
     }
 
     /// Consumes the message, returning the raw protocol message.
     pub fn into_proto(self) -> proto::IncomingMessage {
-        *self.inner
+        let Inner { message, proto } = *self.inner;
+        proto.into_inner().unwrap_or_else(|| message.into())
     }
 
     /// Decodes a METRIC message's payload.
     pub fn decode_metric(&self) -> Option<proto::Metric> {
         use prost::Message as _;
-        proto::Metric::decode(self.inner.payload.clone()).ok()
+        proto::Metric::decode(self.inner.message.payload.clone()).ok()
+    }
+
+    /// Bytes it holds, for the byte bounds of inboxes.
+    pub(crate) fn approx_size(&self) -> usize {
+        self.inner.message.payload.len()
+            + self.inner.message.source_topic.len()
+            + self.inner.message.workspace.len()
+    }
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.message == other.inner.message
+    }
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("source_topic", &self.inner.message.source_topic)
+            .field("message_type", &self.message_type())
+            .field("workspace", &self.inner.message.workspace)
+            .field("payload", &self.inner.message.payload)
+            .field("on_behalf_subject", &self.inner.message.on_behalf_subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<SharedIncoming> for Message {
+    fn from(message: SharedIncoming) -> Self {
+        Message {
+            inner: Box::new(Inner {
+                message,
+                proto: OnceLock::new(),
+            }),
+        }
     }
 }
 
 impl From<Box<proto::IncomingMessage>> for Message {
     fn from(inner: Box<proto::IncomingMessage>) -> Self {
-        Message { inner }
+        Message::from(*inner)
     }
 }
 
 impl From<proto::IncomingMessage> for Message {
     fn from(inner: proto::IncomingMessage) -> Self {
-        Message {
-            inner: Box::new(inner),
-        }
+        Message::from(SharedIncoming::from(inner))
     }
 }
 

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use aether_protocol::proto::IncomingMessage;
+use aether_protocol::incoming::SharedIncoming;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
@@ -78,7 +78,7 @@ impl From<&Limits> for MailboxLimits {
 }
 
 struct Entry {
-    msg: IncomingMessage,
+    msg: SharedIncoming,
     size: usize,
     at: Instant,
     /// The sequence number it is journaled under, if it is.
@@ -163,7 +163,7 @@ pub(crate) struct Mailbox {
     persist: Option<Arc<Persister>>,
 }
 
-fn size_of(msg: &IncomingMessage) -> usize {
+fn size_of(msg: &SharedIncoming) -> usize {
     msg.payload.len() + msg.source_topic.len() + msg.workspace.len()
 }
 
@@ -308,7 +308,7 @@ impl Mailbox {
 
     /// Queues `msg` unless it would exceed a bound; a full mailbox refuses
     /// it and drops nothing.
-    pub(crate) fn offer(&self, msg: IncomingMessage, stats: &Stats) -> Offer {
+    pub(crate) fn offer(&self, msg: SharedIncoming, stats: &Stats) -> Offer {
         let size = size_of(&msg);
         let now = Instant::now();
         let (expired, offer, waker) = {
@@ -418,7 +418,7 @@ impl Mailbox {
     pub(crate) fn pop_into(
         &self,
         epoch: u64,
-        out: &mut VecDeque<IncomingMessage>,
+        out: &mut VecDeque<SharedIncoming>,
         max: usize,
         max_bytes: usize,
         waker: &Waker,
@@ -474,7 +474,7 @@ impl Mailbox {
 
     /// Puts messages that were popped but never sent back at the front, in
     /// their original order.
-    pub(crate) fn unpop(&self, msgs: &mut VecDeque<IncomingMessage>) {
+    pub(crate) fn unpop(&self, msgs: &mut VecDeque<SharedIncoming>) {
         if msgs.is_empty() {
             return;
         }
@@ -632,8 +632,8 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
-    fn msg(n: u8) -> IncomingMessage {
-        IncomingMessage {
+    fn msg(n: u8) -> SharedIncoming {
+        SharedIncoming {
             payload: Bytes::from(vec![n]),
             ..Default::default()
         }

@@ -26,7 +26,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use aether_protocol::proto::{DownstreamMessage, IncomingMessage, Signal, downstream_message};
+use aether_protocol::frames::Downstream;
+use aether_protocol::incoming::SharedIncoming;
+use aether_protocol::proto::{DownstreamMessage, Signal, downstream_message};
 use futures_util::Stream;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
@@ -318,8 +320,8 @@ pub(crate) struct OutboundStream {
     outlet: Arc<Outlet>,
     stats: Arc<Stats>,
     mailbox: Option<Arc<Mailbox>>,
-    buffer: VecDeque<IncomingMessage>,
-    tail: VecDeque<Result<DownstreamMessage, Status>>,
+    buffer: VecDeque<SharedIncoming>,
+    tail: VecDeque<Result<Downstream, Status>>,
     done: bool,
     /// Whether the lane goes before the mailbox next time.
     lane_turn: bool,
@@ -349,11 +351,11 @@ pub(crate) fn channel(
     (outbox, outlet, stream)
 }
 
-fn wrap(payload: downstream_message::Payload) -> DownstreamMessage {
-    DownstreamMessage {
+fn wrap(payload: downstream_message::Payload) -> Downstream {
+    Downstream::Frame(DownstreamMessage {
         payload: Some(payload),
         active_extensions: Vec::new(),
-    }
+    })
 }
 
 impl OutboundStream {
@@ -401,7 +403,10 @@ impl OutboundStream {
 }
 
 impl Stream for OutboundStream {
-    type Item = Result<DownstreamMessage, Status>;
+    /// Mailbox messages go out as [`Downstream::Message`]: their topics
+    /// are the sender's, shared, and are written without a copy per
+    /// message into an `IncomingMessage`.
+    type Item = Result<Downstream, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -419,7 +424,7 @@ impl Stream for OutboundStream {
             match this.rx.poll_recv(cx) {
                 Poll::Ready(Some(Out::Msg(m, size))) => {
                     this.outlet.yielded(size);
-                    return Poll::Ready(Some(Ok(*m)));
+                    return Poll::Ready(Some(Ok(Downstream::Frame(*m))));
                 }
                 Poll::Ready(Some(Out::Attach(mb))) => {
                     mb.attach(this.outlet.epoch);
@@ -440,14 +445,12 @@ impl Stream for OutboundStream {
                 && let Poll::Ready(m) = this.outlet.lane.poll_pop(cx)
             {
                 this.lane_turn = false;
-                return Poll::Ready(Some(Ok(m)));
+                return Poll::Ready(Some(Ok(Downstream::Frame(m))));
             }
             if let Some(m) = this.buffer.pop_front() {
                 this.lane_turn = true;
                 Stats::bump(&this.stats.messages_delivered);
-                return Poll::Ready(Some(Ok(wrap(downstream_message::Payload::Msg(Box::new(
-                    m,
-                ))))));
+                return Poll::Ready(Some(Ok(Downstream::Message(m))));
             }
             if let Some(mb) = &this.mailbox {
                 match mb.pop_into(
@@ -470,7 +473,7 @@ impl Stream for OutboundStream {
             }
             if let Poll::Ready(m) = this.outlet.lane.poll_pop(cx) {
                 this.lane_turn = false;
-                return Poll::Ready(Some(Ok(m)));
+                return Poll::Ready(Some(Ok(Downstream::Frame(m))));
             }
             this.outlet.waker.register(cx.waker());
             if this.outlet.killed.load(Ordering::Acquire) {

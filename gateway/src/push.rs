@@ -74,9 +74,9 @@ mod tests {
         }
     }
 
-    fn n(m: DownstreamMessage) -> i64 {
+    fn n(m: aether_protocol::frames::Downstream) -> i64 {
         use aether_protocol::proto::downstream_message::Payload;
-        match m.payload {
+        match DownstreamMessage::from(m).payload {
             Some(Payload::Error(e)) => e.retry_after_ms,
             _ => -1,
         }

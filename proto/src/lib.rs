@@ -10,8 +10,11 @@
 //! * [`identity`]: typed, validated principals, segments and topics, with the
 //!   gateway's identifier rules;
 //! * [`frames`]: the `Connect` stream's gRPC framing on HTTP/2 bodies,
-//!   without tonic's copies (the one `unsafe impl`, a delegating
-//!   `BufMut`, is there).
+//!   without tonic's copies (an `unsafe impl`, a delegating `BufMut`, is
+//!   there);
+//! * [`incoming`]: `IncomingMessage` with its strings shared rather than
+//!   copied per message ([`SharedStr`](incoming::SharedStr) reads its
+//!   checked UTF-8 without checking again: the crate's other `unsafe`).
 //!
 //! ```
 //! use aether_protocol::identity::Principal;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use aether_protocol::frames::{CONNECT_PATH, CONTENT_TYPE, FrameBody, FrameStream};
+use aether_protocol::frames::{CONNECT_PATH, CONTENT_TYPE, Downstream, FrameBody, FrameStream};
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 use tonic::codegen::http;
@@ -13,7 +13,7 @@ use tonic::{Code, Status};
 use tower::ServiceExt;
 
 use super::pushes::Push;
-use super::router::Router;
+use super::router::{Routable, Router};
 use super::{ConnectionState, SessionInfo, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::downstream_message::Payload as Down;
@@ -28,13 +28,13 @@ const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 const MAX_UPSTREAM_FRAME: usize = 64 * 1024 * 1024;
 
 /// The frames the gateway sends on the `Connect` stream.
-type Inbound = FrameStream<DownstreamMessage>;
+type Inbound = FrameStream<Downstream>;
 
 /// A live connection after a successful handshake.
 struct Established {
     session: SessionInfo,
     inbound: Inbound,
-    early: Vec<DownstreamMessage>,
+    early: Vec<Downstream>,
 }
 
 /// Why a connection ended.
@@ -163,10 +163,10 @@ async fn connect_once(shared: &Arc<Shared>) -> Result<Established> {
         let mut early = Vec::new();
         loop {
             match inbound.message().await {
-                Ok(Some(DownstreamMessage {
+                Ok(Some(Downstream::Frame(DownstreamMessage {
                     payload: Some(Down::ConnectionAck(ack)),
                     ..
-                })) => {
+                }))) => {
                     check_extensions(shared, &ack)?;
                     let identity = shared
                         .principal
@@ -347,16 +347,16 @@ impl Reader<'_> {
                 _ = &mut shutdown => return self.drain_on_close(inbound).await,
             };
             match next {
-                Ok(Some(msg)) => {
-                    let Some(payload) = self.note(msg) else {
+                Ok(Some(frame)) => {
+                    let Some(item) = self.note(frame) else {
                         continue;
                     };
-                    let Some(payload) = self.router.route_now(payload) else {
+                    let Some(item) = self.router.route_now(item) else {
                         continue;
                     };
                     // Routing waits only for a full consumer (see the
                     // router); close() must not wait behind it.
-                    let routed = self.router.route(payload);
+                    let routed = self.router.route(item);
                     tokio::select! {
                         biased;
                         _ = routed => {}
@@ -389,22 +389,30 @@ impl Reader<'_> {
     }
 
     /// Routes one frame (see the router), noting a forced disconnect.
-    async fn route(&mut self, msg: DownstreamMessage) {
-        if let Some(payload) = self.note(msg)
-            && let Some(payload) = self.router.route_now(payload)
+    async fn route(&mut self, frame: Downstream) {
+        if let Some(item) = self.note(frame)
+            && let Some(item) = self.router.route_now(item)
         {
-            self.router.route(payload).await;
+            self.router.route(item).await;
         }
     }
 
-    /// The frame's payload, noting a forced disconnect on the way.
-    fn note(&mut self, msg: DownstreamMessage) -> Option<Down> {
-        let payload = msg.payload?;
-        if let Down::Signal(sig) = &payload
-            && sig.r#type == proto::signal::SignalType::ForceDisconnect as i32
-        {
-            self.forced = Some(sig.reason.clone());
+    /// What the router gets of a frame: a message as the push it is, any
+    /// other frame's payload, noting a forced disconnect on the way.
+    fn note(&mut self, frame: Downstream) -> Option<Routable> {
+        let payload = match frame {
+            Downstream::Message(m) => return Some(Routable::Push(Push::Message(m.into()))),
+            Downstream::Frame(f) => f.payload?,
+        };
+        match payload {
+            Down::Msg(m) => Some(Routable::Push(Push::Message(m.into()))),
+            Down::Signal(sig)
+                if sig.r#type == proto::signal::SignalType::ForceDisconnect as i32 =>
+            {
+                self.forced = Some(sig.reason.clone());
+                Some(Routable::Frame(Down::Signal(sig)))
+            }
+            other => Some(Routable::Frame(other)),
         }
-        Some(payload)
     }
 }

@@ -13,12 +13,15 @@ use parking_lot::RwLock;
 
 use super::inbox::{InboxReceiver, InboxSender, OverflowBudget, Slot, inbox};
 use super::state::SessionInfo;
+use crate::message::Message;
 use crate::proto::downstream_message::Payload as Down;
 
 /// One thing pushed to subscribers.
 #[derive(Debug, Clone)]
 pub(crate) enum Push {
-    /// A frame from the gateway that is not a reply.
+    /// A message delivered to this client.
+    Message(Message),
+    /// A frame from the gateway that is not a reply (nor a message).
     Frame(Down),
     /// The connection came up (boxed: pushes move through queues, and a
     /// session is large).
@@ -61,7 +64,7 @@ pub(crate) enum PushClass {
 impl PushClass {
     pub(crate) fn of(push: &Push) -> Self {
         match push {
-            Push::Frame(Down::Msg(_)) => PushClass::Message,
+            Push::Message(_) => PushClass::Message,
             Push::Frame(Down::TaskAssignment(_)) => PushClass::Assignment,
             Push::Frame(Down::ProxyHttpRequest(_)) => PushClass::Proxy,
             Push::Frame(Down::ProxyHttpBodyChunk(c)) if c.is_request => PushClass::Proxy,
@@ -221,7 +224,9 @@ mod tests {
 
     #[test]
     fn filters_pick_their_pushes() {
-        let msg = PushClass::of(&Push::Frame(Down::Msg(Box::default())));
+        let msg = PushClass::of(&Push::Message(
+            crate::proto::IncomingMessage::default().into(),
+        ));
         let assignment = PushClass::of(&Push::Frame(Down::TaskAssignment(Box::default())));
         let up = PushClass::of(&Push::Disconnected("x".into()));
         assert!(PushFilter::Everything.wants(up));

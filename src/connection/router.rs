@@ -36,6 +36,22 @@ use tokio::sync::mpsc;
 /// Bytes a lifecycle event is counted as.
 const EVENT_BYTES: usize = 64;
 
+/// What the reader hands the router: a frame, or a push it has already
+/// made of one (an incoming message).
+pub(super) enum Routable {
+    Frame(Down),
+    Push(Push),
+}
+
+/// Roughly what a push holds in memory, for the byte bounds of inboxes.
+fn push_size(push: &Push) -> usize {
+    match push {
+        Push::Frame(f) => frames::approx_size(f),
+        Push::Message(m) => frames::FRAME_OVERHEAD + m.approx_size(),
+        Push::Connected(_) | Push::Disconnected(_) => EVENT_BYTES,
+    }
+}
+
 /// What happened to one item.
 #[derive(Debug, PartialEq, Eq)]
 enum Delivery {
@@ -78,36 +94,43 @@ impl Router {
         }
     }
 
-    /// Routes one frame at once if that needs no waiting and no decision
+    /// Routes one item at once if that needs no waiting and no decision
     /// (a reply; a push every subscriber has room for: the common case),
-    /// without building the state of the asynchronous path. Gives the frame
+    /// without building the state of the asynchronous path. Gives the item
     /// back, untouched, when [`route`](Self::route) must handle it.
-    pub(super) fn route_now(&mut self, payload: Down) -> Option<Down> {
-        if let Some(id) = frames::downstream_request_id(&payload) {
-            // A reply nobody waits for any more is the slow path's to handle.
-            let Some(entry) = self.pending.take(id) else {
-                return Some(payload);
-            };
-            self.resolve(entry, payload);
-            return None;
-        }
-        if streams::stream_key(&payload).is_some() {
-            return Some(payload);
-        }
+    pub(super) fn route_now(&mut self, item: Routable) -> Option<Routable> {
+        let push = match item {
+            Routable::Push(push) => push,
+            Routable::Frame(payload) => {
+                if let Some(id) = frames::downstream_request_id(&payload) {
+                    // A reply nobody waits for any more is the slow path's.
+                    let Some(entry) = self.pending.take(id) else {
+                        return Some(Routable::Frame(payload));
+                    };
+                    self.resolve(entry, payload);
+                    return None;
+                }
+                if streams::stream_key(&payload).is_some() {
+                    return Some(Routable::Frame(payload));
+                }
+                Push::Frame(payload)
+            }
+        };
+        self.push_now(push).err().map(Routable::Push)
+    }
+
+    /// Pushes at once when every subscriber has room; else hands it back.
+    fn push_now(&mut self, push: Push) -> Result<(), Push> {
         let subs = self.subscribers();
-        let bytes = frames::approx_size(&payload);
-        let push = Push::Frame(payload);
+        let bytes = push_size(&push);
         let class = PushClass::of(&push);
         let mut targets = subs.iter().filter(|s| s.wants(class));
         if !targets.clone().all(|s| s.tx.fits(bytes)) {
-            let Push::Frame(payload) = push else {
-                unreachable!("built as a frame above")
-            };
-            return Some(payload);
+            return Err(push);
         }
         let Some(mut current) = targets.next() else {
             self.unserved(push);
-            return None;
+            return Ok(());
         };
         for next in targets {
             // Room was checked, and only the reader adds to these inboxes.
@@ -115,11 +138,15 @@ impl Router {
             current = next;
         }
         let _ = current.tx.try_push(push, bytes);
-        None
+        Ok(())
     }
 
-    /// Routes one frame. Waits only as the delivery policy says.
-    pub(super) async fn route(&mut self, payload: Down) {
+    /// Routes one item. Waits only as the delivery policy says.
+    pub(super) async fn route(&mut self, item: Routable) {
+        let payload = match item {
+            Routable::Push(push) => return self.push(push).await,
+            Routable::Frame(payload) => payload,
+        };
         let correlated = match frames::downstream_request_id(&payload) {
             None => false,
             Some(id) => match self.pending.take(id) {
@@ -252,10 +279,7 @@ impl Router {
 
     async fn push(&mut self, push: Push) {
         let subs = self.subscribers();
-        let bytes = match &push {
-            Push::Frame(f) => frames::approx_size(f),
-            _ => EVENT_BYTES,
-        };
+        let bytes = push_size(&push);
         let class = PushClass::of(&push);
         let targets = subs.iter().filter(|s| s.wants(class)).count();
         if targets == 0 {

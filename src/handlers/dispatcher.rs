@@ -10,7 +10,6 @@ use parking_lot::RwLock;
 use super::{Handler, Handlers};
 use crate::connection::{Connection, Push, PushFilter, PushReceiver, Slot};
 use crate::error::Error;
-use crate::message::Message;
 use crate::proto::downstream_message::Payload;
 
 /// The handler registry of one client, served by its dispatch task.
@@ -99,18 +98,15 @@ async fn serve(h: &Handlers, push: Push) {
                 call("on_disconnect", f, reason).await;
             }
         }
-        Push::Frame(Payload::Msg(m)) => {
-            let msg = Message::from(m);
-            match (h.typed_for(&msg), &h.on_message) {
-                (Some(typed), Some(all)) => {
-                    call("typed message handler", typed, msg.clone()).await;
-                    call("on_message", all, msg).await;
-                }
-                (Some(typed), None) => call("typed message handler", typed, msg).await,
-                (None, Some(all)) => call("on_message", all, msg).await,
-                (None, None) => {}
+        Push::Message(msg) => match (h.typed_for(&msg), &h.on_message) {
+            (Some(typed), Some(all)) => {
+                call("typed message handler", typed, msg.clone()).await;
+                call("on_message", all, msg).await;
             }
-        }
+            (Some(typed), None) => call("typed message handler", typed, msg).await,
+            (None, Some(all)) => call("on_message", all, msg).await,
+            (None, None) => {}
+        },
         Push::Frame(frame) => serve_frame(h, frame).await,
     }
 }

@@ -50,9 +50,7 @@ impl Stream for MessageStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             return match Pin::new(&mut self.pushes).poll_next(cx) {
-                Poll::Ready(Some(Slot::Item(Push::Frame(Down::Msg(m))))) => {
-                    Poll::Ready(Some(Ok(Message::from(m))))
-                }
+                Poll::Ready(Some(Slot::Item(Push::Message(m)))) => Poll::Ready(Some(Ok(m))),
                 Poll::Ready(Some(Slot::Item(_))) => continue,
                 Poll::Ready(Some(Slot::Lost(n))) => Poll::Ready(Some(Err(Error::lagged(n)))),
                 Poll::Ready(None) => Poll::Ready(None),

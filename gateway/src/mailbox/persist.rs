@@ -5,8 +5,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aether_protocol::proto::IncomingMessage;
-use prost::Message;
+use aether_protocol::incoming::SharedIncoming;
+use prost::bytes::Bytes;
 
 use crate::store::{Mutation, Store, StoreError, Table};
 
@@ -18,7 +18,7 @@ pub(crate) struct Stored {
     pub(crate) topic: String,
     pub(crate) seq: u64,
     pub(crate) enqueued_unix_ms: u64,
-    pub(crate) msg: IncomingMessage,
+    pub(crate) msg: SharedIncoming,
 }
 
 /// The database key of message `seq` of `topic`.
@@ -26,12 +26,11 @@ pub(crate) fn db_key(topic: &str, seq: u64) -> String {
     format!("{topic}\0{seq:020}")
 }
 
-fn encode(msg: &IncomingMessage, enqueued_unix_ms: u64) -> Vec<u8> {
+fn encode(msg: &SharedIncoming, enqueued_unix_ms: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(9 + msg.encoded_len());
     out.push(VERSION);
     out.extend_from_slice(&enqueued_unix_ms.to_be_bytes());
-    // Encoding into a Vec cannot run out of room.
-    let _ = msg.encode(&mut out);
+    msg.encode_raw(&mut out);
     out
 }
 
@@ -46,7 +45,7 @@ fn decode(key: &str, value: &[u8]) -> Option<Stored> {
         topic: topic.to_string(),
         seq: seq.parse().ok()?,
         enqueued_unix_ms: u64::from_be_bytes(at.try_into().ok()?),
-        msg: IncomingMessage::decode(body).ok()?,
+        msg: SharedIncoming::decode(Bytes::copy_from_slice(body)).ok()?,
     })
 }
 
@@ -92,7 +91,7 @@ impl Persister {
     pub(super) fn put(
         topic: &str,
         seq: u64,
-        msg: &IncomingMessage,
+        msg: &SharedIncoming,
         enqueued_unix_ms: u64,
     ) -> Mutation {
         Mutation::put(
@@ -124,7 +123,7 @@ mod tests {
 
     #[test]
     fn records_round_trip_in_order() {
-        let msg = IncomingMessage {
+        let msg = SharedIncoming {
             source_topic: "ag::w::i::s".into(),
             payload: Bytes::from_static(b"hi"),
             ..Default::default()

@@ -26,7 +26,8 @@ mod permissions;
 mod target;
 
 use aether_protocol::identity::{PrincipalKind, Topic, TopicPrefix};
-use aether_protocol::proto::{IncomingMessage, MessageType, SendMessage};
+use aether_protocol::incoming::{SharedIncoming, SharedStr};
+use aether_protocol::proto::{MessageType, SendMessage};
 
 use std::sync::Arc;
 
@@ -43,22 +44,15 @@ pub(crate) struct Sender<'a> {
     pub(crate) cx: &'a Context,
     pub(crate) kind: PrincipalKind,
     /// `IncomingMessage.source_topic` for this sender.
-    pub(crate) source_topic: &'a str,
+    pub(crate) source_topic: &'a SharedStr,
     /// The sender's current workspace (empty for workspace-less principals).
-    pub(crate) workspace: &'a str,
+    pub(crate) workspace: &'a SharedStr,
     /// The sender as the authorization engine sees it (the subject,
     /// capped, when it acts on behalf of one).
     pub(crate) actor: Actor<'a>,
     /// The subject it acts for under an authority grant, stamped on the
     /// delivered message.
     pub(crate) on_behalf_of: Option<&'a PrincipalId>,
-}
-
-fn first_non_empty(candidates: [&str; 3]) -> &str {
-    candidates
-        .into_iter()
-        .find(|s| !s.is_empty())
-        .unwrap_or_default()
 }
 
 /// What became of an accepted message.
@@ -99,8 +93,9 @@ fn pipeline(
     send: SendMessage,
 ) -> Result<Routed, ErrorReply> {
     let cx = sender.cx;
+    let sender_workspace = sender.workspace.as_str();
     let target = target::parse(&send.target_topic)?;
-    let fan_in = target::fan_in(&target, sender.workspace);
+    let fan_in = target::fan_in(&target, sender_workspace);
     let mut service_instance = None;
     if target.prefix == TopicPrefix::Service && !target.rest.contains("::") {
         service_instance = Some(cx.pick_service(target.rest).ok_or_else(|| {
@@ -147,24 +142,26 @@ fn pipeline(
     if negative {
         return Err(metric::negative_forbidden());
     }
-    let workspace = first_non_empty([
-        send.app_workspace.as_str(),
-        fan_in
-            .as_ref()
-            .and_then(|f| f.declared_workspace)
-            .unwrap_or_default(),
-        sender.workspace,
-    ]);
+    // The first of: the app workspace, the one the fan-in topic names,
+    // the sender's (shared, not copied: the common case).
+    let declared = fan_in.as_ref().and_then(|f| f.declared_workspace);
+    let workspace = if !send.app_workspace.is_empty() {
+        SharedStr::from(send.app_workspace)
+    } else if let Some(ws) = declared.filter(|ws| !ws.is_empty()) {
+        SharedStr::from(ws)
+    } else {
+        sender.workspace.clone()
+    };
     let destination: &str = match (&fan_in, &service_instance) {
         (Some(f), _) => f.receiver,
         (None, Some(instance)) => instance,
         (None, None) => target.topic,
     };
-    let msg = IncomingMessage {
-        source_topic: sender.source_topic.to_string(),
+    let msg = SharedIncoming {
+        source_topic: sender.source_topic.clone(),
         payload: send.payload,
         message_type: send.message_type,
-        workspace: workspace.to_string(),
+        workspace,
         on_behalf_subject: sender.on_behalf_of.map(|p| Box::new(p.to_ref())),
         ..Default::default()
     };
@@ -220,7 +217,7 @@ fn mailbox_full(topic: &str, f: &Fullness) -> ErrorReply {
 }
 
 /// Hands `msg` to every receiver of `topic`.
-fn deliver(cx: &Context, prefix: TopicPrefix, topic: &str, msg: IncomingMessage) -> Delivered {
+fn deliver(cx: &Context, prefix: TopicPrefix, topic: &str, msg: SharedIncoming) -> Delivered {
     use TopicPrefix as T;
     let offer = |mailbox: Arc<Mailbox>, msg| match mailbox.offer(msg, &cx.stats) {
         Offer::Accepted { pace, offline } => Delivered::To {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use aether_protocol::frames::FrameStream;
 use aether_protocol::identity::{PrincipalKind, validate_segment};
+use aether_protocol::incoming::SharedStr;
 use aether_protocol::proto::{
     DownstreamMessage, SwitchWorkspace, UpstreamMessage, downstream_message,
     upstream_message::Payload,
@@ -63,10 +64,11 @@ struct Session {
     hub: Arc<Hub>,
     handle: Arc<SessionHandle>,
     tx: Outbox,
-    /// `IncomingMessage.source_topic` of this sender.
-    source_topic: String,
-    /// Current workspace (users switch it).
-    workspace: String,
+    /// `IncomingMessage.source_topic` of this sender (shared by every
+    /// message it sends).
+    source_topic: SharedStr,
+    /// Current workspace (users switch it); shared like the topic.
+    workspace: SharedStr,
     rate: Option<TokenBucket>,
     /// The last allowed send decision, reused while it holds.
     send_decisions: routing::decisions::SendDecisions,
@@ -108,11 +110,11 @@ pub(crate) async fn run(
             return;
         }
     };
-    let workspace = handle.workspace.lock().clone();
+    let workspace = SharedStr::from(handle.workspace.lock().clone());
     hub.proxy.session_started(&handle);
     let mut session = Session {
         outbox: hub.proxy.outbox(),
-        source_topic: handle.topic.clone().unwrap_or_default(),
+        source_topic: handle.topic.clone().unwrap_or_default().into(),
         workspace,
         rate: hub.cx.config.limits.send_rate.map(TokenBucket::new),
         send_decisions: Default::default(),
@@ -629,7 +631,7 @@ impl Session {
             }
             Some(Payload::SubmitAuditEvent(req)) => {
                 let mut actor = self.handle.actor();
-                actor.workspace = self.workspace.clone();
+                actor.workspace = self.workspace.to_string();
                 let who = audit::ops::Submitter {
                     actor,
                     admin: self.handle.administrator,
@@ -743,7 +745,7 @@ impl Session {
         self.hub
             .cx
             .switch_workspace(&self.handle, &sw.new_workspace_id);
-        self.workspace = sw.new_workspace_id;
+        self.workspace = sw.new_workspace_id.into();
         true
     }
 }

@@ -24,7 +24,8 @@
 
 use std::collections::BTreeMap;
 
-use aether_protocol::proto::{IncomingMessage, MessageType, TaskStatus};
+use aether_protocol::incoming::{SharedIncoming, SharedStr};
+use aether_protocol::proto::{MessageType, TaskStatus};
 
 use super::Txn;
 use super::model::{Status, TaskRecord};
@@ -109,11 +110,11 @@ impl Txn<'_> {
         } else {
             ce.event_name.clone()
         };
-        let msg = IncomingMessage {
-            source_topic: SOURCE.to_string(),
+        let msg = SharedIncoming {
+            source_topic: SharedStr::from_static(SOURCE),
             payload: payload(r, status, &name).into_bytes().into(),
             message_type: MessageType::Event as i32,
-            workspace: r.workspace.clone(),
+            workspace: r.workspace.as_str().into(),
             ..Default::default()
         };
         let stats = &self.cx.stats;

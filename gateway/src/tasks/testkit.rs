@@ -52,7 +52,8 @@ impl Live {
             .next()
             .await
             .expect("stream open")
-            .expect("no error");
+            .expect("no error")
+            .into();
         m.payload.expect("payload")
     }
 
@@ -88,7 +89,7 @@ impl Live {
     pub(crate) fn queued(&mut self) -> Vec<Payload> {
         let mut out = Vec::new();
         while let Some(Some(Ok(m))) = self.stream.next().now_or_never() {
-            out.extend(m.payload);
+            out.extend(DownstreamMessage::from(m).payload);
         }
         out
     }
