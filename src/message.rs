@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use aether_protocol::incoming::SharedIncoming;
+use aether_protocol::shared::SharedIncoming;
 use bytes::Bytes;
 
 use crate::proto;

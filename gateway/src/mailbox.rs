@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use aether_protocol::incoming::SharedIncoming;
+use aether_protocol::shared::SharedIncoming;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 

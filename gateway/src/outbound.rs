@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use aether_protocol::frames::Downstream;
-use aether_protocol::incoming::SharedIncoming;
 use aether_protocol::proto::{DownstreamMessage, Signal, downstream_message};
+use aether_protocol::shared::SharedIncoming;
 use futures_util::Stream;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;

@@ -13,7 +13,7 @@
 //!   without tonic's copies (an `unsafe impl`, a delegating `BufMut`, is
 //!   there);
 //! * [`incoming`]: `IncomingMessage` with its strings shared rather than
-//!   copied per message ([`SharedStr`](incoming::SharedStr) reads its
+//!   copied per message ([`SharedStr`](shared::SharedStr) reads its
 //!   checked UTF-8 without checking again: the crate's other `unsafe`).
 //!
 //! ```
@@ -35,5 +35,5 @@
 pub mod codec;
 pub mod frames;
 pub mod identity;
-pub mod incoming;
 pub mod proto;
+pub mod shared;

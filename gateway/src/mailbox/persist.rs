@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aether_protocol::incoming::SharedIncoming;
+use aether_protocol::shared::SharedIncoming;
 use prost::bytes::Bytes;
 
 use crate::store::{Mutation, Store, StoreError, Table};

@@ -26,8 +26,8 @@ mod permissions;
 mod target;
 
 use aether_protocol::identity::{PrincipalKind, Topic, TopicPrefix};
-use aether_protocol::incoming::{SharedIncoming, SharedStr};
-use aether_protocol::proto::{MessageType, SendMessage};
+use aether_protocol::proto::MessageType;
+use aether_protocol::shared::{SharedIncoming, SharedSend, SharedStr};
 
 use std::sync::Arc;
 
@@ -72,7 +72,7 @@ pub(crate) fn route(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
     cache: &mut decisions::SendDecisions,
-    send: SendMessage,
+    send: SharedSend,
 ) -> Result<Routed, ErrorReply> {
     let routed = pipeline(sender, rate, cache, send);
     if let Err(e) = &routed {
@@ -90,7 +90,7 @@ fn pipeline(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
     cache: &mut decisions::SendDecisions,
-    send: SendMessage,
+    send: SharedSend,
 ) -> Result<Routed, ErrorReply> {
     let cx = sender.cx;
     let sender_workspace = sender.workspace.as_str();
@@ -146,7 +146,7 @@ fn pipeline(
     // the sender's (shared, not copied: the common case).
     let declared = fan_in.as_ref().and_then(|f| f.declared_workspace);
     let workspace = if !send.app_workspace.is_empty() {
-        SharedStr::from(send.app_workspace)
+        send.app_workspace
     } else if let Some(ws) = declared.filter(|ws| !ws.is_empty()) {
         SharedStr::from(ws)
     } else {
@@ -170,7 +170,7 @@ fn pipeline(
         Delivered::To { pace, offline } => {
             Stats::bump(&cx.stats.messages_routed);
             Ok(Routed {
-                congested: pace.map(|mailbox| (mailbox, send.target_topic.clone())),
+                congested: pace.map(|mailbox| (mailbox, send.target_topic.to_string())),
                 offline_target: (offline && wakes).then(|| destination.to_string()),
             })
         }

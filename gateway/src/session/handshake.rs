@@ -45,10 +45,10 @@ async fn first_message(
         .map_err(|_| Status::deadline_exceeded("timeout waiting for InitConnection"))??;
     match first {
         None => Ok(None),
-        Some(UpstreamMessage {
+        Some(aether_protocol::frames::Upstream::Frame(UpstreamMessage {
             payload: Some(upstream_message::Payload::Init(init)),
             ..
-        }) => Ok(Some(*init)),
+        })) => Ok(Some(*init)),
         Some(_) => Err(Status::invalid_argument(
             "first message must be InitConnection",
         )),

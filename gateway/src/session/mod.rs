@@ -10,20 +10,20 @@ mod pipeline;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use aether_protocol::frames::FrameStream;
+use aether_protocol::frames::{FrameStream, Upstream as UpstreamFrame};
 use aether_protocol::identity::{PrincipalKind, validate_segment};
-use aether_protocol::incoming::SharedStr;
 use aether_protocol::proto::{
-    DownstreamMessage, SwitchWorkspace, UpstreamMessage, downstream_message,
-    upstream_message::Payload,
+    DownstreamMessage, SwitchWorkspace, downstream_message, upstream_message::Payload,
 };
+use aether_protocol::shared::{SharedSend, SharedStr};
 use prost::Message;
 use tonic::Status;
 
 pub(crate) use handshake::SERVER_VERSION;
 
 /// The frames a client sends on its `Connect` stream.
-pub(crate) type Upstream = FrameStream<UpstreamMessage>;
+/// The upstream frames of a session (sends read zero-copy).
+pub(crate) type Upstream = FrameStream<UpstreamFrame>;
 
 use crate::admin;
 use crate::answer::{self, Answer};
@@ -83,7 +83,7 @@ struct Session {
     /// Sends to the paced receiver read during the pause, in order; they
     /// go when it ends. At [`pacing::HELD_MAX_BYTES`] the session stops
     /// reading until then.
-    held: VecDeque<(UpstreamMessage, usize)>,
+    held: VecDeque<(SharedSend, usize)>,
     /// Encoded bytes of `held` (each entry carries its own).
     held_bytes: usize,
 }
@@ -226,20 +226,22 @@ impl Session {
     /// of them starts another pause (the rest then wait for that one).
     async fn release_held(&mut self) -> Option<Exit> {
         while self.pacing.is_none() {
-            let (msg, size) = self.held.pop_front()?;
+            let (send, size) = self.held.pop_front()?;
             self.held_bytes -= size;
-            if let Some(exit) = self.dispatch(msg).await {
+            if let Err(e) = self.route_send(send, size)
+                && let Some(exit) = self.refuse(e).await
+            {
                 return Some(exit);
             }
         }
         None
     }
 
-    /// Holds `msg`, a send to the paced receiver, until the pause ends.
-    fn hold(&mut self, msg: UpstreamMessage) {
-        let size = msg.encoded_len();
+    /// Holds `send` (of `size` bytes), a send to the paced receiver, until
+    /// the pause ends.
+    fn hold(&mut self, send: SharedSend, size: usize) {
         self.held_bytes += size;
-        self.held.push_back((msg, size));
+        self.held.push_back((send, size));
     }
 
     /// After the client half-closed: sends the replies still waiting for
@@ -294,17 +296,26 @@ impl Session {
     }
 
     /// Handles one upstream frame; `Some` ends the session.
-    async fn dispatch(&mut self, msg: UpstreamMessage) -> Option<Exit> {
-        if self.pacing.as_ref().is_some_and(|p| p.holds(&msg)) {
-            self.hold(msg);
-            return None;
-        }
-        let limit = self.hub.cx.config.limits.max_frame_bytes;
-        let size = match cheap_size_bound(&msg) {
-            // Well under the limit: no need to walk the whole frame.
-            Some(bound) if bound <= limit => bound,
-            _ => msg.encoded_len(),
+    async fn dispatch(&mut self, frame: UpstreamFrame) -> Option<Exit> {
+        let msg = match frame {
+            UpstreamFrame::Send(send) => {
+                let size = wire_size(send.encoded_len());
+                return match self.route_send(send, size) {
+                    Ok(()) => None,
+                    Err(e) => self.refuse(e).await,
+                };
+            }
+            UpstreamFrame::Frame(msg) => msg,
         };
+        let size = msg.encoded_len();
+        if let Some(Payload::Send(send)) = msg.payload {
+            // A send frame with more than its `send` field (active
+            // extensions, which the gateway has no use for).
+            return match self.route_send(SharedSend::from(*send), size) {
+                Ok(()) => None,
+                Err(e) => self.refuse(e).await,
+            };
+        }
         if proxy::is_frame(msg.payload.as_ref()) {
             // Proxy frames have their own limits and refusals.
             let payload = msg.payload?;
@@ -317,27 +328,10 @@ impl Session {
                 .handle(&sender, &mut self.outbox, payload, size);
             return None;
         }
-        if size > limit {
-            let (op, id) = unimplemented::describe(msg.payload.as_ref());
-            let e = ErrorReply::new(
-                code::FRAME_TOO_LARGE,
-                format!("{op} frame is {size} bytes; the limit is {limit} bytes"),
-            )
-            .with_request_id(id);
-            self.hub.cx.stats.refuse(Reason::FrameTooLarge, 1);
-            return (!self.error(e).await).then_some(Exit::Killed);
-        }
-        if let Some(rates) = &self.hub.cx.identity_rates
-            && !matches!(msg.payload, Some(Payload::Init(_)) | None)
-            && let Err(retry_after) = rates.take(&self.handle.acl)
-        {
-            let (op, id) = unimplemented::describe(msg.payload.as_ref());
-            let e = ErrorReply::new(
-                code::RATE_LIMITED,
-                format!("rate limit exceeded for this identity ({op})"),
-            )
-            .with_request_id(id)
-            .retryable(retry_after);
+        let rated = !matches!(msg.payload, Some(Payload::Init(_)) | None);
+        if let Err(e) = self.admit(size, rated, || {
+            unimplemented::describe(msg.payload.as_ref())
+        }) {
             return (!self.error(e).await).then_some(Exit::Killed);
         }
         let ok = match msg.payload {
@@ -345,56 +339,6 @@ impl Session {
                 return Some(Exit::Status(Status::invalid_argument(
                     "InitConnection already sent",
                 )));
-            }
-            Some(Payload::Send(mut send)) => {
-                let obo = match self.on_behalf(send.authorization.as_deref()) {
-                    Ok(obo) => obo,
-                    Err(m) => {
-                        Stats::bump(&self.hub.cx.stats.send_errors);
-                        let e = ErrorReply::new(code::PERMISSION_DENIED, m);
-                        return (!self.error(e).await).then_some(Exit::Killed);
-                    }
-                };
-                send.authorization = None;
-                let sender = Sender {
-                    cx: &self.hub.cx,
-                    kind: self.handle.kind,
-                    source_topic: &self.source_topic,
-                    workspace: &self.workspace,
-                    actor: match &obo {
-                        Some(o) => o.actor(),
-                        None => self.handle.authz_actor(&self.workspace),
-                    },
-                    on_behalf_of: obo.as_ref().map(|o| &o.subject),
-                };
-                let routed =
-                    routing::route(&sender, self.rate.as_mut(), &mut self.send_decisions, *send);
-                if let Ok(routing::Routed {
-                    offline_target: Some(target),
-                    ..
-                }) = &routed
-                {
-                    triggers::message_to_offline(
-                        &self.hub.agents,
-                        &self.hub.tasks,
-                        target,
-                        &self.handle.identity,
-                    );
-                }
-                match routed.map(|r| r.congested) {
-                    Ok(None) => true,
-                    Ok(Some((receiver, topic))) => {
-                        // One pause at a time; a second congested receiver
-                        // still refuses what its bounds cannot take.
-                        if self.pacing.is_none() {
-                            let wait = self.hub.cx.config.limits.backpressure_wait;
-                            self.pacing =
-                                Some(Pacing::start(topic, receiver, wait, &self.hub.cx.stats));
-                        }
-                        true
-                    }
-                    Err(e) => self.error(e).await,
-                }
             }
             Some(Payload::SwitchWorkspace(sw)) => self.switch_workspace(*sw).await,
             Some(Payload::SessionOp(op)) => {
@@ -660,6 +604,93 @@ impl Session {
         (!ok).then_some(Exit::Killed)
     }
 
+    /// The checks every frame but a proxy frame passes: its size, and the
+    /// identity's rate when `rated`.
+    fn admit<'a>(
+        &self,
+        size: usize,
+        rated: bool,
+        describe: impl FnOnce() -> (&'static str, &'a str),
+    ) -> Result<(), ErrorReply> {
+        let limit = self.hub.cx.config.limits.max_frame_bytes;
+        if size > limit {
+            let (op, id) = describe();
+            self.hub.cx.stats.refuse(Reason::FrameTooLarge, 1);
+            return Err(ErrorReply::new(
+                code::FRAME_TOO_LARGE,
+                format!("{op} frame is {size} bytes; the limit is {limit} bytes"),
+            )
+            .with_request_id(id));
+        }
+        if let Some(rates) = &self.hub.cx.identity_rates
+            && rated
+            && let Err(retry_after) = rates.take(&self.handle.acl)
+        {
+            let (op, id) = describe();
+            return Err(ErrorReply::new(
+                code::RATE_LIMITED,
+                format!("rate limit exceeded for this identity ({op})"),
+            )
+            .with_request_id(id)
+            .retryable(retry_after));
+        }
+        Ok(())
+    }
+
+    /// Tells the client `e`; `Some` when the session ended meanwhile.
+    async fn refuse(&self, e: ErrorReply) -> Option<Exit> {
+        (!self.error(e).await).then_some(Exit::Killed)
+    }
+
+    /// A send: held while its receiver paces this sender, else admitted
+    /// and routed. Not async, so that a send is not moved into a future on
+    /// its way (only a refusal waits, to be queued).
+    fn route_send(&mut self, mut send: SharedSend, size: usize) -> Result<(), ErrorReply> {
+        if self
+            .pacing
+            .as_ref()
+            .is_some_and(|p| p.holds(&send.target_topic))
+        {
+            self.hold(send, size);
+            return Ok(());
+        }
+        self.admit(size, true, || ("send", ""))?;
+        let obo = self.on_behalf(send.authorization.as_deref()).map_err(|m| {
+            Stats::bump(&self.hub.cx.stats.send_errors);
+            ErrorReply::new(code::PERMISSION_DENIED, m)
+        })?;
+        send.authorization = None;
+        let sender = Sender {
+            cx: &self.hub.cx,
+            kind: self.handle.kind,
+            source_topic: &self.source_topic,
+            workspace: &self.workspace,
+            actor: match &obo {
+                Some(o) => o.actor(),
+                None => self.handle.authz_actor(&self.workspace),
+            },
+            on_behalf_of: obo.as_ref().map(|o| &o.subject),
+        };
+        let routed = routing::route(&sender, self.rate.as_mut(), &mut self.send_decisions, send)?;
+        if let Some(target) = &routed.offline_target {
+            triggers::message_to_offline(
+                &self.hub.agents,
+                &self.hub.tasks,
+                target,
+                &self.handle.identity,
+            );
+        }
+        // One pause at a time; a second congested receiver still refuses
+        // what its bounds cannot take.
+        if let Some((receiver, topic)) = routed.congested
+            && self.pacing.is_none()
+        {
+            let wait = self.hub.cx.config.limits.backpressure_wait;
+            self.pacing = Some(Pacing::start(topic, receiver, wait, &self.hub.cx.stats));
+        }
+        Ok(())
+    }
+
     /// Resolves the authorization context of a request from this session.
     fn on_behalf(
         &self,
@@ -757,32 +788,19 @@ fn downstream(payload: downstream_message::Payload) -> DownstreamMessage {
     }
 }
 
-/// An upper bound of the encoded size of the frames that are sent most
-/// (messages without authority fields), cheap to compute; `None` for the
-/// others, which are measured exactly.
-fn cheap_size_bound(msg: &UpstreamMessage) -> Option<usize> {
-    /// Tag, length prefix and varint of every field, with room to spare.
-    const PER_FIELD: usize = 16;
-    match &msg.payload {
-        Some(Payload::Send(s))
-            if s.authorization.is_none()
-                && s.checked_access.is_none()
-                && s.authority_continuation.is_none()
-                && msg.active_extensions.is_empty() =>
-        {
-            Some(s.target_topic.len() + s.payload.len() + s.app_workspace.len() + 8 * PER_FIELD)
-        }
-        _ => None,
-    }
+/// The encoded size of an `UpstreamMessage` holding only a send of
+/// `send_len` bytes: a one-byte key, the length, the send.
+fn wire_size(send_len: usize) -> usize {
+    1 + prost::length_delimiter_len(send_len) + send_len
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aether_protocol::proto::SendMessage;
+    use aether_protocol::proto::{SendMessage, UpstreamMessage};
 
     #[test]
-    fn the_cheap_bound_is_never_below_the_encoded_size() {
+    fn a_send_frame_is_sized_as_prost_sizes_it() {
         for (topic, payload, ws) in [
             ("", 0, ""),
             ("ag::w::i::s", 64, "w"),
@@ -792,24 +810,20 @@ mod tests {
                 "ws",
             ),
         ] {
+            let send = SendMessage {
+                target_topic: topic.into(),
+                payload: vec![1u8; payload].into(),
+                message_type: 4,
+                app_workspace: ws.into(),
+                authorization: (payload > 0).then(Box::default),
+                ..Default::default()
+            };
             let msg = UpstreamMessage {
-                payload: Some(Payload::Send(Box::new(SendMessage {
-                    target_topic: topic.into(),
-                    payload: vec![1u8; payload].into(),
-                    message_type: 4,
-                    app_workspace: ws.into(),
-                    ..Default::default()
-                }))),
+                payload: Some(Payload::Send(Box::new(send.clone()))),
                 active_extensions: Vec::new(),
             };
-            let bound = cheap_size_bound(&msg).expect("a plain send has a bound");
-            assert!(
-                bound >= msg.encoded_len(),
-                "{bound} < {}",
-                msg.encoded_len()
-            );
+            let shared = SharedSend::from(send);
+            assert_eq!(wire_size(shared.encoded_len()), msg.encoded_len());
         }
-        let other = UpstreamMessage::default();
-        assert_eq!(cheap_size_bound(&other), None);
     }
 }

@@ -18,8 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use aether_protocol::proto::UpstreamMessage;
-use aether_protocol::proto::upstream_message::Payload;
 use futures_util::task::AtomicWaker;
 
 use crate::mailbox::{Mailbox, Paced};
@@ -97,10 +95,10 @@ impl Pacing {
         }
     }
 
-    /// Whether `msg` must wait for this pause to end: a send to the paced
-    /// target.
-    pub(super) fn holds(&self, msg: &UpstreamMessage) -> bool {
-        matches!(&msg.payload, Some(Payload::Send(s)) if s.target_topic == self.topic)
+    /// Whether a send to `target` must wait for this pause to end: it is
+    /// the paced target.
+    pub(super) fn holds(&self, target: &str) -> bool {
+        target == self.topic
     }
 }
 

@@ -24,8 +24,8 @@
 
 use std::collections::BTreeMap;
 
-use aether_protocol::incoming::{SharedIncoming, SharedStr};
 use aether_protocol::proto::{MessageType, TaskStatus};
+use aether_protocol::shared::{SharedIncoming, SharedStr};
 
 use super::Txn;
 use super::model::{Status, TaskRecord};

@@ -1,13 +1,13 @@
 //! The downstream frame with its incoming messages zero-copy.
 
 use prost::DecodeError;
-use prost::Message as _;
 use prost::bytes::{Buf, BufMut};
 
+use super::message::decode_sole_field;
 use super::{DecodeFrame, EncodeFrame};
-use crate::incoming::{SharedIncoming, wire};
 use crate::proto::DownstreamMessage;
 use crate::proto::downstream_message::Payload;
+use crate::shared::{SharedIncoming, wire};
 
 /// The key of `DownstreamMessage.msg` (field 1, length-delimited).
 const MSG_KEY: u8 = 0x0a;
@@ -22,7 +22,7 @@ const MSG_KEY: u8 = 0x0a;
 ///
 /// ```
 /// use aether_protocol::frames::{DecodeFrame, Downstream, EncodeFrame};
-/// use aether_protocol::incoming::SharedIncoming;
+/// use aether_protocol::shared::SharedIncoming;
 ///
 /// let msg = SharedIncoming { source_topic: "ag::ws::a::1".into(), ..Default::default() };
 /// let mut wire = Vec::new();
@@ -64,24 +64,18 @@ impl EncodeFrame for Downstream {
                 wire::put_varint(m.encoded_len() as u64, buf);
                 m.encode_raw(buf);
             }
-            Downstream::Frame(f) => f.encode_raw(buf),
+            Downstream::Frame(f) => f.encode_frame(buf),
         }
     }
 }
 
 impl DecodeFrame for Downstream {
-    fn decode_frame(mut frame: impl Buf) -> Result<Self, DecodeError> {
-        if frame.chunk().first() != Some(&MSG_KEY) {
-            return DownstreamMessage::decode(frame).map(Downstream::Frame);
-        }
-        let whole = frame.copy_to_bytes(frame.remaining());
-        let mut rest = whole.slice(1..);
-        let body = prost::decode_length_delimiter(&mut rest)
-            .ok()
-            .filter(|&len| len == rest.len());
-        match body {
-            Some(_) => SharedIncoming::decode(rest).map(Downstream::Message),
-            None => DownstreamMessage::decode(whole).map(Downstream::Frame),
-        }
+    fn decode_frame(frame: impl Buf) -> Result<Self, DecodeError> {
+        decode_sole_field(
+            frame,
+            MSG_KEY,
+            |body| SharedIncoming::decode(body).map(Downstream::Message),
+            Downstream::Frame,
+        )
     }
 }

@@ -2,7 +2,7 @@
 //! downstream frame with its incoming messages zero-copy.
 
 use prost::DecodeError;
-use prost::bytes::{Buf, BufMut};
+use prost::bytes::{Buf, BufMut, Bytes};
 
 /// A message [`FrameBody`](super::FrameBody) can write: its protobuf
 /// encoding, without the frame header. Every prost message is one.
@@ -27,5 +27,27 @@ impl<M: prost::Message> EncodeFrame for M {
 impl<M: prost::Message + Default> DecodeFrame for M {
     fn decode_frame(frame: impl Buf) -> Result<Self, DecodeError> {
         M::decode(frame)
+    }
+}
+
+/// Decodes a frame whose only field is the oneof variant with one-byte
+/// `key` with `fast` (given that field's body, a slice of the frame), and
+/// any other frame with prost, then `other`.
+pub(super) fn decode_sole_field<T, M: prost::Message + Default>(
+    mut frame: impl Buf,
+    key: u8,
+    fast: impl FnOnce(Bytes) -> Result<T, DecodeError>,
+    other: impl FnOnce(M) -> T,
+) -> Result<T, DecodeError> {
+    if frame.chunk().first() != Some(&key) {
+        // Straight off the chunks: large fields of other frames stay
+        // slices of them.
+        return M::decode(frame).map(other);
+    }
+    let whole = frame.copy_to_bytes(frame.remaining());
+    let mut body = whole.slice(1..);
+    match prost::decode_length_delimiter(&mut body) {
+        Ok(len) if len == body.len() => fast(body),
+        _ => M::decode(whole).map(other),
     }
 }

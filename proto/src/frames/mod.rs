@@ -36,11 +36,13 @@ mod decode;
 mod downstream;
 mod encode;
 mod message;
+mod upstream;
 
 pub use decode::FrameStream;
 pub use downstream::Downstream;
 pub use encode::FrameBody;
 pub use message::{DecodeFrame, EncodeFrame};
+pub use upstream::Upstream;
 
 /// A gRPC frame header: the compression flag and the length.
 const HEADER_BYTES: usize = 5;

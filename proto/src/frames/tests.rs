@@ -328,8 +328,8 @@ async fn frames_before_an_oversized_one_are_still_delivered() {
     );
 }
 
-fn incoming(payload: Bytes) -> crate::incoming::SharedIncoming {
-    crate::incoming::SharedIncoming {
+fn incoming(payload: Bytes) -> crate::shared::SharedIncoming {
+    crate::shared::SharedIncoming {
         source_topic: "ag::ws::sender::1".into(),
         payload,
         message_type: 2,
@@ -382,4 +382,52 @@ async fn downstream_frames_are_the_bytes_of_their_prost_twins_under_any_cut() {
             .await,
         Ok(Some(Downstream::Frame(f))) if f.active_extensions == ["x"]
     ));
+}
+
+#[tokio::test]
+async fn upstream_sends_are_read_zero_copy_under_any_cut() {
+    use super::Upstream;
+    use crate::proto::upstream_message::Payload as Up;
+    use crate::proto::{SendMessage, UpstreamMessage};
+    let send = |payload: Bytes| UpstreamMessage {
+        payload: Some(Up::Send(Box::new(SendMessage {
+            target_topic: "ag::ws::receiver::1".into(),
+            payload,
+            message_type: 2,
+            ..Default::default()
+        }))),
+        active_extensions: Vec::new(),
+    };
+    let switch = UpstreamMessage {
+        payload: Some(Up::SwitchWorkspace(Box::new(SwitchWorkspace {
+            new_workspace_id: "w".into(),
+        }))),
+        active_extensions: Vec::new(),
+    };
+    let with_extension = UpstreamMessage {
+        active_extensions: vec!["x".into()],
+        ..send(pattern(4))
+    };
+    let items = vec![
+        send(pattern(10)),
+        switch,
+        send(pattern(100 * 1024)),
+        with_extension,
+    ];
+    let frames = frames_of(FrameBody::request(
+        stream::iter(items.clone().into_iter().map(Ok::<_, Status>)),
+        MAX,
+    ))
+    .await;
+    for cut in [1, 3, 4096, 1 << 30] {
+        let mut stream = FrameStream::<Upstream>::request(recut_clone(&frames, cut), MAX);
+        let mut kinds = Vec::new();
+        for want in &items {
+            let got = stream.message().await.expect("decodes").expect("a frame");
+            kinds.push(matches!(got, Upstream::Send(_)));
+            assert_eq!(&UpstreamMessage::from(got), want, "cut {cut}");
+        }
+        assert_eq!(kinds, [true, false, true, false], "cut {cut}");
+        assert_eq!(stream.message().await.expect("clean end"), None);
+    }
 }

@@ -9,7 +9,7 @@ use prost::bytes::Bytes;
 /// received frame, copies nothing.
 ///
 /// ```
-/// use aether_protocol::incoming::SharedStr;
+/// use aether_protocol::shared::SharedStr;
 /// let topic = SharedStr::from(String::from("ag::ws::echo::one"));
 /// let copy = topic.clone(); // a reference count, not a copy
 /// assert_eq!(&*copy, "ag::ws::echo::one");
@@ -31,7 +31,10 @@ impl SharedStr {
 
     /// `bytes` as a string, if it is UTF-8.
     pub fn from_utf8(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
-        std::str::from_utf8(&bytes)?;
+        // Topics and workspaces are ASCII: checked a word at a time.
+        if !bytes.is_ascii() {
+            std::str::from_utf8(&bytes)?;
+        }
         Ok(SharedStr(bytes))
     }
 

@@ -2,7 +2,10 @@ use prost::Message;
 use prost::bytes::Bytes;
 
 use super::*;
-use crate::proto::{AuthorizationContext, PrincipalRef};
+use crate::proto::{
+    AuthorizationContext, ForwardedAuthorization, IncomingMessage, PrincipalRef,
+    ResourceAccessRequest, SendMessage,
+};
 
 fn full() -> IncomingMessage {
     IncomingMessage {
@@ -116,10 +119,10 @@ fn malformed_frames_fail_as_prost_fails() {
     }
 }
 
-#[test]
-fn any_mutation_of_a_frame_decodes_as_prost_decodes_it() {
-    let good = full().encode_to_vec();
-    // A fixed pseudo-random walk: flip, cut and splice bytes.
+/// Mutates `good` along a fixed pseudo-random walk (flip, cut and splice
+/// bytes) and checks that `agree` holds for every mutant; returns how many
+/// mutants prost could decode.
+fn mutations(good: &[u8], mut agree: impl FnMut(&[u8]) -> bool) -> usize {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
@@ -127,9 +130,9 @@ fn any_mutation_of_a_frame_decodes_as_prost_decodes_it() {
         state ^= state << 17;
         state
     };
-    let mut agreed_ok = 0;
+    let mut decoded = 0;
     for _ in 0..20_000 {
-        let mut bytes = good.clone();
+        let mut bytes = good.to_vec();
         for _ in 0..1 + next() % 3 {
             let at = (next() as usize) % bytes.len();
             match next() % 3 {
@@ -138,10 +141,71 @@ fn any_mutation_of_a_frame_decodes_as_prost_decodes_it() {
                 _ => bytes.insert(at, next() as u8),
             }
         }
-        let (prost, shared) = both(&bytes);
-        agreed_ok += usize::from(prost.is_ok());
-        assert_eq!(shared, prost, "{bytes:?}");
+        decoded += usize::from(agree(&bytes));
     }
+    decoded
+}
+
+#[test]
+fn any_mutation_of_a_frame_decodes_as_prost_decodes_it() {
+    let decoded = mutations(&full().encode_to_vec(), |bytes| {
+        let (prost, shared) = both(bytes);
+        assert_eq!(shared, prost, "{bytes:?}");
+        prost.is_ok()
+    });
     // The walk reaches both outcomes.
-    assert!(agreed_ok > 100 && agreed_ok < 19_900, "{agreed_ok}");
+    assert!(decoded > 100 && decoded < 19_900, "{decoded}");
+}
+
+fn full_send() -> SendMessage {
+    SendMessage {
+        target_topic: "ag::ws::receiver::one".into(),
+        payload: Bytes::from(vec![9u8; 200]),
+        message_type: 7,
+        authorization: Some(Box::new(AuthorizationContext {
+            authority_mode: "grant".into(),
+            grant_id: "g-1".into(),
+            ..Default::default()
+        })),
+        app_workspace: "app".into(),
+        checked_access: Some(Box::new(ResourceAccessRequest {
+            resource_type: "kv".into(),
+            required_access_level: 2,
+            ..Default::default()
+        })),
+        authority_continuation: Some(Box::default()),
+    }
+}
+
+#[test]
+fn sends_are_read_as_prost_reads_them_and_sized_as_prost_sizes_them() {
+    for m in [
+        full_send(),
+        SendMessage::default(),
+        SendMessage {
+            target_topic: "sv::web".into(),
+            message_type: -1,
+            ..Default::default()
+        },
+    ] {
+        let wire = Bytes::from(m.encode_to_vec());
+        let send = SharedSend::decode(wire.clone()).unwrap();
+        assert_eq!(send.encoded_len(), m.encoded_len());
+        assert!(
+            send.target_topic.is_empty()
+                || wire
+                    .as_ptr_range()
+                    .contains(&send.target_topic.as_bytes().as_ptr())
+        );
+        assert_eq!(SendMessage::from(send), m);
+    }
+    let decoded = mutations(&full_send().encode_to_vec(), |bytes| {
+        let prost = SendMessage::decode(bytes).map_err(|e| e.to_string());
+        let shared = SharedSend::decode(Bytes::copy_from_slice(bytes))
+            .map(SendMessage::from)
+            .map_err(|e| e.to_string());
+        assert_eq!(shared, prost, "{bytes:?}");
+        prost.is_ok()
+    });
+    assert!(decoded > 100 && decoded < 19_900, "{decoded}");
 }
