@@ -44,10 +44,15 @@ pub(super) fn decode_sole_field<T, M: prost::Message + Default>(
         // slices of them.
         return M::decode(frame).map(other);
     }
-    let whole = frame.copy_to_bytes(frame.remaining());
-    let mut body = whole.slice(1..);
-    match prost::decode_length_delimiter(&mut body) {
-        Ok(len) if len == body.len() => fast(body),
-        _ => M::decode(whole).map(other),
+    let mut whole = frame.copy_to_bytes(frame.remaining());
+    let mut at = 1;
+    let sole = crate::shared::wire::read_varint(&whole, &mut at)
+        .is_some_and(|len| len == (whole.len() - at) as u64);
+    if sole {
+        // The field's body, without another reference to the frame.
+        whole.advance(at);
+        fast(whole)
+    } else {
+        M::decode(whole).map(other)
     }
 }

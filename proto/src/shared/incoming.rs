@@ -4,7 +4,7 @@ use prost::Message as _;
 use prost::bytes::{BufMut, Bytes};
 
 use super::SharedStr;
-use super::wire::{self, LEN, VARINT};
+use super::wire::{self, Value::Len, Value::Varint};
 use crate::proto::{AccessDecisionReceipt, ForwardedAuthorization, IncomingMessage, PrincipalRef};
 
 /// An `IncomingMessage` whose strings share memory (see the
@@ -32,7 +32,7 @@ impl SharedIncoming {
     /// Decodes an `IncomingMessage` from `body`; its strings and payload
     /// are slices of `body`. Fails where prost fails, with prost's error.
     pub fn decode(body: Bytes) -> Result<Self, prost::DecodeError> {
-        match Self::decode_common(body.clone()) {
+        match Self::decode_common(&body) {
             Some(message) => Ok(message),
             None => IncomingMessage::decode(body).map(Self::from),
         }
@@ -40,19 +40,20 @@ impl SharedIncoming {
 
     /// Every field with the wire type prost expects, as prost reads it;
     /// `None` for anything else (a malformed or unusual body), which prost
-    /// then decides on.
-    fn decode_common(body: Bytes) -> Option<Self> {
+    /// then decides on. Only the fields kept share `body` (one reference
+    /// count each).
+    fn decode_common(body: &Bytes) -> Option<Self> {
         let mut m = SharedIncoming::default();
-        wire::read_fields(body, 7, |tag, wire_type, buf| {
-            match (tag, wire_type) {
-                (1, LEN) => m.source_topic = wire::take_str(buf)?,
-                (2, LEN) => m.payload = wire::take_len(buf)?,
+        wire::read_fields(body, 7, |tag, value| {
+            match (tag, value) {
+                (1, Len(r)) => m.source_topic = wire::str_at(body, r)?,
+                (2, Len(r)) => m.payload = body.slice(r),
                 // int32 on the wire: the low 32 bits of the varint.
-                (3, VARINT) => m.message_type = wire::take_varint(buf)? as i32,
-                (4, LEN) => m.workspace = wire::take_str(buf)?,
-                (5, LEN) => wire::merge(&mut m.on_behalf_subject, wire::take_len(buf)?)?,
-                (6, LEN) => wire::merge(&mut m.access_receipt, wire::take_len(buf)?)?,
-                (7, LEN) => wire::merge(&mut m.forwarded_authorization, wire::take_len(buf)?)?,
+                (3, Varint(v)) => m.message_type = v as i32,
+                (4, Len(r)) => m.workspace = wire::str_at(body, r)?,
+                (5, Len(r)) => wire::merge(&mut m.on_behalf_subject, &body[r])?,
+                (6, Len(r)) => wire::merge(&mut m.access_receipt, &body[r])?,
+                (7, Len(r)) => wire::merge(&mut m.forwarded_authorization, &body[r])?,
                 _ => return None,
             }
             Some(())

@@ -4,7 +4,7 @@ use prost::Message as _;
 use prost::bytes::Bytes;
 
 use super::SharedStr;
-use super::wire::{self, LEN, VARINT};
+use super::wire::{self, Value::Len, Value::Varint};
 use crate::proto::{
     AuthorityContinuationRequest, AuthorizationContext, ResourceAccessRequest, SendMessage,
 };
@@ -51,25 +51,26 @@ impl SharedSend {
     /// Decodes a `SendMessage` from `body`; its strings and payload are
     /// slices of `body`. Fails where prost fails, with prost's error.
     pub fn decode(body: Bytes) -> Result<Self, prost::DecodeError> {
-        match Self::decode_common(body.clone()) {
+        match Self::decode_common(&body) {
             Some(send) => Ok(send),
             None => SendMessage::decode(body).map(Self::from),
         }
     }
 
     /// Every field with the wire type prost expects, as prost reads it;
-    /// `None` for anything else, which prost then decides on.
-    fn decode_common(body: Bytes) -> Option<Self> {
+    /// `None` for anything else, which prost then decides on. Only the
+    /// fields kept share `body` (one reference count each).
+    fn decode_common(body: &Bytes) -> Option<Self> {
         let mut m = SharedSend::default();
-        wire::read_fields(body, 7, |tag, wire_type, buf| {
-            match (tag, wire_type) {
-                (1, LEN) => m.target_topic = wire::take_str(buf)?,
-                (2, LEN) => m.payload = wire::take_len(buf)?,
-                (3, VARINT) => m.message_type = wire::take_varint(buf)? as i32,
-                (4, LEN) => wire::merge(&mut m.authorization, wire::take_len(buf)?)?,
-                (5, LEN) => m.app_workspace = wire::take_str(buf)?,
-                (6, LEN) => wire::merge(&mut m.checked_access, wire::take_len(buf)?)?,
-                (7, LEN) => wire::merge(&mut m.authority_continuation, wire::take_len(buf)?)?,
+        wire::read_fields(body, 7, |tag, value| {
+            match (tag, value) {
+                (1, Len(r)) => m.target_topic = wire::str_at(body, r)?,
+                (2, Len(r)) => m.payload = body.slice(r),
+                (3, Varint(v)) => m.message_type = v as i32,
+                (4, Len(r)) => wire::merge(&mut m.authorization, &body[r])?,
+                (5, Len(r)) => m.app_workspace = wire::str_at(body, r)?,
+                (6, Len(r)) => wire::merge(&mut m.checked_access, &body[r])?,
+                (7, Len(r)) => wire::merge(&mut m.authority_continuation, &body[r])?,
                 _ => return None,
             }
             Some(())

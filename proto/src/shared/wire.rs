@@ -1,6 +1,8 @@
 //! The few protobuf wire primitives the hand-written codecs need.
 
-use prost::bytes::{Buf, BufMut, Bytes};
+use std::ops::Range;
+
+use prost::bytes::{BufMut, Bytes};
 
 use super::SharedStr;
 
@@ -32,84 +34,95 @@ pub(crate) fn put_varint(mut v: u64, buf: &mut impl BufMut) {
     buf.put_u8(v as u8);
 }
 
-/// Reads a varint off the front of `buf`; `None` when it is cut short or
-/// does not fit 64 bits (longer than ten bytes, or a tenth byte over 1).
-pub(crate) fn take_varint(buf: &mut Bytes) -> Option<u64> {
+/// Reads a varint at `*at` in `buf`, moving `*at` past it; `None` when it
+/// is cut short or does not fit 64 bits (longer than ten bytes, or a
+/// tenth byte over 1).
+pub(crate) fn read_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
+    let rest = buf.get(*at..)?;
     // Keys, lengths of short fields and small numbers: one byte.
-    if let Some(&b) = buf.first()
+    if let Some(&b) = rest.first()
         && b < 0x80
     {
-        buf.advance(1);
+        *at += 1;
         return Some(u64::from(b));
     }
     let mut v = 0u64;
-    for (i, &b) in buf.iter().enumerate().take(10) {
+    for (i, &b) in rest.iter().enumerate().take(10) {
         if i == 9 && b > 1 {
             return None;
         }
         v |= u64::from(b & 0x7f) << (7 * i);
         if b < 0x80 {
-            buf.advance(i + 1);
+            *at += i + 1;
             return Some(v);
         }
     }
     None
 }
 
-/// Reads a length-delimited field's body off the front of `buf` (a slice
-/// of it, not a copy).
-pub(crate) fn take_len(buf: &mut Bytes) -> Option<Bytes> {
-    let len = usize::try_from(take_varint(buf)?).ok()?;
-    (len <= buf.len()).then(|| buf.split_to(len))
+/// One field's value, as [`read_fields`] hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    /// A varint.
+    Varint(u64),
+    /// A length-delimited field: where its body is in the message.
+    Len(Range<usize>),
+    /// A 32- or 64-bit field (none of the known fields is one).
+    Fixed,
 }
 
-/// Skips a field of `wire_type`; `None` for groups or a cut-short field.
-pub(crate) fn skip(wire_type: u8, buf: &mut Bytes) -> Option<()> {
-    let n = match wire_type {
-        VARINT => return take_varint(buf).map(drop),
-        LEN => return take_len(buf).map(drop),
-        FIXED64 => 8,
-        FIXED32 => 4,
-        _ => return None,
-    };
-    (n <= buf.len()).then(|| buf.advance(n))
-}
-
-/// Reads every field of a message body in order. `field` reads the known
-/// ones (tags `1..=known`) off the buffer, given their tag and wire type,
-/// and returns `None` to give up (a wire type prost would refuse, say);
-/// unknown fields are skipped, as prost skips them. `None` for anything
-/// malformed.
+/// Reads every field of a message body in order, without copying or
+/// sharing anything: `field` reads the known ones (tags `1..=known`),
+/// given their tag and value, and returns `None` to give up (a wire type
+/// prost would refuse, say); unknown fields are skipped, as prost skips
+/// them. `None` for anything malformed.
 pub(crate) fn read_fields(
-    mut buf: Bytes,
+    body: &[u8],
     known: u64,
-    mut field: impl FnMut(u64, u8, &mut Bytes) -> Option<()>,
+    mut field: impl FnMut(u64, Value) -> Option<()>,
 ) -> Option<()> {
-    while !buf.is_empty() {
-        let key = take_varint(&mut buf)?;
+    let mut at = 0;
+    while at < body.len() {
+        let key = read_varint(body, &mut at)?;
         let (tag, wire_type) = (key >> 3, (key & 7) as u8);
         if tag == 0 || key > u64::from(u32::MAX) {
             return None;
         }
-        if tag > known {
-            skip(wire_type, &mut buf)?;
-        } else {
-            field(tag, wire_type, &mut buf)?;
+        let value = match wire_type {
+            VARINT => Value::Varint(read_varint(body, &mut at)?),
+            LEN => {
+                let len = usize::try_from(read_varint(body, &mut at)?).ok()?;
+                let end = at.checked_add(len).filter(|&end| end <= body.len())?;
+                let range = at..end;
+                at = end;
+                Value::Len(range)
+            }
+            FIXED64 | FIXED32 => {
+                let n = if wire_type == FIXED64 { 8 } else { 4 };
+                at = at.checked_add(n).filter(|&end| end <= body.len())?;
+                Value::Fixed
+            }
+            // Groups (deprecated) and invalid wire types: prost decides.
+            _ => return None,
+        };
+        if tag <= known {
+            field(tag, value)?;
         }
     }
     Some(())
 }
 
-/// A string field's body, checked as UTF-8 (as prost checks it).
-pub(crate) fn take_str(buf: &mut Bytes) -> Option<SharedStr> {
-    SharedStr::from_utf8(take_len(buf)?).ok()
+/// A string field's body, checked as UTF-8 (as prost checks it): a slice
+/// of `body`.
+pub(crate) fn str_at(body: &Bytes, range: Range<usize>) -> Option<SharedStr> {
+    SharedStr::from_utf8(body.slice(range)).ok()
 }
 
 /// Merges a message field's body into `slot` (repeated occurrences of a
 /// message field merge, as prost has it).
 pub(crate) fn merge<M: prost::Message + Default>(
     slot: &mut Option<Box<M>>,
-    body: Bytes,
+    body: &[u8],
 ) -> Option<()> {
     slot.get_or_insert_with(Box::default).merge(body).ok()
 }
@@ -197,28 +210,48 @@ mod tests {
             u32::MAX as u64,
             u64::MAX,
         ] {
-            let mut out = Vec::new();
+            let mut out = vec![0xaa];
             put_varint(v, &mut out);
-            assert_eq!(out.len(), varint_len(v), "{v}");
-            assert_eq!(out.len(), prost::length_delimiter_len(v as usize), "{v}");
-            let mut buf = Bytes::from(out);
-            assert_eq!(take_varint(&mut buf), Some(v));
-            assert!(buf.is_empty());
+            assert_eq!(out.len() - 1, varint_len(v), "{v}");
+            assert_eq!(
+                out.len() - 1,
+                prost::length_delimiter_len(v as usize),
+                "{v}"
+            );
+            let mut at = 1;
+            assert_eq!(read_varint(&out, &mut at), Some(v));
+            assert_eq!(at, out.len());
         }
-        assert_eq!(take_varint(&mut Bytes::from_static(&[0x80, 0x80])), None);
-        assert_eq!(take_varint(&mut Bytes::from_static(&[0xff; 11])), None);
+        assert_eq!(read_varint(&[0x80, 0x80], &mut 0), None);
+        assert_eq!(read_varint(&[0xff; 11], &mut 0), None);
         let mut overflow = [0xff; 10];
         overflow[9] = 0x02;
-        assert_eq!(take_varint(&mut Bytes::copy_from_slice(&overflow)), None);
+        assert_eq!(read_varint(&overflow, &mut 0), None);
+        assert_eq!(read_varint(&[1], &mut 2), None);
     }
 
     #[test]
-    fn a_length_past_the_end_is_refused() {
-        assert_eq!(take_len(&mut Bytes::from_static(&[3, b'a', b'b'])), None);
-        let mut buf = Bytes::from_static(&[2, b'a', b'b', b'c']);
-        assert_eq!(take_len(&mut buf).as_deref(), Some(&b"ab"[..]));
-        assert_eq!(&buf[..], b"c");
-        assert_eq!(skip(3, &mut Bytes::from_static(&[0])), None);
-        assert_eq!(skip(FIXED32, &mut Bytes::from_static(&[0, 0, 0])), None);
+    fn fields_are_read_in_place_and_malformed_ones_refused() {
+        // 1: "ab", 2: varint 5, 9: fixed32 (unknown, skipped), 3: "c".
+        let body = [
+            0x0a, 2, b'a', b'b', 0x10, 5, 0x4d, 0, 0, 0, 0, 0x1a, 1, b'c',
+        ];
+        let mut seen = Vec::new();
+        let read = read_fields(&body, 3, |tag, value| {
+            seen.push((tag, value));
+            Some(())
+        });
+        assert_eq!(read, Some(()));
+        use Value::*;
+        assert_eq!(seen, [(1, Len(2..4)), (2, Varint(5)), (3, Len(13..14))]);
+        for bad in [
+            &[0x0a, 3, b'a'][..],
+            &[0x00, 1],
+            &[0x0b],
+            &[0x0f],
+            &[0x4d, 0, 0],
+        ] {
+            assert_eq!(read_fields(bad, 3, |_, _| Some(())), None, "{bad:?}");
+        }
     }
 }
