@@ -13,6 +13,8 @@ pub use crate::proto::MessageType;
 ///
 /// Its strings and payload are slices of the frame it arrived in: reading
 /// a message allocates nothing for them, and cloning one copies no bytes.
+/// Holding a message therefore holds that frame's buffer; to keep only a
+/// payload for long, copy it (`Bytes::copy_from_slice(msg.payload())`).
 #[derive(Clone)]
 pub struct Message {
     /// Boxed: messages move through queues and handler futures, where a
