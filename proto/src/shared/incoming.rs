@@ -1,6 +1,5 @@
 //! [`SharedIncoming`]: `IncomingMessage` with shared strings.
 
-use prost::Message as _;
 use prost::bytes::{BufMut, Bytes};
 
 use super::SharedStr;
@@ -32,10 +31,7 @@ impl SharedIncoming {
     /// Decodes an `IncomingMessage` from `body`; its strings and payload
     /// are slices of `body`. Fails where prost fails, with prost's error.
     pub fn decode(body: Bytes) -> Result<Self, prost::DecodeError> {
-        match Self::decode_common(&body) {
-            Some(message) => Ok(message),
-            None => IncomingMessage::decode(body).map(Self::from),
-        }
+        wire::decode_or_prost::<_, IncomingMessage>(body, Self::decode_common)
     }
 
     /// Every field with the wire type prost expects, as prost reads it;

@@ -1,6 +1,5 @@
 //! [`SharedSend`]: `SendMessage` with shared strings, as a gateway reads it.
 
-use prost::Message as _;
 use prost::bytes::Bytes;
 
 use super::SharedStr;
@@ -51,10 +50,7 @@ impl SharedSend {
     /// Decodes a `SendMessage` from `body`; its strings and payload are
     /// slices of `body`. Fails where prost fails, with prost's error.
     pub fn decode(body: Bytes) -> Result<Self, prost::DecodeError> {
-        match Self::decode_common(&body) {
-            Some(send) => Ok(send),
-            None => SendMessage::decode(body).map(Self::from),
-        }
+        wire::decode_or_prost::<_, SendMessage>(body, Self::decode_common)
     }
 
     /// Every field with the wire type prost expects, as prost reads it;

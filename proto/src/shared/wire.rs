@@ -112,6 +112,18 @@ pub(crate) fn read_fields(
     Some(())
 }
 
+/// Decodes `body` with `common`, the in-place reader of the usual shapes,
+/// or, when it gives up, with prost (which then decides, error included).
+pub(crate) fn decode_or_prost<T: From<P>, P: prost::Message + Default>(
+    body: Bytes,
+    common: impl FnOnce(&Bytes) -> Option<T>,
+) -> Result<T, prost::DecodeError> {
+    match common(&body) {
+        Some(decoded) => Ok(decoded),
+        None => P::decode(body).map(T::from),
+    }
+}
+
 /// A string field's body, checked as UTF-8 (as prost checks it): a slice
 /// of `body`.
 pub(crate) fn str_at(body: &Bytes, range: Range<usize>) -> Option<SharedStr> {
