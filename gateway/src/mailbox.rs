@@ -31,7 +31,7 @@ mod persist;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{self, Relaxed};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -510,6 +510,32 @@ pub(crate) struct MailboxStore {
     limits: MailboxLimits,
     map: RwLock<HashMap<String, Arc<Mailbox>>>,
     persist: Option<Arc<Persister>>,
+    /// Bumped whenever a mailbox leaves the map: until it changes, a
+    /// mailbox looked up earlier is still the one of its topic
+    /// ([`RecentMailbox`]).
+    generation: AtomicU64,
+}
+
+/// A sender's last target mailbox, so that a run of sends to one target
+/// looks it up once, not once per message (a lock, a hash of the topic).
+/// It is used only while no mailbox has left the store since the lookup:
+/// mailboxes are only ever added to the map when absent, so until one is
+/// removed, a topic's entry does not change.
+#[derive(Default)]
+pub(crate) struct RecentMailbox(Option<(u64, Arc<Mailbox>)>);
+
+impl RecentMailbox {
+    /// The mailbox of `topic`, if it exists: the last one, when it still
+    /// is, else from `store`.
+    pub(crate) fn get(&mut self, store: &MailboxStore, topic: &str) -> Option<&Arc<Mailbox>> {
+        // Read before the lookup: a removal after it makes this stale.
+        let generation = store.generation.load(Ordering::Acquire);
+        let fresh = matches!(&self.0, Some((g, mb)) if *g == generation && mb.topic == topic);
+        if !fresh {
+            self.0 = store.get(topic).map(|mb| (generation, mb));
+        }
+        self.0.as_ref().map(|(_, mb)| mb)
+    }
 }
 
 impl MailboxStore {
@@ -519,6 +545,7 @@ impl MailboxStore {
             limits,
             map: RwLock::new(HashMap::new()),
             persist: None,
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -595,6 +622,7 @@ impl MailboxStore {
         let mut map = self.map.write();
         if map.get(topic).is_some_and(|m| m.len() == 0) {
             map.remove(topic);
+            self.generation.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -614,6 +642,7 @@ impl MailboxStore {
     /// holds it from its handshake on), and it is created again on use.
     pub(crate) fn reclaim(&self) {
         let mut map = self.map.write();
+        let before = map.len();
         map.retain(|_, mb| {
             if Arc::strong_count(mb) > 1 {
                 return true;
@@ -621,6 +650,9 @@ impl MailboxStore {
             let inner = mb.inner.lock();
             !inner.queue.is_empty() || inner.owner_online()
         });
+        if map.len() < before {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
         if map.capacity() > 64 && map.len() < map.capacity() / 4 {
             map.shrink_to_fit();
         }
@@ -884,5 +916,42 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         assert_eq!(drain(&m, &stats), Vec::<u8>::new());
         assert_eq!(stats.snapshot().mailbox_expired, 1);
+    }
+
+    #[test]
+    fn the_recent_mailbox_is_the_stores_until_one_leaves_it() {
+        let store = MailboxStore::new(limits(10, 1 << 20));
+        let mut recent = RecentMailbox::default();
+        assert!(recent.get(&store, "t").is_none(), "no mailbox yet");
+        let first = store.get_or_create("t");
+        let got = recent.get(&store, "t").cloned().expect("found");
+        assert!(Arc::ptr_eq(&got, &first));
+        // Another topic is looked up, not mistaken for the last one.
+        let other = store.get_or_create("u");
+        assert!(Arc::ptr_eq(recent.get(&store, "u").expect("found"), &other));
+        assert!(Arc::ptr_eq(recent.get(&store, "t").expect("found"), &first));
+        // The mailbox leaves the store and a new one takes its topic: the
+        // recent one is not used any more.
+        drop(got);
+        store.remove_if_empty("t");
+        let second = store.get_or_create("t");
+        let now = recent.get(&store, "t").expect("found");
+        assert!(Arc::ptr_eq(now, &second) && !Arc::ptr_eq(now, &first));
+    }
+
+    #[test]
+    fn a_recent_mailbox_is_not_reclaimed_while_a_sender_holds_it() {
+        let store = MailboxStore::new(limits(10, 1 << 20));
+        let mut recent = RecentMailbox::default();
+        drop(store.get_or_create("t"));
+        assert!(recent.get(&store, "t").is_some());
+        store.reclaim();
+        assert_eq!(store.len(), 1, "held by the sender");
+        // The sender moves on: the empty, ownerless mailbox goes.
+        drop(store.get_or_create("u"));
+        assert!(recent.get(&store, "u").is_some());
+        store.reclaim();
+        assert!(store.get("t").is_none());
+        assert!(store.get("u").is_some());
     }
 }

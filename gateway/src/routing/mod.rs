@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use crate::authz::{Actor, PrincipalId};
 use crate::context::Context;
-use crate::mailbox::{Fullness, Mailbox, Offer};
+use crate::mailbox::{Fullness, Mailbox, Offer, RecentMailbox};
 use crate::rate::TokenBucket;
 use crate::reply::{ErrorReply, code};
 use crate::stats::{Reason, Stats};
@@ -55,6 +55,14 @@ pub(crate) struct Sender<'a> {
     pub(crate) on_behalf_of: Option<&'a PrincipalId>,
 }
 
+/// What a session's sends reuse from the last one: the decision to allow
+/// its workspace, and the mailbox it went to.
+#[derive(Default)]
+pub(crate) struct Recent {
+    pub(crate) decisions: decisions::SendDecisions,
+    pub(crate) mailbox: RecentMailbox,
+}
+
 /// What became of an accepted message.
 #[derive(Default)]
 pub(crate) struct Routed {
@@ -71,7 +79,7 @@ pub(crate) struct Routed {
 pub(crate) fn route(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
-    cache: &mut decisions::SendDecisions,
+    cache: &mut Recent,
     send: SharedSend,
 ) -> Result<Routed, ErrorReply> {
     let routed = pipeline(sender, rate, cache, send);
@@ -89,7 +97,7 @@ pub(crate) fn route(
 fn pipeline(
     sender: &Sender<'_>,
     rate: Option<&mut TokenBucket>,
-    cache: &mut decisions::SendDecisions,
+    cache: &mut Recent,
     send: SharedSend,
 ) -> Result<Routed, ErrorReply> {
     let cx = sender.cx;
@@ -132,7 +140,7 @@ fn pipeline(
         send.message_type == MessageType::Metric as i32 && metric::validate(&send.payload)?;
     authorization::check(send.authorization.as_deref())?;
     if let Some(ws) = target::workspace(&target, fan_in.as_ref())
-        && !cache.allows(cx, &sender.actor, ws)
+        && !cache.decisions.allows(cx, &sender.actor, ws)
     {
         return Err(ErrorReply::new(
             code::PERMISSION_DENIED,
@@ -166,7 +174,7 @@ fn pipeline(
         ..Default::default()
     };
     let wakes = matches!(target.prefix, TopicPrefix::Agent | TopicPrefix::UniqueTask);
-    match deliver(cx, target.prefix, destination, msg) {
+    match deliver(cx, &mut cache.mailbox, target.prefix, destination, msg) {
         Delivered::To { pace, offline } => {
             Stats::bump(&cx.stats.messages_routed);
             Ok(Routed {
@@ -217,11 +225,17 @@ fn mailbox_full(topic: &str, f: &Fullness) -> ErrorReply {
 }
 
 /// Hands `msg` to every receiver of `topic`.
-fn deliver(cx: &Context, prefix: TopicPrefix, topic: &str, msg: SharedIncoming) -> Delivered {
+fn deliver(
+    cx: &Context,
+    recent: &mut RecentMailbox,
+    prefix: TopicPrefix,
+    topic: &str,
+    msg: SharedIncoming,
+) -> Delivered {
     use TopicPrefix as T;
-    let offer = |mailbox: Arc<Mailbox>, msg| match mailbox.offer(msg, &cx.stats) {
+    let offer = |mailbox: &Arc<Mailbox>, msg| match mailbox.offer(msg, &cx.stats) {
         Offer::Accepted { pace, offline } => Delivered::To {
-            pace: pace.then_some(mailbox),
+            pace: pace.then(|| mailbox.clone()),
             offline,
         },
         Offer::Full(f) => {
@@ -230,23 +244,22 @@ fn deliver(cx: &Context, prefix: TopicPrefix, topic: &str, msg: SharedIncoming) 
         }
     };
     match prefix {
-        T::Event | T::Metric => offer(cx.mailboxes.get_or_create(topic), msg),
+        T::Event | T::Metric => offer(&cx.mailboxes.get_or_create(topic), msg),
         T::Agent | T::UniqueTask | T::PooledTask | T::UserSession | T::Service | T::Bridge => {
-            let mailbox = match cx.mailboxes.get(topic) {
-                Some(m) => m,
-                None if is_identity_topic(prefix, topic) => cx.mailboxes.get_or_create(topic),
-                None => {
-                    return Delivered::Refused(ErrorReply::new(
-                        code::INVALID_TOPIC,
-                        format!(
-                            "invalid target topic: {topic} is not a well-formed {} topic; \
-                             no principal can receive on it",
-                            prefix.as_str()
-                        ),
-                    ));
-                }
-            };
-            offer(mailbox, msg)
+            if let Some(mailbox) = recent.get(&cx.mailboxes, topic) {
+                offer(mailbox, msg)
+            } else if is_identity_topic(prefix, topic) {
+                offer(&cx.mailboxes.get_or_create(topic), msg)
+            } else {
+                Delivered::Refused(ErrorReply::new(
+                    code::INVALID_TOPIC,
+                    format!(
+                        "invalid target topic: {topic} is not a well-formed {} topic; \
+                         no principal can receive on it",
+                        prefix.as_str()
+                    ),
+                ))
+            }
         }
         T::AgentBroadcast
         | T::TaskBroadcast

@@ -70,8 +70,9 @@ struct Session {
     /// Current workspace (users switch it); shared like the topic.
     workspace: SharedStr,
     rate: Option<TokenBucket>,
-    /// The last allowed send decision, reused while it holds.
-    send_decisions: routing::decisions::SendDecisions,
+    /// What the last send leaves the next: the allowed decision for its
+    /// workspace and its target's mailbox, reused while they hold.
+    recent: routing::Recent,
     /// The rate of submitted audit events.
     audit_rate: TokenBucket,
     /// Replies waiting for their changes to be journaled.
@@ -117,7 +118,7 @@ pub(crate) async fn run(
         source_topic: handle.topic.clone().unwrap_or_default().into(),
         workspace,
         rate: hub.cx.config.limits.send_rate.map(TokenBucket::new),
-        send_decisions: Default::default(),
+        recent: Default::default(),
         audit_rate: TokenBucket::new(hub.cx.config.limits.audit_submit_rate),
         pipeline: Pipeline::default(),
         pacing: None,
@@ -671,7 +672,7 @@ impl Session {
             },
             on_behalf_of: obo.as_ref().map(|o| &o.subject),
         };
-        let routed = routing::route(&sender, self.rate.as_mut(), &mut self.send_decisions, send)?;
+        let routed = routing::route(&sender, self.rate.as_mut(), &mut self.recent, send)?;
         if let Some(target) = &routed.offline_target {
             triggers::message_to_offline(
                 &self.hub.agents,
