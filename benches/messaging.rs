@@ -40,6 +40,16 @@
 //! reported. Every wait is bounded; a watchdog ends the process if the
 //! whole benchmark overruns. `--stack sdk|bare` and `--exchange
 //! one-way|ping-pong` narrow a run down, e.g. for `perf record`.
+//!
+//! On a shared machine the wall-clock figures move by ±20% from run to
+//! run. Instructions per message do not: run each stack alone under
+//! callgrind and divide the totals (the same messages on both):
+//!
+//! ```text
+//! B=$(ls -t target/release/deps/messaging-* | grep -v '\.d$' | head -1)
+//! valgrind --tool=callgrind $B --bench --quick --pairs 1 --stack sdk --exchange one-way --messages 64000
+//! valgrind --tool=callgrind $B --bench --quick --pairs 1 --stack bare --exchange one-way --messages 64000
+//! ```
 
 mod support;
 
