@@ -449,7 +449,7 @@ impl Stream for OutboundStream {
             }
             if let Some(m) = this.buffer.pop_front() {
                 this.lane_turn = true;
-                Stats::bump(&this.stats.messages_delivered);
+                this.stats.messages_delivered.bump();
                 return Poll::Ready(Some(Ok(Downstream::Message(m))));
             }
             if let Some(mb) = &this.mailbox {

@@ -1,6 +1,10 @@
 //! Counters: cheap relaxed atomics, read as a [`GatewayStats`] snapshot.
 
+mod hot;
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+pub(crate) use hot::HotCounter;
 
 /// A snapshot of the gateway's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -203,8 +207,9 @@ impl Reason {
 pub(crate) struct Stats {
     pub(crate) sessions_active: AtomicU64,
     pub(crate) sessions_total: AtomicU64,
-    pub(crate) messages_routed: AtomicU64,
-    pub(crate) messages_delivered: AtomicU64,
+    /// Bumped per message by senders and per delivery by receivers: striped.
+    pub(crate) messages_routed: HotCounter,
+    pub(crate) messages_delivered: HotCounter,
     pub(crate) messages_unroutable: AtomicU64,
     pub(crate) send_errors: AtomicU64,
     /// Indexed like [`Reason::ALL`].
@@ -266,8 +271,8 @@ impl Stats {
         GatewayStats {
             sessions_active: self.sessions_active.load(Relaxed),
             sessions_total: self.sessions_total.load(Relaxed),
-            messages_routed: self.messages_routed.load(Relaxed),
-            messages_delivered: self.messages_delivered.load(Relaxed),
+            messages_routed: self.messages_routed.get(),
+            messages_delivered: self.messages_delivered.get(),
             messages_unroutable: self.messages_unroutable.load(Relaxed),
             send_errors: self.send_errors.load(Relaxed),
             refused: Refusals {

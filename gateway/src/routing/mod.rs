@@ -176,14 +176,14 @@ fn pipeline(
     let wakes = matches!(target.prefix, TopicPrefix::Agent | TopicPrefix::UniqueTask);
     match deliver(cx, &mut cache.mailbox, target.prefix, destination, msg) {
         Delivered::To { pace, offline } => {
-            Stats::bump(&cx.stats.messages_routed);
+            cx.stats.messages_routed.bump();
             Ok(Routed {
                 congested: pace.map(|mailbox| (mailbox, send.target_topic.to_string())),
                 offline_target: (offline && wakes).then(|| destination.to_string()),
             })
         }
         Delivered::Nobody => {
-            Stats::bump(&cx.stats.messages_routed);
+            cx.stats.messages_routed.bump();
             Stats::bump(&cx.stats.messages_unroutable);
             Ok(Routed::default())
         }

@@ -135,7 +135,7 @@ impl Txn<'_> {
             );
             return;
         }
-        Stats::bump(&stats.messages_routed);
+        stats.messages_routed.bump();
         Stats::bump(&stats.task_completion_events);
     }
 }
