@@ -116,21 +116,21 @@ impl Router {
                 Push::Frame(payload)
             }
         };
-        self.push_now(push).err().map(Routable::Push)
+        self.push_now(push).map(Routable::Push)
     }
 
     /// Pushes at once when every subscriber has room; else hands it back.
-    fn push_now(&mut self, push: Push) -> Result<(), Push> {
+    fn push_now(&mut self, push: Push) -> Option<Push> {
         let subs = self.subscribers();
         let bytes = push_size(&push);
         let class = PushClass::of(&push);
         let mut targets = subs.iter().filter(|s| s.wants(class));
         if !targets.clone().all(|s| s.tx.fits(bytes)) {
-            return Err(push);
+            return Some(push);
         }
         let Some(mut current) = targets.next() else {
             self.unserved(push);
-            return Ok(());
+            return None;
         };
         for next in targets {
             // Room was checked, and only the reader adds to these inboxes.
@@ -138,7 +138,7 @@ impl Router {
             current = next;
         }
         let _ = current.tx.try_push(push, bytes);
-        Ok(())
+        None
     }
 
     /// Routes one item. Waits only as the delivery policy says.
