@@ -10,6 +10,7 @@ use parking_lot::RwLock;
 use super::{Handler, Handlers};
 use crate::connection::{Connection, Push, PushFilter, PushReceiver, Slot};
 use crate::error::Error;
+use crate::message::Message;
 use crate::proto::downstream_message::Payload;
 
 /// The handler registry of one client, served by its dispatch task.
@@ -57,6 +58,11 @@ async fn run(registry: Arc<Registry>, mut pushes: PushReceiver) {
             current = registry.handlers.read().clone();
         }
         match slot {
+            Slot::Item(Push::Message(msg)) => {
+                if let Some(msg) = serve_message_now(&current, msg) {
+                    serve(&current, Push::Message(msg)).await;
+                }
+            }
             Slot::Item(push) => serve(&current, push).await,
             Slot::Lost(n) => match &current.on_error {
                 Some(f) => call("on_error", f, Error::lagged(n)).await,
@@ -77,13 +83,43 @@ async fn call<T>(name: &'static str, h: &Handler<T>, arg: T) {
         },
     };
     if let Err(panic) = outcome {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::error!(handler = name, panic = %what, "handler panicked; dispatch continues");
+        report_panic(name, panic);
     }
+}
+
+/// Calls a handler that completes when called, catching a panic.
+fn call_now<T>(name: &'static str, f: &(dyn Fn(T) + Send + Sync), arg: T) {
+    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| f(arg))) {
+        report_panic(name, panic);
+    }
+}
+
+fn report_panic(name: &'static str, panic: Box<dyn std::any::Any + Send>) {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(handler = name, panic = %what, "handler panicked; dispatch continues");
+}
+
+/// Serves a message at once when every handler it goes to completes when
+/// called (the usual case): no future is built for it, and the message is
+/// not moved into one. Gives it back when a handler is asynchronous.
+fn serve_message_now(h: &Handlers, msg: Message) -> Option<Message> {
+    let typed = h.typed_for(&msg);
+    let all = h.on_message.as_ref();
+    match (typed, all) {
+        (Some(Handler::Ready(typed)), Some(Handler::Ready(all))) => {
+            call_now("typed message handler", &**typed, msg.clone());
+            call_now("on_message", &**all, msg);
+        }
+        (Some(Handler::Ready(typed)), None) => call_now("typed message handler", &**typed, msg),
+        (None, Some(Handler::Ready(all))) => call_now("on_message", &**all, msg),
+        (None, None) => {}
+        _ => return Some(msg),
+    }
+    None
 }
 
 async fn serve(h: &Handlers, push: Push) {
@@ -196,5 +232,52 @@ mod tests {
         let in_future = handler(|_: usize| async { panic!("in the future") });
         call("test", &in_future, 0).await;
         assert_eq!(ran.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn messages_to_ready_handlers_are_served_at_once_in_order() {
+        use parking_lot::Mutex;
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let (typed, all) = (calls.clone(), calls.clone());
+        let handlers = Handlers {
+            on_chat_message: Some(handler(move |m: Message| {
+                typed.lock().push(("typed", m.payload().clone()));
+                if m.payload().as_ref() == b"boom" {
+                    panic!("a typed handler panics");
+                }
+                std::future::ready(())
+            })),
+            on_message: Some(handler(move |m: Message| {
+                all.lock().push(("all", m.payload().clone()));
+                std::future::ready(())
+            })),
+            ..Default::default()
+        };
+        let chat = |body: &'static str| {
+            Message::from(crate::proto::IncomingMessage {
+                payload: body.into(),
+                message_type: crate::message::MessageType::Chat as i32,
+                ..Default::default()
+            })
+        };
+        assert!(serve_message_now(&handlers, chat("hi")).is_none());
+        // A panic in the first handler still lets the second run.
+        assert!(serve_message_now(&handlers, chat("boom")).is_none());
+        let seen: Vec<_> = calls.lock().iter().map(|(h, b)| (*h, b.clone())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("typed", "hi".into()),
+                ("all", "hi".into()),
+                ("typed", "boom".into()),
+                ("all", "boom".into())
+            ]
+        );
+        // An asynchronous handler gets the message on the awaited path.
+        let awaited = Handlers {
+            on_message: Some(handler(|_m: Message| async {})),
+            ..Default::default()
+        };
+        assert!(serve_message_now(&awaited, chat("later")).is_some());
     }
 }
