@@ -333,7 +333,7 @@ impl Session {
         if let Err(e) = self.admit(size, rated, || {
             unimplemented::describe(msg.payload.as_ref())
         }) {
-            return (!self.error(e).await).then_some(Exit::Killed);
+            return self.refuse(e).await;
         }
         let ok = match msg.payload {
             Some(Payload::Init(_)) => {
