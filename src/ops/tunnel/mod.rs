@@ -7,6 +7,7 @@
 mod dial;
 mod listener;
 mod options;
+mod staging;
 mod stream;
 
 pub use listener::{IncomingTunnel, TunnelListener};

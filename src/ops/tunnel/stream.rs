@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
 use super::options::{ACK_THRESHOLD, FRAME_BYTES, INITIAL_CREDITS};
+use super::staging::Staging;
 use crate::clients::Client;
 use crate::clients::principal::AnyPrincipal;
 use crate::connection::{OpRequest, ReplyStream};
@@ -92,6 +93,8 @@ pub struct Tunnel {
     credits: u64,
     next_send_seq: u32,
     sending: Option<StackFuture>,
+    /// Where `AsyncWrite` copies outgoing bytes.
+    staging: Staging,
     acking: Option<StackFuture>,
     fin_sent: bool,
     close_sent: bool,
@@ -134,6 +137,7 @@ impl Tunnel {
             credits: u64::from(send_credits),
             next_send_seq: 0,
             sending: None,
+            staging: Staging::default(),
             acking: None,
             fin_sent: false,
             close_sent: false,
@@ -529,11 +533,17 @@ impl AsyncWrite for Tunnel {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_send(cx, buf.len(), |n| Bytes::copy_from_slice(&buf[..n]))
+        let this = &mut *self;
+        let mut staging = std::mem::take(&mut this.staging);
+        let sent = this.poll_send(cx, buf.len(), |n| staging.copy(&buf[..n]));
+        this.staging = staging;
+        sent
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_sends(cx).map_err(|e| to_io(&e))
+        ready!(self.poll_sends(cx)).map_err(|e| to_io(&e))?;
+        self.staging.release_idle();
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
