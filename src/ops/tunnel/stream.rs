@@ -561,7 +561,9 @@ impl AsyncWrite for Tunnel {
             Bytes::new(),
             true,
         )));
-        this.poll_sends(cx).map_err(|e| to_io(&e))
+        ready!(this.poll_sends(cx)).map_err(|e| to_io(&e))?;
+        this.staging.release_idle();
+        Poll::Ready(Ok(()))
     }
 }
 
