@@ -111,6 +111,7 @@ impl std::fmt::Debug for Message {
 }
 
 impl From<SharedIncoming> for Message {
+    #[inline]
     fn from(message: SharedIncoming) -> Self {
         Message {
             inner: Inner {

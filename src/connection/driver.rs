@@ -1,11 +1,13 @@
 //! The driver task: connects, reads, reconnects.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::Duration;
 
 use aether_protocol::frames::{CONNECT_PATH, CONTENT_TYPE, Downstream, FrameBody, FrameStream};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::oneshot;
 use tonic::codegen::http;
 use tonic::transport::{Channel, Endpoint};
@@ -323,6 +325,14 @@ fn init_frame(shared: &Shared) -> UpstreamMessage {
     }
 }
 
+/// What the reader's poll found: an item to route that may wait, a close,
+/// or the end of the stream (with the gateway's status, if any).
+enum Step {
+    Route(Routable),
+    Close,
+    Ended(Option<tonic::Status>),
+}
+
 struct Reader<'a> {
     shared: &'a Arc<Shared>,
     router: &'a mut Router,
@@ -336,26 +346,44 @@ impl Reader<'_> {
         let shutdown = shared.shutdown.cancelled();
         tokio::pin!(shutdown);
         loop {
-            // The flag costs no lock; the future is polled only when no
-            // frame is ready.
-            if shared.closing.load(Ordering::Acquire) {
-                return self.drain_on_close(inbound).await;
-            }
-            let next = tokio::select! {
-                biased;
-                m = inbound.message() => m,
-                _ = &mut shutdown => return self.drain_on_close(inbound).await,
-            };
-            match next {
-                Ok(Some(frame)) => {
-                    let Some(item) = self.note(frame) else {
-                        continue;
+            // Frames that route at once are routed in the poll that decoded
+            // them: no future per frame, and a message is not moved through
+            // one. The shutdown future is polled only when no frame is
+            // ready; the flag costs no lock.
+            let step = std::future::poll_fn(|cx| {
+                loop {
+                    if shared.closing.load(Ordering::Acquire) {
+                        return Poll::Ready(Step::Close);
+                    }
+                    let frame = match Pin::new(&mut inbound).poll_next(cx) {
+                        Poll::Ready(Some(Ok(frame))) => frame,
+                        Poll::Ready(Some(Err(status))) => {
+                            return Poll::Ready(Step::Ended(Some(status)));
+                        }
+                        Poll::Ready(None) => return Poll::Ready(Step::Ended(None)),
+                        Poll::Pending => {
+                            return shutdown.as_mut().poll(cx).map(|()| Step::Close);
+                        }
                     };
-                    let Some(item) = self.router.route_now(item) else {
-                        continue;
+                    let left = match frame {
+                        Downstream::Message(m) => self
+                            .router
+                            .push_now(Push::Message(m.into()))
+                            .map(Routable::Push),
+                        frame => self
+                            .note(frame)
+                            .and_then(|item| self.router.route_now(item)),
                     };
-                    // Routing waits only for a full consumer (see the
-                    // router); close() must not wait behind it.
+                    if let Some(item) = left {
+                        return Poll::Ready(Step::Route(item));
+                    }
+                }
+            })
+            .await;
+            match step {
+                // Routing waits only for a full consumer (see the router);
+                // close() must not wait behind it.
+                Step::Route(item) => {
                     let routed = self.router.route(item);
                     tokio::select! {
                         biased;
@@ -363,13 +391,13 @@ impl Reader<'_> {
                         _ = &mut shutdown => return End::Closed,
                     }
                 }
-                Ok(None) => return self.forced.take().map(End::Forced).unwrap_or(End::Eof),
-                Err(status) => {
-                    return self
-                        .forced
-                        .take()
-                        .map(End::Forced)
-                        .unwrap_or(End::Status(status));
+                Step::Close => return self.drain_on_close(inbound).await,
+                Step::Ended(status) => {
+                    return match (self.forced.take(), status) {
+                        (Some(reason), _) => End::Forced(reason),
+                        (None, Some(status)) => End::Status(status),
+                        (None, None) => End::Eof,
+                    };
                 }
             }
         }

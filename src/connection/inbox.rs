@@ -128,6 +128,7 @@ pub(crate) fn inbox<T>(
 
 impl<T> InboxSender<T> {
     /// Queues `item` if it fits; gives it back if the inbox is full.
+    #[inline]
     pub(crate) fn try_push(&self, item: T, bytes: usize) -> Result<(), T> {
         let s = &*self.shared;
         let len = s.len.load(Ordering::Acquire);
@@ -156,6 +157,7 @@ impl<T> InboxSender<T> {
         self.enqueue(item, 0, 0);
     }
 
+    #[inline]
     fn enqueue(&self, item: T, bytes: usize, borrowed: usize) {
         let s = &*self.shared;
         s.len.fetch_add(1, Ordering::AcqRel);
@@ -211,6 +213,7 @@ impl<T> InboxSender<T> {
 
     /// Whether `try_push` of an item of `bytes` would succeed now (and, the
     /// reader being the only producer, still will when it pushes).
+    #[inline]
     pub(crate) fn fits(&self, bytes: usize) -> bool {
         let s = &*self.shared;
         let len = s.len.load(Ordering::Acquire);
@@ -234,6 +237,7 @@ impl<T> InboxSender<T> {
 impl<T> InboxReceiver<T> {
     /// Polls for the next slot; `None` once every sender is gone and the
     /// inbox is empty.
+    #[inline]
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Slot<T>>> {
         let entry = match self.rx.poll_recv(cx) {
             Poll::Ready(Some(entry)) => entry,
@@ -248,6 +252,7 @@ impl<T> InboxReceiver<T> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    #[inline]
     fn open(&mut self, entry: Entry<T>) -> Slot<T> {
         let s = &*self.shared;
         match entry {

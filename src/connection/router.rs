@@ -120,7 +120,8 @@ impl Router {
     }
 
     /// Pushes at once when every subscriber has room; else hands it back.
-    fn push_now(&mut self, push: Push) -> Option<Push> {
+    #[inline]
+    pub(super) fn push_now(&mut self, push: Push) -> Option<Push> {
         let subs = self.subscribers();
         let bytes = push_size(&push);
         let class = PushClass::of(&push);

@@ -3,6 +3,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Poll, ready};
 
 use futures_util::FutureExt;
 use parking_lot::RwLock;
@@ -51,20 +52,34 @@ impl Dispatcher {
 async fn run(registry: Arc<Registry>, mut pushes: PushReceiver) {
     let mut seen = registry.version.load(Ordering::Acquire);
     let mut current = registry.handlers.read().clone();
-    while let Some(slot) = pushes.recv().await {
-        let version = registry.version.load(Ordering::Acquire);
-        if version != seen {
-            seen = version;
-            current = registry.handlers.read().clone();
-        }
-        match slot {
-            Slot::Item(Push::Message(msg)) => {
-                if let Some(msg) = serve_message_now(&current, msg) {
-                    serve(&current, Push::Message(msg)).await;
+    loop {
+        // Messages whose handlers complete when called are served in the
+        // poll that took them out (the usual case): no future per message,
+        // and the message is not moved through one. The first push that
+        // needs awaiting comes out of the poll.
+        let next = std::future::poll_fn(|cx| {
+            loop {
+                let slot = ready!(pushes.poll_recv(cx));
+                let version = registry.version.load(Ordering::Acquire);
+                if version != seen {
+                    seen = version;
+                    current = registry.handlers.read().clone();
+                }
+                match slot {
+                    Some(Slot::Item(Push::Message(msg))) => {
+                        if let Some(msg) = serve_message_now(&current, msg) {
+                            return Poll::Ready(Some(Slot::Item(Push::Message(msg))));
+                        }
+                    }
+                    other => return Poll::Ready(other),
                 }
             }
-            Slot::Item(push) => serve(&current, push).await,
-            Slot::Lost(n) => match &current.on_error {
+        })
+        .await;
+        match next {
+            None => return,
+            Some(Slot::Item(push)) => serve(&current, push).await,
+            Some(Slot::Lost(n)) => match &current.on_error {
                 Some(f) => call("on_error", f, Error::lagged(n)).await,
                 None => tracing::error!(lost = n, "handlers fell behind: pushes were lost"),
             },
@@ -88,6 +103,7 @@ async fn call<T>(name: &'static str, h: &Handler<T>, arg: T) {
 }
 
 /// Calls a handler that completes when called, catching a panic.
+#[inline]
 fn call_now<T>(name: &'static str, f: &(dyn Fn(T) + Send + Sync), arg: T) {
     if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| f(arg))) {
         report_panic(name, panic);
@@ -106,6 +122,7 @@ fn report_panic(name: &'static str, panic: Box<dyn std::any::Any + Send>) {
 /// Serves a message at once when every handler it goes to completes when
 /// called (the usual case): no future is built for it, and the message is
 /// not moved into one. Gives it back when a handler is asynchronous.
+#[inline]
 fn serve_message_now(h: &Handlers, msg: Message) -> Option<Message> {
     let typed = h.typed_for(&msg);
     let all = h.on_message.as_ref();
