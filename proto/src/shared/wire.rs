@@ -37,15 +37,22 @@ pub(crate) fn put_varint(mut v: u64, buf: &mut impl BufMut) {
 /// Reads a varint at `*at` in `buf`, moving `*at` past it; `None` when it
 /// is cut short or does not fit 64 bits (longer than ten bytes, or a
 /// tenth byte over 1).
+#[inline]
 pub(crate) fn read_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
-    let rest = buf.get(*at..)?;
-    // Keys, lengths of short fields and small numbers: one byte.
-    if let Some(&b) = rest.first()
+    // Keys, lengths of short fields and small numbers: one byte, read
+    // inline; longer varints out of line.
+    if let Some(&b) = buf.get(*at)
         && b < 0x80
     {
         *at += 1;
         return Some(u64::from(b));
     }
+    read_long_varint(buf, at)
+}
+
+#[inline(never)]
+fn read_long_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
+    let rest = buf.get(*at..)?;
     let mut v = 0u64;
     for (i, &b) in rest.iter().enumerate().take(10) {
         if i == 9 && b > 1 {
