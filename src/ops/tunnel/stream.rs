@@ -71,7 +71,9 @@ impl Frames {
 ///   `IDLE_TIMEOUT` (`TimedOut`), `QUOTA`, `ERROR`; a lost connection is
 ///   `ConnectionAborted`.
 /// * **Without copies**: `AsyncRead`/`AsyncWrite` copy every byte once on
-///   each end, as their API requires. [`write_chunk`](Self::write_chunk)
+///   each end, as their API requires (`AsyncWrite` into at most four
+///   reused 256 KiB buffers, the 1 MiB of credits in flight; a flush or
+///   shutdown lets go of those no frame still needs). [`write_chunk`](Self::write_chunk)
 ///   sends a [`Bytes`] as it is, [`read_chunk`](Self::read_chunk) hands
 ///   out the bytes as they arrived, and the `AsyncBufRead` impl lends them
 ///   (`tokio::io::copy_buf`); all three keep the same flow control.
