@@ -365,16 +365,10 @@ impl Reader<'_> {
                             return shutdown.as_mut().poll(cx).map(|()| Step::Close);
                         }
                     };
-                    let left = match frame {
-                        Downstream::Message(m) => self
-                            .router
-                            .push_now(Push::Message(m.into()))
-                            .map(Routable::Push),
-                        frame => self
-                            .note(frame)
-                            .and_then(|item| self.router.route_now(item)),
-                    };
-                    if let Some(item) = left {
+                    if let Some(item) = self
+                        .note(frame)
+                        .and_then(|item| self.router.route_now(item))
+                    {
                         return Poll::Ready(Step::Route(item));
                     }
                 }
@@ -427,6 +421,7 @@ impl Reader<'_> {
 
     /// What the router gets of a frame: a message as the push it is, any
     /// other frame's payload, noting a forced disconnect on the way.
+    #[inline]
     fn note(&mut self, frame: Downstream) -> Option<Routable> {
         let payload = match frame {
             Downstream::Message(m) => return Some(Routable::Push(Push::Message(m.into()))),

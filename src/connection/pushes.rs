@@ -200,17 +200,12 @@ impl PushReceiver {
     pub(crate) async fn recv(&mut self) -> Option<Slot<Push>> {
         self.rx.recv().await
     }
-
-    /// Polls for the next push (see [`recv`](Self::recv)).
-    #[inline]
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Slot<Push>>> {
-        self.rx.poll_recv(cx)
-    }
 }
 
 impl Stream for PushReceiver {
     type Item = Slot<Push>;
 
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Slot<Push>>> {
         self.rx.poll_recv(cx)
     }

@@ -98,6 +98,7 @@ impl Router {
     /// (a reply; a push every subscriber has room for: the common case),
     /// without building the state of the asynchronous path. Gives the item
     /// back, untouched, when [`route`](Self::route) must handle it.
+    #[inline]
     pub(super) fn route_now(&mut self, item: Routable) -> Option<Routable> {
         let push = match item {
             Routable::Push(push) => push,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Poll, ready};
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use parking_lot::RwLock;
 
 use super::{Handler, Handlers};
@@ -59,7 +59,7 @@ async fn run(registry: Arc<Registry>, mut pushes: PushReceiver) {
         // needs awaiting comes out of the poll.
         let next = std::future::poll_fn(|cx| {
             loop {
-                let slot = ready!(pushes.poll_recv(cx));
+                let slot = ready!(pushes.poll_next_unpin(cx));
                 let version = registry.version.load(Ordering::Acquire);
                 if version != seen {
                     seen = version;
