@@ -39,14 +39,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         config.boxed(field);
     }
-    // HTTP headers decode into ordered maps: a dozen short entries insert
-    // and iterate faster in a B-tree than they hash with SipHash (the std
-    // map's only choice from prost), and a B-tree is as safe against
-    // chosen keys.
-    config.btree_map([
-        ".aether.v1.ProxyHttpRequest.headers",
-        ".aether.v1.ProxyHttpResponse.headers",
-    ]);
+    // The HTTP request and response are written by hand
+    // (`src/shared/http.rs`): the same fields, with their header maps as
+    // lists of shared strings, decoded without a copy per entry.
+    config.extern_path(
+        ".aether.v1.ProxyHttpRequest",
+        "crate::shared::ProxyHttpRequest",
+    );
+    config.extern_path(
+        ".aether.v1.ProxyHttpResponse",
+        "crate::shared::ProxyHttpResponse",
+    );
     tonic_prost_build::configure()
         .build_client(false)
         .build_server(false)

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aether_gateway::{GatewayConfig, Limits, ProxyLimits, RunningGateway};
@@ -13,7 +12,8 @@ use aether_protocol::proto::{
     AuthorizationContext, PrincipalRef, ResolvedAuthorityInfo, SwitchWorkspace,
     downstream_message::Payload as Down, upstream_message::Payload as Up,
 };
-use common::proxy::{Kind, chunk, kind, request, response, sorted, until};
+use aether_protocol::shared::Header;
+use common::proxy::{Kind, chunk, kind, request, response, until};
 use common::{Conn, dev_gateway, up};
 
 const WIRE: &str = "_aether/wire/";
@@ -28,11 +28,27 @@ async fn agent(gw: &RunningGateway, spec: &str) -> Conn {
     Conn::connect(&gw.url(), &p).await.0
 }
 
-fn headers(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
+fn headers(pairs: &[(&str, &str)]) -> Vec<Header> {
+    pairs.iter().map(|&(k, v)| Header::new(k, v)).collect()
+}
+
+/// The headers as a sorted list of exact names and values, to compare
+/// whole sets.
+fn sorted(headers: &[Header]) -> Vec<(String, String)> {
+    let mut v: Vec<_> = headers
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .map(|h| (h.name.to_string(), h.value.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The value of the one header named exactly `name` (casing included).
+fn exact<'a>(headers: &'a [Header], name: &str) -> &'a str {
+    let mut found = headers.iter().filter(|h| h.name == name);
+    let value = found.next().unwrap_or_else(|| panic!("no header {name}"));
+    assert!(found.next().is_none(), "header {name} set twice");
+    &value.value
 }
 
 /// The trusted set minted for a caller. In dev mode every session is a
@@ -84,7 +100,7 @@ async fn a_request_and_its_response_cross_with_translated_ids_and_trusted_header
     ]);
     let topic = "ag::ws::caller::1";
     for (k, v) in minted(topic, "ws", topic, "Agent") {
-        want.insert(k.to_string(), v);
+        want.push(Header::new(k, v));
     }
     assert_eq!(sorted(&got.headers), sorted(&want));
     assert_eq!(gw.stats().proxy_requests_active, 1);
@@ -97,7 +113,7 @@ async fn a_request_and_its_response_cross_with_translated_ids_and_trusted_header
     assert_eq!(back.request_id, "r1");
     assert_eq!(back.status_code, 200);
     assert_eq!(back.body.as_ref(), b"hello");
-    assert_eq!(back.headers["content-type"], "text/plain");
+    assert_eq!(exact(&back.headers, "content-type"), "text/plain");
     assert!(back.error.is_none());
     assert_eq!(gw.stats().proxy_pins, 0);
     assert_eq!(gw.stats().proxy_requests_active, 0);
@@ -121,16 +137,16 @@ async fn a_user_is_named_by_its_user_id_and_current_workspace() {
         sorted(
             &want
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect::<BTreeMap<_, _>>()
+                .map(|(k, v)| Header::new(k, v))
+                .collect::<Vec<_>>()
         )
     );
     // A service calling another principal (here itself) has no workspace.
     sv.send_request(request("s1", "sv::web::1", "/")).await;
     let own = sv.proxy_request().await;
-    assert_eq!(own.headers["X-Auth-Tenant-ID"], "");
-    assert_eq!(own.headers["X-Auth-Principal-Type"], "Service");
-    assert_eq!(own.headers["X-Auth-User-ID"], "sv::web::1");
+    assert_eq!(exact(&own.headers, "X-Auth-Tenant-ID"), "");
+    assert_eq!(exact(&own.headers, "X-Auth-Principal-Type"), "Service");
+    assert_eq!(exact(&own.headers, "X-Auth-User-ID"), "sv::web::1");
     sv.send_response(response(&own.request_id, 204, b"", false))
         .await;
     let back = sv.proxy_response().await;
@@ -509,14 +525,14 @@ async fn on_behalf_of_contexts_need_a_valid_grant_and_are_named_to_the_target() 
     );
     assert_eq!(resolved.expires_at_ms, grant.expires_at, "unix ms");
     let h = &got.headers;
-    assert_eq!(h["X-Auth-Authority-Mode"], "on_behalf_of");
-    assert_eq!(h["X-Auth-Subject-Type"], "agent");
-    assert_eq!(h["X-Auth-Subject-ID"], "ag::w2::a::alice");
-    assert_eq!(h["X-Auth-Grant-ID"], grant.grant_id);
-    assert_eq!(h["X-Auth-Actor-ID"], "ag::ws::caller::1");
+    assert_eq!(exact(h, "X-Auth-Authority-Mode"), "on_behalf_of");
+    assert_eq!(exact(h, "X-Auth-Subject-Type"), "agent");
+    assert_eq!(exact(h, "X-Auth-Subject-ID"), "ag::w2::a::alice");
+    assert_eq!(exact(h, "X-Auth-Grant-ID"), grant.grant_id);
+    assert_eq!(exact(h, "X-Auth-Actor-ID"), "ag::ws::caller::1");
     // Decided as the subject (never a superadmin), in its workspace.
-    assert_eq!(h["X-Auth-Tenant-ID"], "w2");
-    assert_eq!(h["X-Auth-Workspace-Access"], "20");
+    assert_eq!(exact(h, "X-Auth-Tenant-ID"), "w2");
+    assert_eq!(exact(h, "X-Auth-Workspace-Access"), "20");
     gw.shutdown().await;
 }
 

@@ -14,3 +14,5 @@
 )]
 
 include!(concat!(env!("OUT_DIR"), "/aether.v1.rs"));
+
+pub use crate::shared::{ProxyHttpRequest, ProxyHttpResponse};

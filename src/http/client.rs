@@ -17,6 +17,7 @@ use crate::error::{BoxError, Error, Result};
 use crate::identity::Topic;
 use crate::ops::http::{ProxyOptions, ProxyRequest, ProxyResponse};
 use crate::proxy::Headers;
+use aether_protocol::shared::Header;
 
 /// HTTP over Aether as a tower service: `call(http::Request<B>)` sends the
 /// request to a service principal through the gateway and resolves to its
@@ -223,18 +224,21 @@ pub(crate) fn is_hop_header(name: &HeaderName) -> bool {
 /// An `http` header map as the wire carries it: one value per name, repeated
 /// values joined with `, `, hop-by-hop headers left out.
 pub(crate) fn wire_headers(headers: &HeaderMap) -> Headers {
-    let mut out = Headers::new();
-    for (name, value) in headers {
+    let mut out = Headers::with_capacity(headers.keys_len());
+    for name in headers.keys() {
         if is_hop_header(name) {
             continue;
         }
-        let value = String::from_utf8_lossy(value.as_bytes());
-        out.entry(name.as_str().to_string())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert_with(|| value.into_owned());
+        let mut values = headers.get_all(name).iter();
+        let mut value = values
+            .next()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        for more in values {
+            value.push_str(", ");
+            value.push_str(&String::from_utf8_lossy(more.as_bytes()));
+        }
+        out.push_distinct(name.as_str(), value);
     }
     out
 }
@@ -274,12 +278,12 @@ fn header_name(name: &str) -> Result<HeaderName> {
 /// is a protocol error of the peer. Values keep their wire buffers.
 pub(crate) fn http_headers(headers: Headers) -> Result<HeaderMap> {
     let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
+    for Header { name, value } in headers.into_wire() {
         let header_name = header_name(&name)?;
         if is_hop_header(&header_name) {
             continue;
         }
-        let header_value = HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+        let header_value = HeaderValue::from_maybe_shared(value.as_bytes().clone())
             .map_err(|_| Error::protocol(format!("invalid value of header {name:?}")))?;
         out.append(header_name, header_value);
     }
@@ -307,9 +311,9 @@ mod tests {
         h.insert("connection", HeaderValue::from_static("close"));
         h.insert("host", HeaderValue::from_static("web--1"));
         let wire = wire_headers(&h);
-        assert_eq!(wire.get("accept").map(String::as_str), Some("a, b"));
-        assert!(!wire.contains_key("connection"));
-        assert!(!wire.contains_key("host"));
+        assert_eq!(wire.get("accept"), Some("a, b"));
+        assert!(!wire.contains("connection"));
+        assert!(!wire.contains("host"));
     }
 
     #[test]

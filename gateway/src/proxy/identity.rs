@@ -9,7 +9,9 @@
 //! `X-Auth-Subject-Type`, `X-Auth-Subject-ID` and `X-Auth-Grant-ID` name
 //! the subject and the grant (the actor headers still name the caller).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+use aether_protocol::shared::{Header, SharedStr};
 
 use crate::context::handle::SessionHandle;
 
@@ -30,26 +32,33 @@ fn reserved(name: &str) -> bool {
     starts("x-auth-") || starts("x-aether-")
 }
 
-/// A string map headers or metadata are carried in.
+/// Where headers or metadata are carried: a request's header list or a
+/// tunnel's metadata map.
 pub(super) trait Entries {
-    fn remove_reserved(&mut self);
-    fn put(&mut self, name: &str, value: &str);
+    /// Removes the reserved entries, making room for `minted` more.
+    fn remove_reserved(&mut self, minted: usize);
+    fn put(&mut self, name: &'static str, value: &SharedStr);
 }
 
-impl Entries for BTreeMap<String, String> {
-    fn remove_reserved(&mut self) {
-        self.retain(|name, _| !reserved(name));
+impl Entries for Vec<Header> {
+    fn remove_reserved(&mut self, minted: usize) {
+        self.retain(|h| !reserved(&h.name));
+        self.reserve(minted);
     }
-    fn put(&mut self, name: &str, value: &str) {
-        self.insert(name.to_string(), value.to_string());
+    fn put(&mut self, name: &'static str, value: &SharedStr) {
+        self.push(Header {
+            name: SharedStr::from_static(name),
+            value: value.clone(),
+        });
     }
 }
 
 impl Entries for HashMap<String, String> {
-    fn remove_reserved(&mut self) {
+    fn remove_reserved(&mut self, minted: usize) {
         self.retain(|name, _| !reserved(name));
+        self.reserve(minted);
     }
-    fn put(&mut self, name: &str, value: &str) {
+    fn put(&mut self, name: &'static str, value: &SharedStr) {
         self.insert(name.to_string(), value.to_string());
     }
 }
@@ -62,43 +71,48 @@ pub(super) fn stamp(
     workspace: &str,
     grant: &Grant,
 ) {
-    headers.remove_reserved();
-    let workspace = match &grant.on_behalf {
+    headers.remove_reserved(if grant.on_behalf.is_some() { 12 } else { 9 });
+    let workspace = SharedStr::from(match &grant.on_behalf {
         Some(o) => o.workspace.as_str(),
         None => workspace,
-    };
-    let topic = caller_topic(caller);
+    });
+    // Each value is made once and shared by the entries that repeat it.
+    let topic = SharedStr::from(caller_topic(caller));
     // Users are named by user id (so grants apply across windows), every
     // other principal by its identity string.
-    let id = caller.user_id().unwrap_or(&caller.identity);
-    let kind = caller.kind.name();
+    let id = SharedStr::from(caller.user_id().unwrap_or(&caller.identity));
+    let kind = SharedStr::from_static(caller.kind.name());
+    let access = SharedStr::from(grant.workspace_access.to_string());
     for (name, value) in [
-        ("x-aether-actor-topic", topic),
-        ("X-Aether-Caller-Topic", topic),
-        ("X-Auth-Tenant-ID", workspace),
-        (
-            "X-Auth-Workspace-Access",
-            &grant.workspace_access.to_string(),
-        ),
-        ("X-Auth-User-ID", id),
-        ("X-Auth-Principal-Type", kind),
-        ("X-Auth-Actor-Type", kind),
-        ("X-Auth-Actor-ID", id),
+        ("x-aether-actor-topic", &topic),
+        ("X-Aether-Caller-Topic", &topic),
+        ("X-Auth-Tenant-ID", &workspace),
+        ("X-Auth-Workspace-Access", &access),
+        ("X-Auth-User-ID", &id),
+        ("X-Auth-Principal-Type", &kind),
+        ("X-Auth-Actor-Type", &kind),
+        ("X-Auth-Actor-ID", &id),
     ] {
         headers.put(name, value);
     }
     match &grant.on_behalf {
         None => {
-            headers.put("X-Auth-Authority-Mode", "direct");
+            headers.put("X-Auth-Authority-Mode", &SharedStr::from_static("direct"));
         }
         Some(o) => {
             for (name, value) in [
-                ("X-Auth-Authority-Mode", "on_behalf_of"),
-                ("X-Auth-Subject-Type", o.subject_type),
-                ("X-Auth-Subject-ID", &o.subject_id),
-                ("X-Auth-Grant-ID", &o.grant_id),
+                (
+                    "X-Auth-Authority-Mode",
+                    SharedStr::from_static("on_behalf_of"),
+                ),
+                (
+                    "X-Auth-Subject-Type",
+                    SharedStr::from_static(o.subject_type),
+                ),
+                ("X-Auth-Subject-ID", SharedStr::from(o.subject_id.as_str())),
+                ("X-Auth-Grant-ID", SharedStr::from(o.grant_id.as_str())),
             ] {
-                headers.put(name, value);
+                headers.put(name, &value);
             }
         }
     }

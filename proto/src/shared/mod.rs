@@ -32,11 +32,13 @@
 //! assert_eq!(IncomingMessage::from(shared), proto);
 //! ```
 
+pub mod http;
 mod incoming;
 mod send;
 mod shared_str;
 pub(crate) mod wire;
 
+pub use http::{Header, ProxyHttpRequest, ProxyHttpResponse};
 pub use incoming::SharedIncoming;
 pub use send::SharedSend;
 pub use shared_str::SharedStr;

@@ -209,3 +209,136 @@ fn sends_are_read_as_prost_reads_them_and_sized_as_prost_sizes_them() {
     });
     assert!(decoded > 100 && decoded < 19_900, "{decoded}");
 }
+
+/// `ProxyHttpRequest` and `ProxyHttpResponse` as prost generates them from
+/// the protocol (headers as maps), to check the hand-written ones against.
+mod generated_http {
+    use std::collections::BTreeMap;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct MapRequest {
+        #[prost(string, tag = "1")]
+        pub(super) request_id: String,
+        #[prost(string, tag = "3")]
+        pub(super) method: String,
+        #[prost(btree_map = "string, string", tag = "5")]
+        pub(super) headers: BTreeMap<String, String>,
+        #[prost(bytes = "bytes", tag = "6")]
+        pub(super) body: prost::bytes::Bytes,
+        #[prost(uint32, tag = "16")]
+        pub(super) proxy_chain_depth: u32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct MapResponse {
+        #[prost(int32, tag = "2")]
+        pub(super) status_code: i32,
+        #[prost(btree_map = "string, string", tag = "3")]
+        pub(super) headers: BTreeMap<String, String>,
+    }
+}
+
+fn pairs(headers: &[Header]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| (h.name.to_string(), h.value.to_string()))
+        .collect()
+}
+
+#[test]
+fn header_lists_write_the_bytes_prost_writes_for_header_maps() {
+    use generated_http::{MapRequest, MapResponse};
+    let map: std::collections::BTreeMap<String, String> = [
+        ("Accept", "text/plain"),
+        ("X-Auth-Tenant-ID", ""),
+        ("x-empty-name-next", "v"),
+        ("", "no name"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // In the map's order, the list writes exactly prost's bytes.
+    let list: Vec<Header> = map
+        .iter()
+        .map(|(k, v)| Header::new(k.as_str(), v.as_str()))
+        .collect();
+    let ours = ProxyHttpRequest {
+        request_id: "r1".into(),
+        method: "GET".into(),
+        headers: list.clone(),
+        body: Bytes::from_static(b"body"),
+        proxy_chain_depth: 2,
+        ..Default::default()
+    };
+    let theirs = MapRequest {
+        request_id: "r1".into(),
+        method: "GET".into(),
+        headers: map.clone(),
+        body: Bytes::from_static(b"body"),
+        proxy_chain_depth: 2,
+    };
+    assert_eq!(ours.encode_to_vec(), theirs.encode_to_vec());
+    assert_eq!(ours.encoded_len(), theirs.encoded_len());
+    // And each reads the other's.
+    let back = ProxyHttpRequest::decode(Bytes::from(theirs.encode_to_vec())).unwrap();
+    assert_eq!(back, ours);
+    assert_eq!(
+        MapRequest::decode(&ours.encode_to_vec()[..]).unwrap(),
+        theirs
+    );
+    let resp = ProxyHttpResponse {
+        status_code: 204,
+        headers: list,
+        ..Default::default()
+    };
+    let map_resp = MapResponse::decode(&resp.encode_to_vec()[..]).unwrap();
+    assert_eq!(map_resp.headers, map);
+    assert_eq!(map_resp.status_code, 204);
+}
+
+#[test]
+fn decoded_headers_are_slices_of_the_frame() {
+    let req = ProxyHttpRequest {
+        headers: vec![Header::new("x-long", "v".repeat(64))],
+        ..Default::default()
+    };
+    let frame = Bytes::from(req.encode_to_vec());
+    let back = ProxyHttpRequest::decode(frame.clone()).unwrap();
+    let value = back.headers[0].value.as_bytes().as_ptr() as usize;
+    let start = frame.as_ptr() as usize;
+    assert!((start..start + frame.len()).contains(&value), "not copied");
+    assert_eq!(back.header("X-LONG").map(str::len), Some(64));
+}
+
+#[test]
+fn header_entries_decode_as_prost_decodes_map_entries() {
+    use generated_http::MapRequest;
+    // Entries as other encoders may write them: value before name, an
+    // unknown field inside, a repeated name (the last wins in a map).
+    let entry = |body: &[u8]| {
+        let mut e = vec![0x2a, body.len() as u8];
+        e.extend_from_slice(body);
+        e
+    };
+    let mut wire = Vec::new();
+    wire.extend(entry(b"\x12\x01b\x0a\x01a"));
+    wire.extend(entry(b"\x0a\x01c\x18\x07\x12\x01d"));
+    wire.extend(entry(b"\x0a\x01a\x12\x01z"));
+    let ours = ProxyHttpRequest::decode(&wire[..]).unwrap();
+    let theirs = MapRequest::decode(&wire[..]).unwrap();
+    assert_eq!(
+        pairs(&ours.headers),
+        [("a", "b"), ("c", "d"), ("a", "z")].map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    for (name, value) in &theirs.headers {
+        assert_eq!(ours.header(name), Some(value.as_str()), "{name}");
+    }
+    // A name or value that is not UTF-8 fails the frame, as with prost.
+    let bad = entry(b"\x0a\x01\xff");
+    let ours = ProxyHttpRequest::decode(&bad[..]).unwrap_err();
+    let theirs = MapRequest::decode(&bad[..]).unwrap_err();
+    assert!(ours.to_string().contains("UTF-8"), "{ours}");
+    assert!(theirs.to_string().contains("UTF-8"), "{theirs}");
+    // So does an entry cut short.
+    assert!(ProxyHttpRequest::decode(&[0x2a, 0x05, 0x0a, 0x09][..]).is_err());
+}

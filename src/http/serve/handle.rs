@@ -46,9 +46,8 @@ where
         ..
     } = req;
     let declared = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+        .get("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > config.max_request_body) {
         let why = format!("the request body exceeds {} bytes", config.max_request_body);
         let _ = responder.error(ProxyErrorKind::PayloadTooLarge, &why).await;

@@ -179,23 +179,21 @@ impl Caller {
     }
 
     fn from_request(r: &ProxyHttpRequest) -> Self {
-        Self::from_minted(&r.headers, &r.app_workspace, r.authorization.clone())
+        Self::from_minted(
+            |name| r.header(name),
+            &r.app_workspace,
+            r.authorization.clone(),
+        )
     }
 
-    /// The caller the gateway-minted entries of `headers` name (request
-    /// headers, or a tunnel's open metadata).
+    /// The caller the gateway-minted entries name (request headers, or a
+    /// tunnel's open metadata), read with `lookup` (a name in any case).
     pub(crate) fn from_minted<'a>(
-        headers: impl IntoIterator<Item = (&'a String, &'a String)> + Copy,
+        lookup: impl Fn(&str) -> Option<&'a str>,
         app_workspace: &str,
         authorization: Option<AuthorizationContext>,
     ) -> Self {
-        let header = |name: &str| {
-            headers
-                .into_iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let header = |name: &str| lookup(name).unwrap_or_default().to_string();
         let workspace = if app_workspace.is_empty() {
             header("x-auth-tenant-id")
         } else {
@@ -424,7 +422,7 @@ impl Responder {
         let header = proto::ProxyHttpResponse {
             request_id: self.id.clone(),
             status_code: i32::from(status),
-            headers,
+            headers: headers.into_wire(),
             body: inline,
             body_chunked: chunked,
             error: None,
@@ -543,7 +541,7 @@ impl IncomingRequest {
             } else {
                 r.path
             },
-            headers: r.headers,
+            headers: Headers::from_wire(r.headers),
             caller,
             timeout: duration(r.timeout_ms),
             idle_timeout: duration(r.stream_idle_timeout_ms),
@@ -734,16 +732,13 @@ mod tests {
 
     #[test]
     fn the_caller_comes_from_the_minted_headers() {
+        use aether_protocol::shared::Header;
         let r = ProxyHttpRequest {
-            headers: [
-                (
-                    "X-Aether-Caller-Topic".to_string(),
-                    "ag::ws::i::s".to_string(),
-                ),
-                ("X-Auth-Principal-Type".to_string(), "Agent".to_string()),
-                ("X-Auth-Tenant-ID".to_string(), "ws".to_string()),
-            ]
-            .into(),
+            headers: vec![
+                Header::from_static("X-Aether-Caller-Topic", "ag::ws::i::s"),
+                Header::from_static("x-auth-principal-type", "Agent"),
+                Header::from_static("X-Auth-Tenant-ID", "ws"),
+            ],
             ..Default::default()
         };
         let c = Caller::from_request(&r);

@@ -67,7 +67,7 @@ impl<P: PrincipalType> Client<P> {
             .ok_or_else(|| {
                 Error::protocol(format!("invalid HTTP status {}", header.status_code))
             })?;
-        let headers = std::mem::take(&mut header.headers);
+        let headers = super::Headers::from_wire(std::mem::take(&mut header.headers));
         let body = ResponseBody::new(
             &mut header,
             stream,

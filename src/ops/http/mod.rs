@@ -13,12 +13,14 @@
 //! abandons its request.
 
 mod chunks;
+mod headers;
 mod incoming;
 mod methods;
 mod options;
 mod request;
 mod response;
 
+pub use headers::Headers;
 pub use incoming::{
     Caller, IncomingBody, IncomingRequest, IncomingRequests, ProxyErrorKind, Responder,
     ServeOptions,
@@ -26,7 +28,3 @@ pub use incoming::{
 pub use options::{CHUNK_BYTES, ProxyOptions};
 pub use request::{Body, BodyStream, ProxyRequest};
 pub use response::{ProxyResponse, ResponseBody};
-
-/// HTTP headers as the wire carries them: one value per name (repeated
-/// values joined with `, `), in name order.
-pub type Headers = std::collections::BTreeMap<String, String>;

@@ -173,7 +173,7 @@ impl ProxyRequest {
             target_topic: self.target,
             method: self.method,
             path: self.path,
-            headers: self.headers,
+            headers: self.headers.into_wire(),
             body: inline,
             body_chunked: chunked,
             authorization: opts.authorization.clone(),

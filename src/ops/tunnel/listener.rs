@@ -190,7 +190,13 @@ async fn demux(
                 queued: queued.clone(),
             },
         );
-        let caller = Caller::from_minted(&open.metadata, "", open.authorization.clone());
+        let metadata = |name: &str| {
+            open.metadata
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let caller = Caller::from_minted(metadata, "", open.authorization.clone());
         let incoming = IncomingTunnel {
             tunnel: Tunnel::new(
                 id,
