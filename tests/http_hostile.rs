@@ -261,3 +261,43 @@ async fn hostile_request_bodies_fail_the_handler_not_the_terminator() {
         .unwrap();
     assert_eq!(ok.into_body().collect_bytes().await.unwrap(), "hello");
 }
+
+#[tokio::test]
+async fn more_headers_than_a_frame_may_carry_are_refused_before_sending_both_ways() {
+    use aether_client::proxy::{Headers, ProxyErrorKind, ProxyRequest};
+    let gw = gateway().await;
+    let (_svc, mut requests) = hostile_terminator(&gw.url()).await;
+    let a = agent(&gw.url(), "a").await;
+    let too_many: Headers = (0..=Headers::MAX)
+        .map(|i| (format!("x-h{i}"), "v"))
+        .collect();
+
+    // A request with too many: an invalid-input error, and the connection
+    // (which the frame would have ended at the gateway) keeps working.
+    let req = ProxyRequest::new("sv::evil::1", "GET", "/x")
+        .unwrap()
+        .headers(too_many.clone());
+    let e = a.proxy_http(req, &ProxyOptions::new()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+
+    // A response with too many: the caller learns PAYLOAD_TOO_LARGE.
+    let call = tokio::spawn({
+        let a = a.clone();
+        async move {
+            let req = ProxyRequest::new("sv::evil::1", "GET", "/y").unwrap();
+            a.proxy_http(req, &ProxyOptions::new())
+                .await
+                .map(|r| r.status)
+        }
+    });
+    let req = within("the request", requests.next()).await.unwrap();
+    assert_eq!(req.path, "/y", "the refused request never left");
+    let e = req.responder.respond(200, too_many, "").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    let e = within("the answer", call).await.unwrap().unwrap_err();
+    assert_eq!(
+        ProxyErrorKind::of(&e),
+        Some(ProxyErrorKind::PayloadTooLarge),
+        "{e}"
+    );
+}

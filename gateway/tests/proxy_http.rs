@@ -260,6 +260,40 @@ async fn inline_bodies_up_to_8_mib_pass_and_larger_ones_are_refused() {
 }
 
 #[tokio::test]
+async fn requests_whose_headers_would_not_decode_with_the_identity_headers_are_refused() {
+    use aether_protocol::shared::http::MAX_HEADERS;
+    let gw = dev_gateway().await;
+    let mut sv = service(&gw, "1").await;
+    let mut caller = agent(&gw, "1").await;
+    let many = |n: usize| -> Vec<Header> {
+        (0..n)
+            .map(|i| Header::new(format!("x-h{i}"), "v"))
+            .collect()
+    };
+    // Nine identity headers are minted: the caller's own must leave room.
+    let mut crowded = request("crowded", "sv::web::1", "/");
+    crowded.headers = many(MAX_HEADERS - 8);
+    caller.send_request(crowded).await;
+    let e = caller.proxy_refusal("crowded").await;
+    assert_eq!(kind(&e), Kind::PayloadTooLarge);
+    assert_eq!(
+        e.message,
+        format!(
+            "{} headers with the identity headers; the limit is {MAX_HEADERS}",
+            MAX_HEADERS + 1
+        )
+    );
+
+    let mut fits = request("fits", "sv::web::1", "/");
+    fits.headers = many(MAX_HEADERS - 9);
+    caller.send_request(fits).await;
+    let got = sv.proxy_request().await;
+    assert_eq!(got.headers.len(), MAX_HEADERS);
+    assert_eq!(gw.stats().proxy_requests_active, 1, "only the second one");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_hop_limit_is_8() {
     let gw = dev_gateway().await;
     let mut sv = service(&gw, "1").await;

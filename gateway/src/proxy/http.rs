@@ -12,6 +12,7 @@ use std::time::Duration;
 use aether_protocol::proto::{
     ProxyHttpBodyChunk, ProxyHttpRequest, ProxyHttpResponse, downstream_message::Payload,
 };
+use aether_protocol::shared::http::MAX_HEADERS;
 use prost::Message;
 
 use super::frames::{ErrorKind, down, http_error, http_fin};
@@ -138,6 +139,16 @@ pub(super) fn request(
         );
     }
     identity::stamp(&mut req.headers, sender.handle, sender.workspace, &grant);
+    if req.headers.len() > MAX_HEADERS {
+        // The target could not decode it.
+        return refuse(
+            ErrorKind::PayloadTooLarge,
+            format!(
+                "{} headers with the identity headers; the limit is {MAX_HEADERS}",
+                req.headers.len()
+            ),
+        );
+    }
     req.proxy_chain_depth += 1;
     req.target_topic = to.topic.clone().unwrap_or_default();
     // Only the gateway may issue access receipts (it issues none).

@@ -158,87 +158,308 @@ impl Message for Header {
     }
 }
 
+/// The most header entries a request or response may carry; a frame
+/// with more does not decode. An entry can be two bytes on the wire and
+/// is 64 in memory: the bound holds a frame's headers to 512 KiB whatever
+/// its size. HTTP needs nowhere near it (servers commonly take 100).
+pub const MAX_HEADERS: usize = 8192;
+
 /// HTTP request carried over the stream to a service principal
 /// (`aether.v1.ProxyHttpRequest`).
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, Default, PartialEq, Debug)]
 pub struct ProxyHttpRequest {
     /// The caller's id of the request (rewritten by the gateway).
-    #[prost(string, tag = "1")]
     pub request_id: String,
     /// The service principal it goes to.
-    #[prost(string, tag = "2")]
     pub target_topic: String,
     /// The HTTP method.
-    #[prost(string, tag = "3")]
     pub method: String,
     /// The path, with its query.
-    #[prost(string, tag = "4")]
     pub path: String,
-    /// The headers (a `map<string, string>` on the wire).
-    #[prost(message, repeated, tag = "5")]
+    /// The headers (a `map<string, string>` on the wire), at most
+    /// [`MAX_HEADERS`].
     pub headers: Vec<Header>,
     /// The body, when it is sent inline.
-    #[prost(bytes = "bytes", tag = "6")]
     pub body: Bytes,
     /// Whether the body follows in `ProxyHttpBodyChunk`s.
-    #[prost(bool, tag = "7")]
     pub body_chunked: bool,
     /// The authority the caller acts under.
-    #[prost(message, optional, tag = "8")]
     pub authorization: Option<AuthorizationContext>,
     /// The workspace the request is for.
-    #[prost(string, tag = "9")]
     pub app_workspace: String,
     /// Time to first byte the caller waits for, in milliseconds.
-    #[prost(int64, tag = "10")]
     pub timeout_ms: i64,
     /// Whether redirects are followed.
-    #[prost(bool, tag = "11")]
     pub follow_redirects: bool,
     /// The backend the caller names.
-    #[prost(string, tag = "12")]
     pub backend_name: String,
     /// Whether the response may stream without end.
-    #[prost(bool, tag = "13")]
     pub stream_response_indefinitely: bool,
     /// Longest pause between response chunks, in milliseconds.
-    #[prost(int64, tag = "14")]
     pub stream_idle_timeout_ms: i64,
     /// Largest response body the caller accepts.
-    #[prost(int64, tag = "15")]
     pub max_response_body_bytes: i64,
     /// Gateways crossed so far.
-    #[prost(uint32, tag = "16")]
     pub proxy_chain_depth: u32,
     /// The access the caller asks to have checked.
-    #[prost(message, optional, tag = "17")]
     pub checked_access: Option<ResourceAccessRequest>,
     /// An access decision (gateways issue these).
-    #[prost(message, optional, tag = "18")]
     pub access_receipt: Option<AccessDecisionReceipt>,
 }
 
 /// The answer to a [`ProxyHttpRequest`] (`aether.v1.ProxyHttpResponse`).
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, Default, PartialEq, Debug)]
 pub struct ProxyHttpResponse {
     /// The request it answers.
-    #[prost(string, tag = "1")]
     pub request_id: String,
     /// The HTTP status.
-    #[prost(int32, tag = "2")]
     pub status_code: i32,
-    /// The headers (a `map<string, string>` on the wire).
-    #[prost(message, repeated, tag = "3")]
+    /// The headers (a `map<string, string>` on the wire), at most
+    /// [`MAX_HEADERS`].
     pub headers: Vec<Header>,
     /// The body, when it is sent inline.
-    #[prost(bytes = "bytes", tag = "4")]
     pub body: Bytes,
     /// Whether the body follows in `ProxyHttpBodyChunk`s.
-    #[prost(bool, tag = "5")]
     pub body_chunked: bool,
     /// Why there is no HTTP answer.
-    #[prost(message, optional, tag = "6")]
     pub error: Option<ProxyError>,
+}
+
+/// Reads one header entry into `headers`, refusing more than
+/// [`MAX_HEADERS`].
+fn merge_header(
+    headers: &mut Vec<Header>,
+    wire_type: WireType,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    if headers.len() >= MAX_HEADERS {
+        #[allow(deprecated)] // prost offers no other way to name the cause
+        return Err(DecodeError::new(format!(
+            "more than {MAX_HEADERS} HTTP headers"
+        )));
+    }
+    encoding::message::merge_repeated(wire_type, headers, buf, ctx)
+}
+
+/// Encoders for proto3 scalars, which leave default values out.
+mod field {
+    use prost::bytes::{BufMut, Bytes};
+    use prost::encoding;
+
+    pub(super) fn string(tag: u32, v: &String, buf: &mut impl BufMut) {
+        if !v.is_empty() {
+            encoding::string::encode(tag, v, buf);
+        }
+    }
+    pub(super) fn string_len(tag: u32, v: &String) -> usize {
+        if v.is_empty() {
+            0
+        } else {
+            encoding::string::encoded_len(tag, v)
+        }
+    }
+    pub(super) fn bytes(tag: u32, v: &Bytes, buf: &mut impl BufMut) {
+        if !v.is_empty() {
+            encoding::bytes::encode(tag, v, buf);
+        }
+    }
+    pub(super) fn bytes_len(tag: u32, v: &Bytes) -> usize {
+        if v.is_empty() {
+            0
+        } else {
+            encoding::bytes::encoded_len(tag, v)
+        }
+    }
+    pub(super) fn boolean(tag: u32, v: bool, buf: &mut impl BufMut) {
+        if v {
+            encoding::bool::encode(tag, &v, buf);
+        }
+    }
+    pub(super) fn boolean_len(tag: u32, v: bool) -> usize {
+        if v {
+            encoding::bool::encoded_len(tag, &v)
+        } else {
+            0
+        }
+    }
+    pub(super) fn int64(tag: u32, v: i64, buf: &mut impl BufMut) {
+        if v != 0 {
+            encoding::int64::encode(tag, &v, buf);
+        }
+    }
+    pub(super) fn int64_len(tag: u32, v: i64) -> usize {
+        if v != 0 {
+            encoding::int64::encoded_len(tag, &v)
+        } else {
+            0
+        }
+    }
+    pub(super) fn int32(tag: u32, v: i32, buf: &mut impl BufMut) {
+        if v != 0 {
+            encoding::int32::encode(tag, &v, buf);
+        }
+    }
+    pub(super) fn int32_len(tag: u32, v: i32) -> usize {
+        if v != 0 {
+            encoding::int32::encoded_len(tag, &v)
+        } else {
+            0
+        }
+    }
+    pub(super) fn uint32(tag: u32, v: u32, buf: &mut impl BufMut) {
+        if v != 0 {
+            encoding::uint32::encode(tag, &v, buf);
+        }
+    }
+    pub(super) fn uint32_len(tag: u32, v: u32) -> usize {
+        if v != 0 {
+            encoding::uint32::encoded_len(tag, &v)
+        } else {
+            0
+        }
+    }
+    pub(super) fn message<M: prost::Message>(tag: u32, v: &Option<M>, buf: &mut impl BufMut) {
+        if let Some(m) = v {
+            encoding::message::encode(tag, m, buf);
+        }
+    }
+    pub(super) fn message_len<M: prost::Message>(tag: u32, v: &Option<M>) -> usize {
+        v.as_ref()
+            .map_or(0, |m| encoding::message::encoded_len(tag, m))
+    }
+}
+
+/// Reads an optional message field (repeated occurrences merge).
+fn merge_message<M: Message + Default>(
+    slot: &mut Option<M>,
+    wire_type: WireType,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    encoding::message::merge(wire_type, slot.get_or_insert_with(M::default), buf, ctx)
+}
+
+impl Message for ProxyHttpRequest {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        field::string(1, &self.request_id, buf);
+        field::string(2, &self.target_topic, buf);
+        field::string(3, &self.method, buf);
+        field::string(4, &self.path, buf);
+        encoding::message::encode_repeated(5, &self.headers, buf);
+        field::bytes(6, &self.body, buf);
+        field::boolean(7, self.body_chunked, buf);
+        field::message(8, &self.authorization, buf);
+        field::string(9, &self.app_workspace, buf);
+        field::int64(10, self.timeout_ms, buf);
+        field::boolean(11, self.follow_redirects, buf);
+        field::string(12, &self.backend_name, buf);
+        field::boolean(13, self.stream_response_indefinitely, buf);
+        field::int64(14, self.stream_idle_timeout_ms, buf);
+        field::int64(15, self.max_response_body_bytes, buf);
+        field::uint32(16, self.proxy_chain_depth, buf);
+        field::message(17, &self.checked_access, buf);
+        field::message(18, &self.access_receipt, buf);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        match tag {
+            1 => encoding::string::merge(wire_type, &mut self.request_id, buf, ctx),
+            2 => encoding::string::merge(wire_type, &mut self.target_topic, buf, ctx),
+            3 => encoding::string::merge(wire_type, &mut self.method, buf, ctx),
+            4 => encoding::string::merge(wire_type, &mut self.path, buf, ctx),
+            5 => merge_header(&mut self.headers, wire_type, buf, ctx),
+            6 => encoding::bytes::merge(wire_type, &mut self.body, buf, ctx),
+            7 => encoding::bool::merge(wire_type, &mut self.body_chunked, buf, ctx),
+            8 => merge_message(&mut self.authorization, wire_type, buf, ctx),
+            9 => encoding::string::merge(wire_type, &mut self.app_workspace, buf, ctx),
+            10 => encoding::int64::merge(wire_type, &mut self.timeout_ms, buf, ctx),
+            11 => encoding::bool::merge(wire_type, &mut self.follow_redirects, buf, ctx),
+            12 => encoding::string::merge(wire_type, &mut self.backend_name, buf, ctx),
+            13 => {
+                encoding::bool::merge(wire_type, &mut self.stream_response_indefinitely, buf, ctx)
+            }
+            14 => encoding::int64::merge(wire_type, &mut self.stream_idle_timeout_ms, buf, ctx),
+            15 => encoding::int64::merge(wire_type, &mut self.max_response_body_bytes, buf, ctx),
+            16 => encoding::uint32::merge(wire_type, &mut self.proxy_chain_depth, buf, ctx),
+            17 => merge_message(&mut self.checked_access, wire_type, buf, ctx),
+            18 => merge_message(&mut self.access_receipt, wire_type, buf, ctx),
+            _ => encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        field::string_len(1, &self.request_id)
+            + field::string_len(2, &self.target_topic)
+            + field::string_len(3, &self.method)
+            + field::string_len(4, &self.path)
+            + encoding::message::encoded_len_repeated(5, &self.headers)
+            + field::bytes_len(6, &self.body)
+            + field::boolean_len(7, self.body_chunked)
+            + field::message_len(8, &self.authorization)
+            + field::string_len(9, &self.app_workspace)
+            + field::int64_len(10, self.timeout_ms)
+            + field::boolean_len(11, self.follow_redirects)
+            + field::string_len(12, &self.backend_name)
+            + field::boolean_len(13, self.stream_response_indefinitely)
+            + field::int64_len(14, self.stream_idle_timeout_ms)
+            + field::int64_len(15, self.max_response_body_bytes)
+            + field::uint32_len(16, self.proxy_chain_depth)
+            + field::message_len(17, &self.checked_access)
+            + field::message_len(18, &self.access_receipt)
+    }
+
+    fn clear(&mut self) {
+        *self = ProxyHttpRequest::default();
+    }
+}
+
+impl Message for ProxyHttpResponse {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        field::string(1, &self.request_id, buf);
+        field::int32(2, self.status_code, buf);
+        encoding::message::encode_repeated(3, &self.headers, buf);
+        field::bytes(4, &self.body, buf);
+        field::boolean(5, self.body_chunked, buf);
+        field::message(6, &self.error, buf);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        match tag {
+            1 => encoding::string::merge(wire_type, &mut self.request_id, buf, ctx),
+            2 => encoding::int32::merge(wire_type, &mut self.status_code, buf, ctx),
+            3 => merge_header(&mut self.headers, wire_type, buf, ctx),
+            4 => encoding::bytes::merge(wire_type, &mut self.body, buf, ctx),
+            5 => encoding::bool::merge(wire_type, &mut self.body_chunked, buf, ctx),
+            6 => merge_message(&mut self.error, wire_type, buf, ctx),
+            _ => encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        field::string_len(1, &self.request_id)
+            + field::int32_len(2, self.status_code)
+            + encoding::message::encoded_len_repeated(3, &self.headers)
+            + field::bytes_len(4, &self.body)
+            + field::boolean_len(5, self.body_chunked)
+            + field::message_len(6, &self.error)
+    }
+
+    fn clear(&mut self) {
+        *self = ProxyHttpResponse::default();
+    }
 }
 
 impl ProxyHttpRequest {

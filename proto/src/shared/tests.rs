@@ -215,26 +215,64 @@ fn sends_are_read_as_prost_reads_them_and_sized_as_prost_sizes_them() {
 mod generated_http {
     use std::collections::BTreeMap;
 
+    use crate::proto::{
+        AccessDecisionReceipt, AuthorizationContext, ProxyError, ResourceAccessRequest,
+    };
+
     #[derive(Clone, PartialEq, prost::Message)]
     pub(super) struct MapRequest {
         #[prost(string, tag = "1")]
         pub(super) request_id: String,
+        #[prost(string, tag = "2")]
+        pub(super) target_topic: String,
         #[prost(string, tag = "3")]
         pub(super) method: String,
+        #[prost(string, tag = "4")]
+        pub(super) path: String,
         #[prost(btree_map = "string, string", tag = "5")]
         pub(super) headers: BTreeMap<String, String>,
         #[prost(bytes = "bytes", tag = "6")]
         pub(super) body: prost::bytes::Bytes,
+        #[prost(bool, tag = "7")]
+        pub(super) body_chunked: bool,
+        #[prost(message, optional, tag = "8")]
+        pub(super) authorization: Option<AuthorizationContext>,
+        #[prost(string, tag = "9")]
+        pub(super) app_workspace: String,
+        #[prost(int64, tag = "10")]
+        pub(super) timeout_ms: i64,
+        #[prost(bool, tag = "11")]
+        pub(super) follow_redirects: bool,
+        #[prost(string, tag = "12")]
+        pub(super) backend_name: String,
+        #[prost(bool, tag = "13")]
+        pub(super) stream_response_indefinitely: bool,
+        #[prost(int64, tag = "14")]
+        pub(super) stream_idle_timeout_ms: i64,
+        #[prost(int64, tag = "15")]
+        pub(super) max_response_body_bytes: i64,
         #[prost(uint32, tag = "16")]
         pub(super) proxy_chain_depth: u32,
+        #[prost(message, optional, tag = "17")]
+        pub(super) checked_access: Option<ResourceAccessRequest>,
+        #[prost(message, optional, tag = "18")]
+        pub(super) access_receipt: Option<AccessDecisionReceipt>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
     pub(super) struct MapResponse {
+        #[prost(string, tag = "1")]
+        pub(super) request_id: String,
         #[prost(int32, tag = "2")]
         pub(super) status_code: i32,
         #[prost(btree_map = "string, string", tag = "3")]
         pub(super) headers: BTreeMap<String, String>,
+        #[prost(bytes = "bytes", tag = "4")]
+        pub(super) body: prost::bytes::Bytes,
+        #[prost(bool, tag = "5")]
+        pub(super) body_chunked: bool,
+        #[prost(message, optional, tag = "6")]
+        pub(super) error: Option<ProxyError>,
     }
 }
 
@@ -245,10 +283,8 @@ fn pairs(headers: &[Header]) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn header_lists_write_the_bytes_prost_writes_for_header_maps() {
-    use generated_http::{MapRequest, MapResponse};
-    let map: std::collections::BTreeMap<String, String> = [
+fn header_map() -> std::collections::BTreeMap<String, String> {
+    [
         ("Accept", "text/plain"),
         ("X-Auth-Tenant-ID", ""),
         ("x-empty-name-next", "v"),
@@ -256,44 +292,134 @@ fn header_lists_write_the_bytes_prost_writes_for_header_maps() {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    // In the map's order, the list writes exactly prost's bytes.
-    let list: Vec<Header> = map
+    .collect()
+}
+
+/// In the map's order, a list writes exactly prost's bytes for the map.
+fn header_list() -> Vec<Header> {
+    header_map()
         .iter()
         .map(|(k, v)| Header::new(k.as_str(), v.as_str()))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn requests_write_and_read_the_bytes_prost_does_for_the_protocol() {
+    use generated_http::MapRequest;
+    let authorization = Some(AuthorizationContext {
+        grant_id: "g1".into(),
+        ..Default::default()
+    });
+    let checked = Some(ResourceAccessRequest {
+        resource_type: "kv".into(),
+        ..Default::default()
+    });
+    let receipt = Some(crate::proto::AccessDecisionReceipt {
+        decision_id: "d".into(),
+        ..Default::default()
+    });
     let ours = ProxyHttpRequest {
         request_id: "r1".into(),
-        method: "GET".into(),
-        headers: list.clone(),
+        target_topic: "sv::web::1".into(),
+        method: "POST".into(),
+        path: "/p?q=1".into(),
+        headers: header_list(),
         body: Bytes::from_static(b"body"),
-        proxy_chain_depth: 2,
-        ..Default::default()
+        body_chunked: true,
+        authorization: authorization.clone(),
+        app_workspace: "ws".into(),
+        timeout_ms: -5,
+        follow_redirects: true,
+        backend_name: "b".into(),
+        stream_response_indefinitely: true,
+        stream_idle_timeout_ms: 7,
+        max_response_body_bytes: 1 << 40,
+        proxy_chain_depth: 3,
+        checked_access: checked.clone(),
+        access_receipt: receipt.clone(),
     };
     let theirs = MapRequest {
         request_id: "r1".into(),
-        method: "GET".into(),
-        headers: map.clone(),
+        target_topic: "sv::web::1".into(),
+        method: "POST".into(),
+        path: "/p?q=1".into(),
+        headers: header_map(),
         body: Bytes::from_static(b"body"),
-        proxy_chain_depth: 2,
+        body_chunked: true,
+        authorization,
+        app_workspace: "ws".into(),
+        timeout_ms: -5,
+        follow_redirects: true,
+        backend_name: "b".into(),
+        stream_response_indefinitely: true,
+        stream_idle_timeout_ms: 7,
+        max_response_body_bytes: 1 << 40,
+        proxy_chain_depth: 3,
+        checked_access: checked,
+        access_receipt: receipt,
     };
     assert_eq!(ours.encode_to_vec(), theirs.encode_to_vec());
     assert_eq!(ours.encoded_len(), theirs.encoded_len());
-    // And each reads the other's.
     let back = ProxyHttpRequest::decode(Bytes::from(theirs.encode_to_vec())).unwrap();
     assert_eq!(back, ours);
     assert_eq!(
         MapRequest::decode(&ours.encode_to_vec()[..]).unwrap(),
         theirs
     );
-    let resp = ProxyHttpResponse {
-        status_code: 204,
-        headers: list,
-        ..Default::default()
+    // Defaults are left out, as prost leaves them out.
+    let empty = ProxyHttpRequest::default();
+    assert!(empty.encode_to_vec().is_empty());
+    assert_eq!(empty.encoded_len(), 0);
+}
+
+#[test]
+fn responses_write_and_read_the_bytes_prost_does_for_the_protocol() {
+    use generated_http::MapResponse;
+    let error = Some(crate::proto::ProxyError {
+        kind: 3,
+        message: "m".into(),
+    });
+    let ours = ProxyHttpResponse {
+        request_id: "r1".into(),
+        status_code: -1,
+        headers: header_list(),
+        body: Bytes::from_static(b"x"),
+        body_chunked: true,
+        error: error.clone(),
     };
-    let map_resp = MapResponse::decode(&resp.encode_to_vec()[..]).unwrap();
-    assert_eq!(map_resp.headers, map);
-    assert_eq!(map_resp.status_code, 204);
+    let theirs = MapResponse {
+        request_id: "r1".into(),
+        status_code: -1,
+        headers: header_map(),
+        body: Bytes::from_static(b"x"),
+        body_chunked: true,
+        error,
+    };
+    assert_eq!(ours.encode_to_vec(), theirs.encode_to_vec());
+    assert_eq!(ours.encoded_len(), theirs.encoded_len());
+    assert_eq!(
+        ProxyHttpResponse::decode(&theirs.encode_to_vec()[..]).unwrap(),
+        ours
+    );
+    assert_eq!(
+        MapResponse::decode(&ours.encode_to_vec()[..]).unwrap(),
+        theirs
+    );
+    assert!(ProxyHttpResponse::default().encode_to_vec().is_empty());
+}
+
+#[test]
+fn a_frame_with_more_than_the_most_headers_is_refused() {
+    // Empty entries are the smallest: two bytes each on the wire.
+    let entries = |n: usize| [0x2a, 0x00].repeat(n);
+    let at_most = ProxyHttpRequest::decode(&entries(http::MAX_HEADERS)[..]).unwrap();
+    assert_eq!(at_most.headers.len(), http::MAX_HEADERS);
+    let over = ProxyHttpRequest::decode(&entries(http::MAX_HEADERS + 1)[..]).unwrap_err();
+    assert!(over.to_string().contains("HTTP headers"), "{over}");
+    let mut resp = [0x1a, 0x00].repeat(http::MAX_HEADERS + 1);
+    assert!(ProxyHttpResponse::decode(&resp[..]).is_err());
+    resp.truncate(2 * http::MAX_HEADERS);
+    assert!(ProxyHttpResponse::decode(&resp[..]).is_ok());
 }
 
 #[test]

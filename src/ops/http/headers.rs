@@ -9,7 +9,9 @@ use aether_protocol::shared::{Header, SharedStr};
 /// were set or arrived.
 ///
 /// Received headers share the frame they arrived in: reading a request's
-/// headers copies nothing.
+/// headers copies nothing. It is a list, and lookups scan it: quick for
+/// the tens of headers HTTP carries (at most [`MAX`](Self::MAX) fit a
+/// request or response).
 ///
 /// ```
 /// use aether_client::proxy::Headers;
@@ -71,6 +73,23 @@ impl Headers {
     /// Each name and its value.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
         self.0.iter().map(|h| (h.name.as_str(), h.value.as_str()))
+    }
+
+    /// The most headers a request or response carries (more would not
+    /// decode at the other end: sending them fails with an invalid-input
+    /// error).
+    pub const MAX: usize = aether_protocol::shared::http::MAX_HEADERS;
+
+    /// An invalid-input error when there are more than [`MAX`](Self::MAX).
+    pub(crate) fn check_count(&self) -> crate::error::Result<()> {
+        if self.0.len() > Self::MAX {
+            return Err(crate::error::Error::invalid(format!(
+                "{} headers; at most {} fit a request or response",
+                self.0.len(),
+                Self::MAX
+            )));
+        }
+        Ok(())
     }
 
     /// Room for `n` names.

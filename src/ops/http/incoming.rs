@@ -406,13 +406,20 @@ impl Responder {
 
     /// Sends the response: inline when the body is in memory and at most
     /// 256 KiB, otherwise a header then the body in chunks (streamed as it
-    /// is produced). Returns once the last frame is queued.
+    /// is produced). Returns once the last frame is queued. With more than
+    /// [`Headers::MAX`] headers it answers `PAYLOAD_TOO_LARGE` instead and
+    /// returns an invalid-input error.
     pub async fn respond(
         mut self,
         status: u16,
         headers: Headers,
         body: impl Into<Body>,
     ) -> Result<()> {
+        if let Err(e) = headers.check_count() {
+            let why = e.to_string();
+            let _ = self.error(ProxyErrorKind::PayloadTooLarge, &why).await;
+            return Err(e);
+        }
         let body = body.into();
         let chunked = body.is_chunked();
         let (inline, body) = match body {

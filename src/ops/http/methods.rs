@@ -35,6 +35,7 @@ impl<P: PrincipalType> Client<P> {
         req: ProxyRequest,
         opts: &ProxyOptions,
     ) -> Result<ProxyResponse> {
+        req.headers_ref().check_count()?;
         let (op, body) = req.into_parts(opts);
         let chunked = body_is_chunked(&op);
         let Reply::Stream(mut stream) = self.call(op).await? else {

@@ -144,6 +144,10 @@ impl ProxyRequest {
         self
     }
 
+    pub(crate) fn headers_ref(&self) -> &Headers {
+        &self.headers
+    }
+
     /// The target topic.
     pub fn target(&self) -> &str {
         &self.target
