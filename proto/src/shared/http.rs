@@ -242,83 +242,38 @@ fn merge_header(
     encoding::message::merge_repeated(wire_type, headers, buf, ctx)
 }
 
-/// Encoders for proto3 scalars, which leave default values out.
+/// Writers and sizers of fields that leave a field out when it holds its
+/// default, as prost does for proto3.
 mod field {
     use prost::bytes::{BufMut, Bytes};
     use prost::encoding;
 
-    pub(super) fn string(tag: u32, v: &String, buf: &mut impl BufMut) {
-        if !v.is_empty() {
-            encoding::string::encode(tag, v, buf);
-        }
+    /// `$put` writes a `$ty` field with prost's `encoding::$module`, and
+    /// `$len` sizes it; both skip the values `$default` picks.
+    macro_rules! scalar {
+        ($put:ident, $len:ident, $ty:ty, $module:ident, $default:expr) => {
+            pub(super) fn $put(tag: u32, v: &$ty, buf: &mut impl BufMut) {
+                if !$default(v) {
+                    encoding::$module::encode(tag, v, buf);
+                }
+            }
+            pub(super) fn $len(tag: u32, v: &$ty) -> usize {
+                if $default(v) {
+                    0
+                } else {
+                    encoding::$module::encoded_len(tag, v)
+                }
+            }
+        };
     }
-    pub(super) fn string_len(tag: u32, v: &String) -> usize {
-        if v.is_empty() {
-            0
-        } else {
-            encoding::string::encoded_len(tag, v)
-        }
-    }
-    pub(super) fn bytes(tag: u32, v: &Bytes, buf: &mut impl BufMut) {
-        if !v.is_empty() {
-            encoding::bytes::encode(tag, v, buf);
-        }
-    }
-    pub(super) fn bytes_len(tag: u32, v: &Bytes) -> usize {
-        if v.is_empty() {
-            0
-        } else {
-            encoding::bytes::encoded_len(tag, v)
-        }
-    }
-    pub(super) fn boolean(tag: u32, v: bool, buf: &mut impl BufMut) {
-        if v {
-            encoding::bool::encode(tag, &v, buf);
-        }
-    }
-    pub(super) fn boolean_len(tag: u32, v: bool) -> usize {
-        if v {
-            encoding::bool::encoded_len(tag, &v)
-        } else {
-            0
-        }
-    }
-    pub(super) fn int64(tag: u32, v: i64, buf: &mut impl BufMut) {
-        if v != 0 {
-            encoding::int64::encode(tag, &v, buf);
-        }
-    }
-    pub(super) fn int64_len(tag: u32, v: i64) -> usize {
-        if v != 0 {
-            encoding::int64::encoded_len(tag, &v)
-        } else {
-            0
-        }
-    }
-    pub(super) fn int32(tag: u32, v: i32, buf: &mut impl BufMut) {
-        if v != 0 {
-            encoding::int32::encode(tag, &v, buf);
-        }
-    }
-    pub(super) fn int32_len(tag: u32, v: i32) -> usize {
-        if v != 0 {
-            encoding::int32::encoded_len(tag, &v)
-        } else {
-            0
-        }
-    }
-    pub(super) fn uint32(tag: u32, v: u32, buf: &mut impl BufMut) {
-        if v != 0 {
-            encoding::uint32::encode(tag, &v, buf);
-        }
-    }
-    pub(super) fn uint32_len(tag: u32, v: u32) -> usize {
-        if v != 0 {
-            encoding::uint32::encoded_len(tag, &v)
-        } else {
-            0
-        }
-    }
+
+    scalar!(string, string_len, String, string, String::is_empty);
+    scalar!(bytes, bytes_len, Bytes, bytes, Bytes::is_empty);
+    scalar!(boolean, boolean_len, bool, bool, |v: &bool| !*v);
+    scalar!(int64, int64_len, i64, int64, |v: &i64| *v == 0);
+    scalar!(int32, int32_len, i32, int32, |v: &i32| *v == 0);
+    scalar!(uint32, uint32_len, u32, uint32, |v: &u32| *v == 0);
+
     pub(super) fn message<M: prost::Message>(tag: u32, v: &Option<M>, buf: &mut impl BufMut) {
         if let Some(m) = v {
             encoding::message::encode(tag, m, buf);
@@ -348,16 +303,16 @@ impl Message for ProxyHttpRequest {
         field::string(4, &self.path, buf);
         encoding::message::encode_repeated(5, &self.headers, buf);
         field::bytes(6, &self.body, buf);
-        field::boolean(7, self.body_chunked, buf);
+        field::boolean(7, &self.body_chunked, buf);
         field::message(8, &self.authorization, buf);
         field::string(9, &self.app_workspace, buf);
-        field::int64(10, self.timeout_ms, buf);
-        field::boolean(11, self.follow_redirects, buf);
+        field::int64(10, &self.timeout_ms, buf);
+        field::boolean(11, &self.follow_redirects, buf);
         field::string(12, &self.backend_name, buf);
-        field::boolean(13, self.stream_response_indefinitely, buf);
-        field::int64(14, self.stream_idle_timeout_ms, buf);
-        field::int64(15, self.max_response_body_bytes, buf);
-        field::uint32(16, self.proxy_chain_depth, buf);
+        field::boolean(13, &self.stream_response_indefinitely, buf);
+        field::int64(14, &self.stream_idle_timeout_ms, buf);
+        field::int64(15, &self.max_response_body_bytes, buf);
+        field::uint32(16, &self.proxy_chain_depth, buf);
         field::message(17, &self.checked_access, buf);
         field::message(18, &self.access_receipt, buf);
     }
@@ -401,16 +356,16 @@ impl Message for ProxyHttpRequest {
             + field::string_len(4, &self.path)
             + encoding::message::encoded_len_repeated(5, &self.headers)
             + field::bytes_len(6, &self.body)
-            + field::boolean_len(7, self.body_chunked)
+            + field::boolean_len(7, &self.body_chunked)
             + field::message_len(8, &self.authorization)
             + field::string_len(9, &self.app_workspace)
-            + field::int64_len(10, self.timeout_ms)
-            + field::boolean_len(11, self.follow_redirects)
+            + field::int64_len(10, &self.timeout_ms)
+            + field::boolean_len(11, &self.follow_redirects)
             + field::string_len(12, &self.backend_name)
-            + field::boolean_len(13, self.stream_response_indefinitely)
-            + field::int64_len(14, self.stream_idle_timeout_ms)
-            + field::int64_len(15, self.max_response_body_bytes)
-            + field::uint32_len(16, self.proxy_chain_depth)
+            + field::boolean_len(13, &self.stream_response_indefinitely)
+            + field::int64_len(14, &self.stream_idle_timeout_ms)
+            + field::int64_len(15, &self.max_response_body_bytes)
+            + field::uint32_len(16, &self.proxy_chain_depth)
             + field::message_len(17, &self.checked_access)
             + field::message_len(18, &self.access_receipt)
     }
@@ -423,10 +378,10 @@ impl Message for ProxyHttpRequest {
 impl Message for ProxyHttpResponse {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         field::string(1, &self.request_id, buf);
-        field::int32(2, self.status_code, buf);
+        field::int32(2, &self.status_code, buf);
         encoding::message::encode_repeated(3, &self.headers, buf);
         field::bytes(4, &self.body, buf);
-        field::boolean(5, self.body_chunked, buf);
+        field::boolean(5, &self.body_chunked, buf);
         field::message(6, &self.error, buf);
     }
 
@@ -450,10 +405,10 @@ impl Message for ProxyHttpResponse {
 
     fn encoded_len(&self) -> usize {
         field::string_len(1, &self.request_id)
-            + field::int32_len(2, self.status_code)
+            + field::int32_len(2, &self.status_code)
             + encoding::message::encoded_len_repeated(3, &self.headers)
             + field::bytes_len(4, &self.body)
-            + field::boolean_len(5, self.body_chunked)
+            + field::boolean_len(5, &self.body_chunked)
             + field::message_len(6, &self.error)
     }
 
