@@ -266,7 +266,7 @@ async fn hostile_request_bodies_fail_the_handler_not_the_terminator() {
 async fn more_headers_than_a_frame_may_carry_are_refused_before_sending_both_ways() {
     use aether_client::proxy::{Headers, ProxyErrorKind, ProxyRequest};
     let gw = gateway().await;
-    let (_svc, mut requests) = hostile_terminator(&gw.url()).await;
+    let (svc, mut requests) = hostile_terminator(&gw.url()).await;
     let a = agent(&gw.url(), "a").await;
     let too_many: Headers = (0..=Headers::MAX)
         .map(|i| (format!("x-h{i}"), "v"))
@@ -300,4 +300,54 @@ async fn more_headers_than_a_frame_may_carry_are_refused_before_sending_both_way
         Some(ProxyErrorKind::PayloadTooLarge),
         "{e}"
     );
+
+    // A terminator that sends too many anyway (a raw frame): the gateway
+    // refuses that response alone, and both connections carry on.
+    let call = tokio::spawn({
+        let a = a.clone();
+        async move {
+            let req = ProxyRequest::new("sv::evil::1", "GET", "/z").unwrap();
+            a.proxy_http(req, &ProxyOptions::new())
+                .await
+                .map(|r| r.status)
+        }
+    });
+    let req = within("the request", requests.next()).await.unwrap();
+    let id = req.responder.id().to_string();
+    std::mem::forget(req.responder); // answered by hand below
+    let headers = (0..=Headers::MAX)
+        .map(|i| proto::Header::new(format!("x-h{i}"), "v"))
+        .collect();
+    let frame = raw(
+        "response",
+        Up::ProxyHttpResponse(Box::new(ProxyHttpResponse {
+            request_id: id,
+            status_code: 200,
+            headers,
+            ..Default::default()
+        })),
+    );
+    svc.call(frame).await.unwrap();
+    let e = within("the refusal", call).await.unwrap().unwrap_err();
+    assert_eq!(
+        ProxyErrorKind::of(&e),
+        Some(ProxyErrorKind::PayloadTooLarge),
+        "{e}"
+    );
+    assert!(e.to_string().contains("more than"), "{e}");
+    let call = tokio::spawn({
+        let a = a.clone();
+        async move {
+            let req = ProxyRequest::new("sv::evil::1", "GET", "/last").unwrap();
+            a.proxy_http(req, &ProxyOptions::new())
+                .await
+                .map(|r| r.status)
+        }
+    });
+    let req = within("the last request", requests.next()).await.unwrap();
+    req.responder
+        .respond(204, Headers::new(), "")
+        .await
+        .unwrap();
+    assert_eq!(within("the last answer", call).await.unwrap().unwrap(), 204);
 }

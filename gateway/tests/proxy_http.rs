@@ -260,7 +260,7 @@ async fn inline_bodies_up_to_8_mib_pass_and_larger_ones_are_refused() {
 }
 
 #[tokio::test]
-async fn requests_whose_headers_would_not_decode_with_the_identity_headers_are_refused() {
+async fn requests_and_responses_with_more_headers_than_a_frame_holds_are_refused_alone() {
     use aether_protocol::shared::http::MAX_HEADERS;
     let gw = dev_gateway().await;
     let mut sv = service(&gw, "1").await;
@@ -284,12 +284,48 @@ async fn requests_whose_headers_would_not_decode_with_the_identity_headers_are_r
         )
     );
 
+    // More than a frame holds: that request is refused, the session lives.
+    let mut over = request("over", "sv::web::1", "/");
+    over.headers = many(MAX_HEADERS + 1);
+    caller.send_request(over).await;
+    let e = caller.proxy_refusal("over").await;
+    assert_eq!(kind(&e), Kind::PayloadTooLarge);
+    assert_eq!(
+        e.message,
+        format!("the request has more than {MAX_HEADERS} headers")
+    );
+
     let mut fits = request("fits", "sv::web::1", "/");
     fits.headers = many(MAX_HEADERS - 9);
     caller.send_request(fits).await;
     let got = sv.proxy_request().await;
     assert_eq!(got.headers.len(), MAX_HEADERS);
-    assert_eq!(gw.stats().proxy_requests_active, 1, "only the second one");
+    assert_eq!(gw.stats().proxy_requests_active, 1, "only the last one");
+
+    // A response with more than a frame holds: the caller learns
+    // PAYLOAD_TOO_LARGE, and the service's session lives on.
+    let mut resp = response(&got.request_id, 200, b"", false);
+    resp.headers = many(MAX_HEADERS + 1);
+    sv.send_response(resp).await;
+    let e = caller.proxy_refusal("fits").await;
+    assert_eq!(kind(&e), Kind::PayloadTooLarge);
+    assert_eq!(
+        e.message,
+        format!("the response has more than {MAX_HEADERS} headers")
+    );
+    assert!(caller.proxy_chunk().await.fin, "then the end of the body");
+    // The service is told too, as for any request cut short.
+    let told = sv.proxy_response().await;
+    assert_eq!(told.request_id, got.request_id);
+    assert_eq!(told.error.map(|e| e.message), Some(e.message));
+    assert!(sv.proxy_chunk().await.fin);
+    caller
+        .send_request(request("after", "sv::web::1", "/"))
+        .await;
+    let after = sv.proxy_request().await;
+    sv.send_response(response(&after.request_id, 204, b"", false))
+        .await;
+    assert_eq!(caller.proxy_response().await.status_code, 204);
     gw.shutdown().await;
 }
 

@@ -15,4 +15,4 @@
 
 include!(concat!(env!("OUT_DIR"), "/aether.v1.rs"));
 
-pub use crate::shared::{ProxyHttpRequest, ProxyHttpResponse};
+pub use crate::shared::{Header, ProxyHttpRequest, ProxyHttpResponse};

@@ -285,7 +285,8 @@ pub(crate) fn http_headers(headers: Headers) -> Result<HeaderMap> {
         }
         let header_value = HeaderValue::from_maybe_shared(value.as_bytes().clone())
             .map_err(|_| Error::protocol(format!("invalid value of header {name:?}")))?;
-        out.append(header_name, header_value);
+        // The last of a repeated name wins, as `Headers::get` reads it.
+        out.insert(header_name, header_value);
     }
     Ok(out)
 }
@@ -337,6 +338,21 @@ mod tests {
             let upper = m.as_str().to_ascii_uppercase();
             assert_eq!(&header_name(&upper).unwrap(), m);
         }
+    }
+
+    #[test]
+    fn a_repeated_name_reads_as_its_last_value_everywhere() {
+        let wire = Headers::from_wire(
+            vec![
+                Header::from_static("content-length", "1"),
+                Header::from_static("Content-Length", "2"),
+            ],
+            0,
+        );
+        assert_eq!(wire.get("content-length"), Some("2"));
+        let h = http_headers(wire).unwrap();
+        assert_eq!(h.get_all(http::header::CONTENT_LENGTH).iter().count(), 1);
+        assert_eq!(h.get(http::header::CONTENT_LENGTH).unwrap(), "2");
     }
 
     #[test]

@@ -79,6 +79,12 @@ pub(super) fn request(
     if id.is_empty() {
         return refuse(ErrorKind::DecodeFailed, "request_id is required".into());
     }
+    if req.headers_skipped > 0 {
+        return refuse(
+            ErrorKind::PayloadTooLarge,
+            format!("the request has more than {MAX_HEADERS} headers"),
+        );
+    }
     if req.body.len() > limits.max_body_bytes {
         return refuse(
             ErrorKind::PayloadTooLarge,
@@ -304,6 +310,10 @@ pub(super) fn response(
             "response frame is {size} bytes; the frame limit is {} bytes",
             env.max_frame
         );
+        return abort(t, &wire, ErrorKind::PayloadTooLarge, &why, None, fx);
+    }
+    if r.headers_skipped > 0 {
+        let why = format!("the response has more than {MAX_HEADERS} headers");
         return abort(t, &wire, ErrorKind::PayloadTooLarge, &why, None, fx);
     }
     let flow = t.get_mut(&wire).expect("pinned flows exist");

@@ -12,10 +12,9 @@
 //! script points the protocol's types at these two). The bytes on the
 //! wire are the same.
 //!
-//! A map keeps one value per key; a list keeps what arrived. Senders
-//! here write each name once; a peer that repeats a name has its entries
-//! forwarded as they came, and a map-based receiver keeps the last, as it
-//! would have anyway.
+//! A map keeps one value per key; a list keeps what arrived. Readers here
+//! take the last entry of a name (in any case, as HTTP compares names), as
+//! a map decoded from the same bytes keeps the last value of a key.
 //!
 //! ```
 //! use aether_protocol::proto::ProxyHttpRequest;
@@ -97,6 +96,27 @@ pub fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
         .map(|h| h.value.as_str())
 }
 
+/// Moves the headers' text into one buffer of their own. Decoded, they
+/// are slices of their frame, and holding one keeps the whole frame (an
+/// inline body included) alive; detached, they hold only themselves.
+pub fn detach(headers: &mut [Header]) {
+    let total = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+    let mut text = prost::bytes::BytesMut::with_capacity(total);
+    for h in headers.iter() {
+        text.extend_from_slice(h.name.as_bytes());
+        text.extend_from_slice(h.value.as_bytes());
+    }
+    let mut text = text.freeze();
+    for h in headers.iter_mut() {
+        for s in [&mut h.name, &mut h.value] {
+            // The same UTF-8, copied: checking it again cannot fail.
+            if let Ok(copy) = SharedStr::from_utf8(text.split_to(s.len())) {
+                *s = copy;
+            }
+        }
+    }
+}
+
 /// prost's own error for a string field that is not UTF-8.
 fn not_utf8() -> DecodeError {
     match String::decode(&b"\x0a\x01\xff"[..]) {
@@ -158,10 +178,12 @@ impl Message for Header {
     }
 }
 
-/// The most header entries a request or response may carry; a frame
-/// with more does not decode. An entry can be two bytes on the wire and
-/// is 64 in memory: the bound holds a frame's headers to 512 KiB whatever
-/// its size. HTTP needs nowhere near it (servers commonly take 100).
+/// The most header entries a request or response holds once decoded.
+/// An entry can be two bytes on the wire and is 64 in memory: entries
+/// past the bound are skipped and counted (`headers_skipped`), so a
+/// frame's headers take at most 512 KiB whatever its size, and the frame
+/// still decodes (its receiver refuses that one request, not the whole
+/// stream). HTTP needs nowhere near it (servers commonly take 100).
 pub const MAX_HEADERS: usize = 8192;
 
 /// HTTP request carried over the stream to a service principal
@@ -179,6 +201,9 @@ pub struct ProxyHttpRequest {
     /// The headers (a `map<string, string>` on the wire), at most
     /// [`MAX_HEADERS`].
     pub headers: Vec<Header>,
+    /// Header entries past [`MAX_HEADERS`] that decoding skipped (not a
+    /// wire field: never written).
+    pub headers_skipped: usize,
     /// The body, when it is sent inline.
     pub body: Bytes,
     /// Whether the body follows in `ProxyHttpBodyChunk`s.
@@ -217,6 +242,9 @@ pub struct ProxyHttpResponse {
     /// The headers (a `map<string, string>` on the wire), at most
     /// [`MAX_HEADERS`].
     pub headers: Vec<Header>,
+    /// Header entries past [`MAX_HEADERS`] that decoding skipped (not a
+    /// wire field: never written).
+    pub headers_skipped: usize,
     /// The body, when it is sent inline.
     pub body: Bytes,
     /// Whether the body follows in `ProxyHttpBodyChunk`s.
@@ -225,21 +253,22 @@ pub struct ProxyHttpResponse {
     pub error: Option<ProxyError>,
 }
 
-/// Reads one header entry into `headers`, refusing more than
-/// [`MAX_HEADERS`].
+/// Reads one header entry into `headers`, or past [`MAX_HEADERS`] skips
+/// it and counts it in `skipped`.
 fn merge_header(
     headers: &mut Vec<Header>,
+    skipped: &mut usize,
+    tag: u32,
     wire_type: WireType,
     buf: &mut impl Buf,
     ctx: DecodeContext,
 ) -> Result<(), DecodeError> {
-    if headers.len() >= MAX_HEADERS {
-        #[allow(deprecated)] // prost offers no other way to name the cause
-        return Err(DecodeError::new(format!(
-            "more than {MAX_HEADERS} HTTP headers"
-        )));
+    if headers.len() < MAX_HEADERS {
+        return encoding::message::merge_repeated(wire_type, headers, buf, ctx);
     }
-    encoding::message::merge_repeated(wire_type, headers, buf, ctx)
+    encoding::check_wire_type(WireType::LengthDelimited, wire_type)?;
+    *skipped = skipped.saturating_add(1);
+    encoding::skip_field(wire_type, tag, buf, ctx)
 }
 
 /// Writers and sizers of fields that leave a field out when it holds its
@@ -329,7 +358,14 @@ impl Message for ProxyHttpRequest {
             2 => encoding::string::merge(wire_type, &mut self.target_topic, buf, ctx),
             3 => encoding::string::merge(wire_type, &mut self.method, buf, ctx),
             4 => encoding::string::merge(wire_type, &mut self.path, buf, ctx),
-            5 => merge_header(&mut self.headers, wire_type, buf, ctx),
+            5 => merge_header(
+                &mut self.headers,
+                &mut self.headers_skipped,
+                tag,
+                wire_type,
+                buf,
+                ctx,
+            ),
             6 => encoding::bytes::merge(wire_type, &mut self.body, buf, ctx),
             7 => encoding::bool::merge(wire_type, &mut self.body_chunked, buf, ctx),
             8 => merge_message(&mut self.authorization, wire_type, buf, ctx),
@@ -395,7 +431,14 @@ impl Message for ProxyHttpResponse {
         match tag {
             1 => encoding::string::merge(wire_type, &mut self.request_id, buf, ctx),
             2 => encoding::int32::merge(wire_type, &mut self.status_code, buf, ctx),
-            3 => merge_header(&mut self.headers, wire_type, buf, ctx),
+            3 => merge_header(
+                &mut self.headers,
+                &mut self.headers_skipped,
+                tag,
+                wire_type,
+                buf,
+                ctx,
+            ),
             4 => encoding::bytes::merge(wire_type, &mut self.body, buf, ctx),
             5 => encoding::bool::merge(wire_type, &mut self.body_chunked, buf, ctx),
             6 => merge_message(&mut self.error, wire_type, buf, ctx),

@@ -324,6 +324,7 @@ fn requests_write_and_read_the_bytes_prost_does_for_the_protocol() {
         method: "POST".into(),
         path: "/p?q=1".into(),
         headers: header_list(),
+        headers_skipped: 0,
         body: Bytes::from_static(b"body"),
         body_chunked: true,
         authorization: authorization.clone(),
@@ -383,6 +384,7 @@ fn responses_write_and_read_the_bytes_prost_does_for_the_protocol() {
         request_id: "r1".into(),
         status_code: -1,
         headers: header_list(),
+        headers_skipped: 0,
         body: Bytes::from_static(b"x"),
         body_chunked: true,
         error: error.clone(),
@@ -409,17 +411,31 @@ fn responses_write_and_read_the_bytes_prost_does_for_the_protocol() {
 }
 
 #[test]
-fn a_frame_with_more_than_the_most_headers_is_refused() {
+fn headers_past_the_most_are_skipped_and_counted_not_held() {
     // Empty entries are the smallest: two bytes each on the wire.
     let entries = |n: usize| [0x2a, 0x00].repeat(n);
     let at_most = ProxyHttpRequest::decode(&entries(http::MAX_HEADERS)[..]).unwrap();
-    assert_eq!(at_most.headers.len(), http::MAX_HEADERS);
-    let over = ProxyHttpRequest::decode(&entries(http::MAX_HEADERS + 1)[..]).unwrap_err();
-    assert!(over.to_string().contains("HTTP headers"), "{over}");
-    let mut resp = [0x1a, 0x00].repeat(http::MAX_HEADERS + 1);
-    assert!(ProxyHttpResponse::decode(&resp[..]).is_err());
-    resp.truncate(2 * http::MAX_HEADERS);
-    assert!(ProxyHttpResponse::decode(&resp[..]).is_ok());
+    assert_eq!(
+        (at_most.headers.len(), at_most.headers_skipped),
+        (http::MAX_HEADERS, 0)
+    );
+    let mut over = entries(3 * http::MAX_HEADERS);
+    over.extend_from_slice(b"\x22\x01/"); // a field after them still reads
+    let over = ProxyHttpRequest::decode(&over[..]).unwrap();
+    assert_eq!(over.headers.len(), http::MAX_HEADERS);
+    assert_eq!(over.headers_skipped, 2 * http::MAX_HEADERS);
+    assert_eq!(over.path, "/");
+    assert!(
+        over.encode_to_vec().len() < 2 * http::MAX_HEADERS + 4,
+        "the count is not written"
+    );
+    let resp = [0x1a, 0x00].repeat(http::MAX_HEADERS + 1);
+    let resp = ProxyHttpResponse::decode(&resp[..]).unwrap();
+    assert_eq!(resp.headers_skipped, 1);
+    // A skipped entry must still be a length-delimited field.
+    let mut bad = entries(http::MAX_HEADERS);
+    bad.extend_from_slice(&[0x28, 0x01]);
+    assert!(ProxyHttpRequest::decode(&bad[..]).is_err());
 }
 
 #[test]
@@ -467,4 +483,79 @@ fn header_entries_decode_as_prost_decodes_map_entries() {
     assert!(theirs.to_string().contains("UTF-8"), "{theirs}");
     // So does an entry cut short.
     assert!(ProxyHttpRequest::decode(&[0x2a, 0x05, 0x0a, 0x09][..]).is_err());
+}
+
+#[test]
+fn the_hand_written_http_frames_have_every_field_the_protocol_has() {
+    // A field added to these messages in the .proto would be dropped by a
+    // gateway forwarding them: add it to `shared/http.rs`, then here.
+    let proto = include_str!("../../aether/v1/aether.proto");
+    let fields = |message: &str| -> Vec<String> {
+        let start = format!("message {message} {{");
+        proto
+            .lines()
+            .skip_while(|l| l.trim() != start)
+            .skip(1)
+            .take_while(|l| l.trim() != "}")
+            .map(|l| l.split("//").next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    assert_eq!(
+        fields("ProxyHttpRequest"),
+        [
+            "string request_id = 1;",
+            "string target_topic = 2;",
+            "string method = 3;",
+            "string path = 4;",
+            "map<string, string> headers = 5;",
+            "bytes body = 6;",
+            "bool body_chunked = 7;",
+            "AuthorizationContext authorization = 8;",
+            "string app_workspace = 9;",
+            "int64 timeout_ms = 10;",
+            "bool follow_redirects = 11;",
+            "string backend_name = 12;",
+            "bool stream_response_indefinitely = 13;",
+            "int64 stream_idle_timeout_ms = 14;",
+            "int64 max_response_body_bytes = 15;",
+            "uint32 proxy_chain_depth = 16;",
+            "ResourceAccessRequest checked_access = 17;",
+            "AccessDecisionReceipt access_receipt = 18;",
+        ]
+    );
+    assert_eq!(
+        fields("ProxyHttpResponse"),
+        [
+            "string request_id = 1;",
+            "int32 status_code = 2;",
+            "map<string, string> headers = 3;",
+            "bytes body = 4;",
+            "bool body_chunked = 5;",
+            "ProxyError error = 6;",
+        ]
+    );
+}
+
+#[test]
+fn detached_headers_keep_their_text_but_not_the_frame() {
+    let req = ProxyHttpRequest {
+        headers: vec![Header::new("a", "1"), Header::new("Bb", "22")],
+        body: Bytes::from(vec![0u8; 4096]),
+        ..Default::default()
+    };
+    let frame = Bytes::from(req.encode_to_vec());
+    let mut back = ProxyHttpRequest::decode(frame.clone()).unwrap();
+    http::detach(&mut back.headers);
+    assert_eq!(pairs(&back.headers), pairs(&req.headers));
+    let start = frame.as_ptr() as usize;
+    for h in &back.headers {
+        for s in [&h.name, &h.value] {
+            let at = s.as_bytes().as_ptr() as usize;
+            assert!(
+                !(start..start + frame.len()).contains(&at),
+                "{s:?} still in the frame"
+            );
+        }
+    }
 }

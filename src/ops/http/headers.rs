@@ -4,14 +4,18 @@ use std::fmt;
 
 use aether_protocol::shared::{Header, SharedStr};
 
-/// HTTP headers as the wire carries them: one value per name (repeated
-/// values joined with `, `), names matched in any case, in the order they
-/// were set or arrived.
+/// HTTP headers as the wire carries them: names matched in any case, in
+/// the order they were set or arrived. [`insert`](Self::insert) keeps one
+/// value per name (join repeated values with `, `); a peer may still send
+/// a name twice, and then [`get`](Self::get) reads the last, as a map
+/// decoded from the same bytes would, and as the `http::HeaderMap` the
+/// terminator hands its service holds.
 ///
-/// Received headers share the frame they arrived in: reading a request's
-/// headers copies nothing. It is a list, and lookups scan it: quick for
-/// the tens of headers HTTP carries (at most [`MAX`](Self::MAX) fit a
-/// request or response).
+/// Received headers copy nothing out of the frame they arrived in (they
+/// get a buffer of their own when the frame carried a large body, so that
+/// keeping them does not keep the body). It is a list, and lookups scan
+/// it: quick for the tens of headers HTTP carries. Equality compares the
+/// entries in order, names in their case.
 ///
 /// ```
 /// use aether_client::proxy::Headers;
@@ -60,7 +64,8 @@ impl Headers {
         Some(removed.value.into())
     }
 
-    /// How many names are set.
+    /// How many entries there are (one per name, unless a peer repeated
+    /// one).
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -75,9 +80,10 @@ impl Headers {
         self.0.iter().map(|h| (h.name.as_str(), h.value.as_str()))
     }
 
-    /// The most headers a request or response carries (more would not
-    /// decode at the other end: sending them fails with an invalid-input
-    /// error).
+    /// The most headers a request or response carries: sending more fails
+    /// with an invalid-input error, and receiving more refuses that request
+    /// or response with `PAYLOAD_TOO_LARGE`. A request's gateway adds up to
+    /// 12 identity headers to it, within the same bound.
     pub const MAX: usize = aether_protocol::shared::http::MAX_HEADERS;
 
     /// An invalid-input error when there are more than [`MAX`](Self::MAX).
@@ -98,8 +104,13 @@ impl Headers {
         Headers(Vec::with_capacity(n))
     }
 
-    /// Headers received from the wire, as they arrived.
-    pub(crate) fn from_wire(headers: Vec<Header>) -> Self {
+    /// Headers received from the wire, as they arrived in a frame whose
+    /// inline body is `body_len` bytes: past 16 KiB, they are detached
+    /// from the frame.
+    pub(crate) fn from_wire(mut headers: Vec<Header>, body_len: usize) -> Self {
+        if body_len > 16 * 1024 {
+            aether_protocol::shared::http::detach(&mut headers);
+        }
         Headers(headers)
     }
 
@@ -122,6 +133,16 @@ impl Headers {
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a str);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, Header>, fn(&'a Header) -> (&'a str, &'a str)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|h| (h.name.as_str(), h.value.as_str()))
     }
 }
 
@@ -156,10 +177,15 @@ mod tests {
 
     #[test]
     fn names_match_in_any_case_and_the_last_received_wins() {
-        let received = Headers::from_wire(vec![
-            Header::from_static("Accept", "a"),
-            Header::from_static("ACCEPT", "b"),
-        ]);
+        let received = Headers::from_wire(
+            vec![
+                Header::from_static("Accept", "a"),
+                Header::from_static("ACCEPT", "b"),
+            ],
+            0,
+        );
+        let pairs: Vec<_> = (&received).into_iter().collect();
+        assert_eq!(pairs, [("Accept", "a"), ("ACCEPT", "b")]);
         assert_eq!(received.get("accept"), Some("b"));
         assert!(received.contains("Accept"));
         let mut h = received.clone();

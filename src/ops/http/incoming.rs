@@ -273,7 +273,7 @@ impl ProxyErrorKind {
         }
     }
 
-    fn wire(self) -> i32 {
+    pub(crate) fn wire(self) -> i32 {
         use proxy_error::Kind;
         (match self {
             ProxyErrorKind::Unknown => Kind::Unknown,
@@ -430,6 +430,7 @@ impl Responder {
             request_id: self.id.clone(),
             status_code: i32::from(status),
             headers: headers.into_wire(),
+            headers_skipped: 0,
             body: inline,
             body_chunked: chunked,
             error: None,
@@ -548,7 +549,7 @@ impl IncomingRequest {
             } else {
                 r.path
             },
-            headers: Headers::from_wire(r.headers),
+            headers: Headers::from_wire(r.headers, r.body.len()),
             caller,
             timeout: duration(r.timeout_ms),
             idle_timeout: duration(r.stream_idle_timeout_ms),
@@ -662,6 +663,11 @@ async fn demux(
                     continue;
                 }
                 let responder = Responder::new(client.clone(), r.request_id.clone());
+                if r.headers_skipped > 0 {
+                    let why = format!("the request has more than {} headers", Headers::MAX);
+                    let _ = responder.error(ProxyErrorKind::PayloadTooLarge, &why).await;
+                    continue;
+                }
                 if !opts.allows(&r.path) {
                     let why = format!("no terminator permits {} {}", r.method, r.path);
                     let _ = responder.error(ProxyErrorKind::AclDenied, &why).await;

@@ -1,6 +1,8 @@
 //! `proxy_http`: an HTTP request over Aether, on every client.
 
 use super::chunks::send_body;
+use super::headers::Headers;
+use super::incoming::ProxyErrorKind;
 use super::options::ProxyOptions;
 use super::request::ProxyRequest;
 use super::response::{ProxyResponse, ResponseBody, Upload};
@@ -62,13 +64,17 @@ impl<P: PrincipalType> Client<P> {
         if let Some(e) = header.error.take() {
             return Err(Error::proxy(e.kind, &e.message));
         }
+        if header.headers_skipped > 0 {
+            let why = format!("the response has more than {} headers", Headers::MAX);
+            return Err(Error::proxy(ProxyErrorKind::PayloadTooLarge.wire(), &why));
+        }
         let status = u16::try_from(header.status_code)
             .ok()
             .filter(|s| (100..=999).contains(s))
             .ok_or_else(|| {
                 Error::protocol(format!("invalid HTTP status {}", header.status_code))
             })?;
-        let headers = super::Headers::from_wire(std::mem::take(&mut header.headers));
+        let headers = Headers::from_wire(std::mem::take(&mut header.headers), header.body.len());
         let body = ResponseBody::new(
             &mut header,
             stream,

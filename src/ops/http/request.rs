@@ -178,6 +178,7 @@ impl ProxyRequest {
             method: self.method,
             path: self.path,
             headers: self.headers.into_wire(),
+            headers_skipped: 0,
             body: inline,
             body_chunked: chunked,
             authorization: opts.authorization.clone(),

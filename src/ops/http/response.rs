@@ -25,7 +25,7 @@ use crate::proto::downstream_message::Payload as Down;
 pub struct ProxyResponse {
     /// The HTTP status code.
     pub status: u16,
-    /// The response headers (one value per name, as the wire carries them).
+    /// The response headers.
     pub headers: super::Headers,
     /// The body.
     pub body: ResponseBody,
