@@ -535,6 +535,12 @@
 //!   `max_frame_bytes`. Any other proxy frame above `max_frame_bytes`
 //!   ends its flow for both ends (`PAYLOAD_TOO_LARGE`, tunnels `QUOTA`)
 //!   instead of an `ERR_FRAME_TOO_LARGE` the SDKs would not correlate.
+//! * **Header count**: a request or response holds at most 8,192 headers
+//!   (`aether_protocol::shared::http::MAX_HEADERS`; upstream takes any
+//!   number). Entries past it are not kept; the request is refused, or
+//!   the response ends its flow for both ends, with `PAYLOAD_TOO_LARGE`,
+//!   and so is a request whose headers exceed it once the identity set
+//!   is minted. The sessions carry on.
 //! * **Order** (upstream forwards whatever comes): body chunks must come
 //!   with seq 0, 1, 2, … in each direction, and after a chunked response
 //!   header only body chunks or an error response may follow; tunnel data
