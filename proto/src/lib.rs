@@ -12,9 +12,10 @@
 //! * [`frames`]: the `Connect` stream's gRPC framing on HTTP/2 bodies,
 //!   without tonic's copies (an `unsafe impl`, a delegating `BufMut`, is
 //!   there);
-//! * [`incoming`]: `IncomingMessage` with its strings shared rather than
-//!   copied per message ([`SharedStr`](shared::SharedStr) reads its
-//!   checked UTF-8 without checking again: the crate's other `unsafe`).
+//! * [`shared`]: `IncomingMessage`, `SendMessage` and the HTTP frames
+//!   with their strings shared rather than copied per message
+//!   ([`SharedStr`](shared::SharedStr) reads its checked UTF-8 without
+//!   checking again: the crate's other `unsafe`).
 //!
 //! ```
 //! use aether_protocol::identity::Principal;

@@ -7,7 +7,7 @@ use super::wire::{self, Value::Len, Value::Varint};
 use crate::proto::{AccessDecisionReceipt, ForwardedAuthorization, IncomingMessage, PrincipalRef};
 
 /// An `IncomingMessage` whose strings share memory (see the
-/// [module](self)). The fields are `IncomingMessage`'s, with the same
+/// [module](super)). The fields are `IncomingMessage`'s, with the same
 /// numbers and meaning.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SharedIncoming {
