@@ -140,12 +140,8 @@ fn merge_str(
 
 impl Message for Header {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        if !self.name.is_empty() {
-            encoding::bytes::encode(1, self.name.as_bytes(), buf);
-        }
-        if !self.value.is_empty() {
-            encoding::bytes::encode(2, self.value.as_bytes(), buf);
-        }
+        field::bytes(1, self.name.as_bytes(), buf);
+        field::bytes(2, self.value.as_bytes(), buf);
     }
 
     fn merge_field(
@@ -163,14 +159,7 @@ impl Message for Header {
     }
 
     fn encoded_len(&self) -> usize {
-        let len = |tag, s: &SharedStr| {
-            if s.is_empty() {
-                0
-            } else {
-                encoding::bytes::encoded_len(tag, s.as_bytes())
-            }
-        };
-        len(1, &self.name) + len(2, &self.value)
+        field::bytes_len(1, self.name.as_bytes()) + field::bytes_len(2, self.value.as_bytes())
     }
 
     fn clear(&mut self) {

@@ -43,7 +43,7 @@ impl Headers {
 
     /// Whether `name` (in any case) is set.
     pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|h| h.is(name))
+        self.get(name).is_some()
     }
 
     /// Sets `name` to `value`, replacing any value it had (in any case).
@@ -58,10 +58,9 @@ impl Headers {
 
     /// Removes `name` (in any case); its value, if it was set.
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        let at = self.0.iter().rposition(|h| h.is(name))?;
-        let removed = self.0.remove(at);
+        let value = self.get(name)?.to_string();
         self.0.retain(|h| !h.is(name));
-        Some(removed.value.into())
+        Some(value)
     }
 
     /// How many entries there are (one per name, unless a peer repeated
@@ -77,7 +76,7 @@ impl Headers {
 
     /// Each name and its value.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.0.iter().map(|h| (h.name.as_str(), h.value.as_str()))
+        self.into_iter()
     }
 
     /// The most headers a request or response carries: sending more fails
@@ -150,9 +149,7 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Headers {
     /// Each pair inserted in turn (a later name replaces an earlier one).
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut h = Headers::new();
-        for (name, value) in iter {
-            h.insert(name, value);
-        }
+        h.extend(iter);
         h
     }
 }
